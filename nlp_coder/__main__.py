@@ -1,0 +1,4 @@
+from nlp_coder.cli import main
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,284 @@
+"""The ``nlp-coder`` command line: each command parses its options and calls one library function.
+
+Heavy libraries (sentence-transformers, torch, spaCy) are imported inside the commands that
+need them, so ``nlp-coder --help`` answers at once.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import click
+
+from nlp_coder import __version__
+from nlp_coder.errors import NlpCoderError
+
+CONTEXT = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
+
+
+class _Group(click.Group):
+    """Turns the errors users can fix into one line on stderr and exit status 1."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except NlpCoderError as exc:
+            raise click.ClickException(str(exc)) from None
+
+
+@click.group(cls=_Group, context_settings=CONTEXT)
+@click.version_option(__version__, prog_name="nlp-coder")
+def main() -> None:
+    """Pre-code interview transcripts against a codebook, for human review.
+
+    Fragments of respondent talk are matched against the codebook's exemplar quotes and
+    definitions; each gets suggested codes with a score and a reason (the nearest exemplar), and
+    a status: coded, overlap (several codes fit) or uncoded (no code fits). Everything runs
+    locally; nothing is sent anywhere.
+    """
+
+
+def _segment_options(func: Callable[..., Any]) -> Callable[..., Any]:
+    """Options shared by every command that reads and segments a corpus."""
+    options = [
+        click.option("--unit", type=click.Choice(["sentence", "turn", "window"]), default="sentence",
+                     show_default=True, help="Fragment size: one sentence, one speaker turn, or a window of sentences."),
+        click.option("--window", type=int, default=3, show_default=True, help="Sentences per window (--unit window)."),
+        click.option("--stride", type=int, default=1, show_default=True, help="Sentences a window moves (--unit window)."),
+        click.option("--min-words", type=int, default=3, show_default=True,
+                     help="Shorter fragments (backchannels like 'Yeah.') merge with a neighbour in the same turn or are skipped."),
+        click.option("--speaker", "speakers", multiple=True, metavar="LABEL",
+                     help="Code only this speaker (repeatable). Default: everyone but a recognised interviewer."),
+        click.option("--exclude-speaker", "exclude_speakers", multiple=True, metavar="LABEL",
+                     help="Never code this speaker (repeatable)."),
+        click.option("--interviewer", "interviewers", multiple=True, metavar="LABEL",
+                     help="Labels that mark the interviewer (repeatable); replaces the built-in list "
+                          "(Interviewer, I, Int, Q, Moderator, Researcher, Therapist, ...)."),
+        click.option("--all-speakers", is_flag=True, help="Code the interviewer's turns too."),
+        click.option("--spacy", "pipeline", default="auto", show_default=True, metavar="NAME",
+                     help="spaCy pipeline for sentences: auto (trained if installed), blank, or a pipeline name."),
+        click.option("--metadata", type=click.Path(dir_okay=False, path_type=Path),
+                     help="CSV of per-document attributes (default: metadata.csv in the corpus folder)."),
+    ]
+    for option in reversed(options):
+        func = option(func)
+    return func
+
+
+def _build_segment_options(unit: str, window: int, stride: int, min_words: int, speakers: tuple[str, ...],
+                           exclude_speakers: tuple[str, ...], interviewers: tuple[str, ...], all_speakers: bool,
+                           pipeline: str) -> Any:
+    from nlp_coder.segment import DEFAULT_INTERVIEWER_LABELS, SegmentOptions
+
+    return SegmentOptions(unit=unit, window=window, stride=stride, min_words=min_words, speakers=speakers,
+                          exclude_speakers=exclude_speakers,
+                          interviewer_labels=interviewers or DEFAULT_INTERVIEWER_LABELS,
+                          all_speakers=all_speakers, pipeline=pipeline)
+
+
+def _store_option(func: Callable[..., Any]) -> Callable[..., Any]:
+    return click.option("-d", "--db", "db", type=click.Path(dir_okay=False, path_type=Path), envvar="NLP_CODER_DB",
+                        help="Project store (SQLite). Default: $NLP_CODER_DB, else .nlp-coder/store.db here.")(func)
+
+
+def _model_option(func: Callable[..., Any]) -> Callable[..., Any]:
+    return click.option("-m", "--model", default="default", show_default=True,
+                        help="Embedding model from the registry (see 'nlp-coder models').")(func)
+
+
+def _output_options(func: Callable[..., Any]) -> Callable[..., Any]:
+    func = click.option("--format", "fmt", type=click.Choice(["jsonl", "csv", "json", "md"]),
+                        help="Output format. Default: from the --out suffix, else jsonl.")(func)
+    return click.option("-o", "--out", type=click.Path(dir_okay=False, path_type=Path),
+                        help="Write to this file (written whole or not at all). Default: standard output.")(func)
+
+
+def _quiet_option(func: Callable[..., Any]) -> Callable[..., Any]:
+    return click.option("-q", "--quiet", is_flag=True, help="No progress bar, summary or warnings.")(func)
+
+
+def _format_for(out: Path | None, fmt: str | None) -> str:
+    if fmt:
+        return fmt
+    suffix = out.suffix.lower().lstrip(".") if out else ""
+    return {"jsonl": "jsonl", "csv": "csv", "json": "json", "md": "md", "markdown": "md"}.get(suffix, "jsonl")
+
+
+def _emit(text: str, out: Path | None) -> None:
+    from nlp_coder.output import write_atomic
+
+    if out is None:
+        click.echo(text, nl=False)
+    else:
+        write_atomic(out, text)
+
+
+def _warn(warnings: tuple[str, ...], quiet: bool) -> None:
+    if not quiet:
+        for warning in warnings:
+            click.echo(f"warning: {warning}", err=True)
+
+
+def _corpus_argument(func: Callable[..., Any]) -> Callable[..., Any]:
+    return click.argument("corpus", type=click.Path(exists=True, path_type=Path))(func)
+
+
+@main.command(context_settings=CONTEXT)
+@_corpus_argument
+@click.option("-c", "--codebook", "codebook", required=True, type=click.Path(path_type=Path),
+              help="Codebook YAML file (format: docs/codebook.md).")
+@_output_options
+@_segment_options
+@click.option("--threshold", type=float, help="Score a code needs to be suggested (default: codebook, else model).")
+@click.option("--margin", type=float, help="Codes within this of the best are an overlap (default: codebook, else model).")
+@click.option("--top-k", type=int, default=3, show_default=True, help="Nearest exemplars averaged per code.")
+@click.option("--suggestions", type=int, default=3, show_default=True, help="Suggestions listed per fragment.")
+@_model_option
+@_store_option
+@_quiet_option
+def suggest(corpus: Path, codebook: Path, out: Path | None, fmt: str | None, threshold: float | None,
+            margin: float | None, top_k: int, suggestions: int, model: str, db: Path | None, quiet: bool,
+            metadata: Path | None, **segmenting: Any) -> None:
+    """Suggest codes for every fragment of CORPUS (a transcript, a folder, or a fragment table)."""
+    from nlp_coder.output import render_results, summarise
+    from nlp_coder.pipeline import SuggestOptions
+    from nlp_coder.pipeline import suggest as run_suggest
+    from nlp_coder.store import resolve_store_path
+
+    store = resolve_store_path(db)
+    result = run_suggest(
+        corpus, codebook, store,
+        segment_options=_build_segment_options(**segmenting),
+        options=SuggestOptions(model=model, threshold=threshold, margin=margin, top_k=top_k, suggestions=suggestions),
+        metadata=metadata, progress=not quiet,
+    )
+    fmt = _format_for(out, fmt)
+    _emit(render_results(result.results, fmt, result.manifest, result.codebook), out)
+    _warn(result.segmentation.warnings, quiet)
+    if not quiet:
+        summary = summarise(result.results, result.codebook)
+        click.echo(summary.as_text(), err=out is None)
+        where = f"wrote {len(result.results)} fragments ({fmt}) to {out}" if out else "results on standard output"
+        click.echo(f"{where}; run {result.run_id} recorded in {store} "
+                   f"({result.embedded} texts embedded, {result.cached} from cache)", err=out is None)
+
+
+@main.command(context_settings=CONTEXT)
+@_corpus_argument
+@_output_options
+@_segment_options
+@_quiet_option
+def segment(corpus: Path, out: Path | None, fmt: str | None, quiet: bool, metadata: Path | None,
+            **segmenting: Any) -> None:
+    """Cut CORPUS into fragments and print them with their exact offsets (nothing is coded)."""
+    from nlp_coder.output import render_fragments
+    from nlp_coder.pipeline import read_and_segment
+
+    seg = read_and_segment(corpus, _build_segment_options(**segmenting), metadata)
+    _emit(render_fragments(seg.fragments, _format_for(out, fmt)), out)
+    _warn(seg.warnings, quiet)
+    if not quiet:
+        click.echo(f"{len(seg.fragments)} fragments from {len(seg.documents)} documents "
+                   f"(sentences by {seg.pipeline})", err=True)
+
+
+@main.command(context_settings=CONTEXT)
+@_corpus_argument
+@_segment_options
+@_model_option
+@_store_option
+@click.option("--batch-size", type=int, default=256, show_default=True, help="Texts embedded and committed per batch.")
+@_quiet_option
+def embed(corpus: Path, model: str, db: Path | None, batch_size: int, quiet: bool, metadata: Path | None,
+          **segmenting: Any) -> None:
+    """Embed CORPUS's fragments into the project store's cache, so later runs are fast."""
+    from nlp_coder.pipeline import embed_corpus
+    from nlp_coder.store import resolve_store_path
+
+    store = resolve_store_path(db)
+    seg, new, cached = embed_corpus(corpus, store, segment_options=_build_segment_options(**segmenting),
+                                    model=model, metadata=metadata, batch_size=batch_size, progress=not quiet)
+    _warn(seg.warnings, quiet)
+    if not quiet:
+        click.echo(f"{len(seg.fragments)} fragments: {new} texts embedded, {cached} already cached, in {store}")
+
+
+@main.group(cls=_Group, context_settings=CONTEXT)
+def codebook() -> None:
+    """Show and check codebooks."""
+
+
+@codebook.command("show", context_settings=CONTEXT)
+@click.argument("file", type=click.Path(path_type=Path))
+@click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)
+def codebook_show(file: Path, fmt: str) -> None:
+    """Validate FILE and print its code tree with definitions and exemplar counts."""
+    from nlp_coder.codebook import load_codebook
+    from nlp_coder.describe import codebook_as_dict, codebook_as_text
+
+    book = load_codebook(file)
+    if fmt == "json":
+        click.echo(json.dumps(codebook_as_dict(book), ensure_ascii=False, indent=2))
+    else:
+        click.echo(codebook_as_text(book))
+
+
+@codebook.command("lint", context_settings=CONTEXT)
+@click.argument("file", type=click.Path(path_type=Path))
+@click.option("--min-examples", type=int, default=3, show_default=True, help="Report codes with fewer exemplars.")
+@click.option("--no-embed", is_flag=True, help="Structural checks only (no model is loaded).")
+@click.option("--strict", is_flag=True, help="Exit with status 1 when anything is found.")
+@_model_option
+@_store_option
+def codebook_lint(file: Path, min_examples: int, no_embed: bool, strict: bool, model: str, db: Path | None) -> None:
+    """Report codes that are hard to tell apart, have too few exemplars, or exemplars nearer
+    another code than their own."""
+    from nlp_coder.codebook import load_codebook
+    from nlp_coder.lint import lint_codebook
+
+    book = load_codebook(file)
+    encode = None
+    if not no_embed:
+        encode = _cached_encoder(model, db)
+    findings = lint_codebook(book, encode, min_examples=min_examples)
+    for finding in findings:
+        where = f"{file}:{finding.line}: " if finding.line else ""
+        click.echo(f"{where}[{finding.check}] {finding.message}")
+    click.echo(f"{len(findings)} finding(s) in {len(book.codes)} codes", err=True)
+    if strict and findings:
+        sys.exit(1)
+
+
+def _cached_encoder(model: str, db: Path | None) -> Callable[[Any], Any]:
+    from nlp_coder.embed import load_embedder
+    from nlp_coder.pipeline import embed_cached
+    from nlp_coder.store import Store, resolve_store_path
+
+    embedder = load_embedder(model)
+    path = resolve_store_path(db)
+
+    def encode(texts: Any) -> Any:
+        with Store(path) as store:
+            return embed_cached(store, embedder, list(texts))[0]
+
+    return encode
+
+
+@main.command(context_settings=CONTEXT)
+@click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)
+def models(fmt: str) -> None:
+    """List the registered embedding models and spaCy pipelines, and whether each is installed."""
+    from nlp_coder.describe import models_as_dicts, models_as_text
+
+    if fmt == "json":
+        click.echo(json.dumps(models_as_dicts(), indent=2))
+    else:
+        click.echo(models_as_text())
+
+
+if __name__ == "__main__":  # pragma: no cover
+    main()

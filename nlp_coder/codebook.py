@@ -1,0 +1,263 @@
+"""Load and validate codebooks written in YAML (format: ``docs/codebook.md``).
+
+Validation errors name the file, the line and the field, and say how to fix them, e.g.::
+
+    codebooks/x.yaml:41: code 'advice': parent 'promoting' is not a code id. Use one of: ...
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from nlp_coder.errors import InputError
+from nlp_coder.records import Code, Codebook, Facet
+
+_CODE_KEYS = {
+    "id", "name", "parent", "definition", "include", "exclude", "examples",
+    "counterexamples", "codable", "threshold",
+}
+_TOP_KEYS = {"name", "description", "version", "language", "threshold", "margin", "codes", "facets"}
+_FACET_KEYS = {"description", "codes"}
+# Resolves scalar nodes to Python values (bool, int, float, None, str) the way safe_load does.
+_SCALARS = yaml.SafeLoader("")
+
+
+@dataclass(frozen=True)
+class _Node:
+    """A YAML value with the line (1-based) it starts on."""
+
+    value: Any
+    line: int
+
+
+def _to_nodes(node: yaml.Node) -> _Node:
+    line = node.start_mark.line + 1
+    if isinstance(node, yaml.MappingNode):
+        mapping: dict[str, _Node] = {}
+        for key_node, value_node in node.value:
+            key = key_node.value if isinstance(key_node, yaml.ScalarNode) else str(key_node.value)
+            if key in mapping:
+                raise _Problem(key_node.start_mark.line + 1, f"key '{key}' appears twice", "Keep one")
+            mapping[key] = _to_nodes(value_node)
+        return _Node(mapping, line)
+    if isinstance(node, yaml.SequenceNode):
+        return _Node([_to_nodes(v) for v in node.value], line)
+    # Scalars: let the safe constructor resolve types (bool, int, float, null, str).
+    return _Node(_SCALARS.construct_object(node), line)
+
+
+class _Problem(Exception):
+    def __init__(self, line: int, what: str, fix: str | None = None) -> None:
+        super().__init__(what)
+        self.line, self.what, self.fix = line, what, fix
+
+
+def load_codebook(path: str | Path) -> Codebook:
+    """Read, validate and return the codebook in a YAML file.
+
+    Args:
+        path: the YAML file.
+
+    Returns:
+        A :class:`Codebook` whose ``sha256`` is the hash of the file's bytes.
+
+    Raises:
+        InputError: the file is missing, not YAML, or not a valid codebook; the message names
+            the file, line and field.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise InputError("codebook file not found", str(path), "Give the path of a codebook YAML file")
+    data = path.read_bytes()
+    if not data.strip():
+        raise InputError("codebook file is empty", str(path), "See docs/codebook.md for the format")
+    try:
+        text = data.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise InputError("codebook is not UTF-8 text", str(path), "Save it as UTF-8") from exc
+    return parse_codebook(text, source=str(path), sha256=hashlib.sha256(data).hexdigest())
+
+
+def parse_codebook(text: str, *, source: str = "<codebook>", sha256: str | None = None) -> Codebook:
+    """Validate codebook YAML given as text (see :func:`load_codebook`)."""
+    sha = sha256 or hashlib.sha256(text.encode("utf-8")).hexdigest()
+    try:
+        root = yaml.compose(text, Loader=yaml.SafeLoader)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f"{source}:{mark.line + 1}" if mark else source
+        problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
+        raise InputError(f"not valid YAML ({problem})", where, "Check indentation and quoting") from exc
+    try:
+        if root is None:
+            raise _Problem(1, "codebook is empty", "See docs/codebook.md for the format")
+        return _build(_to_nodes(root), source, sha)
+    except _Problem as problem:
+        raise InputError(problem.what, f"{source}:{problem.line}", problem.fix) from None
+
+
+def _build(root: _Node, source: str, sha: str) -> Codebook:
+    if not isinstance(root.value, dict):
+        raise _Problem(root.line, "the codebook must be a mapping with 'name' and 'codes'",
+                       "See docs/codebook.md for the format")
+    top = root.value
+    _check_keys(top, _TOP_KEYS, root.line, "the codebook")
+    if "codes" not in top:
+        raise _Problem(root.line, "the codebook has no 'codes' list", "Add 'codes:' with at least one code")
+    codes = _codes(top["codes"], facet=None)
+    facets: list[Facet] = []
+    facet_nodes = top.get("facets")
+    if facet_nodes is not None and facet_nodes.value is not None:
+        if not isinstance(facet_nodes.value, dict):
+            raise _Problem(facet_nodes.line, "'facets' must map facet names to {description, codes}")
+        for name, node in facet_nodes.value.items():
+            if not isinstance(node.value, dict) or "codes" not in node.value:
+                raise _Problem(node.line, f"facet '{name}' needs a 'codes' list")
+            _check_keys(node.value, _FACET_KEYS, node.line, f"facet '{name}'")
+            facets.append(Facet(name=name, description=_text(node.value.get("description"), "description")))
+            codes.extend(_codes(node.value["codes"], facet=name))
+    _check_references(codes)
+    threshold = _number(top.get("threshold"), "threshold")
+    margin = _number(top.get("margin"), "margin")
+    return Codebook(
+        name=_text(top.get("name"), "name") or Path(source).stem,
+        description=_text(top.get("description"), "description"),
+        codes=tuple(codes),
+        facets=tuple(facets),
+        threshold=threshold,
+        margin=margin,
+        source=source,
+        sha256=sha,
+    )
+
+
+def _check_keys(mapping: dict[str, _Node], allowed: set[str], line: int, what: str) -> None:
+    for key, node in mapping.items():
+        if key not in allowed:
+            raise _Problem(node.line, f"{what}: unknown field '{key}'",
+                           f"Allowed fields: {', '.join(sorted(allowed))}")
+
+
+def _codes(node: _Node, facet: str | None) -> list[Code]:
+    where = "'codes'" if facet is None else f"facet '{facet}': 'codes'"
+    if not isinstance(node.value, list) or not node.value:
+        raise _Problem(node.line, f"{where} must be a non-empty list of codes")
+    return [_code(item, facet) for item in node.value]
+
+
+def _code(node: _Node, facet: str | None) -> Code:
+    if not isinstance(node.value, dict):
+        raise _Problem(node.line, "each code must be a mapping with at least 'id'")
+    fields = node.value
+    _check_keys(fields, _CODE_KEYS, node.line, "code")
+    code_id = _text(fields.get("id"), "id")
+    if not code_id:
+        raise _Problem(node.line, "code has no 'id'", "Give every code a unique id")
+    label = f"code '{code_id}'"
+    definition = _text(fields.get("definition"), f"{label}: definition")
+    examples = _texts(fields.get("examples"), f"{label}: examples")
+    codable_node = fields.get("codable")
+    codable = True if codable_node is None else codable_node.value
+    if not isinstance(codable, bool):
+        raise _Problem(codable_node.line, f"{label}: 'codable' must be true or false")  # type: ignore[union-attr]
+    if codable and not definition and not examples:
+        raise _Problem(node.line, f"{label} has neither a definition nor examples",
+                       "Add a 'definition' or 'examples' (or mark it 'codable: false')")
+    threshold = _number(fields.get("threshold"), f"{label}: threshold")
+    if threshold is not None and not -1.0 <= threshold <= 1.0:
+        raise _Problem(fields["threshold"].line, f"{label}: threshold {threshold} is outside [-1, 1]")
+    parent = _text(fields.get("parent"), f"{label}: parent") or None
+    return Code(
+        id=code_id,
+        name=_text(fields.get("name"), f"{label}: name") or code_id,
+        definition=definition,
+        parent=parent,
+        include=_texts(fields.get("include"), f"{label}: include"),
+        exclude=_texts(fields.get("exclude"), f"{label}: exclude"),
+        examples=examples,
+        counterexamples=_texts(fields.get("counterexamples"), f"{label}: counterexamples"),
+        codable=codable,
+        threshold=threshold,
+        facet=facet,
+        line=node.line,
+    )
+
+
+def _text(node: _Node | None, field: str) -> str:
+    if node is None or node.value is None:
+        return ""
+    if isinstance(node.value, (dict, list)) or isinstance(node.value, bool):
+        raise _Problem(node.line, f"{field} must be text")
+    return str(node.value).strip()
+
+
+def _texts(node: _Node | None, field: str) -> tuple[str, ...]:
+    if node is None or node.value is None:
+        return ()
+    if not isinstance(node.value, list):
+        raise _Problem(node.line, f"{field} must be a list of quoted strings", "Start each item with '- '")
+    out = []
+    for item in node.value:
+        text = _text(item, field)
+        if not text:
+            raise _Problem(item.line, f"{field} has an empty item", "Remove it or fill it in")
+        out.append(text)
+    return tuple(out)
+
+
+def _number(node: _Node | None, field: str) -> float | None:
+    if node is None or node.value is None:
+        return None
+    if isinstance(node.value, bool) or not isinstance(node.value, (int, float)):
+        raise _Problem(node.line, f"{field} must be a number, not {node.value!r}")
+    return float(node.value)
+
+
+def _check_references(codes: list[Code]) -> None:
+    by_id: dict[str, Code] = {}
+    for code in codes:
+        if code.id in by_id:
+            raise _Problem(code.line or 1, f"duplicate code id '{code.id}' (first defined on line "
+                           f"{by_id[code.id].line})", "Code ids must be unique across codes and facets")
+        by_id[code.id] = code
+    for code in codes:
+        if code.parent is None:
+            continue
+        parent = by_id.get(code.parent)
+        if parent is None:
+            known = ", ".join(sorted(c.id for c in codes if c.facet == code.facet))
+            raise _Problem(code.line or 1, f"code '{code.id}': parent '{code.parent}' is not a code id",
+                           f"Use one of: {known}")
+        if parent.facet != code.facet:
+            raise _Problem(code.line or 1, f"code '{code.id}': parent '{code.parent}' belongs to another "
+                           "facet", "A code's parent must be in the same group")
+    for code in codes:
+        seen = [code.id]
+        parent = code.parent
+        while parent is not None:
+            if parent in seen:
+                cycle = " -> ".join(seen + [parent])
+                raise _Problem(code.line or 1, f"parent cycle: {cycle}", "A code cannot be its own ancestor")
+            seen.append(parent)
+            parent = by_id[parent].parent
+    for code in codes:
+        if code.codable:
+            continue
+        if not any(c.parent == code.id for c in codes):
+            raise _Problem(code.line or 1, f"code '{code.id}' is 'codable: false' but has no children",
+                           "Add child codes or make it codable")
+
+
+def descendants(codebook: Codebook, code_id: str) -> tuple[str, ...]:
+    """All codes below a code, depth first in codebook order."""
+    out: list[str] = []
+    for code in codebook.codes:
+        if code.parent == code_id:
+            out.append(code.id)
+            out.extend(descendants(codebook, code.id))
+    return tuple(out)

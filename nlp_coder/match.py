@@ -1,0 +1,238 @@
+"""Match fragment vectors against a codebook and decide coded / overlap / uncoded.
+
+A code's score for a fragment combines
+
+* the mean cosine similarity to its ``top_k`` nearest exemplars,
+* the cosine similarity to its definition (``name. definition``), weighted by
+  ``definition_weight``, and
+* a penalty when the fragment is nearer one of the code's counterexamples than to any of its
+  exemplars: ``counterexample_weight`` times the difference.
+
+A code without exemplars is scored on its definition alone. A container code (``codable:
+false``) gets the best score of its descendants; it is reported as a roll-up, never suggested.
+
+Per group (the main codes, and each facet on its own), a fragment is
+
+* ``coded`` when exactly one code is at or above its threshold, or the best code leads every
+  other code above threshold by more than the margin;
+* ``overlap`` when two or more codes are above threshold within the margin of the best (a code
+  and its own ancestor never compete);
+* ``uncoded`` when no code reaches its threshold.
+
+The matcher follows the scikit-learn estimator pattern: settings in ``__init__``, learned state
+(ending in ``_``) in :meth:`CodebookMatcher.fit`, then :meth:`decision_function` and
+:meth:`predict` on fragment vectors.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+from nlp_coder.records import Code, Codebook, Decision, Fragment, FragmentResult, MatchSettings, Suggestion
+
+Encode = Callable[[Sequence[str]], np.ndarray]
+_CHUNK = 4096
+
+
+@dataclass(frozen=True)
+class Scores:
+    """Per fragment (rows) and code (columns, codebook order): the combined score, the index of
+    the nearest exemplar within the code's examples (-1 if none), its cosine similarity, and the
+    cosine similarity to the code's definition (NaN where a code has none)."""
+
+    score: np.ndarray
+    nearest: np.ndarray
+    nearest_similarity: np.ndarray
+    definition_similarity: np.ndarray
+
+
+@dataclass(frozen=True)
+class _CodeVectors:
+    code: Code
+    examples: np.ndarray  # (n_examples, dims)
+    definition: np.ndarray | None  # (dims,)
+    counterexamples: np.ndarray  # (n_counter, dims)
+
+
+def definition_text(code: Code) -> str:
+    """The text embedded for a code's definition."""
+    return f"{code.name}. {code.definition}".strip() if code.definition else ""
+
+
+def codebook_texts(codebook: Codebook) -> list[str]:
+    """Every distinct text the matcher embeds for a codebook, in codebook order."""
+    texts: list[str] = []
+    for code in codebook.codes:
+        texts.extend(code.examples)
+        texts.extend(code.counterexamples)
+        if code.definition:
+            texts.append(definition_text(code))
+    return list(dict.fromkeys(texts))
+
+
+class CodebookMatcher:
+    """Scores fragments against every code of a codebook and decides per group.
+
+    Args:
+        settings: threshold, margin and scoring weights.
+    """
+
+    def __init__(self, settings: MatchSettings) -> None:
+        self.settings = settings
+
+    def fit(self, codebook: Codebook, encode: Encode) -> CodebookMatcher:
+        """Embed the codebook's exemplars, definitions and counterexamples.
+
+        Args:
+            codebook: a validated codebook.
+            encode: turns texts into unit-length vectors (the same model as the fragments).
+        """
+        unique = codebook_texts(codebook)
+        matrix = encode(unique) if unique else np.zeros((0, 0), dtype=np.float32)
+        row = {text: i for i, text in enumerate(unique)}
+        dims = matrix.shape[1] if matrix.size else 0
+
+        def stack(items: Sequence[str]) -> np.ndarray:
+            if not items:
+                return np.zeros((0, dims), dtype=np.float32)
+            return matrix[[row[t] for t in items]]
+
+        self.codebook_ = codebook
+        self.code_vectors_ = tuple(
+            _CodeVectors(
+                code=code,
+                examples=stack(code.examples),
+                definition=matrix[row[definition_text(code)]] if code.definition else None,
+                counterexamples=stack(code.counterexamples),
+            )
+            for code in codebook.codes
+        )
+        self.codes_ = tuple(code.id for code in codebook.codes)
+        return self
+
+    def decision_function(self, vectors: np.ndarray) -> np.ndarray:
+        """Scores of every code (columns, codebook order) for every fragment vector (rows)."""
+        return self.score(vectors).score
+
+    def score(self, vectors: np.ndarray) -> Scores:
+        """Scores with their evidence (nearest exemplar, definition similarity)."""
+        vectors = np.asarray(vectors, dtype=np.float32)
+        n, k = vectors.shape[0], len(self.code_vectors_)
+        scores = np.zeros((n, k), dtype=np.float32)
+        nearest = np.full((n, k), -1, dtype=np.int64)
+        nearest_sim = np.full((n, k), np.nan, dtype=np.float32)
+        definition_sim = np.full((n, k), np.nan, dtype=np.float32)
+        weight = self.settings.definition_weight
+        for lo in range(0, n, _CHUNK):
+            x = vectors[lo:lo + _CHUNK]
+            for j, cv in enumerate(self.code_vectors_):
+                if not cv.code.codable:
+                    continue
+                best_positive = None
+                ex_score = None
+                if cv.examples.shape[0]:
+                    sims = x @ cv.examples.T
+                    top = min(self.settings.top_k, sims.shape[1])
+                    ex_score = np.sort(sims, axis=1)[:, -top:].mean(axis=1)
+                    nearest[lo:lo + len(x), j] = sims.argmax(axis=1)
+                    best_positive = sims.max(axis=1)
+                    nearest_sim[lo:lo + len(x), j] = best_positive
+                def_score = None
+                if cv.definition is not None:
+                    def_score = x @ cv.definition
+                    definition_sim[lo:lo + len(x), j] = def_score
+                if ex_score is not None and def_score is not None:
+                    score = (1 - weight) * ex_score + weight * def_score
+                else:
+                    score = ex_score if ex_score is not None else def_score
+                    best_positive = best_positive if best_positive is not None else def_score
+                if cv.counterexamples.shape[0] and best_positive is not None:
+                    worst = (x @ cv.counterexamples.T).max(axis=1)
+                    score = score - self.settings.counterexample_weight * np.maximum(0.0, worst - best_positive)
+                scores[lo:lo + len(x), j] = score
+        self._roll_up(scores)
+        return Scores(scores, nearest, nearest_sim, definition_sim)
+
+    def _roll_up(self, scores: np.ndarray) -> None:
+        index = {code_id: j for j, code_id in enumerate(self.codes_)}
+        children: dict[str, list[int]] = {}
+        for cv in self.code_vectors_:
+            if cv.code.parent is not None:
+                children.setdefault(cv.code.parent, []).append(index[cv.code.id])
+
+        def rolled(code_id: str) -> np.ndarray:
+            j = index[code_id]
+            own = [scores[:, j]] if self.code_vectors_[j].code.codable else []
+            parts = own + [rolled(self.codes_[c]) for c in children.get(code_id, [])]
+            return np.max(np.stack(parts), axis=0)
+
+        for cv in self.code_vectors_:
+            if not cv.code.codable:
+                scores[:, index[cv.code.id]] = rolled(cv.code.id)
+
+    def predict(self, vectors: np.ndarray, fragments: Sequence[Fragment]) -> tuple[FragmentResult, ...]:
+        """A decision for the main codes and for each facet of every fragment."""
+        scored = self.score(vectors)
+        groups = [None] + [facet.name for facet in self.codebook_.facets]
+        members = {g: [j for j, cv in enumerate(self.code_vectors_) if cv.code.facet == g] for g in groups}
+        results = []
+        for i, fragment in enumerate(fragments):
+            decisions = {
+                g: self._decide(scored.score[i], scored.nearest[i], scored.nearest_similarity[i],
+                                scored.definition_similarity[i], members[g])
+                for g in groups
+            }
+            results.append(FragmentResult(
+                fragment=fragment,
+                decision=decisions[None],
+                facets=tuple((g, decisions[g]) for g in groups if g is not None),
+            ))
+        return tuple(results)
+
+    def threshold_for(self, code: Code) -> float:
+        return code.threshold if code.threshold is not None else self.settings.threshold
+
+    def _decide(self, scores: np.ndarray, nearest: np.ndarray, nearest_sim: np.ndarray,
+                definition_sim: np.ndarray, members: list[int]) -> Decision:
+        codable = [j for j in members if self.code_vectors_[j].code.codable]
+        # Best first; ties broken by codebook order so the output never depends on float noise.
+        ranked = sorted(codable, key=lambda j: (-round(float(scores[j]), 6), j))
+        above = [j for j in ranked if scores[j] >= self.threshold_for(self.code_vectors_[j].code)]
+        if not above:
+            status, chosen = "uncoded", []
+        else:
+            best = above[0]
+            related = self._lineage(best)
+            rivals = [j for j in above[1:]
+                      if scores[j] >= scores[best] - self.settings.margin and self.codes_[j] not in related]
+            status, chosen = ("overlap", [best, *rivals]) if rivals else ("coded", [best])
+        shown = list(dict.fromkeys(chosen + ranked[: self.settings.suggestions]))
+        shown.sort(key=ranked.index)
+        return Decision(
+            status=status,
+            codes=tuple(self.codes_[j] for j in chosen),
+            suggestions=tuple(self._suggestion(j, scores, nearest, nearest_sim, definition_sim) for j in shown),
+        )
+
+    def _lineage(self, j: int) -> set[str]:
+        code_id = self.codes_[j]
+        related = set(self.codebook_.ancestors(code_id))
+        related.update(c.id for c in self.codebook_.codes if code_id in self.codebook_.ancestors(c.id))
+        return related
+
+    def _suggestion(self, j: int, scores: np.ndarray, nearest: np.ndarray, nearest_sim: np.ndarray,
+                    definition_sim: np.ndarray) -> Suggestion:
+        cv = self.code_vectors_[j]
+        exemplar = cv.code.examples[int(nearest[j])] if nearest[j] >= 0 else None
+        return Suggestion(
+            code=cv.code.id,
+            name=cv.code.name,
+            score=round(float(scores[j]), 4),
+            exemplar=exemplar,
+            exemplar_similarity=None if np.isnan(nearest_sim[j]) else round(float(nearest_sim[j]), 4),
+            definition_similarity=None if np.isnan(definition_sim[j]) else round(float(definition_sim[j]), 4),
+            above_threshold=bool(scores[j] >= self.threshold_for(cv.code)),
+        )

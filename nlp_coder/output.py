@@ -1,0 +1,250 @@
+"""Write suggestions as JSONL, CSV, JSON or Markdown (formats: ``docs/output.md``).
+
+Output is deterministic: the same results give the same bytes. Files are written to a temporary
+file beside the target and moved into place only when complete, so a failed run never leaves a
+half-written output.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import os
+import tempfile
+from collections import Counter
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from nlp_coder.errors import InputError
+from nlp_coder.records import Codebook, Decision, Fragment, FragmentResult, RunManifest, Suggestion
+from nlp_coder.store import manifest_json
+
+FORMATS = ("jsonl", "csv", "json", "md")
+
+
+def _suggestion(s: Suggestion) -> dict[str, object]:
+    return {
+        "code": s.code,
+        "name": s.name,
+        "score": s.score,
+        "above_threshold": s.above_threshold,
+        "exemplar": s.exemplar,
+        "exemplar_similarity": s.exemplar_similarity,
+        "definition_similarity": s.definition_similarity,
+    }
+
+
+def _decision(d: Decision) -> dict[str, object]:
+    return {"status": d.status, "codes": list(d.codes), "suggestions": [_suggestion(s) for s in d.suggestions]}
+
+
+def fragment_record(f: Fragment) -> dict[str, object]:
+    """A fragment as the JSON object used by ``segment`` output."""
+    return {
+        "document": f.document,
+        "fragment_id": f.id,
+        "speaker": f.speaker,
+        "turn": f.turn,
+        "start": f.start,
+        "end": f.end,
+        "timestamp": f.timestamp,
+        "text": f.text,
+        "attributes": dict(sorted(f.attributes.items())),
+    }
+
+
+def result_record(r: FragmentResult) -> dict[str, object]:
+    """One fragment's result as the JSON object of a JSONL output line."""
+    record = fragment_record(r.fragment)
+    attributes = record.pop("attributes")
+    record.update(_decision(r.decision))
+    record["facets"] = {name: _decision(d) for name, d in r.facets}
+    record["attributes"] = attributes
+    return record
+
+
+def _jsonl(records: Sequence[dict[str, object]]) -> str:
+    return "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in records)
+
+
+def render_results(results: Sequence[FragmentResult], fmt: str, manifest: RunManifest | None = None,
+                   codebook: Codebook | None = None) -> str:
+    """The results in one of :data:`FORMATS`, as text."""
+    if fmt == "jsonl":
+        return _jsonl([result_record(r) for r in results])
+    if fmt == "json":
+        body = {
+            "manifest": json.loads(manifest_json(manifest)) if manifest else None,
+            "summary": summarise(results, codebook).as_dict() if codebook else None,
+            "fragments": [result_record(r) for r in results],
+        }
+        return json.dumps(body, ensure_ascii=False, indent=2) + "\n"
+    if fmt == "csv":
+        return _csv(results)
+    if fmt == "md":
+        return _markdown(results, manifest, codebook)
+    raise InputError(f"unknown format '{fmt}'", "--format", f"Use one of: {', '.join(FORMATS)}")
+
+
+def render_fragments(fragments: Sequence[Fragment], fmt: str) -> str:
+    """Fragments (``segment`` output) as JSONL, JSON, CSV or Markdown."""
+    records = [fragment_record(f) for f in fragments]
+    if fmt == "jsonl":
+        return _jsonl(records)
+    if fmt == "json":
+        return json.dumps(records, ensure_ascii=False, indent=2) + "\n"
+    if fmt == "csv":
+        keys = sorted({k for f in fragments for k in f.attributes})
+        rows = [[r[c] for c in ("document", "fragment_id", "speaker", "turn", "start", "end", "timestamp", "text")]
+                + [f.attributes.get(k, "") for k in keys] for r, f in zip(records, fragments)]
+        return _csv_text(["document", "fragment_id", "speaker", "turn", "start", "end", "timestamp", "text", *keys],
+                         rows)
+    if fmt == "md":
+        lines = ["| fragment | speaker | text |", "|---|---|---|"]
+        lines += [f"| {f.id} | {f.speaker or ''} | {_cell(f.text)} |" for f in fragments]
+        return "\n".join(lines) + "\n"
+    raise InputError(f"unknown format '{fmt}'", "--format", f"Use one of: {', '.join(FORMATS)}")
+
+
+def _csv_text(header: list[str], rows: list[list[object]]) -> str:
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\n")
+    writer.writerow(header)
+    writer.writerows(["" if v is None else v for v in row] for row in rows)
+    return buffer.getvalue()
+
+
+def _csv(results: Sequence[FragmentResult]) -> str:
+    facet_names = [name for name, _ in results[0].facets] if results else []
+    keys = sorted({k for r in results for k in r.fragment.attributes})
+    header = ["document", "fragment_id", "speaker", "turn", "start", "end", "timestamp", "text", "status", "codes",
+              "code_1", "score_1", "exemplar_1", "code_2", "score_2", "code_3", "score_3"]
+    for name in facet_names:
+        header += [f"{name}_status", f"{name}_codes", f"{name}_score"]
+    header += keys
+    rows = []
+    for r in results:
+        f, d = r.fragment, r.decision
+        top = list(d.suggestions[:3]) + [None] * (3 - len(d.suggestions[:3]))
+        row: list[object] = [f.document, f.id, f.speaker, f.turn, f.start, f.end, f.timestamp, f.text, d.status,
+                             ";".join(d.codes)]
+        row += [top[0].code if top[0] else "", top[0].score if top[0] else "", (top[0].exemplar or "") if top[0] else ""]
+        for s in top[1:]:
+            row += [s.code if s else "", s.score if s else ""]
+        for _, fd in r.facets:
+            row += [fd.status, ";".join(fd.codes), fd.suggestions[0].score if fd.suggestions else ""]
+        row += [f.attributes.get(k, "") for k in keys]
+        rows.append(row)
+    return _csv_text(header, rows)
+
+
+def _cell(text: str) -> str:
+    return " ".join(text.split()).replace("|", "\\|")
+
+
+def _markdown(results: Sequence[FragmentResult], manifest: RunManifest | None, codebook: Codebook | None) -> str:
+    lines = ["# Suggested codes", ""]
+    if manifest:
+        lines += [f"Codebook: {manifest.codebook} (`{manifest.codebook_sha256[:12]}`), model: {manifest.model}, "
+                  f"nlp_coder {manifest.tool_version}. Parameters: "
+                  + ", ".join(f"{k}={v}" for k, v in manifest.parameters if k in ("unit", "threshold", "margin"))
+                  + ".", ""]
+    if codebook:
+        lines += [summarise(results, codebook).as_markdown(), ""]
+    by_doc: dict[str, list[FragmentResult]] = {}
+    for r in results:
+        by_doc.setdefault(r.fragment.document, []).append(r)
+    for doc, items in by_doc.items():
+        lines += [f"## {doc}", "", "| fragment | speaker | text | status | codes | best score | nearest exemplar |",
+                  "|---|---|---|---|---|---|---|"]
+        for r in items:
+            best = r.decision.suggestions[0] if r.decision.suggestions else None
+            lines.append(
+                f"| {r.fragment.id.rsplit('#', 1)[-1]} | {r.fragment.speaker or ''} | {_cell(r.fragment.text)} | "
+                f"{r.decision.status} | {', '.join(r.decision.codes)} | {best.score if best else ''} | "
+                f"{_cell(best.exemplar or '') if best else ''} |"
+            )
+        lines.append("")
+    return "\n".join(lines)
+
+
+@dataclass(frozen=True)
+class Summary:
+    """Counts of a run: fragments per status, and per code (parents roll up their children)."""
+
+    fragments: int
+    status: tuple[tuple[str, int], ...]
+    codes: tuple[tuple[str, str, int, int], ...]  # (code id, name, depth, fragments)
+    facets: tuple[tuple[str, tuple[tuple[str, int], ...]], ...]
+
+    def as_dict(self) -> dict[str, object]:
+        return {
+            "fragments": self.fragments,
+            "status": dict(self.status),
+            "codes": {code: count for code, _, _, count in self.codes},
+            "facets": {name: dict(counts) for name, counts in self.facets},
+        }
+
+    def as_text(self) -> str:
+        width = max((len(name) + 2 * depth for _, name, depth, _ in self.codes), default=10)
+        out = [f"{self.fragments} fragments: " + ", ".join(f"{n} {s}" for s, n in self.status)]
+        out.append("fragments per code (coded or overlap; parents include their children):")
+        for _, name, depth, count in self.codes:
+            out.append(f"  {'  ' * depth}{name:<{width - 2 * depth}}  {count:>5}")
+        for facet, counts in self.facets:
+            out.append(f"facet {facet}: " + ", ".join(f"{c} {n}" for c, n in counts))
+        return "\n".join(out)
+
+    def as_markdown(self) -> str:
+        out = ["| status | fragments |", "|---|---|"] + [f"| {s} | {n} |" for s, n in self.status]
+        out += ["", "| code | fragments |", "|---|---|"]
+        out += [f"| {'&nbsp;&nbsp;' * depth}{name} | {count} |" for _, name, depth, count in self.codes]
+        return "\n".join(out)
+
+
+def summarise(results: Sequence[FragmentResult], codebook: Codebook) -> Summary:
+    """Count fragments per status and per code; a code's count includes its descendants."""
+    status = Counter(r.decision.status for r in results)
+    per_code: Counter[str] = Counter()
+    for r in results:
+        for group in [r.decision] + [d for _, d in r.facets]:
+            hit: set[str] = set()
+            for code in group.codes:
+                hit.add(code)
+                hit.update(codebook.ancestors(code))
+            per_code.update(hit)
+    rows = []
+    for code in codebook.group(None):
+        rows.append((code.id, code.name, len(codebook.ancestors(code.id)), per_code[code.id]))
+    facets = tuple(
+        (facet.name, tuple((c.id, per_code[c.id]) for c in codebook.group(facet.name)))
+        for facet in codebook.facets
+    )
+    return Summary(
+        fragments=len(results),
+        status=tuple((s, status[s]) for s in ("coded", "overlap", "uncoded")),
+        codes=tuple(rows),
+        facets=facets,
+    )
+
+
+def write_atomic(path: str | Path, text: str) -> None:
+    """Write ``text`` to ``path`` via a temporary file, so the target is never half-written."""
+    path = Path(path)
+    if path.is_dir():
+        raise InputError("the output path is a folder", str(path), "Give a file name with --out")
+    parent = path.parent if str(path.parent) else Path(".")
+    try:
+        parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=parent)
+    except OSError as exc:
+        raise InputError(f"cannot write the output ({exc.strerror})", str(path), "Choose a writable folder") from exc
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8", newline="") as handle:
+            handle.write(text)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise

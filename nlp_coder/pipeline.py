@@ -1,0 +1,247 @@
+"""The main job, step by step: read -> segment -> embed (cached) -> match -> decide.
+
+Each command of the CLI calls one function here. Everything between steps is a frozen record.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import sys
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from nlp_coder import __version__
+from nlp_coder.codebook import load_codebook
+from nlp_coder.embed import Embedder, load_embedder, load_registry
+from nlp_coder.errors import InputError
+from nlp_coder.match import CodebookMatcher, codebook_texts
+from nlp_coder.output import result_record
+from nlp_coder.readers import read_corpus_report
+from nlp_coder.records import Codebook, Document, Fragment, FragmentResult, MatchSettings, RunManifest
+from nlp_coder.segment import SegmentOptions, load_pipeline, pipeline_name, segment
+from nlp_coder.store import Store, text_sha256
+
+DEFAULT_BATCH = 256
+
+
+@dataclass(frozen=True)
+class SuggestOptions:
+    """Options of :func:`suggest` beyond segmentation.
+
+    ``threshold`` and ``margin`` default to the codebook's values, else the model's.
+    """
+
+    model: str = "default"
+    threshold: float | None = None
+    margin: float | None = None
+    top_k: int = 3
+    definition_weight: float = 0.25
+    counterexample_weight: float = 1.0
+    suggestions: int = 3
+    batch_size: int = DEFAULT_BATCH
+
+
+@dataclass(frozen=True)
+class Segmentation:
+    """Documents read from a corpus and the fragments cut from them."""
+
+    documents: tuple[Document, ...]
+    fragments: tuple[Fragment, ...]
+    warnings: tuple[str, ...]
+    pipeline: str
+
+
+@dataclass(frozen=True)
+class SuggestResult:
+    """What :func:`suggest` produced, with the manifest that reproduces it."""
+
+    segmentation: Segmentation
+    codebook: Codebook
+    results: tuple[FragmentResult, ...]
+    manifest: RunManifest
+    run_id: int
+    embedded: int = 0
+    cached: int = 0
+
+
+def read_and_segment(corpus: str | Path, options: SegmentOptions | None = None,
+                     metadata: str | Path | None = None) -> Segmentation:
+    """Read a corpus (file, folder or fragment table) and cut it into fragments."""
+    options = options or SegmentOptions()
+    reading = read_corpus_report(Path(corpus), metadata=Path(metadata) if metadata else None)
+    documents = reading.documents
+    warnings = [*reading.warnings, *(w for d in documents for w in d.warnings)]
+    nlp = None
+    name = "none (fragment table)"
+    if any(not d.presegmented for d in documents):
+        nlp = load_pipeline(options.pipeline)
+        name = pipeline_name(nlp)
+    fragments = segment(documents, options, nlp=nlp)
+    return Segmentation(documents, fragments, tuple(warnings), name)
+
+
+def corpus_sha256(documents: Sequence[Document]) -> str:
+    digest = hashlib.sha256()
+    for doc in sorted(documents, key=lambda d: d.id):
+        digest.update(json.dumps([doc.id, text_sha256(doc.text), doc.attributes], sort_keys=True).encode())
+    return digest.hexdigest()
+
+
+def embed_cached(store: Store, embedder: Embedder, texts: Sequence[str], *, batch_size: int = DEFAULT_BATCH,
+                 progress: bool = False) -> tuple[np.ndarray, int]:
+    """Vectors for ``texts``, embedding only what the store has not cached for this model.
+
+    Each batch is committed as soon as it is embedded, so an interrupted run keeps it.
+
+    Returns:
+        The vectors (one row per text) and how many distinct texts were newly embedded.
+    """
+    hashes = [text_sha256(t) for t in texts]
+    found = store.cached_vectors(embedder.model_id, hashes)
+    missing: dict[str, str] = {}
+    for sha, text in zip(hashes, texts):
+        if sha not in found and sha not in missing:
+            missing[sha] = text
+    if missing:
+        todo = list(missing.items())
+        bar = _progress(len(todo), progress, f"embedding with {embedder.model_id}")
+        for lo in range(0, len(todo), batch_size):
+            batch = todo[lo:lo + batch_size]
+            vectors = embedder.encode([t for _, t in batch])
+            store.save_vectors(embedder.model_id, [s for s, _ in batch], vectors)
+            found.update({s: v for (s, _), v in zip(batch, vectors)})
+            if bar is not None:
+                bar.update(len(batch))
+        if bar is not None:
+            bar.close()
+    if not hashes:
+        return np.zeros((0, embedder.dimensions), dtype=np.float32), 0
+    return np.stack([found[s] for s in hashes]).astype(np.float32), len(missing)
+
+
+def _progress(total: int, enabled: bool, label: str):  # type: ignore[no-untyped-def]
+    if not enabled or total < DEFAULT_BATCH or not sys.stderr.isatty():
+        return None
+    from tqdm import tqdm
+
+    return tqdm(total=total, desc=label, unit="text", file=sys.stderr, leave=False)
+
+
+def match_settings(codebook: Codebook, options: SuggestOptions) -> MatchSettings:
+    """Resolve threshold and margin: the option, else the codebook's, else the model's default."""
+    spec = load_registry().model(options.model)
+    threshold = next(v for v in (options.threshold, codebook.threshold, spec.threshold) if v is not None)
+    margin = next(v for v in (options.margin, codebook.margin, spec.margin) if v is not None)
+    if not -1.0 <= threshold <= 1.0:
+        raise InputError(f"threshold {threshold} is outside [-1, 1]", "--threshold")
+    if margin < 0:
+        raise InputError(f"margin {margin} is negative", "--margin")
+    if options.top_k < 1 or options.suggestions < 1:
+        raise InputError("--top-k and --suggestions must be at least 1")
+    return MatchSettings(
+        threshold=threshold,
+        margin=margin,
+        top_k=options.top_k,
+        definition_weight=options.definition_weight,
+        counterexample_weight=options.counterexample_weight,
+        suggestions=options.suggestions,
+    )
+
+
+def suggest(corpus: str | Path, codebook: str | Path, store_path: str | Path, *,
+            segment_options: SegmentOptions | None = None, options: SuggestOptions | None = None,
+            metadata: str | Path | None = None, embedder: Embedder | None = None,
+            progress: bool = False) -> SuggestResult:
+    """Pre-code a corpus: suggest codes for every fragment of respondent talk.
+
+    Args:
+        corpus: a transcript, a folder of transcripts, or a fragment table.
+        codebook: the codebook YAML file.
+        store_path: the project store (created if missing).
+        segment_options: unit, speakers, minimum words.
+        options: model, threshold, margin and scoring weights.
+        metadata: a CSV of per-document attributes (default: ``metadata.csv`` in the folder).
+        embedder: an already loaded embedder (tests pass a fake); loaded from ``options.model``
+            otherwise.
+        progress: show a progress bar on long runs (only on a terminal).
+
+    Returns:
+        A :class:`SuggestResult` with one :class:`FragmentResult` per fragment.
+    """
+    segment_options = segment_options or SegmentOptions()
+    options = options or SuggestOptions()
+    book = load_codebook(codebook)
+    settings = match_settings(book, options)
+    seg = read_and_segment(corpus, segment_options, metadata)
+    if not seg.fragments:
+        raise InputError("no fragments to code", str(corpus),
+                         "Check --speaker/--exclude-speaker and --min-words, or that the files hold text")
+    embedder = embedder or load_embedder(options.model, batch_size=min(options.batch_size, 128))
+    with Store(store_path) as store:
+        store.save_fragments(seg.documents, seg.fragments, segment_options.unit)
+        store.save_codebook(book)
+        manifest = RunManifest(
+            tool_version=__version__,
+            model=embedder.model_id,
+            model_weights_sha256=embedder.weights_sha256,
+            codebook=book.name,
+            codebook_sha256=book.sha256,
+            corpus_sha256=corpus_sha256(seg.documents),
+            parameters=_parameters(segment_options, settings, seg.pipeline),
+            documents=len(seg.documents),
+            fragments=len(seg.fragments),
+        )
+        run_id = store.start_run("suggest", manifest)
+        code_texts = codebook_texts(book)
+        code_vectors, new_code_texts = embed_cached(store, embedder, code_texts, batch_size=options.batch_size)
+        lookup = dict(zip(code_texts, code_vectors))
+        matcher = CodebookMatcher(settings).fit(book, lambda texts: np.stack([lookup[t] for t in texts]))
+        vectors, new = embed_cached(store, embedder, [f.text for f in seg.fragments],
+                                    batch_size=options.batch_size, progress=progress)
+        results = matcher.predict(vectors, seg.fragments)
+        store.finish_run(run_id, results, [json.dumps(result_record(r), sort_keys=True) for r in results])
+    distinct = len({text_sha256(f.text) for f in seg.fragments})
+    return SuggestResult(seg, book, results, manifest, run_id, embedded=new, cached=distinct - new)
+
+
+def _parameters(seg: SegmentOptions, settings: MatchSettings, pipeline: str) -> tuple[tuple[str, object], ...]:
+    return (
+        ("unit", seg.unit),
+        ("window", seg.window),
+        ("stride", seg.stride),
+        ("min_words", seg.min_words),
+        ("speakers", list(seg.speakers)),
+        ("exclude_speakers", list(seg.exclude_speakers)),
+        ("all_speakers", seg.all_speakers),
+        ("interviewer_labels", list(seg.interviewer_labels)),
+        ("spacy_pipeline", pipeline),
+        ("threshold", settings.threshold),
+        ("margin", settings.margin),
+        ("top_k", settings.top_k),
+        ("definition_weight", settings.definition_weight),
+        ("counterexample_weight", settings.counterexample_weight),
+        ("suggestions", settings.suggestions),
+    )
+
+
+def embed_corpus(corpus: str | Path, store_path: str | Path, *, segment_options: SegmentOptions | None = None,
+                 model: str = "default", metadata: str | Path | None = None, embedder: Embedder | None = None,
+                 batch_size: int = DEFAULT_BATCH, progress: bool = False) -> tuple[Segmentation, int, int]:
+    """Warm the embedding cache for a corpus' fragments.
+
+    Returns:
+        The segmentation, how many distinct texts were embedded now, and how many were cached.
+    """
+    segment_options = segment_options or SegmentOptions()
+    seg = read_and_segment(corpus, segment_options, metadata)
+    embedder = embedder or load_embedder(model, batch_size=min(batch_size, 128))
+    with Store(store_path) as store:
+        store.save_fragments(seg.documents, seg.fragments, segment_options.unit)
+        _, new = embed_cached(store, embedder, [f.text for f in seg.fragments], batch_size=batch_size,
+                              progress=progress)
+    distinct = len({text_sha256(f.text) for f in seg.fragments})
+    return seg, new, distinct - new

@@ -1,0 +1,281 @@
+"""Split documents into fragments (sentences, turns or sentence windows) with spaCy.
+
+Offsets are exact: every fragment satisfies ``fragment.text == document.text[start:end]``.
+Sentences are found inside each turn span, never across a speaker label or a timestamp, with a
+trained spaCy pipeline's sentence recogniser when one is installed, else a blank pipeline with
+the rule-based sentencizer.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import re
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from functools import lru_cache
+from typing import Any
+
+from nlp_coder.embed import load_registry
+from nlp_coder.errors import InputError, ModelNotInstalledError
+from nlp_coder.records import Document, Fragment, Span, Turn
+
+#: Speaker labels recognised as the interviewer (case-insensitive, optional trailing number).
+DEFAULT_INTERVIEWER_LABELS: tuple[str, ...] = (
+    "interviewer", "i", "int", "iv", "ir", "q", "moderator", "facilitator", "researcher",
+    "therapist", "counsellor", "counselor",
+)
+
+_WORD = re.compile(r"\w+(?:['’]\w+)*")
+# Bracketed annotations such as "[laughs]" or "(pause)": a sentence boundary never falls inside.
+_ANNOTATION = re.compile(r"\[[^\]\n]{1,60}\]|\([^)\n]{1,60}\)")
+
+
+@dataclass(frozen=True)
+class SegmentOptions:
+    """How documents are cut into fragments and which speakers are coded.
+
+    Attributes:
+        unit: ``sentence``, ``turn`` or ``window`` (``window`` sentences, moving by ``stride``).
+        min_words: fragments with fewer words (backchannels such as "Yeah.") merge with a
+            neighbour in the same turn, or are skipped when there is none.
+        speakers: code only these speakers (case-insensitive); empty means the default rule:
+            every speaker except a recognised interviewer.
+        exclude_speakers: never code these speakers.
+        interviewer_labels: labels recognised as the interviewer.
+        all_speakers: code every speaker, the interviewer too.
+    """
+
+    unit: str = "sentence"
+    window: int = 3
+    stride: int = 1
+    min_words: int = 3
+    speakers: tuple[str, ...] = ()
+    exclude_speakers: tuple[str, ...] = ()
+    interviewer_labels: tuple[str, ...] = DEFAULT_INTERVIEWER_LABELS
+    all_speakers: bool = False
+    pipeline: str = "auto"
+
+    def __post_init__(self) -> None:
+        if self.unit not in ("sentence", "turn", "window"):
+            raise InputError(f"unknown unit '{self.unit}'", "--unit", "Use sentence, turn or window")
+        if self.window < 1 or self.stride < 1:
+            raise InputError("window and stride must be at least 1", "--window/--stride")
+        if self.min_words < 0:
+            raise InputError("min-words cannot be negative", "--min-words")
+
+
+def word_count(text: str) -> int:
+    return len(_WORD.findall(text))
+
+
+def is_interviewer(speaker: str | None, labels: Sequence[str] = DEFAULT_INTERVIEWER_LABELS) -> bool:
+    """Whether a speaker label names the interviewer ("Interviewer", "I", "Int 2", "Q1", ...)."""
+    if speaker is None:
+        return False
+    base = re.sub(r"[\s_-]*\d+$", "", speaker.strip()).lower().rstrip(".")
+    return base in {label.lower() for label in labels}
+
+
+@lru_cache(maxsize=4)
+def load_pipeline(name: str = "auto") -> Any:
+    """A spaCy pipeline that sets sentence boundaries.
+
+    Args:
+        name: ``auto`` (the registered trained pipeline when installed, else ``blank``),
+            ``blank`` (rule-based sentencizer, no model), or an installed pipeline's name.
+    """
+    import spacy
+
+    if name == "blank":
+        nlp = spacy.blank("en")
+        nlp.add_pipe("sentencizer")
+        return nlp
+    if name == "auto":
+        for spec in load_registry().spacy:
+            if importlib.util.find_spec(spec.module) is not None:
+                return _trained_senter(spec.module)
+        return load_pipeline("blank")
+    for spec in load_registry().spacy:
+        if name in (spec.name, spec.module):
+            if importlib.util.find_spec(spec.module) is None:
+                raise ModelNotInstalledError(
+                    f"spaCy pipeline '{spec.name}' is not installed. Install it: pip install {spec.package}")
+            return _trained_senter(spec.module)
+    if importlib.util.find_spec(name) is None:
+        raise InputError(f"spaCy pipeline '{name}' is not installed", "--spacy",
+                         "Use auto, blank, or an installed pipeline")
+    return _trained_senter(name)
+
+
+def _trained_senter(module: str) -> Any:
+    import spacy
+
+    # Only the fast sentence recogniser is needed here, not the parser, tagger or NER.
+    nlp = spacy.load(module, exclude=["parser", "ner", "lemmatizer", "tagger", "attribute_ruler"])
+    if "senter" in nlp.disabled:
+        nlp.enable_pipe("senter")
+    if not nlp.has_pipe("senter"):
+        nlp.add_pipe("sentencizer")
+    return nlp
+
+
+def pipeline_name(nlp: Any) -> str:
+    meta = getattr(nlp, "meta", {}) or {}
+    return f"{meta.get('lang', 'xx')}_{meta.get('name', 'pipeline')}-{meta.get('version', '0')}"
+
+
+def segment(documents: Iterable[Document], options: SegmentOptions | None = None,
+            nlp: Any | None = None) -> tuple[Fragment, ...]:
+    """Fragments of the selected speakers' talk, in document order.
+
+    Fragment ids are ``<document>#<n>``, numbered over all speakers' fragments so that an id
+    does not change when another speaker selection is made; rows of a fragment table keep
+    their own id.
+    """
+    options = options or SegmentOptions()
+    docs = list(documents)
+    if nlp is None and any(not d.presegmented for d in docs):
+        nlp = load_pipeline(options.pipeline)
+    out: list[Fragment] = []
+    for doc in docs:
+        coded = _coded_turns(doc, options)
+        if doc.presegmented:
+            out.extend(_table_fragments(doc, coded))
+            continue
+        spans = _sentences(doc, nlp)
+        number = 0
+        for turn in doc.turns:
+            for start, end in _units(doc.text, turn, spans[turn.index], options):
+                number += 1
+                if turn.index in coded:
+                    out.append(_fragment(doc, turn, f"{doc.id}#{number}", start, end))
+    return tuple(out)
+
+
+def _coded_turns(doc: Document, options: SegmentOptions) -> set[int]:
+    wanted = {s.lower() for s in options.speakers}
+    excluded = {s.lower() for s in options.exclude_speakers}
+    labelled = any(t.speaker is not None for t in doc.turns)
+    has_interviewer = any(is_interviewer(t.speaker, options.interviewer_labels) for t in doc.turns)
+    coded: set[int] = set()
+    for turn in doc.turns:
+        speaker = turn.speaker.lower() if turn.speaker is not None else None
+        if speaker is not None and speaker in excluded:
+            continue
+        if wanted:
+            keep = speaker in wanted
+        elif options.all_speakers:
+            keep = True
+        elif speaker is None:
+            # Preamble text before the first label is not talk; unlabelled documents are all talk.
+            keep = not labelled
+        else:
+            keep = not (has_interviewer and is_interviewer(turn.speaker, options.interviewer_labels))
+        if keep:
+            coded.add(turn.index)
+    return coded
+
+
+def _table_fragments(doc: Document, coded: set[int]) -> list[Fragment]:
+    return [
+        _fragment(doc, turn, turn.fragment_id or f"{doc.id}#{turn.index + 1}", turn.start, turn.end)
+        for turn in doc.turns
+        if turn.index in coded
+    ]
+
+
+def _fragment(doc: Document, turn: Turn, fragment_id: str, start: int, end: int) -> Fragment:
+    return Fragment(
+        id=fragment_id,
+        document=doc.id,
+        speaker=turn.speaker,
+        turn=turn.index,
+        start=start,
+        end=end,
+        text=doc.text[start:end],
+        timestamp=turn.timestamp,
+        attributes={**doc.attributes, **turn.attributes},
+    )
+
+
+def _sentences(doc: Document, nlp: Any) -> dict[int, list[list[Span]]]:
+    """Sentence spans per turn, grouped per turn span (sentences never cross a span)."""
+    jobs = [(turn.index, span) for turn in doc.turns for span in turn.spans]
+    result: dict[int, list[list[Span]]] = {turn.index: [] for turn in doc.turns}
+    texts = (doc.text[span.start:span.end] for _, span in jobs)
+    for (index, span), parsed in zip(jobs, nlp.pipe(texts, batch_size=256)):
+        chunk = doc.text[span.start:span.end]
+        starts = sorted({s.start_char for s in parsed.sents} | {0})
+        starts = _keep_annotations_whole(chunk, starts)
+        bounds = list(zip(starts, starts[1:] + [len(chunk)]))
+        sentences = []
+        for a, b in bounds:
+            piece = chunk[a:b]
+            stripped = piece.strip()
+            if not stripped:
+                continue
+            lead = len(piece) - len(piece.lstrip())
+            sentences.append(Span(span.start + a + lead, span.start + a + lead + len(stripped)))
+        result[index].append(sentences)
+    return result
+
+
+def _keep_annotations_whole(text: str, starts: list[int]) -> list[int]:
+    """Move sentence starts that fall inside "[laughs]"-style annotations to the annotation's start."""
+    ranges = [(m.start(), m.end()) for m in _ANNOTATION.finditer(text)]
+    if not ranges:
+        return starts
+    moved = set()
+    for start in starts:
+        for a, b in ranges:
+            if a < start < b:
+                start = a
+                break
+        moved.add(start)
+    return sorted(moved)
+
+
+def _units(text: str, turn: Turn, groups: list[list[Span]], options: SegmentOptions) -> list[tuple[int, int]]:
+    sentences = [s for group in groups for s in group]
+    if not sentences:
+        return []
+    if options.unit == "turn":
+        start, end = sentences[0].start, sentences[-1].end
+        return [(start, end)] if word_count(text[start:end]) >= options.min_words else []
+    if options.unit == "window":
+        size, stride = options.window, options.stride
+        last = max(len(sentences) - size, 0)
+        windows = []
+        for first in range(0, last + 1, stride):
+            chunk = sentences[first:first + size]
+            windows.append((chunk[0].start, chunk[-1].end))
+        if windows and windows[-1][1] != sentences[-1].end:
+            windows.append((sentences[max(len(sentences) - size, 0)].start, sentences[-1].end))
+        return [(a, b) for a, b in windows if word_count(text[a:b]) >= options.min_words]
+    out: list[tuple[int, int]] = []
+    for group in groups:
+        out.extend(_merge_short(text, group, options.min_words))
+    return out
+
+
+def _merge_short(text: str, sentences: list[Span], min_words: int) -> list[tuple[int, int]]:
+    """Merge sentences shorter than ``min_words`` into the next sentence of the same span, or
+    into the previous one at the span's end; a span of only short sentences is kept if they
+    reach ``min_words`` together, else skipped."""
+    out: list[tuple[int, int]] = []
+    pending: int | None = None
+    pending_end = 0
+    for sentence in sentences:
+        if word_count(text[sentence.start:sentence.end]) < min_words:
+            if pending is None:
+                pending = sentence.start
+            pending_end = sentence.end
+            continue
+        out.append((pending if pending is not None else sentence.start, sentence.end))
+        pending = None
+    if pending is not None:
+        if out:
+            out[-1] = (out[-1][0], pending_end)
+        elif word_count(text[pending:pending_end]) >= min_words:
+            out.append((pending, pending_end))
+    return out

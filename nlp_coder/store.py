@@ -1,0 +1,278 @@
+"""The project store: one SQLite file (WAL mode) holding a project's documents, fragments,
+embedding cache, codebook versions, runs and suggestions.
+
+The schema changes only through the numbered migrations below (append, never edit). Vectors
+are cached by ``(model, sha256 of text)``, separately from the fragment rows that point at
+them, so a re-run embeds only text it has not seen and changed fragment metadata is still
+stored. Each batch of vectors is committed on its own: an interrupted run loses no finished
+batch.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import sqlite3
+from collections.abc import Iterable, Sequence
+from datetime import datetime, timezone
+from pathlib import Path
+
+import numpy as np
+
+from nlp_coder.errors import InputError
+from nlp_coder.records import Codebook, Document, Fragment, FragmentResult, RunManifest
+
+DEFAULT_STORE = Path(".nlp-coder") / "store.db"
+ENV_VAR = "NLP_CODER_DB"
+
+MIGRATIONS: tuple[str, ...] = (
+    # 1: the first schema
+    """
+    CREATE TABLE documents (
+        id TEXT PRIMARY KEY,
+        source TEXT NOT NULL,
+        format TEXT NOT NULL,
+        sha256 TEXT NOT NULL,
+        text TEXT NOT NULL,
+        attributes TEXT NOT NULL,
+        updated_at TEXT NOT NULL
+    );
+    CREATE TABLE fragments (
+        id TEXT NOT NULL,
+        document TEXT NOT NULL REFERENCES documents(id) ON DELETE CASCADE,
+        unit TEXT NOT NULL,
+        position INTEGER NOT NULL,
+        speaker TEXT,
+        turn INTEGER NOT NULL,
+        start INTEGER NOT NULL,
+        "end" INTEGER NOT NULL,
+        text_sha256 TEXT NOT NULL,
+        timestamp TEXT,
+        attributes TEXT NOT NULL,
+        PRIMARY KEY (document, unit, id)
+    );
+    CREATE TABLE embeddings (
+        model TEXT NOT NULL,
+        text_sha256 TEXT NOT NULL,
+        dimensions INTEGER NOT NULL,
+        vector BLOB NOT NULL,
+        PRIMARY KEY (model, text_sha256)
+    );
+    CREATE TABLE codebooks (
+        sha256 TEXT PRIMARY KEY,
+        name TEXT NOT NULL,
+        source TEXT NOT NULL,
+        added_at TEXT NOT NULL
+    );
+    CREATE TABLE runs (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        command TEXT NOT NULL,
+        started_at TEXT NOT NULL,
+        finished_at TEXT,
+        status TEXT NOT NULL,
+        manifest TEXT NOT NULL
+    );
+    CREATE TABLE suggestions (
+        run_id INTEGER NOT NULL REFERENCES runs(id) ON DELETE CASCADE,
+        document TEXT NOT NULL,
+        fragment_id TEXT NOT NULL,
+        status TEXT NOT NULL,
+        codes TEXT NOT NULL,
+        result TEXT NOT NULL,
+        PRIMARY KEY (run_id, document, fragment_id)
+    );
+    """,
+)
+
+
+def text_sha256(text: str) -> str:
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+def _now() -> str:
+    return datetime.now(timezone.utc).isoformat(timespec="seconds")
+
+
+def resolve_store_path(path: str | Path | None) -> Path:
+    """The store to use: ``path`` if given, else ``$NLP_CODER_DB``, else ``.nlp-coder/store.db``."""
+    if path:
+        return Path(path)
+    env = os.environ.get(ENV_VAR)
+    return Path(env) if env else DEFAULT_STORE
+
+
+class Store:
+    """A project store opened on a SQLite file (created with its folder when missing)."""
+
+    def __init__(self, path: str | Path) -> None:
+        self.path = Path(path)
+        if self.path.exists() and self.path.is_dir():
+            raise InputError("the project store path is a folder", str(self.path),
+                             "Give a file path with -d/--db, e.g. project.db")
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            self._db = sqlite3.connect(self.path, isolation_level=None)
+            self._db.execute("PRAGMA journal_mode=WAL")
+            self._db.execute("PRAGMA foreign_keys=ON")
+            self._db.execute("PRAGMA synchronous=NORMAL")
+            self._migrate()
+        except sqlite3.DatabaseError as exc:
+            raise InputError(f"cannot open the project store ({exc})", str(self.path),
+                             "Give another file with -d/--db or move this one away") from exc
+        except OSError as exc:
+            raise InputError(f"cannot create the project store ({exc.strerror})", str(self.path),
+                             "Give a writable location with -d/--db") from exc
+
+    # -- lifecycle -------------------------------------------------------------------------------
+    def close(self) -> None:
+        self._db.close()
+
+    def __enter__(self) -> Store:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def _migrate(self) -> None:
+        version = self._db.execute("PRAGMA user_version").fetchone()[0]
+        if version > len(MIGRATIONS):
+            raise InputError(f"the project store has schema version {version}, newer than this nlp_coder "
+                             f"knows ({len(MIGRATIONS)})", str(self.path), "Upgrade nlp_coder")
+        for number, script in enumerate(MIGRATIONS[version:], start=version + 1):
+            self._db.execute("BEGIN")
+            try:
+                for statement in script.split(";"):
+                    if statement.strip():
+                        self._db.execute(statement)
+                self._db.execute(f"PRAGMA user_version = {number}")
+                self._db.execute("COMMIT")
+            except BaseException:
+                self._db.execute("ROLLBACK")
+                raise
+
+    @property
+    def schema_version(self) -> int:
+        return int(self._db.execute("PRAGMA user_version").fetchone()[0])
+
+    # -- documents and fragments -----------------------------------------------------------------
+    def save_fragments(self, documents: Sequence[Document], fragments: Sequence[Fragment], unit: str) -> None:
+        """Store documents and their fragments for ``unit``, replacing earlier versions, at once."""
+        now = _now()
+        with self._transaction():
+            for doc in documents:
+                self._db.execute(
+                    "INSERT INTO documents (id, source, format, sha256, text, attributes, updated_at) "
+                    "VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT(id) DO UPDATE SET source=excluded.source, "
+                    "format=excluded.format, sha256=excluded.sha256, text=excluded.text, "
+                    "attributes=excluded.attributes, updated_at=excluded.updated_at",
+                    (doc.id, doc.source, doc.format, text_sha256(doc.text), doc.text,
+                     json.dumps(doc.attributes, sort_keys=True), now),
+                )
+                self._db.execute("DELETE FROM fragments WHERE document = ? AND unit = ?", (doc.id, unit))
+            self._db.executemany(
+                'INSERT INTO fragments (id, document, unit, position, speaker, turn, start, "end", '
+                "text_sha256, timestamp, attributes) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                [
+                    (f.id, f.document, unit, i, f.speaker, f.turn, f.start, f.end, text_sha256(f.text),
+                     f.timestamp, json.dumps(f.attributes, sort_keys=True))
+                    for i, f in enumerate(fragments)
+                ],
+            )
+
+    def count(self, table: str) -> int:
+        if table not in {"documents", "fragments", "embeddings", "codebooks", "runs", "suggestions"}:
+            raise ValueError(table)
+        return int(self._db.execute(f"SELECT COUNT(*) FROM {table}").fetchone()[0])
+
+    # -- embedding cache -------------------------------------------------------------------------
+    def cached_vectors(self, model: str, hashes: Iterable[str]) -> dict[str, np.ndarray]:
+        """Cached vectors of ``model`` for the given text hashes (missing ones are left out)."""
+        found: dict[str, np.ndarray] = {}
+        wanted = list(dict.fromkeys(hashes))
+        for i in range(0, len(wanted), 500):
+            chunk = wanted[i:i + 500]
+            marks = ",".join("?" * len(chunk))
+            rows = self._db.execute(
+                f"SELECT text_sha256, vector FROM embeddings WHERE model = ? AND text_sha256 IN ({marks})",
+                [model, *chunk],
+            )
+            for sha, blob in rows:
+                found[sha] = np.frombuffer(blob, dtype=np.float32)
+        return found
+
+    def save_vectors(self, model: str, hashes: Sequence[str], vectors: np.ndarray) -> None:
+        """Add one batch of vectors to the cache, committed at once."""
+        vectors = np.asarray(vectors, dtype=np.float32)
+        with self._transaction():
+            self._db.executemany(
+                "INSERT OR REPLACE INTO embeddings (model, text_sha256, dimensions, vector) VALUES (?, ?, ?, ?)",
+                [(model, sha, int(vec.shape[0]), vec.tobytes()) for sha, vec in zip(hashes, vectors)],
+            )
+
+    # -- codebooks, runs, suggestions ------------------------------------------------------------
+    def save_codebook(self, codebook: Codebook) -> None:
+        with self._transaction():
+            self._db.execute(
+                "INSERT OR IGNORE INTO codebooks (sha256, name, source, added_at) VALUES (?, ?, ?, ?)",
+                (codebook.sha256, codebook.name, codebook.source, _now()),
+            )
+
+    def start_run(self, command: str, manifest: RunManifest) -> int:
+        with self._transaction():
+            cursor = self._db.execute(
+                "INSERT INTO runs (command, started_at, status, manifest) VALUES (?, ?, 'running', ?)",
+                (command, _now(), manifest_json(manifest)),
+            )
+        return int(cursor.lastrowid or 0)
+
+    def finish_run(self, run_id: int, results: Sequence[FragmentResult], payloads: Sequence[str]) -> None:
+        """Store a run's suggestions and mark it finished, in one transaction."""
+        with self._transaction():
+            self._db.executemany(
+                "INSERT INTO suggestions (run_id, document, fragment_id, status, codes, result) "
+                "VALUES (?, ?, ?, ?, ?, ?)",
+                [
+                    (run_id, r.fragment.document, r.fragment.id, r.decision.status,
+                     ";".join(r.decision.codes), payload)
+                    for r, payload in zip(results, payloads)
+                ],
+            )
+            self._db.execute("UPDATE runs SET status = 'finished', finished_at = ? WHERE id = ?", (_now(), run_id))
+
+    def runs(self) -> list[tuple[int, str, str, str, dict[str, object]]]:
+        """(id, command, started_at, status, manifest) of every run, oldest first."""
+        return [
+            (row[0], row[1], row[2], row[3], json.loads(row[4]))
+            for row in self._db.execute("SELECT id, command, started_at, status, manifest FROM runs ORDER BY id")
+        ]
+
+    def _transaction(self) -> _Transaction:
+        return _Transaction(self._db)
+
+
+class _Transaction:
+    def __init__(self, db: sqlite3.Connection) -> None:
+        self._db = db
+
+    def __enter__(self) -> None:
+        self._db.execute("BEGIN IMMEDIATE")
+
+    def __exit__(self, exc_type: object, *rest: object) -> None:
+        self._db.execute("ROLLBACK" if exc_type else "COMMIT")
+
+
+def manifest_json(manifest: RunManifest) -> str:
+    """A manifest as sorted, compact JSON."""
+    data = {
+        "tool_version": manifest.tool_version,
+        "model": manifest.model,
+        "model_weights_sha256": manifest.model_weights_sha256,
+        "codebook": manifest.codebook,
+        "codebook_sha256": manifest.codebook_sha256,
+        "corpus_sha256": manifest.corpus_sha256,
+        "parameters": dict(manifest.parameters),
+        "documents": manifest.documents,
+        "fragments": manifest.fragments,
+    }
+    return json.dumps(data, sort_keys=True, ensure_ascii=False)
