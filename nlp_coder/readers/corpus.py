@@ -1,0 +1,187 @@
+"""Reading a transcript file, a fragment table, or a folder of them into documents."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+from nlp_coder.errors import InputError
+from nlp_coder.readers.captions import read_srt, read_vtt
+from nlp_coder.readers.decoding import SUPPORTED_SUFFIXES, decode, supported_formats
+from nlp_coder.readers.metadata import attach_metadata
+from nlp_coder.readers.tables import read_csv, read_jsonl, table_documents
+from nlp_coder.readers.turns import parse_turns
+from nlp_coder.readers.word import read_docx
+from nlp_coder.records import Document
+
+METADATA_FILE = "metadata.csv"
+
+
+@dataclass(frozen=True)
+class CorpusReading:
+    """The documents of a corpus, sorted by id, and warnings about the corpus as a whole.
+
+    Warnings about one document (an encoding fallback, a skipped empty row) are in that
+    document's ``warnings``; ``warnings`` here holds the rest, such as metadata rows that name
+    no document.
+    """
+
+    documents: tuple[Document, ...]
+    warnings: tuple[str, ...] = ()
+
+
+def read_corpus(path: Path, *, metadata: Path | None = None) -> tuple[Document, ...]:
+    """Read a transcript file, a fragment table, or a folder of them.
+
+    Args:
+        path: a file, or a folder read recursively.
+        metadata: a CSV of document attributes; by default the folder's ``metadata.csv``.
+
+    Returns:
+        The documents sorted by id.
+    """
+    return read_corpus_report(path, metadata).documents
+
+
+def read_corpus_report(path: Path, metadata: Path | None = None) -> CorpusReading:
+    """Read a corpus like :func:`read_corpus`, keeping the corpus-level warnings.
+
+    Args:
+        path: a file, or a folder read recursively (sorted by relative path; hidden files,
+            README files and ``metadata.csv`` skipped; unsupported suffixes skipped).
+        metadata: a CSV with a ``document`` column and attribute columns; if None and the
+            folder holds ``metadata.csv``, that file is used.
+
+    Returns:
+        The documents sorted by id, and the warnings.
+
+    Raises:
+        InputError: the path is missing, a file cannot be read, the folder holds no
+            transcript, or two documents have the same id.
+    """
+    path = Path(path)
+    where = str(path)
+    if path.is_dir():
+        if metadata is None and (path / METADATA_FILE).is_file():
+            metadata = path / METADATA_FILE
+        documents: list[Document] = []
+        for relative in _corpus_files(path, metadata):
+            documents.extend(read_document(path / relative, document_id=relative))
+        if not documents:
+            raise InputError(
+                "no transcript found in the folder", where,
+                f"Put transcripts with one of the suffixes {supported_formats()} in it",
+            )
+    elif path.is_file():
+        documents = list(read_document(path))
+    else:
+        raise InputError("no such file or folder", where, "Check the path")
+    ordered = tuple(sorted(documents, key=lambda d: d.id))
+    _check_unique(ordered, where)
+    if metadata is None:
+        return CorpusReading(ordered)
+    attached, warnings = attach_metadata(ordered, Path(metadata))
+    return CorpusReading(attached, warnings)
+
+
+def read_document(path: Path, *, document_id: str | None = None) -> tuple[Document, ...]:
+    """Read one file; a fragment table may hold several documents.
+
+    Args:
+        path: the file.
+        document_id: the document's id (for a table: the id of rows without a ``document``
+            value); by default the file name.
+
+    Returns:
+        The file's documents in order of appearance.
+
+    Raises:
+        InputError: the suffix is not supported, or the file cannot be read.
+    """
+    path = Path(path)
+    where = str(path)
+    doc_id = document_id or path.name
+    suffix = path.suffix.casefold()
+    if suffix not in SUPPORTED_SUFFIXES:
+        raise InputError(
+            f"unsupported file type {path.suffix or '(no suffix)'!r}", where,
+            f"Give a transcript ending in one of {supported_formats()}",
+        )
+    fmt = suffix.lstrip(".")
+    if fmt == "docx":
+        if _size(path, where) == 0:
+            raise InputError("file is empty", where, "Put the transcript text in it, or remove it")
+        word = read_docx(path, where)
+        return (_transcript(doc_id, word.text, where, fmt, (), word.speakers),)
+    text, warnings = decode(_bytes(path, where), where)
+    if fmt in ("txt", "md"):
+        return (_transcript(doc_id, text, where, fmt, warnings),)
+    if fmt in ("vtt", "srt"):
+        built = read_vtt(text, where) if fmt == "vtt" else read_srt(text, where)
+        return (Document(doc_id, built.text, where, fmt, built.turns, warnings=warnings),)
+    table = read_csv(text, where) if fmt == "csv" else read_jsonl(text, where)
+    documents, file_warnings = table_documents(
+        table, where=where, source=where, format=fmt, default_document=doc_id
+    )
+    # A warning about the file (a document left empty) concerns every document read from it.
+    extra = warnings + file_warnings
+    return tuple(replace(d, warnings=extra + d.warnings) for d in documents)
+
+
+def _transcript(
+    doc_id: str, text: str, where: str, fmt: str, warnings: tuple[str, ...],
+    speakers: frozenset[str] = frozenset(),
+) -> Document:
+    turns = parse_turns(text, speakers=speakers)
+    if not turns:
+        raise InputError("has no transcript text (only headings or timestamps)", where,
+                         "Check that this is the transcript file")
+    return Document(doc_id, text, where, fmt, turns, warnings=warnings)
+
+
+def _corpus_files(folder: Path, metadata: Path | None) -> list[str]:
+    """Relative POSIX paths of the readable files under a folder, sorted."""
+    skip = metadata.resolve() if metadata is not None else None
+    found: list[str] = []
+    for root, dirs, files in os.walk(folder):
+        dirs[:] = [d for d in dirs if not d.startswith(".")]
+        for name in files:
+            lowered = name.casefold()
+            if (
+                name.startswith((".", "~$"))  # hidden files; Word's lock files
+                or lowered.startswith("readme")
+                or lowered == METADATA_FILE
+                or Path(name).suffix.casefold() not in SUPPORTED_SUFFIXES
+            ):
+                continue
+            file = Path(root, name)
+            if skip is not None and file.resolve() == skip:
+                continue
+            found.append(file.relative_to(folder).as_posix())
+    return sorted(found)
+
+
+def _check_unique(documents: tuple[Document, ...], where: str) -> None:
+    for before, after in zip(documents, documents[1:]):
+        if before.id == after.id:
+            raise InputError(
+                f"two documents are named {after.id!r} ({before.source} and {after.source})",
+                where, "Give each document its own name (check the tables' 'document' column)",
+            )
+
+
+def _bytes(path: Path, where: str) -> bytes:
+    try:
+        return path.read_bytes()
+    except OSError as error:
+        raise InputError(f"cannot read the file ({error.strerror})", where,
+                         "Check that it exists and can be read") from None
+
+
+def _size(path: Path, where: str) -> int:
+    try:
+        return path.stat().st_size
+    except OSError as error:
+        raise InputError(f"cannot read the file ({error.strerror})", where,
+                         "Check that it exists and can be read") from None
