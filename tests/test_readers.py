@@ -202,6 +202,15 @@ def test_timestamp_line_before_a_label_belongs_to_that_turn() -> None:
     assert [t.timestamp for t in turns] == [None, "00:05:00"]
 
 
+def test_bracketed_timestamp_with_a_typo_still_opens_a_turn() -> None:
+    # Seen in real transcripts: a seconds field with three digits.
+    text = "[00:09:01] therapist: Where are you now?\n[00:09:025] therapist: I wonder.\n[00:09:52] client: Ready.\n"
+    turns = turns_of(text)
+    assert spoken(text, turns) == [("therapist", ["Where are you now?"]), ("therapist", ["I wonder."]),
+                                   ("client", ["Ready."])]
+    assert [t.timestamp for t in turns] == ["00:09:01", "00:09:025", "00:09:52"]
+
+
 def test_times_in_speech_are_kept() -> None:
     text = "P1: We met at 10:30 and left at 11:15.\n"
     assert spoken(text, turns_of(text)) == [("P1", ["We met at 10:30 and left at 11:15."])]

@@ -20,7 +20,9 @@ _TIME = r"\d{1,2}:\d{2}(?::\d{2})?(?:[.,]\d{1,3})?"
 # A bare m:ss is too easily part of speech ("at 10:30"), so bare times need hours, except on a
 # label line of their own ("Speaker 1  0:03") where nothing else can follow.
 _LONG_TIME = r"\d{1,2}:\d{2}:\d{2}(?:[.,]\d{1,3})?"
-_BRACKETED = rf"\[[ \t]*{_TIME}[ \t]*\]|\([ \t]*{_TIME}[ \t]*\)"
+# Inside brackets a time is unambiguous, so typos seen in real transcripts ("[00:09:025]") pass.
+_LOOSE_TIME = r"\d{1,2}:\d{2,3}(?::\d{2,3})?(?:[.,]\d{1,3})?"
+_BRACKETED = rf"\[[ \t]*{_LOOSE_TIME}[ \t]*\]|\([ \t]*{_LOOSE_TIME}[ \t]*\)"
 _STAMP = rf"(?:{_BRACKETED}|(?<![\w:.,]){_LONG_TIME}(?!\w|:\d))"
 _SHORT_STAMP = rf"(?:{_STAMP}|(?<![\w:.,]){_TIME}(?!\w|:\d))"
 # A label: 1-4 words starting with a letter; a later word may not start a time ("P2 00:01:23").
@@ -46,7 +48,7 @@ _LABEL_ONLY_LINE = re.compile(
 )
 _LEADING_STAMP = re.compile(rf"[ \t]*({_STAMP})[ \t]*")
 _INLINE_STAMP = re.compile(_BRACKETED)
-_TIME_VALUE = re.compile(_TIME)
+_TIME_VALUE = re.compile(_LOOSE_TIME)
 _QUOTE_MARKER = re.compile(r"[ \t]*(?:>[ \t]*)+")
 _HEADING = re.compile(r"[ \t]{0,3}#{1,6}(?:[ \t]|$)")
 _RULE = re.compile(r"[ \t]{0,3}(?:(?:\*[ \t]*){3,}|(?:-[ \t]*){3,}|(?:_[ \t]*){3,})$")

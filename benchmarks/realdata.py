@@ -1,0 +1,58 @@
+"""Load the real, human-coded data in ``../shared/data`` for evaluation and benchmarks.
+
+Nothing here is part of the product and no real text is ever copied into the repository:
+transcripts are rebuilt into a folder the caller chooses (a temporary one in tests).
+"""
+
+from __future__ import annotations
+
+import csv
+from dataclasses import dataclass
+from pathlib import Path
+
+SHARED = Path(__file__).resolve().parent.parent.parent / "shared"
+ANNOMI = SHARED / "data" / "annomi" / "AnnoMI-simple.csv"
+
+
+@dataclass(frozen=True)
+class Utterance:
+    """One AnnoMI utterance as coded by the dataset's annotators."""
+
+    transcript: str
+    index: int
+    speaker: str
+    timestamp: str
+    text: str
+    therapist_behaviour: str
+    client_talk_type: str
+
+
+def annomi_utterances(path: Path = ANNOMI) -> list[Utterance]:
+    """Every utterance of AnnoMI-simple.csv, in transcript and utterance order."""
+    with path.open(encoding="utf-8", newline="") as handle:
+        rows = [
+            Utterance(r["transcript_id"], int(r["utterance_id"]), r["interlocutor"], r["timestamp"],
+                      r["utterance_text"], r["main_therapist_behaviour"], r["client_talk_type"])
+            for r in csv.DictReader(handle)
+        ]
+    return sorted(rows, key=lambda u: (int(u.transcript), u.index))
+
+
+def rebuild_annomi_transcripts(folder: Path, utterances: list[Utterance] | None = None,
+                               limit: int | None = None) -> dict[str, list[Utterance]]:
+    """Write each AnnoMI conversation as speaker-turn text: ``[00:00:13] therapist: ...``.
+
+    Returns:
+        The utterances of each written file, keyed by file name.
+    """
+    by_transcript: dict[str, list[Utterance]] = {}
+    for u in utterances or annomi_utterances():
+        by_transcript.setdefault(u.transcript, []).append(u)
+    folder.mkdir(parents=True, exist_ok=True)
+    written: dict[str, list[Utterance]] = {}
+    for transcript, items in list(by_transcript.items())[:limit]:
+        name = f"annomi-{int(transcript):03d}.txt"
+        lines = [f"[{u.timestamp}] {u.speaker}: {' '.join(u.text.split())}" for u in items]
+        (folder / name).write_text("\n".join(lines) + "\n", encoding="utf-8")
+        written[name] = items
+    return written
