@@ -137,19 +137,26 @@ def _corpus_argument(func: Callable[..., Any]) -> Callable[..., Any]:
 @click.option("--margin", type=float, help="Codes within this of the best are an overlap (default: codebook, else model).")
 @click.option("--top-k", type=int, default=3, show_default=True, help="Nearest exemplars averaged per code.")
 @click.option("--suggestions", type=int, default=3, show_default=True, help="Suggestions listed per fragment.")
+@click.option("--where", "where", multiple=True, metavar="CODE",
+              help="Output only fragments assigned this code (repeatable: all must hold, e.g. "
+                   "--where positive-feedback --where clinical). The store keeps every fragment.")
 @_model_option
 @_store_option
 @_quiet_option
 def suggest(corpus: Path, codebook: Path, out: Path | None, fmt: str | None, threshold: float | None,
-            margin: float | None, top_k: int, suggestions: int, model: str, db: Path | None, quiet: bool,
+            margin: float | None, top_k: int, suggestions: int, where: tuple[str, ...], model: str, db: Path | None,
+            quiet: bool,
             metadata: Path | None, **segmenting: Any) -> None:
     """Suggest codes for every fragment of CORPUS (a transcript, a folder, or a fragment table)."""
-    from nlp_coder.output import render_results, summarise
+    from nlp_coder.codebook import load_codebook
+    from nlp_coder.output import render_results, select_results, summarise
     from nlp_coder.pipeline import SuggestOptions
     from nlp_coder.pipeline import suggest as run_suggest
     from nlp_coder.store import resolve_store_path
 
     store = resolve_store_path(db)
+    if where:  # check the codes before any work is done
+        select_results((), load_codebook(codebook), where)
     result = run_suggest(
         corpus, codebook, store,
         segment_options=_build_segment_options(**segmenting),
@@ -157,13 +164,15 @@ def suggest(corpus: Path, codebook: Path, out: Path | None, fmt: str | None, thr
         metadata=metadata, progress=not quiet,
     )
     fmt = _format_for(out, fmt)
-    _emit(render_results(result.results, fmt, result.manifest, result.codebook), out)
+    shown = select_results(result.results, result.codebook, where) if where else result.results
+    _emit(render_results(shown, fmt, result.manifest, result.codebook), out)
     _warn(result.segmentation.warnings, quiet)
     if not quiet:
         summary = summarise(result.results, result.codebook)
         click.echo(summary.as_text(), err=out is None)
-        where = f"wrote {len(result.results)} fragments ({fmt}) to {out}" if out else "results on standard output"
-        click.echo(f"{where}; run {result.run_id} recorded in {store} "
+        selection = f" (of {len(result.results)}, where {' and '.join(where)})" if where else ""
+        where_to = f"wrote {len(shown)} fragments{selection} ({fmt}) to {out}" if out else "results on standard output"
+        click.echo(f"{where_to}; run {result.run_id} recorded in {store} "
                    f"({result.embedded} texts embedded, {result.cached} from cache)", err=out is None)
 
 

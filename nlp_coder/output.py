@@ -209,12 +209,7 @@ def summarise(results: Sequence[FragmentResult], codebook: Codebook) -> Summary:
     status = Counter(r.decision.status for r in results)
     per_code: Counter[str] = Counter()
     for r in results:
-        for group in [r.decision] + [d for _, d in r.facets]:
-            hit: set[str] = set()
-            for code in group.codes:
-                hit.add(code)
-                hit.update(codebook.ancestors(code))
-            per_code.update(hit)
+        per_code.update(assigned_codes(r, codebook))
     rows = []
     for code in codebook.group(None):
         rows.append((code.id, code.name, len(codebook.ancestors(code.id)), per_code[code.id]))
@@ -228,6 +223,28 @@ def summarise(results: Sequence[FragmentResult], codebook: Codebook) -> Summary:
         codes=tuple(rows),
         facets=facets,
     )
+
+
+def assigned_codes(result: FragmentResult, codebook: Codebook) -> set[str]:
+    """Every code a fragment is assigned, in the main group and the facets, with their ancestors."""
+    codes: set[str] = set()
+    for decision in [result.decision] + [d for _, d in result.facets]:
+        for code in decision.codes:
+            codes.add(code)
+            codes.update(codebook.ancestors(code))
+    return codes
+
+
+def select_results(results: Sequence[FragmentResult], codebook: Codebook,
+                   where: Sequence[str]) -> tuple[FragmentResult, ...]:
+    """The fragments assigned every code in ``where`` (AND), e.g. ``positive-feedback`` and
+    ``clinical``; a container code matches any of its descendants."""
+    known = {c.id for c in codebook.codes}
+    for code in where:
+        if code not in known:
+            raise InputError(f"unknown code '{code}'", "--where", "Use code ids from 'nlp-coder codebook show'")
+    wanted = set(where)
+    return tuple(r for r in results if wanted <= assigned_codes(r, codebook))
 
 
 def write_atomic(path: str | Path, text: str) -> None:

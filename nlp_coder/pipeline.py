@@ -107,7 +107,8 @@ def embed_cached(store: Store, embedder: Embedder, texts: Sequence[str], *, batc
         if sha not in found and sha not in missing:
             missing[sha] = text
     if missing:
-        todo = list(missing.items())
+        # Batches of similar length need less padding: sort by length (then hash, for determinism).
+        todo = sorted(missing.items(), key=lambda item: (len(item[1]), item[0]))
         bar = _progress(len(todo), progress, f"embedding with {embedder.model_id}")
         for lo in range(0, len(todo), batch_size):
             batch = todo[lo:lo + batch_size]

@@ -128,8 +128,8 @@ def segment(documents: Iterable[Document], options: SegmentOptions | None = None
             nlp: Any | None = None) -> tuple[Fragment, ...]:
     """Fragments of the selected speakers' talk, in document order.
 
-    Fragment ids are ``<document>#<n>``, numbered over all speakers' fragments so that an id
-    does not change when another speaker selection is made; rows of a fragment table keep
+    Fragment ids are ``<document>#<turn>.<n>`` (1-based: the n-th fragment of the turn), so an
+    id does not change when another speaker selection is made; rows of a fragment table keep
     their own id.
     """
     options = options or SegmentOptions()
@@ -142,13 +142,11 @@ def segment(documents: Iterable[Document], options: SegmentOptions | None = None
         if doc.presegmented:
             out.extend(_table_fragments(doc, coded))
             continue
-        spans = _sentences(doc, nlp)
-        number = 0
-        for turn in doc.turns:
-            for start, end in _units(doc.text, turn, spans[turn.index], options):
-                number += 1
-                if turn.index in coded:
-                    out.append(_fragment(doc, turn, f"{doc.id}#{number}", start, end))
+        turns = [turn for turn in doc.turns if turn.index in coded]
+        spans = _sentences(doc, turns, nlp)
+        for turn in turns:
+            for n, (start, end) in enumerate(_units(doc.text, spans[turn.index], options), start=1):
+                out.append(_fragment(doc, turn, f"{doc.id}#{turn.index + 1}.{n}", start, end))
     return tuple(out)
 
 
@@ -198,26 +196,39 @@ def _fragment(doc: Document, turn: Turn, fragment_id: str, start: int, end: int)
     )
 
 
-def _sentences(doc: Document, nlp: Any) -> dict[int, list[list[Span]]]:
+def _sentences(doc: Document, turns: Sequence[Turn], nlp: Any) -> dict[int, list[list[Span]]]:
     """Sentence spans per turn, grouped per turn span (sentences never cross a span)."""
-    jobs = [(turn.index, span) for turn in doc.turns for span in turn.spans]
-    result: dict[int, list[list[Span]]] = {turn.index: [] for turn in doc.turns}
-    texts = (doc.text[span.start:span.end] for _, span in jobs)
-    for (index, span), parsed in zip(jobs, nlp.pipe(texts, batch_size=256)):
-        chunk = doc.text[span.start:span.end]
+    result: dict[int, list[list[Span]]] = {turn.index: [] for turn in turns}
+    jobs = []
+    for turn in turns:
+        for span in turn.spans:
+            chunk = doc.text[span.start:span.end]
+            if _one_sentence(chunk):
+                result[turn.index].append([span])
+            else:
+                result[turn.index].append([])
+                jobs.append((turn.index, len(result[turn.index]) - 1, span, chunk))
+    for (index, slot, span, chunk), parsed in zip(jobs, nlp.pipe((j[3] for j in jobs), batch_size=256)):
         starts = sorted({s.start_char for s in parsed.sents} | {0})
         starts = _keep_annotations_whole(chunk, starts)
-        bounds = list(zip(starts, starts[1:] + [len(chunk)]))
         sentences = []
-        for a, b in bounds:
+        for a, b in zip(starts, starts[1:] + [len(chunk)]):
             piece = chunk[a:b]
             stripped = piece.strip()
             if not stripped:
                 continue
             lead = len(piece) - len(piece.lstrip())
             sentences.append(Span(span.start + a + lead, span.start + a + lead + len(stripped)))
-        result[index].append(sentences)
+        result[index][slot] = sentences
     return result
+
+
+# Short text with no sentence-final punctuation before its end is one sentence: no model needed.
+_INNER_BREAK = re.compile(r"[.!?…]+[\"'”’)\]]*\s|\n")
+
+
+def _one_sentence(text: str) -> bool:
+    return len(text) <= 80 and _INNER_BREAK.search(text) is None
 
 
 def _keep_annotations_whole(text: str, starts: list[int]) -> list[int]:
@@ -235,7 +246,7 @@ def _keep_annotations_whole(text: str, starts: list[int]) -> list[int]:
     return sorted(moved)
 
 
-def _units(text: str, turn: Turn, groups: list[list[Span]], options: SegmentOptions) -> list[tuple[int, int]]:
+def _units(text: str, groups: list[list[Span]], options: SegmentOptions) -> list[tuple[int, int]]:
     sentences = [s for group in groups for s in group]
     if not sentences:
         return []

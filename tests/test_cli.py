@@ -48,6 +48,28 @@ def test_suggest_writes_the_documented_jsonl(tmp_path: Path, transcript_file: Pa
     assert "fragments per code" in result.output and "wrote" in result.output
 
 
+def test_where_selects_fragments_by_codes_across_groups(tmp_path: Path, transcript_file: Path,
+                                                       codebook_file: Path) -> None:
+    text = ("Interviewer: And then?\n"
+            "Mother: She helped me fill in the housing forms and I was happy and grateful.\n"
+            "Mother: She helped me fill in the housing forms and it was awful and unfair.\n"
+            "Mother: She really listened to what I said, I was happy and grateful.\n")
+    transcript_file.write_text(text)
+    out = tmp_path / "sel.jsonl"
+    result = _suggest(transcript_file, codebook_file, tmp_path, "--out", str(out), "--threshold", "0.2",
+                      "--where", "support", "--where", "positive")
+    assert result.exit_code == 0, result.output
+    rows = [json.loads(line) for line in out.read_text().splitlines()]
+    assert [r["text"] for r in rows] == ["She helped me fill in the housing forms and I was happy and grateful."]
+    assert "wrote 1 fragments (of 3, where support and positive)" in result.output
+    care = _suggest(transcript_file, codebook_file, tmp_path, "--threshold", "0.2", "-q", "--where", "care")
+    assert [json.loads(line)["codes"] for line in care.stdout.splitlines()] == [["listening"]]
+    bad = CliRunner().invoke(main, ["suggest", str(transcript_file), "-c", str(codebook_file), "-m", "hash-test",
+                                    "--where", "ghost", "--db", str(tmp_path / "none.db")])
+    assert bad.exit_code == 1 and "unknown code 'ghost'" in bad.output
+    assert not (tmp_path / "none.db").exists()
+
+
 def test_same_input_gives_the_same_bytes(tmp_path: Path, transcript_file: Path, codebook_file: Path) -> None:
     outputs = []
     for i, fmt in enumerate(["jsonl", "jsonl", "csv", "csv", "json", "json", "md", "md"]):

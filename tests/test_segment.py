@@ -35,10 +35,10 @@ def test_offsets_are_exact_and_interviewer_is_skipped(blank) -> None:
     for f in fragments:
         assert doc.text[f.start:f.end] == f.text
         assert f.speaker == "Mother" and f.turn == 1 and f.document == "d.txt"
-    # ids count every speaker's fragments, so they stay put when the selection changes
-    assert [f.id for f in fragments] == ["d.txt#2", "d.txt#3"]
+    # ids are <turn>.<n>, so they stay put when the speaker selection changes
+    assert [f.id for f in fragments] == ["d.txt#2.1", "d.txt#2.2"]
     everyone = segment([doc], SegmentOptions(all_speakers=True), nlp=blank)
-    assert [f.id for f in everyone] == ["d.txt#1", "d.txt#2", "d.txt#3"]
+    assert [f.id for f in everyone] == ["d.txt#1.1", "d.txt#2.1", "d.txt#2.2"]
 
 
 def test_backchannels_merge_with_the_next_sentence_or_are_skipped(blank) -> None:
@@ -105,6 +105,18 @@ def test_presegmented_rows_are_kept_as_they_are(blank) -> None:
     assert [(f.id, f.text) for f in fragments] == [("r1", "Yes."), ("r2", "She listened to me.")]
     assert fragments[0].attributes == {"site": "A", "wave": "1"}
     assert [f.id for f in segment([doc])] == ["r1"]  # a therapist is recognised as the interviewer
+
+
+def test_short_single_sentences_skip_the_model() -> None:
+    class NoModel:
+        def pipe(self, texts, batch_size=256):
+            texts = list(texts)
+            assert texts == ["It was hard. Then it got better over time."]
+            return [load_pipeline("blank")(t) for t in texts]
+
+    doc = _doc([("P", "She was on time every week"), ("P", "It was hard. Then it got better over time.")])
+    assert _texts(segment([doc], nlp=NoModel())) == ["She was on time every week", "It was hard.",
+                                                     "Then it got better over time."]
 
 
 def test_interviewer_labels() -> None:
