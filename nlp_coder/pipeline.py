@@ -197,14 +197,18 @@ def suggest(corpus: str | Path, codebook: str | Path, store_path: str | Path, *,
             fragments=len(seg.fragments),
         )
         run_id = store.start_run("suggest", manifest)
-        code_texts = codebook_texts(book)
-        code_vectors, new_code_texts = embed_cached(store, embedder, code_texts, batch_size=options.batch_size)
-        lookup = dict(zip(code_texts, code_vectors))
-        matcher = CodebookMatcher(settings).fit(book, lambda texts: np.stack([lookup[t] for t in texts]))
-        vectors, new = embed_cached(store, embedder, [f.text for f in seg.fragments],
-                                    batch_size=options.batch_size, progress=progress)
-        results = matcher.predict(vectors, seg.fragments)
-        store.finish_run(run_id, results, [json.dumps(result_record(r), sort_keys=True) for r in results])
+        try:
+            code_texts = codebook_texts(book)
+            code_vectors, _ = embed_cached(store, embedder, code_texts, batch_size=options.batch_size)
+            lookup = dict(zip(code_texts, code_vectors))
+            matcher = CodebookMatcher(settings).fit(book, lambda texts: np.stack([lookup[t] for t in texts]))
+            vectors, new = embed_cached(store, embedder, [f.text for f in seg.fragments],
+                                        batch_size=options.batch_size, progress=progress)
+            results = matcher.predict(vectors, seg.fragments)
+            store.finish_run(run_id, results, [json.dumps(result_record(r), sort_keys=True) for r in results])
+        except BaseException as exc:
+            store.fail_run(run_id, type(exc).__name__)
+            raise
     distinct = len({text_sha256(f.text) for f in seg.fragments})
     return SuggestResult(seg, book, results, manifest, run_id, embedded=new, cached=distinct - new)
 

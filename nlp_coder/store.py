@@ -240,6 +240,12 @@ class Store:
             )
             self._db.execute("UPDATE runs SET status = 'finished', finished_at = ? WHERE id = ?", (_now(), run_id))
 
+    def fail_run(self, run_id: int, reason: str) -> None:
+        """Mark a run that stopped before the end; the vectors it cached stay."""
+        with self._transaction():
+            self._db.execute("UPDATE runs SET status = ?, finished_at = ? WHERE id = ?",
+                             (f"failed: {reason}"[:500], _now(), run_id))
+
     def runs(self) -> list[tuple[int, str, str, str, dict[str, object]]]:
         """(id, command, started_at, status, manifest) of every run, oldest first."""
         return [

@@ -79,6 +79,31 @@ def test_batches_already_embedded_survive_an_interruption(tmp_path: Path, embedd
         assert embedder.texts_encoded - before == 2
 
 
+def test_an_interrupted_suggest_run_is_marked_failed_and_keeps_its_batches(tmp_path: Path, transcript_file: Path,
+                                                                          codebook_file: Path, embedder) -> None:
+    from nlp_coder.pipeline import SuggestOptions, suggest
+
+    class Interrupted:
+        model_id, weights_sha256, dimensions = "hash-test", "w", 256
+
+        def __init__(self) -> None:
+            self.calls = 0
+
+        def encode(self, texts):
+            self.calls += 1
+            if self.calls == 2:  # the codebook texts went through; the fragments do not
+                raise KeyboardInterrupt
+            return embedder.encode(texts)
+
+    db = tmp_path / "p.db"
+    with pytest.raises(KeyboardInterrupt):
+        suggest(transcript_file, codebook_file, db, options=SuggestOptions(model="hash-test"), embedder=Interrupted())
+    with Store(db) as store:
+        [(_, _, _, status, _)] = store.runs()
+        assert status == "failed: KeyboardInterrupt"
+        assert store.count("suggestions") == 0 and store.count("embeddings") > 0
+
+
 def test_fragments_are_replaced_not_duplicated(tmp_path: Path) -> None:
     doc = Document("d.txt", "P: hello there you", "d.txt", "txt", (Turn(0, "P", (Span(3, 18),)),))
     frag = Fragment("d.txt#1", "d.txt", "P", 0, 3, 18, "hello there you")
