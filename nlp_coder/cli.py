@@ -289,5 +289,9 @@ def models(fmt: str) -> None:
         click.echo(models_as_text())
 
 
+# Commands of other areas live in their own modules (cli_*.py) and are registered here.
+# (Imported last: they use the shared option decorators defined above.)
+
+
 if __name__ == "__main__":  # pragma: no cover
     main()
