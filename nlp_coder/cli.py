@@ -209,11 +209,59 @@ def embed(corpus: Path, model: str, db: Path | None, batch_size: int, quiet: boo
     from nlp_coder.store import resolve_store_path
 
     store = resolve_store_path(db)
-    seg, new, cached = embed_corpus(corpus, store, segment_options=_build_segment_options(**segmenting),
-                                    model=model, metadata=metadata, batch_size=batch_size, progress=not quiet)
-    _warn(seg.warnings, quiet)
+    done = embed_corpus(corpus, store, segment_options=_build_segment_options(**segmenting), model=model,
+                        metadata=metadata, batch_size=batch_size, progress=not quiet)
+    _warn(done.segmentation.warnings, quiet)
     if not quiet:
-        click.echo(f"{len(seg.fragments)} fragments: {new} texts embedded, {cached} already cached, in {store}")
+        click.echo(f"{len(done.segmentation.fragments)} fragments: {done.embedded} texts embedded, "
+                   f"{done.cached} already cached, in {store}")
+
+
+@main.command(context_settings=CONTEXT)
+@_corpus_argument
+@click.option("-c", "--codebook", "codebook", type=click.Path(path_type=Path),
+              help="Codebook YAML. Without one, every fragment is clustered (open coding).")
+@click.option("-o", "--out", type=click.Path(dir_okay=False, path_type=Path),
+              help="Write the report here (written whole or not at all). Default: standard output.")
+@click.option("--format", "fmt", type=click.Choice(["json", "md"]), help="Default: from --out, else md.")
+@click.option("--yaml", "yaml_out", type=click.Path(dir_okay=False, path_type=Path),
+              help="Also write the candidate codes as a YAML snippet to paste into the codebook.")
+@click.option("--include", "selection", type=click.Choice(["uncoded", "low", "all"]),
+              help="Fragments to cluster: uncoded (default with a codebook), low (uncoded or barely above "
+                   "the threshold), all (default without a codebook).")
+@click.option("--distance-threshold", type=float, default=0.6, show_default=True,
+              help="Clusters are not merged beyond this cosine distance; lower gives more, tighter clusters.")
+@click.option("--min-cluster-size", type=int, default=4, show_default=True, help="Smaller clusters are left out.")
+@_segment_options
+@click.option("--threshold", type=float, help="As for suggest.")
+@click.option("--margin", type=float, help="As for suggest.")
+@_model_option
+@_store_option
+@_quiet_option
+def discover(corpus: Path, codebook: Path | None, out: Path | None, fmt: str | None, yaml_out: Path | None,
+             selection: str | None, distance_threshold: float, min_cluster_size: int, threshold: float | None,
+             margin: float | None, model: str, db: Path | None, quiet: bool, metadata: Path | None,
+             **segmenting: Any) -> None:
+    """Cluster the text no code fits into candidate themes, with keywords and example fragments."""
+    from nlp_coder.discover import candidate_codes_yaml, discovery_as_dict, discovery_as_markdown
+    from nlp_coder.output import write_atomic
+    from nlp_coder.pipeline import SuggestOptions, discover_themes
+    from nlp_coder.store import resolve_store_path
+
+    found = discover_themes(corpus, codebook, resolve_store_path(db),
+                            segment_options=_build_segment_options(**segmenting),
+                            options=SuggestOptions(model=model, threshold=threshold, margin=margin),
+                            metadata=metadata, selection=selection, distance_threshold=distance_threshold,
+                            min_cluster_size=min_cluster_size, progress=not quiet)
+    fmt = fmt or ("json" if out is not None and out.suffix.lower() == ".json" else "md")
+    text = (json.dumps(discovery_as_dict(found), ensure_ascii=False, indent=2) + "\n" if fmt == "json"
+            else discovery_as_markdown(found))
+    if yaml_out is not None:
+        write_atomic(yaml_out, candidate_codes_yaml(found))
+    _emit(text, out)
+    if not quiet:
+        click.echo(f"{len(found.clusters)} candidate themes from {found.candidates} {found.selection} fragments "
+                   f"({found.unclustered} in no cluster)" + (f"; report in {out}" if out else ""), err=out is None)
 
 
 @main.group(cls=_Group, context_settings=CONTEXT)

@@ -9,13 +9,14 @@ import hashlib
 import json
 import sys
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 
 from nlp_coder import __version__
 from nlp_coder.codebook import load_codebook
+from nlp_coder.discover import Discovery
 from nlp_coder.embed import Embedder, load_embedder, load_registry
 from nlp_coder.errors import InputError
 from nlp_coder.match import CodebookMatcher, codebook_texts
@@ -66,6 +67,19 @@ class SuggestResult:
     run_id: int
     embedded: int = 0
     cached: int = 0
+    vectors: np.ndarray | None = field(default=None, compare=False, repr=False)
+    matcher: CodebookMatcher | None = field(default=None, compare=False, repr=False)
+
+
+@dataclass(frozen=True)
+class Embedding:
+    """A corpus' fragments with their vectors (one row per fragment)."""
+
+    segmentation: Segmentation
+    vectors: np.ndarray = field(compare=False, repr=False)
+    model: str
+    embedded: int
+    cached: int
 
 
 def read_and_segment(corpus: str | Path, options: SegmentOptions | None = None,
@@ -210,7 +224,8 @@ def suggest(corpus: str | Path, codebook: str | Path, store_path: str | Path, *,
             store.fail_run(run_id, type(exc).__name__)
             raise
     distinct = len({text_sha256(f.text) for f in seg.fragments})
-    return SuggestResult(seg, book, results, manifest, run_id, embedded=new, cached=distinct - new)
+    return SuggestResult(seg, book, results, manifest, run_id, embedded=new, cached=distinct - new,
+                         vectors=vectors, matcher=matcher)
 
 
 def _parameters(seg: SegmentOptions, settings: MatchSettings, pipeline: str) -> tuple[tuple[str, object], ...]:
@@ -235,18 +250,48 @@ def _parameters(seg: SegmentOptions, settings: MatchSettings, pipeline: str) -> 
 
 def embed_corpus(corpus: str | Path, store_path: str | Path, *, segment_options: SegmentOptions | None = None,
                  model: str = "default", metadata: str | Path | None = None, embedder: Embedder | None = None,
-                 batch_size: int = DEFAULT_BATCH, progress: bool = False) -> tuple[Segmentation, int, int]:
-    """Warm the embedding cache for a corpus' fragments.
-
-    Returns:
-        The segmentation, how many distinct texts were embedded now, and how many were cached.
-    """
+                 batch_size: int = DEFAULT_BATCH, progress: bool = False) -> Embedding:
+    """Embed a corpus' fragments, through the project store's cache (``nlp-coder embed``)."""
     segment_options = segment_options or SegmentOptions()
     seg = read_and_segment(corpus, segment_options, metadata)
     embedder = embedder or load_embedder(model, batch_size=min(batch_size, 128))
     with Store(store_path) as store:
         store.save_fragments(seg.documents, seg.fragments, segment_options.unit)
-        _, new = embed_cached(store, embedder, [f.text for f in seg.fragments], batch_size=batch_size,
-                              progress=progress)
+        vectors, new = embed_cached(store, embedder, [f.text for f in seg.fragments], batch_size=batch_size,
+                                    progress=progress)
     distinct = len({text_sha256(f.text) for f in seg.fragments})
-    return seg, new, distinct - new
+    return Embedding(seg, vectors, embedder.model_id, new, distinct - new)
+
+
+def discover_themes(corpus: str | Path, codebook: str | Path | None, store_path: str | Path, *,
+                    segment_options: SegmentOptions | None = None, options: SuggestOptions | None = None,
+                    metadata: str | Path | None = None, selection: str | None = None,
+                    distance_threshold: float = 0.6, min_cluster_size: int = 4,
+                    embedder: Embedder | None = None, progress: bool = False) -> Discovery:
+    """Cluster what the codebook does not cover into candidate themes (``nlp-coder discover``).
+
+    With a codebook, the corpus is coded first (recorded as a ``suggest`` run) and the
+    ``uncoded`` fragments are clustered by default; without one, every fragment is (open coding).
+    """
+    from nlp_coder.discover import discover
+    from nlp_coder.records import Decision
+    from nlp_coder.segment import load_analysis_pipeline
+
+    options = options or SuggestOptions()
+    if codebook is not None:
+        coded = suggest(corpus, codebook, store_path, segment_options=segment_options, options=options,
+                        metadata=metadata, embedder=embedder, progress=progress)
+        results, vectors, matcher = coded.results, coded.vectors, coded.matcher
+    else:
+        if selection not in (None, "all"):
+            raise InputError(f"--include {selection} needs a codebook", "--include",
+                             "Give --codebook, or leave --include out to cluster every fragment")
+        done = embed_corpus(corpus, store_path, segment_options=segment_options, model=options.model,
+                            metadata=metadata, embedder=embedder, progress=progress)
+        nothing = Decision(status="uncoded", codes=(), suggestions=())
+        results = tuple(FragmentResult(fragment=f, decision=nothing) for f in done.segmentation.fragments)
+        vectors, matcher = done.vectors, None
+    assert vectors is not None
+    return discover(results, vectors, matcher=matcher, selection=selection or ("uncoded" if codebook else "all"),
+                    distance_threshold=distance_threshold, min_cluster_size=min_cluster_size,
+                    nlp=load_analysis_pipeline())

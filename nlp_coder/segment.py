@@ -107,6 +107,17 @@ def load_pipeline(name: str = "auto") -> Any:
     return _trained_senter(name)
 
 
+@lru_cache(maxsize=1)
+def load_analysis_pipeline() -> Any | None:
+    """The registered trained pipeline with lemmas and noun chunks (for keywords), or None."""
+    import spacy
+
+    for spec in load_registry().spacy:
+        if importlib.util.find_spec(spec.module) is not None:
+            return spacy.load(spec.module, exclude=["ner"])
+    return None
+
+
 def _trained_senter(module: str) -> Any:
     import spacy
 
