@@ -90,8 +90,10 @@ def _model_option(func: Callable[..., Any]) -> Callable[..., Any]:
                         help="Embedding model from the registry (see 'nlp-coder models').")(func)
 
 
-def _output_options(func: Callable[..., Any]) -> Callable[..., Any]:
-    func = click.option("--format", "fmt", type=click.Choice(["jsonl", "csv", "json", "md"]),
+def _output_options(func: Callable[..., Any] | None = None, *, extra: tuple[str, ...] = ()) -> Any:
+    if func is None:  # used as @_output_options(extra=("qdpx",))
+        return lambda f: _output_options(f, extra=extra)
+    func = click.option("--format", "fmt", type=click.Choice(["jsonl", "csv", "json", "md", *extra]),
                         help="Output format. Default: from the --out suffix, else jsonl.")(func)
     return click.option("-o", "--out", type=click.Path(dir_okay=False, path_type=Path),
                         help="Write to this file (written whole or not at all). Default: standard output.")(func)
@@ -105,7 +107,8 @@ def _format_for(out: Path | None, fmt: str | None) -> str:
     if fmt:
         return fmt
     suffix = out.suffix.lower().lstrip(".") if out else ""
-    return {"jsonl": "jsonl", "csv": "csv", "json": "json", "md": "md", "markdown": "md"}.get(suffix, "jsonl")
+    return {"jsonl": "jsonl", "csv": "csv", "json": "json", "md": "md", "markdown": "md",
+            "qdpx": "qdpx"}.get(suffix, "jsonl")
 
 
 def _emit(text: str, out: Path | None) -> None:
@@ -131,7 +134,7 @@ def _corpus_argument(func: Callable[..., Any]) -> Callable[..., Any]:
 @_corpus_argument
 @click.option("-c", "--codebook", "codebook", required=True, type=click.Path(path_type=Path),
               help="Codebook YAML file (format: docs/codebook.md).")
-@_output_options
+@_output_options(extra=("qdpx",))
 @_segment_options
 @click.option("--threshold", type=float, help="Score a code needs to be suggested (default: codebook, else model).")
 @click.option("--margin", type=float, help="Codes within this of the best are an overlap (default: codebook, else model).")
@@ -155,6 +158,8 @@ def suggest(corpus: Path, codebook: Path, out: Path | None, fmt: str | None, thr
     from nlp_coder.store import resolve_store_path
 
     store = resolve_store_path(db)
+    if _format_for(out, fmt) == "qdpx" and out is None:
+        raise click.BadParameter("a .qdpx project is written to a file: give --out FILE.qdpx", param_hint="--format")
     if where:  # check the codes before any work is done
         select_results((), load_codebook(codebook), where)
     result = run_suggest(
@@ -165,7 +170,12 @@ def suggest(corpus: Path, codebook: Path, out: Path | None, fmt: str | None, thr
     )
     fmt = _format_for(out, fmt)
     shown = select_results(result.results, result.codebook, where) if where else result.results
-    _emit(render_results(shown, fmt, result.manifest, result.codebook), out)
+    if fmt == "qdpx":  # the sources, any human codings untouched, and the suggestions as user nlp-coder
+        from nlp_coder.refi import write_suggestions_qdpx
+
+        write_suggestions_qdpx(out, corpus, result.segmentation.documents, result.codebook, shown)
+    else:
+        _emit(render_results(shown, fmt, result.manifest, result.codebook), out)
     _warn(result.segmentation.warnings, quiet)
     if not quiet:
         summary = summarise(result.results, result.codebook)
@@ -264,6 +274,47 @@ def discover(corpus: Path, codebook: Path | None, out: Path | None, fmt: str | N
                    f"({found.unclustered} in no cluster)" + (f"; report in {out}" if out else ""), err=out is None)
 
 
+@main.command(context_settings=CONTEXT)
+@_corpus_argument
+@click.option("-c", "--codebook", "codebook", required=True, type=click.Path(path_type=Path),
+              help="Codebook YAML file.")
+@click.option("-o", "--out", type=click.Path(dir_okay=False, path_type=Path),
+              help="Write the report here (written whole or not at all). Default: standard output.")
+@click.option("--format", "fmt", type=click.Choice(["json", "md"]), help="Default: from --out, else md.")
+@click.option("--bootstrap", type=int, default=20, show_default=True, help="Resamples of each code's exemplars.")
+@click.option("--seed", type=int, default=0, show_default=True, help="Seed of the bootstrap.")
+@click.option("--compare-model", metavar="NAME", help="A second registered model to compare labels with.")
+@_segment_options
+@click.option("--threshold", type=float, help="As for suggest.")
+@click.option("--margin", type=float, help="As for suggest.")
+@_model_option
+@_store_option
+@_quiet_option
+def sensitivity(corpus: Path, codebook: Path, out: Path | None, fmt: str | None, bootstrap: int, seed: int,
+                compare_model: str | None, threshold: float | None, margin: float | None, model: str,
+                db: Path | None, quiet: bool, metadata: Path | None, **segmenting: Any) -> None:
+    """Test the codebook's category boundaries: threshold and margin sweeps, exemplar stability,
+    competing codes with their boundary fragments, and recommendations."""
+    from nlp_coder.pipeline import SuggestOptions, boundary_sensitivity
+    from nlp_coder.sensitivity import sensitivity_as_dict, sensitivity_as_markdown
+    from nlp_coder.store import resolve_store_path
+
+    if bootstrap < 0:
+        raise click.BadParameter("must be 0 or more", param_hint="--bootstrap")
+    report, texts = boundary_sensitivity(corpus, codebook, resolve_store_path(db),
+                                         segment_options=_build_segment_options(**segmenting),
+                                         options=SuggestOptions(model=model, threshold=threshold, margin=margin),
+                                         metadata=metadata, bootstrap=bootstrap, seed=seed,
+                                         compare_model=compare_model, progress=not quiet)
+    fmt = fmt or ("json" if out is not None and out.suffix.lower() == ".json" else "md")
+    text = (json.dumps(sensitivity_as_dict(report), ensure_ascii=False, indent=2) + "\n" if fmt == "json"
+            else sensitivity_as_markdown(report, texts))
+    _emit(text, out)
+    if not quiet:
+        click.echo(f"{len(report.recommendations)} recommendation(s) for {report.fragments} fragments"
+                   + (f"; report in {out}" if out else ""), err=out is None)
+
+
 @main.group(cls=_Group, context_settings=CONTEXT)
 def codebook() -> None:
     """Show and check codebooks."""
@@ -339,6 +390,7 @@ def models(fmt: str) -> None:
 
 # Commands of other areas live in their own modules (cli_*.py) and are registered here.
 # (Imported last: they use the shared option decorators defined above.)
+
 
 
 if __name__ == "__main__":  # pragma: no cover

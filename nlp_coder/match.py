@@ -113,6 +113,12 @@ class CodebookMatcher:
         self.codes_ = tuple(code.id for code in codebook.codes)
         return self
 
+    def with_settings(self, settings: MatchSettings) -> CodebookMatcher:
+        """The same fitted matcher with other settings (threshold, margin, weights): no refit."""
+        clone = CodebookMatcher(settings)
+        clone.__dict__.update({k: v for k, v in self.__dict__.items() if k.endswith("_")})
+        return clone
+
     def decision_function(self, vectors: np.ndarray) -> np.ndarray:
         """Scores of every code (columns, codebook order) for every fragment vector (rows)."""
         return self.score(vectors).score
@@ -173,9 +179,13 @@ class CodebookMatcher:
             if not cv.code.codable:
                 scores[:, index[cv.code.id]] = rolled(cv.code.id)
 
-    def predict(self, vectors: np.ndarray, fragments: Sequence[Fragment]) -> tuple[FragmentResult, ...]:
-        """A decision for the main codes and for each facet of every fragment."""
-        scored = self.score(vectors)
+    def predict(self, vectors: np.ndarray, fragments: Sequence[Fragment],
+                scored: Scores | None = None) -> tuple[FragmentResult, ...]:
+        """A decision for the main codes and for each facet of every fragment.
+
+        ``scored`` may pass scores already computed by :meth:`score` for these vectors.
+        """
+        scored = scored if scored is not None else self.score(vectors)
         groups = [None] + [facet.name for facet in self.codebook_.facets]
         members = {g: [j for j, cv in enumerate(self.code_vectors_) if cv.code.facet == g] for g in groups}
         results = []

@@ -9,7 +9,7 @@ import hashlib
 import json
 import sys
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
@@ -17,6 +17,7 @@ import numpy as np
 from nlp_coder import __version__
 from nlp_coder.codebook import load_codebook
 from nlp_coder.discover import Discovery
+from nlp_coder.sensitivity import Sensitivity
 from nlp_coder.embed import Embedder, load_embedder, load_registry
 from nlp_coder.errors import InputError
 from nlp_coder.match import CodebookMatcher, codebook_texts
@@ -295,3 +296,39 @@ def discover_themes(corpus: str | Path, codebook: str | Path | None, store_path:
     return discover(results, vectors, matcher=matcher, selection=selection or ("uncoded" if codebook else "all"),
                     distance_threshold=distance_threshold, min_cluster_size=min_cluster_size,
                     nlp=load_analysis_pipeline())
+
+
+def boundary_sensitivity(corpus: str | Path, codebook: str | Path, store_path: str | Path, *,
+                         segment_options: SegmentOptions | None = None, options: SuggestOptions | None = None,
+                         metadata: str | Path | None = None, bootstrap: int = 20, seed: int = 0,
+                         compare_model: str | None = None, embedder: Embedder | None = None,
+                         progress: bool = False) -> tuple[Sensitivity, dict[str, str]]:
+    """Code the corpus, then measure how its suggestions move (``nlp-coder sensitivity``).
+
+    Returns:
+        The report, and the text of every fragment by id (for readable output).
+    """
+    from nlp_coder.sensitivity import sensitivity
+
+    options = options or SuggestOptions()
+    coded = suggest(corpus, codebook, store_path, segment_options=segment_options, options=options,
+                    metadata=metadata, embedder=embedder, progress=progress)
+    assert coded.vectors is not None and coded.matcher is not None
+    texts = codebook_texts(coded.codebook)
+    fragment_texts = [f.text for f in coded.segmentation.fragments]
+    compare = None
+    with Store(store_path) as store:
+        # suggest() has just cached every codebook text: read them back rather than load the model again.
+        cached = store.cached_vectors(coded.manifest.model, [text_sha256(t) for t in texts])
+        lookup = {t: cached[text_sha256(t)] for t in texts}
+        if compare_model is not None:
+            other = load_embedder(compare_model)
+            other_lookup = dict(zip(texts, embed_cached(store, other, texts)[0]))
+            other_vectors = embed_cached(store, other, fragment_texts, progress=progress)[0]
+            settings = match_settings(coded.codebook, replace(options, model=compare_model))
+            other_matcher = CodebookMatcher(settings).fit(coded.codebook,
+                                                          lambda t: np.stack([other_lookup[x] for x in t]))
+            compare = (other.model_id, other_vectors, other_matcher)
+    report = sensitivity(coded.results, coded.vectors, coded.matcher, lookup, bootstrap=bootstrap, seed=seed,
+                         compare=compare)
+    return report, {f.id: f.text for f in coded.segmentation.fragments}

@@ -1,0 +1,93 @@
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+from click.testing import CliRunner
+
+from nlp_coder.cli import main
+from nlp_coder.codebook import parse_codebook
+from nlp_coder.match import CodebookMatcher, codebook_texts
+from nlp_coder.records import Fragment, MatchSettings
+from nlp_coder.sensitivity import UNCODED, labels, sensitivity
+
+from conftest import SMALL_CODEBOOK
+
+TEXTS = [
+    "She helped me fill in the housing forms and arranged childcare",
+    "She was warm and kind to my kids and gave me a hug",
+    "She really listened to what I said and took notes",
+    "She was kind and she listened to my side of the story",
+    "The bus was late again so I walked to the office",
+    "He drove me to the hospital appointment and helped with forms",
+    "They listened carefully, warm and kind and gentle with us",
+]
+
+
+def _setup(embedder, book_text: str = SMALL_CODEBOOK, threshold: float = 0.2, margin: float = 0.03):
+    book = parse_codebook(book_text)
+    matcher = CodebookMatcher(MatchSettings(threshold, margin)).fit(book, embedder.encode)
+    fragments = [Fragment(f"d#{i + 1}.1", "d", "P", i, 0, len(t), t) for i, t in enumerate(TEXTS)]
+    vectors = embedder.encode(TEXTS)
+    results = matcher.predict(vectors, fragments)
+    texts = codebook_texts(book)
+    lookup = dict(zip(texts, embedder.encode(texts)))
+    return matcher, vectors, results, lookup
+
+
+def test_vectorised_labels_agree_with_the_matcher(embedder) -> None:
+    for threshold, margin in [(0.1, 0.0), (0.2, 0.03), (0.25, 0.1), (0.5, 0.03)]:
+        matcher, vectors, results, _ = _setup(embedder, threshold=threshold, margin=margin)
+        best, overlap = labels(matcher, matcher.decision_function(vectors))
+        for r, b, o in zip(results, best, overlap):
+            d = r.decision
+            assert (d.status == "uncoded") == (b == UNCODED)
+            assert (d.status == "overlap") == bool(o)
+            if b != UNCODED:
+                assert d.codes[0] == matcher.codes_[b]
+
+
+def test_report_matches_the_run_and_is_deterministic(embedder) -> None:
+    matcher, vectors, results, lookup = _setup(embedder)
+    report = sensitivity(results, vectors, matcher, lookup, bootstrap=5, seed=1)
+    current = next(p for p in report.sweep if p.threshold == 0.2 and p.margin == 0.03)
+    statuses = [r.decision.status for r in results]
+    assert (current.coded, current.overlap, current.uncoded) == tuple(statuses.count(s) for s in
+                                                                       ("coded", "overlap", "uncoded"))
+    lower = next(p for p in report.sweep if p.threshold == 0.1 and p.margin == 0.03)
+    assert lower.uncoded <= current.uncoded
+    assert {s.code for s in report.stability} == {"support", "warmth", "listening"}
+    assert all(s.leave_one_out is None or 0 <= s.leave_one_out <= 1 for s in report.stability)
+    assert report == sensitivity(results, vectors, matcher, lookup, bootstrap=5, seed=1)
+
+
+def test_interchangeable_codes_are_flagged(embedder) -> None:
+    twin = SMALL_CODEBOOK.replace(
+        '      - "She really listened to what I said."\n      - "He listened carefully and took notes."\n'
+        '      - "They listened to my side of the story."',
+        '      - "She was warm and kind to my kids."\n      - "He was so kind and gentle with us."\n'
+        '      - "She gave me a warm hug when I cried."')
+    matcher, vectors, results, lookup = _setup(embedder, twin, threshold=0.1, margin=0.05)
+    report = sensitivity(results, vectors, matcher, lookup, bootstrap=3)
+    pair = next(p for p in report.pairs if {p.a, p.b} == {"warmth", "listening"})
+    assert pair.centroid_similarity == 1.0 and pair.competing >= 3
+    assert any(r.action in {"merge", "sharpen"} and set(r.codes) == {"warmth", "listening"}
+               for r in report.recommendations)
+
+
+def test_sensitivity_command(tmp_path: Path, codebook_file: Path) -> None:
+    corpus = tmp_path / "t.txt"
+    corpus.write_text("Interviewer: Go on.\n" + "".join(f"Mother: {t}.\n" for t in TEXTS))
+    out = tmp_path / "s.json"
+    args = ["sensitivity", str(corpus), "-c", str(codebook_file), "-m", "hash-test", "--db", str(tmp_path / "p.db"),
+            "--threshold", "0.2", "--bootstrap", "4", "--compare-model", "hash-test"]
+    result = CliRunner().invoke(main, [*args, "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    report = json.loads(out.read_text())
+    assert {"sweep", "stability", "pairs", "recommendations", "model_comparison"} <= set(report)
+    assert report["model_comparison"] == {"model": "hash-test", "agreement": 1.0, "kappa": 1.0}
+    again = CliRunner().invoke(main, [*args, "--format", "md", "-q"])
+    assert again.stdout.startswith("# Sensitivity of the category boundaries")
+    assert "| 0.2 (current) |" in again.stdout
+    assert np.isclose(report["threshold"], 0.2)
