@@ -315,6 +315,39 @@ def sensitivity(corpus: Path, codebook: Path, out: Path | None, fmt: str | None,
                    + (f"; report in {out}" if out else ""), err=out is None)
 
 
+@main.command(context_settings=CONTEXT)
+@_corpus_argument
+@click.option("-c", "--codebook", "codebook", required=True, type=click.Path(path_type=Path),
+              help="Codebook YAML file.")
+@click.option("-o", "--out", required=True, type=click.Path(dir_okay=False, path_type=Path),
+              help="The HTML file to write (written whole or not at all).")
+@click.option("--bootstrap", type=int, default=10, show_default=True, help="Resamples of each code's exemplars.")
+@click.option("--distance-threshold", type=float, default=0.6, show_default=True, help="As for discover.")
+@click.option("--min-cluster-size", type=int, default=4, show_default=True, help="As for discover.")
+@_segment_options
+@click.option("--threshold", type=float, help="As for suggest.")
+@click.option("--margin", type=float, help="As for suggest.")
+@_model_option
+@_store_option
+@_quiet_option
+def report(corpus: Path, codebook: Path, out: Path, bootstrap: int, distance_threshold: float,
+           min_cluster_size: int, threshold: float | None, margin: float | None, model: str, db: Path | None,
+           quiet: bool, metadata: Path | None, **segmenting: Any) -> None:
+    """Write one self-contained HTML page (works offline) on a coded corpus: overview, codes by
+    facet and attribute, a map of fragments, quotes, candidate themes, sensitivity, co-occurrence."""
+    from nlp_coder.output import write_atomic
+    from nlp_coder.pipeline import SuggestOptions, build_report
+    from nlp_coder.store import resolve_store_path
+
+    html = build_report(corpus, codebook, resolve_store_path(db), segment_options=_build_segment_options(**segmenting),
+                        options=SuggestOptions(model=model, threshold=threshold, margin=margin), metadata=metadata,
+                        bootstrap=bootstrap, distance_threshold=distance_threshold,
+                        min_cluster_size=min_cluster_size, progress=not quiet)
+    write_atomic(out, html)
+    if not quiet:
+        click.echo(f"wrote the report to {out} ({len(html) // 1024} KiB); open it in a browser")
+
+
 @main.group(cls=_Group, context_settings=CONTEXT)
 def codebook() -> None:
     """Show and check codebooks."""
@@ -390,6 +423,7 @@ def models(fmt: str) -> None:
 
 # Commands of other areas live in their own modules (cli_*.py) and are registered here.
 # (Imported last: they use the shared option decorators defined above.)
+
 
 
 

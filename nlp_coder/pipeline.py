@@ -313,6 +313,15 @@ def boundary_sensitivity(corpus: str | Path, codebook: str | Path, store_path: s
     options = options or SuggestOptions()
     coded = suggest(corpus, codebook, store_path, segment_options=segment_options, options=options,
                     metadata=metadata, embedder=embedder, progress=progress)
+    report = _sensitivity_of(coded, store_path, options, bootstrap=bootstrap, seed=seed,
+                             compare_model=compare_model, progress=progress)
+    return report, {f.id: f.text for f in coded.segmentation.fragments}
+
+
+def _sensitivity_of(coded: SuggestResult, store_path: str | Path, options: SuggestOptions, *, bootstrap: int,
+                    seed: int, compare_model: str | None, progress: bool) -> Sensitivity:
+    from nlp_coder.sensitivity import sensitivity
+
     assert coded.vectors is not None and coded.matcher is not None
     texts = codebook_texts(coded.codebook)
     fragment_texts = [f.text for f in coded.segmentation.fragments]
@@ -329,6 +338,29 @@ def boundary_sensitivity(corpus: str | Path, codebook: str | Path, store_path: s
             other_matcher = CodebookMatcher(settings).fit(coded.codebook,
                                                           lambda t: np.stack([other_lookup[x] for x in t]))
             compare = (other.model_id, other_vectors, other_matcher)
-    report = sensitivity(coded.results, coded.vectors, coded.matcher, lookup, bootstrap=bootstrap, seed=seed,
-                         compare=compare)
-    return report, {f.id: f.text for f in coded.segmentation.fragments}
+    return sensitivity(coded.results, coded.vectors, coded.matcher, lookup, bootstrap=bootstrap, seed=seed,
+                       compare=compare)
+
+
+def build_report(corpus: str | Path, codebook: str | Path, store_path: str | Path, *,
+                 segment_options: SegmentOptions | None = None, options: SuggestOptions | None = None,
+                 metadata: str | Path | None = None, bootstrap: int = 10, seed: int = 0,
+                 distance_threshold: float = 0.6, min_cluster_size: int = 4, embedder: Embedder | None = None,
+                 progress: bool = False) -> str:
+    """Code a corpus, find candidate themes, test the boundaries, and render one HTML page."""
+    from nlp_coder.discover import discover
+    from nlp_coder.report import render_report, report_context
+    from nlp_coder.segment import load_analysis_pipeline
+
+    options = options or SuggestOptions()
+    coded = suggest(corpus, codebook, store_path, segment_options=segment_options, options=options,
+                    metadata=metadata, embedder=embedder, progress=progress)
+    assert coded.vectors is not None and coded.matcher is not None
+    themes = discover(coded.results, coded.vectors, matcher=coded.matcher, distance_threshold=distance_threshold,
+                      min_cluster_size=min_cluster_size, nlp=load_analysis_pipeline())
+    boundaries = _sensitivity_of(coded, store_path, options, bootstrap=bootstrap, seed=seed, compare_model=None,
+                                 progress=progress)
+    context = report_context(coded.results, coded.vectors, coded.codebook, coded.segmentation.documents,
+                             coded.manifest, discovery=themes, sensitivity=boundaries,
+                             fragment_texts={f.id: f.text for f in coded.segmentation.fragments})
+    return render_report(context)

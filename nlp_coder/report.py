@@ -1,0 +1,220 @@
+"""One self-contained HTML page that reports a coded corpus (``nlp-coder report``).
+
+The page works offline: styles and figures are inline (SVG), with no scripts, fonts or images
+from elsewhere. Figures have text alternatives and use the Okabe-Ito palette, which stays
+distinguishable with the common colour-vision deficiencies; every figure's numbers are also in a
+table.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import Counter
+from collections.abc import Sequence
+from dataclasses import dataclass
+from itertools import combinations
+from typing import Any
+
+import numpy as np
+
+from nlp_coder.discover import Discovery
+from nlp_coder.output import Summary, assigned_codes, summarise
+from nlp_coder.records import Codebook, Document, FragmentResult, RunManifest
+from nlp_coder.sensitivity import Sensitivity
+
+#: Okabe & Ito (2008): distinguishable with the common colour-vision deficiencies.
+PALETTE = ("#E69F00", "#56B4E9", "#009E73", "#F0E442", "#0072B2", "#D55E00", "#CC79A7", "#000000")
+MARKERS = ("circle", "square", "triangle", "diamond")
+UNCODED_COLOUR = "#BBBBBB"
+MAX_ATTRIBUTE_VALUES = 12
+
+
+@dataclass(frozen=True)
+class MapPoint:
+    x: float
+    y: float
+    colour: str
+    marker: str
+    label: str
+    title: str
+
+
+@dataclass(frozen=True)
+class Legend:
+    colour: str
+    marker: str
+    label: str
+    count: int
+
+
+@dataclass(frozen=True)
+class Edge:
+    a: str
+    b: str
+    weight: int
+
+
+def fragment_map(results: Sequence[FragmentResult], vectors: np.ndarray, codebook: Codebook,
+                 width: int = 640, height: int = 480) -> tuple[list[MapPoint], list[Legend]]:
+    """Fragments placed in 2-D by PCA of their vectors, styled by their best main code."""
+    from sklearn.decomposition import PCA
+
+    if len(results) < 3:
+        return [], []
+    xy = PCA(n_components=2, svd_solver="full").fit_transform(vectors.astype(np.float64))
+    # PCA's sign is arbitrary; fix it so the same input always draws the same picture.
+    for k in range(2):
+        if xy[np.argmax(np.abs(xy[:, k])), k] < 0:
+            xy[:, k] = -xy[:, k]
+    lo, hi = xy.min(axis=0), xy.max(axis=0)
+    span = np.where(hi - lo == 0, 1, hi - lo)
+    pad = 20
+    codes = [c for c in codebook.group(None) if c.codable]
+    style = {c.id: (PALETTE[i % len(PALETTE)], MARKERS[(i // len(PALETTE)) % len(MARKERS)], c.name)
+             for i, c in enumerate(codes)}
+    counts: Counter[str] = Counter()
+    points = []
+    for r, (x, y) in zip(results, xy):
+        code = r.decision.codes[0] if r.decision.codes else None
+        colour, marker, label = style[code] if code else (UNCODED_COLOUR, "circle", "uncoded")
+        counts[code or ""] += 1
+        f = r.fragment
+        points.append(MapPoint(
+            x=round(pad + (x - lo[0]) / span[0] * (width - 2 * pad), 1),
+            y=round(height - pad - (y - lo[1]) / span[1] * (height - 2 * pad), 1),
+            colour=colour, marker=marker, label=label,
+            title=f"{label}: \u201c{_short(f.text, 140)}\u201d ({f.document}, characters {f.start}-{f.end})",
+        ))
+    legend = [Legend(*style[c.id], count=counts[c.id]) for c in codes if counts[c.id]]
+    legend.append(Legend(UNCODED_COLOUR, "circle", "uncoded", counts[""]))
+    return points, legend
+
+
+def cooccurrence(results: Sequence[FragmentResult], codebook: Codebook) -> list[Edge]:
+    """Pairs of main codes assigned within the same speaker turn, with how many turns hold both."""
+    per_turn: dict[tuple[str, int], set[str]] = {}
+    main = {c.id for c in codebook.group(None) if c.codable}
+    for r in results:
+        per_turn.setdefault((r.fragment.document, r.fragment.turn), set()).update(c for c in r.decision.codes if c in main)
+    weights: Counter[tuple[str, str]] = Counter()
+    order = [c.id for c in codebook.codes]
+    for codes in per_turn.values():
+        for a, b in combinations(sorted(codes, key=order.index), 2):
+            weights[(a, b)] += 1
+    return [Edge(a, b, w) for (a, b), w in sorted(weights.items(), key=lambda item: (-item[1], item[0]))]
+
+
+def network_layout(codebook: Codebook, edges: Sequence[Edge], size: int = 480) -> dict[str, tuple[float, float]]:
+    """Codes that take part in an edge, evenly on a circle in codebook order."""
+    used = {e.a for e in edges} | {e.b for e in edges}
+    nodes = [c.id for c in codebook.codes if c.id in used]
+    centre, radius = size / 2, size / 2 - 90
+    return {
+        code: (round(centre + radius * math.cos(2 * math.pi * i / len(nodes) - math.pi / 2), 1),
+               round(centre + radius * math.sin(2 * math.pi * i / len(nodes) - math.pi / 2), 1))
+        for i, code in enumerate(nodes)
+    }
+
+
+def _short(text: str, limit: int) -> str:
+    text = " ".join(text.split())
+    return text if len(text) <= limit else text[: limit - 1] + "\u2026"
+
+
+def _crosstab(results: Sequence[FragmentResult], codebook: Codebook, rows: list[str], key: Any) -> dict[str, Counter[str]]:
+    table: dict[str, Counter[str]] = {row: Counter() for row in rows}
+    for r in results:
+        value = key(r)
+        if value is None:
+            continue
+        for code in assigned_codes(r, codebook):
+            if code in table:
+                table[code][value] += 1
+    return table
+
+
+def report_context(results: Sequence[FragmentResult], vectors: np.ndarray, codebook: Codebook,
+                   documents: Sequence[Document], manifest: RunManifest, *, discovery: Discovery | None = None,
+                   sensitivity: Sensitivity | None = None, fragment_texts: dict[str, str] | None = None,
+                   quotes: int = 3) -> dict[str, object]:
+    """Everything the template shows, computed once (plain values, ready to render)."""
+    summary: Summary = summarise(results, codebook)
+    main_ids = [c.id for c in codebook.group(None)]
+    facet_tables = []
+    by_facet = {name: [c.id for c in codebook.group(name)] for name in (f.name for f in codebook.facets)}
+    for facet, columns in by_facet.items():
+        table = _crosstab(results, codebook, main_ids, lambda r, cols=columns: next(
+            (c for _, d in r.facets for c in d.codes if c in cols), None))
+        facet_tables.append({"name": facet, "columns": columns, "rows": [
+            {"code": codebook.code(c).name, "depth": len(codebook.ancestors(c)), "cells": [table[c][v] for v in columns]}
+            for c in main_ids]})
+    facet_pairs = []
+    for (fa, ca), (fb, cb) in combinations(by_facet.items(), 2):
+        grid = Counter()
+        for r in results:
+            got = assigned_codes(r, codebook)
+            for x in ca:
+                for y in cb:
+                    if x in got and y in got:
+                        grid[(x, y)] += 1
+        facet_pairs.append({"a": fa, "b": fb, "columns": cb,
+                            "rows": [{"code": x, "cells": [grid[(x, y)] for y in cb]} for x in ca]})
+    attribute_names = sorted({k for r in results for k in r.fragment.attributes})
+    attribute_tables = []
+    for name in attribute_names:
+        values = sorted({r.fragment.attributes.get(name, "") for r in results} - {""})
+        if not values or len(values) > MAX_ATTRIBUTE_VALUES:
+            continue
+        table = _crosstab(results, codebook, main_ids, lambda r, n=name: r.fragment.attributes.get(n) or None)
+        attribute_tables.append({"name": name, "columns": values, "rows": [
+            {"code": codebook.code(c).name, "depth": len(codebook.ancestors(c)), "cells": [table[c][v] for v in values]}
+            for c in main_ids]})
+    best_quotes = []
+    for code in codebook.group(None):
+        if not code.codable:
+            continue
+        scored = sorted(((s.score, i) for i, r in enumerate(results) for s in r.decision.suggestions[:1]
+                         if code.id in r.decision.codes), key=lambda item: (-item[0], item[1]))
+        best_quotes.append({"code": code.name, "quotes": [
+            {"text": _short(results[i].fragment.text, 300), "document": results[i].fragment.document,
+             "start": results[i].fragment.start, "end": results[i].fragment.end, "score": score}
+            for score, i in scored[:quotes]]})
+    points, legend = fragment_map(results, vectors, codebook)
+    edges = cooccurrence(results, codebook)
+    layout = network_layout(codebook, edges)
+    max_weight = max((e.weight for e in edges), default=1)
+    speakers = Counter(r.fragment.speaker or "(none)" for r in results)
+    return {
+        "title": f"Coding report: {codebook.name}",
+        "manifest": manifest,
+        "summary": summary,
+        "documents": [{"id": d.id, "format": d.format, "speakers": ", ".join(d.speakers),
+                       "fragments": sum(1 for r in results if r.fragment.document == d.id),
+                       "attributes": ", ".join(f"{k}: {v}" for k, v in sorted(d.attributes.items()))}
+                      for d in documents],
+        "speakers": sorted(speakers.items()),
+        "facet_tables": facet_tables,
+        "facet_pairs": facet_pairs,
+        "attribute_tables": attribute_tables,
+        "quotes": best_quotes,
+        "points": points,
+        "legend": legend,
+        "edges": [{"a": codebook.code(e.a).name, "b": codebook.code(e.b).name, "weight": e.weight,
+                   "x1": layout[e.a][0], "y1": layout[e.a][1], "x2": layout[e.b][0], "y2": layout[e.b][1],
+                   "width": round(1 + 7 * e.weight / max_weight, 1)} for e in edges],
+        "nodes": [{"name": codebook.code(c).name, "x": x, "y": y,
+                   "anchor": "start" if x > 250 else ("end" if x < 230 else "middle")} for c, (x, y) in layout.items()],
+        "discovery": discovery,
+        "sensitivity": sensitivity,
+        "fragment_texts": fragment_texts or {},
+    }
+
+
+def render_report(context: dict[str, object]) -> str:
+    """The HTML page for a :func:`report_context`."""
+    import jinja2
+
+    env = jinja2.Environment(loader=jinja2.PackageLoader("nlp_coder", "templates"), autoescape=True,
+                             trim_blocks=True, lstrip_blocks=True, undefined=jinja2.StrictUndefined)
+    env.filters["short"] = _short
+    return env.get_template("report.html.j2").render(**context)
