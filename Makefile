@@ -6,7 +6,7 @@ PY := $(VENV)/bin/python
 TORCH ?= torch==2.13.0
 STAMP := $(VENV)/.installed
 
-.PHONY: setup demo test test-fast clean
+.PHONY: setup demo report test test-fast clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -19,6 +19,10 @@ setup: $(STAMP)  ## create .venv with nlp_coder, torch (CPU), the packaged model
 demo: setup  ## pre-code the bundled example corpus and print a summary
 	$(VENV)/bin/nlp-coder suggest corpus --codebook codebooks/working-alliance.yaml \
 		--out out/demo.jsonl --db out/demo.db
+
+report: setup  ## the HTML report on the bundled example: out/report.html
+	$(VENV)/bin/nlp-coder report corpus --codebook codebooks/working-alliance.yaml \
+		--out out/report.html --db out/demo.db
 
 test: setup  ## every test, including those that load the real packaged model
 	$(PY) -m pytest -m "slow or not slow"

@@ -187,7 +187,8 @@ def test_help_is_instant_and_does_not_import_torch() -> None:
 
 
 def test_every_command_has_help_and_a_docs_page() -> None:
-    commands = ["suggest", "segment", "embed", "models", "codebook show", "codebook lint"]
+    commands = ["suggest", "segment", "embed", "models", "codebook show", "codebook lint", "discover",
+                "sensitivity", "report"]
     for command in commands:
         result = _run(*command.split(), "--help")
         assert result.exit_code == 0 and "Usage:" in result.output
