@@ -22,7 +22,7 @@ _CODE_KEYS = {
     "counterexamples", "codable", "threshold",
 }
 _TOP_KEYS = {"name", "description", "version", "language", "threshold", "margin", "codes", "facets"}
-_FACET_KEYS = {"description", "codes"}
+_FACET_KEYS = {"description", "codes", "threshold", "margin"}
 # Resolves scalar nodes to Python values (bool, int, float, None, str) the way safe_load does.
 _SCALARS = yaml.SafeLoader("")
 
@@ -33,6 +33,7 @@ class _Node:
 
     value: Any
     line: int
+    key_line: int | None = None  # for a mapping's value: the line of its key
 
 
 def _to_nodes(node: yaml.Node) -> _Node:
@@ -43,7 +44,8 @@ def _to_nodes(node: yaml.Node) -> _Node:
             key = key_node.value if isinstance(key_node, yaml.ScalarNode) else str(key_node.value)
             if key in mapping:
                 raise _Problem(key_node.start_mark.line + 1, f"key '{key}' appears twice", "Keep one")
-            mapping[key] = _to_nodes(value_node)
+            value = _to_nodes(value_node)
+            mapping[key] = _Node(value.value, value.line, key_node.start_mark.line + 1)
         return _Node(mapping, line)
     if isinstance(node, yaml.SequenceNode):
         return _Node([_to_nodes(v) for v in node.value], line)
@@ -71,6 +73,10 @@ def load_codebook(path: str | Path) -> Codebook:
             the file, line and field.
     """
     path = Path(path)
+    if path.suffix.casefold() in (".qdc", ".qdpx") and path.is_file():  # REFI-QDA codebook or project
+        from nlp_coder.refi import load_codebook_any
+
+        return load_codebook_any(path)
     if not path.is_file():
         raise InputError("codebook file not found", str(path), "Give the path of a codebook YAML file")
     data = path.read_bytes()
@@ -119,11 +125,16 @@ def _build(root: _Node, source: str, sha: str) -> Codebook:
             if not isinstance(node.value, dict) or "codes" not in node.value:
                 raise _Problem(node.line, f"facet '{name}' needs a 'codes' list")
             _check_keys(node.value, _FACET_KEYS, node.line, f"facet '{name}'")
-            facets.append(Facet(name=name, description=_text(node.value.get("description"), "description")))
+            facets.append(Facet(
+                name=name,
+                description=_text(node.value.get("description"), "description"),
+                threshold=_score(node.value.get("threshold"), f"facet '{name}': threshold"),
+                margin=_margin(node.value.get("margin"), f"facet '{name}': margin"),
+            ))
             codes.extend(_codes(node.value["codes"], facet=name))
     _check_references(codes)
-    threshold = _number(top.get("threshold"), "threshold")
-    margin = _number(top.get("margin"), "margin")
+    threshold = _score(top.get("threshold"), "threshold")
+    margin = _margin(top.get("margin"), "margin")
     return Codebook(
         name=_text(top.get("name"), "name") or Path(source).stem,
         description=_text(top.get("description"), "description"),
@@ -139,7 +150,7 @@ def _build(root: _Node, source: str, sha: str) -> Codebook:
 def _check_keys(mapping: dict[str, _Node], allowed: set[str], line: int, what: str) -> None:
     for key, node in mapping.items():
         if key not in allowed:
-            raise _Problem(node.line, f"{what}: unknown field '{key}'",
+            raise _Problem(node.key_line or node.line, f"{what}: unknown field '{key}'",
                            f"Allowed fields: {', '.join(sorted(allowed))}")
 
 
@@ -168,9 +179,7 @@ def _code(node: _Node, facet: str | None) -> Code:
     if codable and not definition and not examples:
         raise _Problem(node.line, f"{label} has neither a definition nor examples",
                        "Add a 'definition' or 'examples' (or mark it 'codable: false')")
-    threshold = _number(fields.get("threshold"), f"{label}: threshold")
-    if threshold is not None and not -1.0 <= threshold <= 1.0:
-        raise _Problem(fields["threshold"].line, f"{label}: threshold {threshold} is outside [-1, 1]")
+    threshold = _score(fields.get("threshold"), f"{label}: threshold")
     parent = _text(fields.get("parent"), f"{label}: parent") or None
     return Code(
         id=code_id,
@@ -218,6 +227,21 @@ def _number(node: _Node | None, field: str) -> float | None:
     return float(node.value)
 
 
+def _score(node: _Node | None, field: str) -> float | None:
+    """A threshold: a number in [-1, 1] (scores are cosine based)."""
+    value = _number(node, field)
+    if value is not None and not -1.0 <= value <= 1.0:
+        raise _Problem(node.line, f"{field} {value} is outside [-1, 1]")  # type: ignore[union-attr]
+    return value
+
+
+def _margin(node: _Node | None, field: str) -> float | None:
+    value = _number(node, field)
+    if value is not None and not 0.0 <= value <= 2.0:
+        raise _Problem(node.line, f"{field} {value} is outside [0, 2]")  # type: ignore[union-attr]
+    return value
+
+
 def _check_references(codes: list[Code]) -> None:
     by_id: dict[str, Code] = {}
     for code in codes:
@@ -230,12 +254,15 @@ def _check_references(codes: list[Code]) -> None:
             continue
         parent = by_id.get(code.parent)
         if parent is None:
-            known = ", ".join(sorted(c.id for c in codes if c.facet == code.facet))
+            known = ", ".join(sorted(c.id for c in codes if c.facet == code.facet and c.id != code.id))
             raise _Problem(code.line or 1, f"code '{code.id}': parent '{code.parent}' is not a code id",
-                           f"Use one of: {known}")
+                           f"Use one of: {known}" if known else "Remove the parent or add that code")
         if parent.facet != code.facet:
-            raise _Problem(code.line or 1, f"code '{code.id}': parent '{code.parent}' belongs to another "
-                           "facet", "A code's parent must be in the same group")
+            def group(facet: str | None) -> str:
+                return "the main codes" if facet is None else f"facet '{facet}'"
+
+            raise _Problem(code.line or 1, f"code '{code.id}' (in {group(code.facet)}): parent '{code.parent}' is "
+                           f"in {group(parent.facet)}", "A code's parent must be in the same group")
     for code in codes:
         seen = [code.id]
         parent = code.parent

@@ -31,7 +31,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from nlp_coder.records import Code, Codebook, Decision, Fragment, FragmentResult, MatchSettings, Suggestion
+from nlp_coder.records import Code, Codebook, Decision, Facet, Fragment, FragmentResult, MatchSettings, Suggestion
 
 Encode = Callable[[Sequence[str]], np.ndarray]
 _CHUNK = 4096
@@ -111,6 +111,7 @@ class CodebookMatcher:
             for code in codebook.codes
         )
         self.codes_ = tuple(code.id for code in codebook.codes)
+        self.facets_: dict[str, Facet] = {f.name: f for f in codebook.facets}
         return self
 
     def with_settings(self, settings: MatchSettings) -> CodebookMatcher:
@@ -203,7 +204,18 @@ class CodebookMatcher:
         return tuple(results)
 
     def threshold_for(self, code: Code) -> float:
-        return code.threshold if code.threshold is not None else self.settings.threshold
+        """The code's own threshold, else its facet's, else the global one."""
+        if code.threshold is not None:
+            return code.threshold
+        facet = self.facets_.get(code.facet) if code.facet is not None else None
+        if facet is not None and facet.threshold is not None:
+            return facet.threshold
+        return self.settings.threshold
+
+    def margin_for(self, facet: str | None) -> float:
+        """The facet's margin, else the global one (main codes always use the global one)."""
+        spec = self.facets_.get(facet) if facet is not None else None
+        return spec.margin if spec is not None and spec.margin is not None else self.settings.margin
 
     def _decide(self, scores: np.ndarray, nearest: np.ndarray, nearest_sim: np.ndarray,
                 definition_sim: np.ndarray, members: list[int]) -> Decision:
@@ -217,7 +229,8 @@ class CodebookMatcher:
             best = above[0]
             related = self._lineage(best)
             rivals = [j for j in above[1:]
-                      if scores[j] >= scores[best] - self.settings.margin and self.codes_[j] not in related]
+                      if scores[j] >= scores[best] - self.margin_for(self.code_vectors_[best].code.facet)
+                      and self.codes_[j] not in related]
             status, chosen = ("overlap", [best, *rivals]) if rivals else ("coded", [best])
         shown = list(dict.fromkeys(chosen + ranked[: self.settings.suggestions]))
         shown.sort(key=ranked.index)

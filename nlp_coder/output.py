@@ -82,7 +82,8 @@ def render_results(results: Sequence[FragmentResult], fmt: str, manifest: RunMan
         }
         return json.dumps(body, ensure_ascii=False, indent=2) + "\n"
     if fmt == "csv":
-        return _csv(results)
+        facets = [f.name for f in codebook.facets] if codebook else [name for name, _ in results[0].facets] if results else []
+        return _csv(results, facets)
     if fmt == "md":
         return _markdown(results, manifest, codebook)
     raise InputError(f"unknown format '{fmt}'", "--format", f"Use one of: {', '.join(FORMATS)}")
@@ -116,25 +117,31 @@ def _csv_text(header: list[str], rows: list[list[object]]) -> str:
     return buffer.getvalue()
 
 
-def _csv(results: Sequence[FragmentResult]) -> str:
-    facet_names = [name for name, _ in results[0].facets] if results else []
+def _csv(results: Sequence[FragmentResult], facet_names: Sequence[str]) -> str:
+    """One row per fragment: the decision, then ``code_N``/``score_N`` for every suggestion listed
+    (the best one with its nearest exemplar), then each facet, then the attributes."""
     keys = sorted({k for r in results for k in r.fragment.attributes})
+    width = max((len(r.decision.suggestions) for r in results), default=1)
     header = ["document", "fragment_id", "speaker", "turn", "start", "end", "timestamp", "text", "status", "codes",
-              "code_1", "score_1", "exemplar_1", "code_2", "score_2", "code_3", "score_3"]
+              "code_1", "score_1", "exemplar_1"]
+    for n in range(2, width + 1):
+        header += [f"code_{n}", f"score_{n}"]
     for name in facet_names:
         header += [f"{name}_status", f"{name}_codes", f"{name}_score"]
     header += keys
     rows = []
     for r in results:
         f, d = r.fragment, r.decision
-        top = list(d.suggestions[:3]) + [None] * (3 - len(d.suggestions[:3]))
+        top: list[Suggestion | None] = [*d.suggestions, *[None] * (width - len(d.suggestions))]
         row: list[object] = [f.document, f.id, f.speaker, f.turn, f.start, f.end, f.timestamp, f.text, d.status,
                              ";".join(d.codes)]
         row += [top[0].code if top[0] else "", top[0].score if top[0] else "", (top[0].exemplar or "") if top[0] else ""]
         for s in top[1:]:
             row += [s.code if s else "", s.score if s else ""]
-        for _, fd in r.facets:
-            row += [fd.status, ";".join(fd.codes), fd.suggestions[0].score if fd.suggestions else ""]
+        decisions = dict(r.facets)
+        for name in facet_names:
+            fd = decisions.get(name)
+            row += [fd.status, ";".join(fd.codes), fd.suggestions[0].score if fd.suggestions else ""] if fd else ["", "", ""]
         row += [f.attributes.get(k, "") for k in keys]
         rows.append(row)
     return _csv_text(header, rows)
@@ -157,14 +164,16 @@ def _markdown(results: Sequence[FragmentResult], manifest: RunManifest | None, c
     for r in results:
         by_doc.setdefault(r.fragment.document, []).append(r)
     for doc, items in by_doc.items():
-        lines += [f"## {doc}", "", "| fragment | speaker | text | status | codes | best score | nearest exemplar |",
-                  "|---|---|---|---|---|---|---|"]
+        facet_column = any(r.facets for r in items)
+        lines += [f"## {doc}", "", "| fragment | speaker | text | status | codes | best score | nearest exemplar |"
+                  + (" facets |" if facet_column else ""), "|---|---|---|---|---|---|---|" + ("---|" if facet_column else "")]
         for r in items:
             best = r.decision.suggestions[0] if r.decision.suggestions else None
+            facets = "; ".join(f"{name}: {', '.join(d.codes)}" for name, d in r.facets if d.codes)
             lines.append(
                 f"| {r.fragment.id.rsplit('#', 1)[-1]} | {r.fragment.speaker or ''} | {_cell(r.fragment.text)} | "
                 f"{r.decision.status} | {', '.join(r.decision.codes)} | {best.score if best else ''} | "
-                f"{_cell(best.exemplar or '') if best else ''} |"
+                f"{_cell(best.exemplar or '') if best else ''} |" + (f" {facets} |" if facet_column else "")
             )
         lines.append("")
     return "\n".join(lines)
@@ -261,6 +270,10 @@ def write_atomic(path: str | Path, text: str) -> None:
     try:
         with os.fdopen(fd, "w", encoding="utf-8", newline="") as handle:
             handle.write(text)
+        # mkstemp makes the file private; give it the permissions any new file would get.
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(tmp, 0o666 & ~umask)
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)

@@ -124,6 +124,8 @@ class Facet:
 
     name: str
     description: str = ""
+    threshold: float | None = None
+    margin: float | None = None
 
 
 @dataclass(frozen=True)

@@ -131,8 +131,12 @@ def _trained_senter(module: str) -> Any:
 
 
 def pipeline_name(nlp: Any) -> str:
+    """A readable name for the manifest: ``en_core_web_sm-3.8.0 (senter)`` or ``blank:en (sentencizer)``."""
     meta = getattr(nlp, "meta", {}) or {}
-    return f"{meta.get('lang', 'xx')}_{meta.get('name', 'pipeline')}-{meta.get('version', '0')}"
+    parts = "+".join(nlp.pipe_names)
+    if not meta.get("version") or meta.get("name") == "pipeline":
+        return f"blank:{meta.get('lang', nlp.lang)} ({parts})"
+    return f"{meta.get('lang', 'xx')}_{meta.get('name')}-{meta.get('version')} ({parts})"
 
 
 def segment(documents: Iterable[Document], options: SegmentOptions | None = None,
@@ -221,7 +225,7 @@ def _sentences(doc: Document, turns: Sequence[Turn], nlp: Any) -> dict[int, list
                 jobs.append((turn.index, len(result[turn.index]) - 1, span, chunk))
     for (index, slot, span, chunk), parsed in zip(jobs, nlp.pipe((j[3] for j in jobs), batch_size=256)):
         starts = sorted({s.start_char for s in parsed.sents} | {0})
-        starts = _keep_annotations_whole(chunk, starts)
+        starts = _keep_annotations_whole(chunk, _after_punctuation(chunk, starts))
         sentences = []
         for a, b in zip(starts, starts[1:] + [len(chunk)]):
             piece = chunk[a:b]
@@ -240,6 +244,23 @@ _INNER_BREAK = re.compile(r"[.!?…]+[\"'”’)\]]*\s|\n")
 
 def _one_sentence(text: str) -> bool:
     return len(text) <= 80 and _INNER_BREAK.search(text) is None
+
+
+_CLOSING = ".!?…,;:\"'”’)]"
+
+
+def _after_punctuation(text: str, starts: list[int]) -> list[int]:
+    """Move sentence starts past punctuation that closes the previous sentence.
+
+    A trained sentence recogniser sometimes starts a sentence at the full stop that ends the
+    one before ("No" + ". I found out..."); the punctuation belongs to the earlier sentence.
+    """
+    moved = set()
+    for start in starts:
+        while 0 < start < len(text) and text[start] in _CLOSING and not text[start - 1].isspace():
+            start += 1
+        moved.add(start)
+    return sorted(moved)
 
 
 def _keep_annotations_whole(text: str, starts: list[int]) -> list[int]:

@@ -7,8 +7,9 @@ import pytest
 from nlp_coder.codebook import descendants, load_codebook, parse_codebook
 from nlp_coder.errors import InputError
 from nlp_coder.lint import lint_codebook
+from nlp_coder.records import Fragment
 
-from conftest import REPO
+from conftest import REPO, SMALL_CODEBOOK
 
 
 def test_small_codebook_loads_with_groups_and_hierarchy(codebook_file: Path) -> None:
@@ -49,6 +50,11 @@ def test_bundled_codebook_is_valid() -> None:
         ("- a\n- b\n", "must be a mapping"),
         ("codes:\n  - id: a\n    codable: false\n", "'codable: false' but has no children"),
         ("codes:\n  - id: a\n    definition: x\n    definition: y\n", ":4: key 'definition' appears twice"),
+        ("codes:\n  - id: a\n    definition: x\n    colour:\n      - red\n", ":4: code: unknown field 'colour'"),
+        ("threshold: 5\ncodes:\n  - id: a\n    definition: x\n", ":1: threshold 5.0 is outside [-1, 1]"),
+        ("margin: -0.1\ncodes:\n  - id: a\n    definition: x\n", ":1: margin -0.1 is outside [0, 2]"),
+        ("codes:\n  - id: a\n    definition: x\nfacets:\n  f:\n    threshold: 2\n    codes:\n      - id: b\n"
+         "        definition: y\n", ":6: facet 'f': threshold 2.0 is outside [-1, 1]"),
     ],
 )
 def test_invalid_codebooks_name_line_and_field(yaml_text: str, message: str) -> None:
@@ -62,8 +68,34 @@ def test_invalid_codebooks_name_line_and_field(yaml_text: str, message: str) -> 
 
 def test_facet_parent_must_stay_in_its_group() -> None:
     text = "codes:\n  - id: a\n    definition: x\nfacets:\n  f:\n    codes:\n      - id: b\n        parent: a\n        definition: y\n"
-    with pytest.raises(InputError, match="belongs to another facet"):
+    with pytest.raises(InputError, match="code 'b' \\(in facet 'f'\\): parent 'a' is in the main codes"):
         parse_codebook(text)
+
+
+def test_unknown_parent_lists_the_other_codes() -> None:
+    with pytest.raises(InputError) as info:
+        parse_codebook("codes:\n  - id: a\n    parent: ghost\n    definition: x\n  - id: b\n    definition: y\n")
+    assert str(info.value).endswith("parent 'ghost' is not a code id. Use one of: b.")
+
+
+def test_facet_threshold_and_margin(embedder) -> None:
+    from nlp_coder.match import CodebookMatcher
+    from nlp_coder.records import MatchSettings
+
+    book = parse_codebook(SMALL_CODEBOOK.replace("    description: Positive or negative.\n",
+                                                 "    description: Positive or negative.\n    threshold: 0.05\n"
+                                                 "    margin: 0.5\n"))
+    assert book.facets[0].threshold == 0.05 and book.facets[0].margin == 0.5
+    matcher = CodebookMatcher(MatchSettings(0.9, 0.01)).fit(book, embedder.encode)
+    assert matcher.threshold_for(book.code("positive")) == 0.05
+    assert matcher.threshold_for(book.code("support")) == 0.9
+    assert matcher.margin_for("valence") == 0.5 and matcher.margin_for(None) == 0.01
+    texts = ["I was happy and grateful but also angry and upset"]
+    fragment = Fragment("d#1.1", "d", "P", 0, 0, len(texts[0]), texts[0])
+    [result] = matcher.predict(embedder.encode(texts), [fragment])
+    assert result.decision.status == "uncoded"  # the main codes keep the global 0.9
+    valence = dict(result.facets)["valence"]
+    assert valence.status == "overlap" and set(valence.codes) == {"positive", "negative"}
 
 
 def test_missing_and_empty_files(tmp_path: Path) -> None:

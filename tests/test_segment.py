@@ -144,3 +144,25 @@ def test_trained_pipeline_gives_the_same_offsets_invariant() -> None:
     assert fragments[2].text == "[laughs] It took a while."
     for f in fragments:
         assert doc.text[f.start:f.end] == f.text
+
+
+def test_punctuation_closing_a_sentence_stays_with_it() -> None:
+    class Splitter:
+        """Splits where a trained recogniser sometimes does: just before the full stop."""
+
+        def pipe(self, texts, batch_size=256):
+            from types import SimpleNamespace
+
+            for text in texts:
+                cut = text.index(". ")
+                yield SimpleNamespace(sents=[SimpleNamespace(start_char=0), SimpleNamespace(start_char=cut)])
+
+    doc = _doc([("P", "No. I found out more off Google than off them, honestly.")])
+    fragments = segment([doc], SegmentOptions(min_words=1), nlp=Splitter())
+    assert _texts(fragments) == ["No.", "I found out more off Google than off them, honestly."]
+
+
+def test_pipeline_names_are_readable(blank) -> None:
+    from nlp_coder.segment import pipeline_name
+
+    assert pipeline_name(blank) == "blank:en (sentencizer)"
