@@ -6,21 +6,23 @@ loaded. Lint reports what loads fine but will code badly:
 * ``few-examples``: a codable code with fewer exemplars than ``min_examples``;
 * ``no-definition``: a codable code without a definition;
 * ``duplicate-example``: the same quote listed under two codes;
-* ``similar-codes``: a pair of codes of the same group whose exemplars are, on average, as
-  similar to each other's as to their own: the model cannot separate them;
-* ``nearer-other-code``: an exemplar that, left out of its own code, scores higher for another
-  code than for its own.
+* ``similar-codes``: a pair of codes of the same group whose exemplars are, on average, at least
+  as similar to the other code's exemplars as to their own code's: the model cannot separate them;
+* ``nearer-other-code``: an exemplar that, left out of its own code, the matcher scores higher
+  (by more than ``margin``) for another code than for its own;
+* ``container-examples``: exemplars on a ``codable: false`` code, which matching never uses.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from itertools import combinations
 
 import numpy as np
 
-from nlp_coder.records import Code, Codebook
+from nlp_coder.match import CodebookMatcher, codebook_texts
+from nlp_coder.records import Code, Codebook, MatchSettings
 
 
 @dataclass(frozen=True)
@@ -34,16 +36,17 @@ class LintFinding:
 
 
 def lint_codebook(codebook: Codebook, encode: Callable[[Sequence[str]], np.ndarray] | None = None, *,
-                  min_examples: int = 3, top_k: int = 3, similarity_gap: float = 0.02) -> tuple[LintFinding, ...]:
+                  min_examples: int = 3, settings: MatchSettings | None = None,
+                  margin: float = 0.02) -> tuple[LintFinding, ...]:
     """Findings for ``codebook``, structural ones first, then the ones that need vectors.
 
     Args:
         codebook: a loaded codebook.
         encode: texts to unit vectors; without it only the structural checks run.
         min_examples: fewer exemplars than this is reported.
-        top_k: exemplars averaged when scoring (as in matching).
-        similarity_gap: a pair is reported when its cross-code similarity comes within this of
-            the lower of the two codes' own within-code similarity.
+        settings: the matcher's scoring settings (defaults: top 3 exemplars, definition weight
+            0.25); thresholds play no part here.
+        margin: an exemplar is reported when another code outscores its own by more than this.
     """
     findings: list[LintFinding] = []
     codable = [c for c in codebook.codes if c.codable]
@@ -53,6 +56,11 @@ def lint_codebook(codebook: Codebook, encode: Callable[[Sequence[str]], np.ndarr
                                         f"exemplar(s); give at least {min_examples}", code.line))
         if not code.definition:
             findings.append(LintFinding("no-definition", (code.id,), f"code '{code.id}' has no definition", code.line))
+    for code in codebook.codes:
+        if not code.codable and code.examples:
+            findings.append(LintFinding("container-examples", (code.id,), f"code '{code.id}' is 'codable: false' "
+                                        f"but has {len(code.examples)} exemplar(s), which matching never uses; move "
+                                        "them to a child code", code.line))
     owner: dict[str, str] = {}
     for code in codable:
         for example in code.examples:
@@ -64,19 +72,20 @@ def lint_codebook(codebook: Codebook, encode: Callable[[Sequence[str]], np.ndarr
             owner.setdefault(key, code.id)
     if encode is None:
         return tuple(findings)
-    texts = list(dict.fromkeys(e for c in codable for e in c.examples))
-    if not texts:
+    texts = codebook_texts(codebook)
+    if not any(c.examples for c in codable):
         return tuple(findings)
     matrix = encode(texts)
-    row = {t: i for i, t in enumerate(texts)}
-    vectors = {c.id: matrix[[row[e] for e in c.examples]] for c in codable if c.examples}
+    lookup = {t: matrix[i] for i, t in enumerate(texts)}
+    vectors = {c.id: np.stack([lookup[e] for e in c.examples]) for c in codable if c.examples}
     groups: dict[str | None, list[Code]] = {}
     for code in codable:
         if code.id in vectors:
             groups.setdefault(code.facet, []).append(code)
+    settings = settings or MatchSettings(threshold=0.0, margin=margin)
     for members in groups.values():
-        findings.extend(_similar_pairs(codebook, members, vectors, similarity_gap))
-        findings.extend(_misplaced(members, vectors, top_k))
+        findings.extend(_similar_pairs(codebook, members, vectors))
+    findings.extend(_misplaced(codebook, lookup, settings, margin))
     return tuple(findings)
 
 
@@ -88,8 +97,7 @@ def _within(v: np.ndarray) -> float | None:
     return float((sims.sum() - np.trace(sims)) / (n * (n - 1)))
 
 
-def _similar_pairs(codebook: Codebook, members: list[Code], vectors: dict[str, np.ndarray],
-                   gap: float) -> list[LintFinding]:
+def _similar_pairs(codebook: Codebook, members: list[Code], vectors: dict[str, np.ndarray]) -> list[LintFinding]:
     out = []
     for a, b in combinations(members, 2):
         if a.id in codebook.ancestors(b.id) or b.id in codebook.ancestors(a.id):
@@ -98,43 +106,39 @@ def _similar_pairs(codebook: Codebook, members: list[Code], vectors: dict[str, n
         if not within:
             continue
         cross = float((vectors[a.id] @ vectors[b.id].T).mean())
-        if cross >= min(within) - gap:
+        if cross >= max(within):
             out.append(LintFinding(
                 "similar-codes", (a.id, b.id),
                 f"codes '{a.id}' and '{b.id}' are hard to separate: their exemplars are as similar across "
-                f"the two codes ({cross:.2f}) as within them ({min(within):.2f}); sharpen the definitions or "
+                f"the two codes ({cross:.2f}) as within either ({max(within):.2f}); sharpen the definitions or "
                 "give more distinct exemplars", b.line))
     return out
 
 
-def _misplaced(members: list[Code], vectors: dict[str, np.ndarray], top_k: int) -> list[LintFinding]:
+def _misplaced(codebook: Codebook, lookup: dict[str, np.ndarray], settings: MatchSettings,
+               margin: float) -> list[LintFinding]:
+    """Leave each exemplar out of its code and score it with the matcher, as a fragment would be."""
     out = []
-    for code in members:
-        own = vectors[code.id]
-        if len(own) < 2:
+    encode = lambda texts: np.stack([lookup[t] for t in texts])  # noqa: E731 - every text is embedded
+    for code in codebook.codes:
+        if not code.codable or len(code.examples) < 2:
             continue
+        group = [j for j, c in enumerate(codebook.codes) if c.facet == code.facet and c.codable]
         for i, example in enumerate(code.examples):
-            rest = np.delete(own, i, axis=0)
-            x = own[i]
-            own_score = _topk_mean(rest @ x, top_k)
-            best_other, best_score = None, own_score
-            for other in members:
-                if other.id == code.id:
-                    continue
-                score = _topk_mean(vectors[other.id] @ x, top_k)
-                if score > best_score:
-                    best_other, best_score = other.id, score
-            if best_other is not None:
+            kept = code.examples[:i] + code.examples[i + 1:]
+            variant = replace(codebook, codes=tuple(replace(c, examples=kept) if c.id == code.id else c
+                                                    for c in codebook.codes))
+            matcher = CodebookMatcher(settings).fit(variant, encode)
+            scores = matcher.decision_function(lookup[example][None, :])[0]
+            own = float(scores[codebook.codes.index(code)])
+            best = max((j for j in group if codebook.codes[j].id != code.id), key=lambda j: scores[j], default=None)
+            if best is not None and float(scores[best]) > own + margin:
+                other = codebook.codes[best].id
                 out.append(LintFinding(
-                    "nearer-other-code", (code.id, best_other),
-                    f"exemplar \"{_short(example)}\" of '{code.id}' scores higher for '{best_other}' "
-                    f"({best_score:.2f}) than for its own code ({own_score:.2f})", code.line))
+                    "nearer-other-code", (code.id, other),
+                    f"exemplar \"{_short(example)}\" of '{code.id}' scores higher for '{other}' "
+                    f"({float(scores[best]):.2f}) than for its own code ({own:.2f}) when left out of it", code.line))
     return out
-
-
-def _topk_mean(sims: np.ndarray, k: int) -> float:
-    k = min(k, len(sims))
-    return float(np.sort(sims)[-k:].mean())
 
 
 def _short(text: str, limit: int = 60) -> str:

@@ -145,3 +145,9 @@ def test_lint_reports_a_pair_with_interchangeable_exemplars(embedder) -> None:
     )
     assert [f.codes for f in lint_codebook(book, embedder.encode) if f.check == "similar-codes"] == [("a", "b")]
 
+
+
+def test_lint_reports_exemplars_on_a_container() -> None:
+    book = parse_codebook("codes:\n  - id: box\n    codable: false\n    examples: ['unused quote']\n"
+                          "  - id: child\n    parent: box\n    definition: x\n    examples: ['a', 'b', 'c']\n")
+    assert [(f.check, f.codes) for f in lint_codebook(book)] == [("container-examples", ("box",))]
