@@ -183,7 +183,7 @@ def suggest(corpus: Path, codebook: Path, out: Path | None, fmt: str | None, thr
         selection = f" (of {len(result.results)}, where {' and '.join(where)})" if where else ""
         where_to = f"wrote {len(shown)} fragments{selection} ({fmt}) to {out}" if out else "results on standard output"
         click.echo(f"{where_to}; run {result.run_id} recorded in {store} "
-                   f"({result.embedded} texts embedded, {result.cached} from cache)", err=out is None)
+                   f"(fragments: {result.embedded} texts embedded, {result.cached} from cache)", err=out is None)
 
 
 @main.command(context_settings=CONTEXT)
@@ -423,6 +423,12 @@ def models(fmt: str) -> None:
 
 # Commands of other areas live in their own modules (cli_*.py) and are registered here.
 # (Imported last: they use the shared option decorators defined above.)
+from nlp_coder.cli_refi import agree, check, convert, sample  # noqa: E402
+
+main.add_command(agree)
+main.add_command(sample)
+main.add_command(check)
+codebook.add_command(convert)
 
 
 

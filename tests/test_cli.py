@@ -86,8 +86,8 @@ def test_same_input_gives_the_same_bytes(tmp_path: Path, transcript_file: Path, 
 def test_rerun_uses_the_cache(tmp_path: Path, transcript_file: Path, codebook_file: Path) -> None:
     first = _suggest(transcript_file, codebook_file, tmp_path, "--out", str(tmp_path / "a.jsonl"))
     second = _suggest(transcript_file, codebook_file, tmp_path, "--out", str(tmp_path / "b.jsonl"))
-    assert "(3 texts embedded, 1 from cache)" in first.output  # one fragment is also an exemplar
-    assert "(0 texts embedded, 4 from cache)" in second.output
+    assert "(fragments: 3 texts embedded, 1 from cache)" in first.output  # one fragment is also an exemplar
+    assert "(fragments: 0 texts embedded, 4 from cache)" in second.output
 
 
 def test_stdout_output_and_quiet(tmp_path: Path, transcript_file: Path, codebook_file: Path) -> None:
@@ -108,7 +108,7 @@ def test_embed_command_warms_the_cache(tmp_path: Path, transcript_file: Path, co
     result = _run("embed", str(transcript_file), "--model", "hash-test", "--db", str(tmp_path / "p.db"))
     assert result.exit_code == 0 and "0 already cached" in result.output
     again = _suggest(transcript_file, codebook_file, tmp_path, "--out", str(tmp_path / "o.jsonl"))
-    assert "(0 texts embedded, 4 from cache)" in again.output
+    assert "(fragments: 0 texts embedded, 4 from cache)" in again.output
 
 
 def test_store_from_environment(tmp_path: Path, transcript_file: Path, codebook_file: Path) -> None:

@@ -103,6 +103,10 @@ def read_document(path: Path, *, document_id: str | None = None) -> tuple[Docume
     where = str(path)
     doc_id = document_id or path.name
     suffix = path.suffix.casefold()
+    if suffix == ".qdpx":  # a REFI-QDA project: its text sources are the documents
+        from nlp_coder.refi import qdpx_documents
+
+        return qdpx_documents(path)
     if suffix not in SUPPORTED_SUFFIXES:
         raise InputError(
             f"unsupported file type {path.suffix or '(no suffix)'!r}", where,
