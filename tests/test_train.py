@@ -1,0 +1,90 @@
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from nlp_coder.codebook import parse_codebook
+from nlp_coder.errors import InputError
+from nlp_coder.readers import read_corpus
+from nlp_coder.records import Fragment, MatchSettings
+from nlp_coder.segment import SegmentOptions, load_pipeline, segment
+from nlp_coder.train import label_fragments, PilotPassage, train_matcher, training_text
+
+from conftest import SMALL_CODEBOOK
+
+THEMES = {
+    "support": ["She helped me with the housing forms number {i}.", "He filled in the benefit forms with me, time {i}."],
+    "warmth": ["She was kind and warm with the kids on visit {i}.", "He was gentle and kind to us on day {i}."],
+    "listening": ["She listened to my story in session {i}.", "He really listened to me in meeting {i}."],
+    None: ["The bus was late again on morning {i}.", "It rained all week in month {i}."],
+}
+
+
+def _pilot(tmp_path: Path) -> tuple[Path, Path]:
+    lines, codings = [], ["document,start,end,code,coder"]
+    text = ""
+    for i in range(6):
+        for code, templates in THEMES.items():
+            for t in templates:
+                said = t.format(i=i)
+                start = len(text) + len("Mother: ")
+                text += f"Mother: {said}\n"
+                if code:
+                    codings.append(f"pilot.txt,{start},{start + len(said)},{code},anna")
+    corpus = tmp_path / "pilot.txt"
+    corpus.write_text(text)
+    csv = tmp_path / "codings.csv"
+    csv.write_text("\n".join(codings) + "\n")
+    return corpus, csv
+
+
+def _train(tmp_path: Path, embedder, csv_text: str | None = None):
+    corpus, csv = _pilot(tmp_path)
+    if csv_text is not None:
+        csv.write_text(csv_text)
+    docs = read_corpus(corpus)
+    options = SegmentOptions(pipeline="blank")
+    fragments = segment(docs, options, nlp=load_pipeline("blank"))
+    book = parse_codebook(SMALL_CODEBOOK)
+    return train_matcher(csv, book, MatchSettings(0.3, 0.05), docs, fragments, options, embedder.encode), fragments
+
+
+def test_labels_need_half_the_fragment_covered() -> None:
+    fragment = Fragment("d#1.1", "d", "P", 0, 10, 30, "x" * 20)
+    assert label_fragments([fragment], [PilotPassage("d", 0, 20, "a", "anna")]) == [{"a"}]
+    assert label_fragments([fragment], [PilotPassage("d", 0, 19, "a", "anna")]) == [set()]
+    assert label_fragments([fragment], [PilotPassage("e", 0, 30, "a", "anna")]) == [set()]
+
+
+def test_training_calibrates_each_code_and_codes_new_text(tmp_path: Path, embedder) -> None:
+    (matcher, training), fragments = _train(tmp_path, embedder)
+    assert training.fragments == len(fragments) == 48 and training.uncoded == 12
+    assert training.groups == (None,)
+    calibrated = {c.code: c for c in training.calibrations}
+    assert set(calibrated) == {"support", "warmth", "listening"}
+    assert all(c.fragments == 12 and c.precision is not None and c.f1 > 0.8 for c in calibrated.values())
+    new = ["She helped me with the housing forms again.", "He was gentle and kind to the baby.",
+           "The bus was late again this morning."]
+    results = matcher.predict(embedder.encode(new), [Fragment(f"n#{i}.1", "n", "P", i, 0, len(t), t)
+                                                     for i, t in enumerate(new)])
+    assert [r.decision.codes for r in results[:2]] == [("support",), ("warmth",)]
+    assert results[2].decision.status == "uncoded"
+    # the pilot passages are exemplars now: the reason can be a coded passage
+    assert results[0].decision.suggestions[0].exemplar.startswith("She helped me with the housing forms number")
+    assert "precision" in training_text(training)
+
+
+def test_training_is_deterministic(tmp_path: Path, embedder) -> None:
+    (_, first), _ = _train(tmp_path, embedder)
+    (_, second), _ = _train(tmp_path, embedder)
+    assert first == second
+
+
+def test_pilot_coding_errors(tmp_path: Path, embedder) -> None:
+    with pytest.raises(InputError, match="codes that are not in the codebook: ghost"):
+        _train(tmp_path, embedder, "document,start,end,code,coder\npilot.txt,8,40,ghost,anna\n")
+    with pytest.raises(InputError, match="not in the corpus: other.txt"):
+        _train(tmp_path, embedder, "document,start,end,code,coder\nother.txt,8,40,support,anna\n")
+    with pytest.raises(InputError, match="no pilot coding covers half a fragment"):
+        _train(tmp_path, embedder, "document,start,end,code,coder\npilot.txt,8,10,support,anna\n")
