@@ -256,8 +256,9 @@ def select_results(results: Sequence[FragmentResult], codebook: Codebook,
     return tuple(r for r in results if wanted <= assigned_codes(r, codebook))
 
 
-def write_atomic(path: str | Path, text: str) -> None:
-    """Write ``text`` to ``path`` via a temporary file, so the target is never half-written."""
+def write_atomic(path: str | Path, text: str | bytes) -> None:
+    """Write ``text`` (UTF-8 when a string) to ``path`` via a temporary file beside it, so the
+    target is never half-written."""
     path = Path(path)
     if path.is_dir():
         raise InputError("the output path is a folder", str(path), "Give a file name with --out")
@@ -268,8 +269,8 @@ def write_atomic(path: str | Path, text: str) -> None:
     except OSError as exc:
         raise InputError(f"cannot write the output ({exc.strerror})", str(path), "Choose a writable folder") from exc
     try:
-        with os.fdopen(fd, "w", encoding="utf-8", newline="") as handle:
-            handle.write(text)
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(text.encode("utf-8") if isinstance(text, str) else text)
         # mkstemp makes the file private; give it the permissions any new file would get.
         umask = os.umask(0)
         os.umask(umask)

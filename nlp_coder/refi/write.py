@@ -13,8 +13,6 @@ date, so the same input gives the same bytes.
 
 from __future__ import annotations
 
-import os
-import tempfile
 import zipfile
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -48,22 +46,9 @@ class Marker:
 
 def write_atomic_bytes(path: str | Path, data: bytes) -> None:
     """Write bytes via a temporary file beside the target, so it is never half-written."""
-    path = Path(path)
-    if path.is_dir():
-        raise InputError("the output path is a folder", str(path), "Give a file name with --out")
-    parent = path.parent if str(path.parent) else Path(".")
-    try:
-        parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=parent)
-    except OSError as exc:
-        raise InputError(f"cannot write the output ({exc.strerror})", str(path), "Choose a writable folder") from exc
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    from nlp_coder.output import write_atomic
+
+    write_atomic(path, data)
 
 
 def render_qdc(codebook: Codebook) -> str:
