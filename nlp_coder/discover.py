@@ -140,7 +140,7 @@ def class_tfidf_keywords(terms_per_cluster: Sequence[Sequence[str]], top: int = 
         # A term said once in a cluster is weak evidence; use those only when little else is left.
         repeated = [t for t in c if c[t] >= 2]
         pool = repeated if len(repeated) >= 3 else list(c)
-        scored = sorted(((-(c[t] / size) * float(np.log(1 + average / total[t])), t) for t in pool))
+        scored = sorted((-(c[t] / size) * float(np.log(1 + average / total[t])), t) for t in pool)
         keywords.append(tuple(t for _, t in scored[:top]))
     return keywords
 

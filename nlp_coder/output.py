@@ -82,7 +82,10 @@ def render_results(results: Sequence[FragmentResult], fmt: str, manifest: RunMan
         }
         return json.dumps(body, ensure_ascii=False, indent=2) + "\n"
     if fmt == "csv":
-        facets = [f.name for f in codebook.facets] if codebook else [name for name, _ in results[0].facets] if results else []
+        if codebook is not None:
+            facets = [f.name for f in codebook.facets]
+        else:
+            facets = [name for name, _ in results[0].facets] if results else []
         return _csv(results, facets)
     if fmt == "md":
         return _markdown(results, manifest, codebook)
@@ -135,13 +138,17 @@ def _csv(results: Sequence[FragmentResult], facet_names: Sequence[str]) -> str:
         top: list[Suggestion | None] = [*d.suggestions, *[None] * (width - len(d.suggestions))]
         row: list[object] = [f.document, f.id, f.speaker, f.turn, f.start, f.end, f.timestamp, f.text, d.status,
                              ";".join(d.codes)]
-        row += [top[0].code if top[0] else "", top[0].score if top[0] else "", (top[0].exemplar or "") if top[0] else ""]
+        first = top[0]
+        row += [first.code, first.score, first.exemplar or ""] if first else ["", "", ""]
         for s in top[1:]:
             row += [s.code if s else "", s.score if s else ""]
         decisions = dict(r.facets)
         for name in facet_names:
             fd = decisions.get(name)
-            row += [fd.status, ";".join(fd.codes), fd.suggestions[0].score if fd.suggestions else ""] if fd else ["", "", ""]
+            if fd is None:
+                row += ["", "", ""]
+            else:
+                row += [fd.status, ";".join(fd.codes), fd.suggestions[0].score if fd.suggestions else ""]
         row += [f.attributes.get(k, "") for k in keys]
         rows.append(row)
     return _csv_text(header, rows)
@@ -165,8 +172,10 @@ def _markdown(results: Sequence[FragmentResult], manifest: RunManifest | None, c
         by_doc.setdefault(r.fragment.document, []).append(r)
     for doc, items in by_doc.items():
         facet_column = any(r.facets for r in items)
-        lines += [f"## {doc}", "", "| fragment | speaker | text | status | codes | best score | nearest exemplar |"
-                  + (" facets |" if facet_column else ""), "|---|---|---|---|---|---|---|" + ("---|" if facet_column else "")]
+        header = "| fragment | speaker | text | status | codes | best score | nearest exemplar |"
+        rule = "|---|---|---|---|---|---|---|"
+        lines += [f"## {doc}", "", header + (" facets |" if facet_column else ""),
+                  rule + ("---|" if facet_column else "")]
         for r in items:
             best = r.decision.suggestions[0] if r.decision.suggestions else None
             facets = "; ".join(f"{name}: {', '.join(d.codes)}" for name, d in r.facets if d.codes)

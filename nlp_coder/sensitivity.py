@@ -225,8 +225,11 @@ def _recommend(book: Codebook, sweep: list[SweepPoint], base: SweepPoint, stabil
     for s in stability:
         code = book.code(s.code)
         # Resampling five exemplars with replacement moves any code a lot; only the weakest are news.
-        weak = [f"leave-one-out stability {s.leave_one_out:.2f}"] if s.leave_one_out is not None and s.leave_one_out < 0.8 else []
-        weak += [f"bootstrap stability {s.bootstrap:.2f}"] if s.bootstrap is not None and s.bootstrap < 0.5 else []
+        weak = []
+        if s.leave_one_out is not None and s.leave_one_out < 0.8:
+            weak.append(f"leave-one-out stability {s.leave_one_out:.2f}")
+        if s.bootstrap is not None and s.bootstrap < 0.5:
+            weak.append(f"bootstrap stability {s.bootstrap:.2f}")
         if len(code.examples) < 3:
             weak.append(f"only {len(code.examples)} exemplar(s)")
         if weak and s.fragments:
@@ -280,12 +283,13 @@ def sensitivity(results: Sequence[FragmentResult], vectors: np.ndarray, matcher:
             fragments=int(mine.sum()),
             leave_one_out=None if keep_loo is None or not mine.any() else round(float(keep_loo[mine].mean()), 4),
             bootstrap=None if keep_boot is None or not mine.any() else round(float(keep_boot[mine].mean()), 4),
-            within_similarity=None if not code.examples else _round(_within(np.stack([lookup[e] for e in code.examples]))),
+            within_similarity=_round(_within(np.stack([lookup[e] for e in code.examples]))) if code.examples else None,
         ))
     overall = keep_boot if keep_boot is not None else keep_loo
     unstable: tuple[tuple[str, float], ...] = ()
     if overall is not None:
-        order = sorted((i for i in range(len(results)) if overall[i] < 1.0), key=lambda i: (round(float(overall[i]), 6), i))
+        order = sorted((i for i in range(len(results)) if overall[i] < 1.0),
+                       key=lambda i: (round(float(overall[i]), 6), i))
         unstable = tuple((results[i].fragment.id, round(float(overall[i]), 4)) for i in order[:20])
     pairs = _pairs(matcher, scores, results, lookup, boundary)
     comparison = None
@@ -338,10 +342,12 @@ def sensitivity_as_markdown(report: Sensitivity, texts: dict[str, str] | None = 
              f"{report.fragments} fragments, threshold {report.threshold}, margin {report.margin}.", "",
              "## Recommendations", ""]
     lines += [f"- **{r.action}** {', '.join(r.codes)}: {r.evidence}." for r in report.recommendations] or ["- none"]
-    lines += ["", f"## Threshold sweep (margin {m0})", "", "| threshold | coded | overlap | uncoded |", "|---|---|---|---|"]
+    lines += ["", f"## Threshold sweep (margin {m0})", "", "| threshold | coded | overlap | uncoded |",
+              "|---|---|---|---|"]
     lines += [f"| {p.threshold}{' (current)' if p.threshold == t0 else ''} | {p.coded} | {p.overlap} | {p.uncoded} |"
               for p in report.sweep if p.margin == m0]
-    lines += ["", f"## Margin sweep (threshold {t0})", "", "| margin | coded | overlap | uncoded |", "|---|---|---|---|"]
+    lines += ["", f"## Margin sweep (threshold {t0})", "", "| margin | coded | overlap | uncoded |",
+              "|---|---|---|---|"]
     lines += [f"| {p.margin}{' (current)' if p.margin == m0 else ''} | {p.coded} | {p.overlap} | {p.uncoded} |"
               for p in report.sweep if p.threshold == t0]
     shown = [p for p in report.sweep if p.margin == m0]
@@ -353,7 +359,8 @@ def sensitivity_as_markdown(report: Sensitivity, texts: dict[str, str] | None = 
               "Share of runs in which a fragment keeps its label, averaged over the fragments of each code "
               "(leave one exemplar out; bootstrap resamples of the exemplars).", "",
               "| code | fragments | leave-one-out | bootstrap | exemplar similarity |", "|---|---|---|---|---|"]
-    lines += [f"| {s.code} | {s.fragments} | {_fmt(s.leave_one_out)} | {_fmt(s.bootstrap)} | {_fmt(s.within_similarity)} |"
+    lines += [f"| {s.code} | {s.fragments} | {_fmt(s.leave_one_out)} | {_fmt(s.bootstrap)} | "
+              f"{_fmt(s.within_similarity)} |"
               for s in report.stability]
     if report.comparison is not None:
         c = report.comparison

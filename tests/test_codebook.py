@@ -3,13 +3,12 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from conftest import REPO, SMALL_CODEBOOK
 
 from nlp_coder.codebook import descendants, load_codebook, parse_codebook
 from nlp_coder.errors import InputError
 from nlp_coder.lint import lint_codebook
 from nlp_coder.records import Fragment
-
-from conftest import REPO, SMALL_CODEBOOK
 
 
 def test_small_codebook_loads_with_groups_and_hierarchy(codebook_file: Path) -> None:
@@ -67,7 +66,8 @@ def test_invalid_codebooks_name_line_and_field(yaml_text: str, message: str) -> 
 
 
 def test_facet_parent_must_stay_in_its_group() -> None:
-    text = "codes:\n  - id: a\n    definition: x\nfacets:\n  f:\n    codes:\n      - id: b\n        parent: a\n        definition: y\n"
+    text = ("codes:\n  - id: a\n    definition: x\nfacets:\n  f:\n    codes:\n      - id: b\n        parent: a\n"
+            "        definition: y\n")
     with pytest.raises(InputError, match="code 'b' \\(in facet 'f'\\): parent 'a' is in the main codes"):
         parse_codebook(text)
 
@@ -140,7 +140,8 @@ def test_lint_finds_inseparable_codes_and_misplaced_exemplars(embedder) -> None:
 def test_lint_reports_a_pair_with_interchangeable_exemplars(embedder) -> None:
     book = parse_codebook(
         "codes:\n"
-        "  - id: a\n    definition: a\n    examples: ['kind and warm staff', 'warm and kind people', 'kind warm team']\n"
+        "  - id: a\n    definition: a\n"
+        "    examples: ['kind and warm staff', 'warm and kind people', 'kind warm team']\n"
         "  - id: b\n    definition: b\n    examples: ['warm kind staff', 'kind and warm people', 'warm team kind']\n"
     )
     assert [f.codes for f in lint_codebook(book, embedder.encode) if f.check == "similar-codes"] == [("a", "b")]

@@ -2,12 +2,11 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from conftest import SMALL_CODEBOOK
 
 from nlp_coder.codebook import parse_codebook
 from nlp_coder.match import CodebookMatcher, codebook_texts, definition_text
 from nlp_coder.records import Fragment, MatchSettings
-
-from conftest import SMALL_CODEBOOK
 
 
 def _fragments(*texts: str) -> list[Fragment]:

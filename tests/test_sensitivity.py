@@ -5,14 +5,13 @@ from pathlib import Path
 
 import numpy as np
 from click.testing import CliRunner
+from conftest import SMALL_CODEBOOK
 
 from nlp_coder.cli import main
 from nlp_coder.codebook import parse_codebook
 from nlp_coder.match import CodebookMatcher, codebook_texts
 from nlp_coder.records import Fragment, MatchSettings
 from nlp_coder.sensitivity import UNCODED, labels, sensitivity
-
-from conftest import SMALL_CODEBOOK
 
 TEXTS = [
     "She helped me fill in the housing forms and arranged childcare",
