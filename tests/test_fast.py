@@ -1,0 +1,265 @@
+"""The fast path: the static (model2vec) embedder, the cascade, --device, and resuming after kill -9."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import numpy as np
+import pytest
+from conftest import REPO
+
+from nlp_coder import embed as embed_module
+from nlp_coder.embed import HashingEmbedder, ModelSpec, StaticEmbedder, load_embedder, resolve_device
+from nlp_coder.errors import InputError, ModelNotInstalledError
+from nlp_coder.fast import CascadeOptions, select_uncertain, uncertainty
+from nlp_coder.match import CodebookMatcher
+from nlp_coder.pipeline import SuggestOptions, suggest
+from nlp_coder.records import MatchSettings
+from nlp_coder.store import Store
+
+# -- the cascade -----------------------------------------------------------------------------------
+
+
+def _pair() -> tuple[HashingEmbedder, HashingEmbedder]:
+    """A "full" and a "fast" model that disagree: hashed features of different sizes."""
+    return HashingEmbedder(256, "hash-test"), HashingEmbedder(16, "hash-fast")
+
+
+def _decisions(result) -> list[tuple[str, tuple[str, ...]]]:  # type: ignore[no-untyped-def]
+    return [(r.decision.status, r.decision.codes) for r in result.results]
+
+
+def _run(tmp_path: Path, transcript_file: Path, codebook_file: Path, name: str, cascade: float | None,
+         full: HashingEmbedder, fast: HashingEmbedder | None = None, band: float | None = None):  # type: ignore[no-untyped-def]
+    options = SuggestOptions(model="hash-test", threshold=0.2, cascade=cascade, cascade_band=band)
+    return suggest(transcript_file, codebook_file, tmp_path / f"{name}.db", options=options, embedder=full,
+                   fast_embedder=fast)
+
+
+def test_cascade_share_zero_is_the_fast_model_and_share_one_the_full_model(
+        tmp_path: Path, transcript_file: Path, codebook_file: Path) -> None:
+    full, fast = _pair()
+    only_full = _run(tmp_path, transcript_file, codebook_file, "full", None, HashingEmbedder(256, "hash-test"))
+    only_fast = _run(tmp_path, transcript_file, codebook_file, "fast", None, HashingEmbedder(16, "hash-fast"))
+    none = _run(tmp_path, transcript_file, codebook_file, "c0", 0.0, full, fast)
+    assert none.cascade is not None and none.cascade.rescored == 0
+    assert full.texts_encoded == 0  # the full model is never asked when nothing is re-scored
+    assert _decisions(none) == _decisions(only_fast)
+    full, fast = _pair()
+    every = _run(tmp_path, transcript_file, codebook_file, "c1", 1.0, full, fast)
+    assert every.cascade is not None and every.cascade.rescored == len(every.results)
+    assert _decisions(every) == _decisions(only_full)
+    assert [r.decision.suggestions for r in every.results] == [r.decision.suggestions for r in only_full.results]
+
+
+def test_cascade_rescores_at_most_its_share_and_records_it(tmp_path: Path, transcript_file: Path,
+                                                           codebook_file: Path) -> None:
+    full, fast = _pair()
+    result = _run(tmp_path, transcript_file, codebook_file, "half", 0.5, full, fast)
+    n = len(result.results)
+    assert result.cascade is not None
+    assert result.cascade.rescored == n // 2 and result.cascade.share <= 0.5
+    # The full model embedded only the re-scored fragments (plus the codebook's texts).
+    assert full.texts_encoded <= n // 2 + 30
+    parameters = dict(result.manifest.parameters)
+    assert parameters["cascade_share"] == 0.5 and parameters["cascade_fast_model"] == "hash-fast"
+    with Store(tmp_path / "half.db") as store:
+        assert store.runs()[-1][3] == "finished"
+    # A re-run embeds nothing: both models' vectors come from the cache.
+    full2, fast2 = _pair()
+    again = _run(tmp_path, transcript_file, codebook_file, "half", 0.5, full2, fast2)
+    assert full2.texts_encoded == 0 and fast2.texts_encoded == 0
+    assert _decisions(again) == _decisions(result)
+
+
+def test_default_runs_have_no_cascade_parameters(tmp_path: Path, transcript_file: Path, codebook_file: Path) -> None:
+    result = _run(tmp_path, transcript_file, codebook_file, "plain", None, HashingEmbedder())
+    assert result.cascade is None
+    assert not any(key.startswith("cascade") for key, _ in result.manifest.parameters)
+
+
+def test_cascade_band_and_share_are_checked(tmp_path: Path, transcript_file: Path, codebook_file: Path) -> None:
+    full, fast = _pair()
+    with pytest.raises(InputError, match="outside"):
+        _run(tmp_path, transcript_file, codebook_file, "bad", 1.5, full, fast)
+    banded = _run(tmp_path, transcript_file, codebook_file, "band", 1.0, full, fast, band=0.0)
+    assert banded.cascade is not None and banded.cascade.rescored == 0
+
+
+def test_select_uncertain_takes_the_least_certain_in_fragment_order() -> None:
+    values = np.array([0.5, 0.01, 0.3, 0.01, 0.2])
+    assert select_uncertain(values, CascadeOptions(share=0.4)).tolist() == [1, 3]
+    assert select_uncertain(values, CascadeOptions(share=0.6)).tolist() == [1, 3, 4]
+    assert select_uncertain(values, CascadeOptions(share=1.0, band=0.25)).tolist() == [1, 3, 4]
+    assert select_uncertain(values, CascadeOptions(share=0.0)).tolist() == []
+
+
+def test_uncertainty_is_the_smaller_of_lead_and_distance_to_threshold(codebook_file: Path) -> None:
+    from nlp_coder.codebook import load_codebook
+
+    book = load_codebook(codebook_file)
+    matcher = CodebookMatcher(MatchSettings(threshold=0.3, margin=0.02)).fit(book, HashingEmbedder().encode)
+    scored = matcher.score(HashingEmbedder().encode(["She was warm and kind.", "The bus was late."]))
+    values = uncertainty(matcher, scored)
+    assert values.shape == (2,) and np.all(values >= 0)
+    main = [j for j, cv in enumerate(matcher.code_vectors_) if cv.code.facet is None and cv.code.codable]
+    row = np.sort(scored.score[0, main])[::-1]
+    assert values[0] <= min(row[0] - row[1], abs(row[0] - 0.3)) + 1e-6
+
+
+def test_cli_suggest_with_cascade_and_device(tmp_path: Path, transcript_file: Path, codebook_file: Path,
+                                             monkeypatch: pytest.MonkeyPatch) -> None:
+    from click.testing import CliRunner
+
+    from nlp_coder.cli import main
+
+    real = load_embedder
+
+    def fake_load(name: str = "default", **kwargs):  # type: ignore[no-untyped-def]
+        return HashingEmbedder(16, "hash-fast") if name == "fast" else real(name, **kwargs)
+
+    monkeypatch.setattr("nlp_coder.pipeline.load_embedder", fake_load)
+    out = tmp_path / "out.jsonl"
+    result = CliRunner().invoke(main, ["suggest", str(transcript_file), "--codebook", str(codebook_file),
+                                       "--model", "hash-test", "--db", str(tmp_path / "p.db"), "--out", str(out),
+                                       "--cascade", "0.5", "--device", "auto"], catch_exceptions=False)
+    assert result.exit_code == 0, result.output
+    assert "cascade: hash-fast scored" in result.output
+    assert len(out.read_text().splitlines()) == 4
+
+
+# -- devices -------------------------------------------------------------------------------------
+
+
+def test_resolve_device() -> None:
+    import torch
+
+    assert resolve_device(None) == "cpu" and resolve_device("cpu") == "cpu"
+    assert resolve_device("auto") == ("cuda" if torch.cuda.is_available() else "cpu")
+    if not torch.cuda.is_available():
+        with pytest.raises(InputError, match="no CUDA GPU"):
+            resolve_device("cuda")
+    with pytest.raises(InputError, match="unknown device"):
+        resolve_device("tpu")
+
+
+# -- the static embedder -------------------------------------------------------------------------
+
+
+def _tiny_static_model(folder: Path) -> None:
+    from safetensors.numpy import save_file
+    from tokenizers import Tokenizer
+    from tokenizers.models import WordLevel
+    from tokenizers.pre_tokenizers import Whitespace
+
+    vocab = {"[UNK]": 0, "warm": 1, "kind": 2, "bus": 3}
+    tokenizer = Tokenizer(WordLevel(vocab, unk_token="[UNK]"))
+    tokenizer.pre_tokenizer = Whitespace()
+    folder.mkdir(parents=True)
+    tokenizer.save(str(folder / "tokenizer.json"))
+    matrix = np.array([[0, 0, 1], [1, 0, 0], [1, 1, 0], [0, 1, 0]], dtype=np.float16)
+    save_file({"embeddings": matrix}, str(folder / "model.safetensors"))
+
+
+def _static_spec(**extra: object) -> ModelSpec:
+    return ModelSpec(name="tiny-static", kind="static", dimensions=3, languages=("en",), threshold=0.3, margin=0.02,
+                     path="tiny", build="make fast-model", **extra)  # type: ignore[arg-type]
+
+
+def test_static_embedder_means_token_vectors(tmp_path: Path) -> None:
+    _tiny_static_model(tmp_path / "tiny")
+    model = StaticEmbedder(_static_spec(), tmp_path / "tiny", "sha")
+    vectors = model.encode(["warm kind", "bus", ""])
+    assert vectors.shape == (3, 3) and vectors.dtype == np.float32
+    expected = np.array([2, 1, 0], dtype=np.float32) / np.sqrt(5)
+    assert np.allclose(vectors[0], expected, atol=1e-6)
+    assert np.allclose(vectors[1], [0, 1, 0])
+    assert np.allclose(vectors[2], 0)  # no token: a zero vector, never NaN
+    assert model.encode([]).shape == (0, 3)
+
+
+def test_static_model_missing_or_tampered_is_a_clear_error(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(embed_module, "MODELS_DIR", tmp_path)
+    spec = _static_spec()
+    assert not spec.installed
+    with pytest.raises(ModelNotInstalledError, match="make fast-model"):
+        embed_module.static_folder(spec)
+    _tiny_static_model(tmp_path / "tiny")
+    assert spec.installed
+    with pytest.raises(InputError, match="not the expected"):
+        embed_module._checked_sha256(_static_spec(weights_sha256="0" * 64), tmp_path / "tiny")
+
+
+def test_the_registry_has_the_fast_model() -> None:
+    spec = embed_module.load_registry().model("fast")
+    assert spec.kind == "static" and spec.path and spec.weights_sha256 and "make fast-model" in spec.build
+
+
+@pytest.mark.slow
+def test_the_built_fast_model_loads_and_matches_sentence_transformers() -> None:
+    fast = load_embedder("fast")
+    texts = ["She was warm and kind to my kids.", "He was so kind and gentle with us.", "The bus was late again."]
+    vectors = fast.encode(texts)
+    assert vectors.shape == (3, fast.dimensions)
+    assert vectors[0] @ vectors[1] > vectors[0] @ vectors[2]
+    from sentence_transformers import SentenceTransformer
+
+    reference = SentenceTransformer(str(embed_module.static_folder(embed_module.load_registry().model("fast"))),
+                                    device="cpu", local_files_only=True)
+    assert np.allclose(vectors, reference.encode(texts, normalize_embeddings=True), atol=1e-3)
+
+
+# -- resuming after kill -9 ----------------------------------------------------------------------
+
+_SLOW_RUN = textwrap.dedent("""
+    import sys, time
+    from nlp_coder.embed import HashingEmbedder
+    from nlp_coder.pipeline import SuggestOptions, suggest
+
+    class Slow(HashingEmbedder):
+        def encode(self, texts):
+            vectors = super().encode(texts)
+            print(len(texts), flush=True)  # printed before the batch is committed
+            time.sleep(0.2)
+            return vectors
+
+    suggest(sys.argv[1], sys.argv[2], sys.argv[3], options=SuggestOptions(model="hash-test", batch_size=10),
+            embedder=Slow())
+    print("done", flush=True)
+""")
+
+
+def test_suggest_after_kill_9_re_embeds_no_finished_batch(tmp_path: Path, codebook_file: Path) -> None:
+    corpus = tmp_path / "big.txt"
+    corpus.write_text("".join(f"Mother: This is sentence number {i} about the housing forms and the kids.\n"
+                              for i in range(200)), encoding="utf-8")
+    db = tmp_path / "p.db"
+    env = {**os.environ, "PYTHONPATH": str(REPO)}
+    child = subprocess.Popen([sys.executable, "-c", _SLOW_RUN, str(corpus), str(codebook_file), str(db)],
+                             stdout=subprocess.PIPE, text=True, env=env, cwd=REPO)
+    assert child.stdout is not None
+    batches = 0
+    for _line in child.stdout:  # the codebook's batches, then fragment batches of 10
+        batches += 1
+        if batches == 6:
+            break
+    child.send_signal(signal.SIGKILL)
+    child.wait(timeout=30)
+    with Store(db) as store:
+        kept = store.count("embeddings")
+        assert store.runs()[-1][3] == "running"  # killed: never marked finished or failed
+    assert kept >= 30  # the codebook's texts and at least the first fragment batches
+    counting = HashingEmbedder()
+    result = suggest(corpus, codebook_file, db, options=SuggestOptions(model="hash-test", batch_size=10),
+                     embedder=counting)
+    with Store(db) as store:
+        total = store.count("embeddings")
+    assert counting.texts_encoded == total - kept  # only what the killed run had not committed
+    assert result.embedded == counting.texts_encoded and len(result.results) == 200
+    json.dumps([r.decision.status for r in result.results])
