@@ -90,6 +90,22 @@ def _model_option(func: Callable[..., Any]) -> Callable[..., Any]:
                         help="Embedding model from the registry (see 'nlp-coder models').")(func)
 
 
+# -- speed options (nlp_coder.fast): --device on suggest/embed, --cascade on suggest ----------------
+def _device_option(func: Callable[..., Any]) -> Callable[..., Any]:
+    return click.option("--device", type=click.Choice(["cpu", "cuda", "auto"]), default="cpu", show_default=True,
+                        help="Where the model runs: auto = cuda when torch sees a GPU.")(func)
+
+
+def _cascade_options(func: Callable[..., Any]) -> Callable[..., Any]:
+    func = click.option("--cascade-band", type=float, metavar="SCORE",
+                        help="With --cascade: re-score only fragments whose fast-model lead or distance "
+                             "to the threshold is below SCORE.")(func)
+    return click.option("--cascade", type=float, metavar="SHARE", is_flag=False, flag_value=0.3,
+                        help="Score everything with the fast model, then re-score with --model the "
+                             "least certain fragments, at most SHARE of them (--cascade alone: 0.3).")(func)
+# -- end of speed options ------------------------------------------------------------------------
+
+
 def _output_options(func: Callable[..., Any] | None = None, *, extra: tuple[str, ...] = ()) -> Any:
     if func is None:  # used as @_output_options(extra=("qdpx",))
         return lambda f: _output_options(f, extra=extra)
@@ -133,7 +149,7 @@ def _corpus_argument(func: Callable[..., Any]) -> Callable[..., Any]:
 @main.command(context_settings=CONTEXT)
 @_corpus_argument
 @click.option("-c", "--codebook", "codebook", required=True, type=click.Path(path_type=Path),
-              help="Codebook YAML file (format: docs/codebook.md).")
+              help="Codebook: YAML (docs/codebook.md), or a REFI-QDA .qdc codebook or .qdpx project.")
 @_output_options(extra=("qdpx",))
 @_segment_options
 @click.option("--threshold", type=float, help="Score a code needs to be suggested (default: codebook, else model).")
@@ -143,13 +159,19 @@ def _corpus_argument(func: Callable[..., Any]) -> Callable[..., Any]:
 @click.option("--where", "where", multiple=True, metavar="CODE",
               help="Output only fragments assigned this code (repeatable: all must hold, e.g. "
                    "--where positive-feedback --where clinical). The store keeps every fragment.")
+@click.option("--train-from", "train_from", type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              help="Learn from pilot coding (a .qdpx project, or a codings CSV on the corpus): coded passages "
+                   "become exemplars, a classifier per code is fitted and its threshold calibrated.")
 @_model_option
+@_device_option
+@_cascade_options
 @_store_option
 @_quiet_option
 def suggest(corpus: Path, codebook: Path, out: Path | None, fmt: str | None, threshold: float | None,
             margin: float | None, top_k: int, suggestions: int, where: tuple[str, ...], model: str, db: Path | None,
             quiet: bool,
-            metadata: Path | None, **segmenting: Any) -> None:
+            metadata: Path | None, device: str, cascade: float | None, cascade_band: float | None,
+            train_from: Path | None, **segmenting: Any) -> None:
     """Suggest codes for every fragment of CORPUS (a transcript, a folder, or a fragment table)."""
     from nlp_coder.codebook import load_codebook
     from nlp_coder.output import render_results, select_results, summarise
@@ -165,7 +187,9 @@ def suggest(corpus: Path, codebook: Path, out: Path | None, fmt: str | None, thr
     result = run_suggest(
         corpus, codebook, store,
         segment_options=_build_segment_options(**segmenting),
-        options=SuggestOptions(model=model, threshold=threshold, margin=margin, top_k=top_k, suggestions=suggestions),
+        options=SuggestOptions(model=model, threshold=threshold, margin=margin, top_k=top_k, suggestions=suggestions,
+                               device=device, cascade=cascade, cascade_band=cascade_band,
+                               train_from=str(train_from) if train_from else None),
         metadata=metadata, progress=not quiet,
     )
     fmt = _format_for(out, fmt)
@@ -184,6 +208,14 @@ def suggest(corpus: Path, codebook: Path, out: Path | None, fmt: str | None, thr
         where_to = f"wrote {len(shown)} fragments{selection} ({fmt}) to {out}" if out else "results on standard output"
         click.echo(f"{where_to}; run {result.run_id} recorded in {store} "
                    f"(fragments: {result.embedded} texts embedded, {result.cached} from cache)", err=out is None)
+        if result.training is not None:
+            from nlp_coder.train import training_text
+
+            click.echo(training_text(result.training), err=out is None)
+        if result.cascade is not None:
+            c = result.cascade
+            click.echo(f"cascade: {c.fast_model} scored {c.fragments} fragments; {c.full_model} re-scored "
+                       f"{c.rescored} ({c.share:.0%}), {c.changed} of them changed decision", err=out is None)
 
 
 @main.command(context_settings=CONTEXT)
@@ -209,18 +241,19 @@ def segment(corpus: Path, out: Path | None, fmt: str | None, quiet: bool, metada
 @_corpus_argument
 @_segment_options
 @_model_option
+@_device_option
 @_store_option
 @click.option("--batch-size", type=int, default=256, show_default=True, help="Texts embedded and committed per batch.")
 @_quiet_option
 def embed(corpus: Path, model: str, db: Path | None, batch_size: int, quiet: bool, metadata: Path | None,
-          **segmenting: Any) -> None:
+          device: str, **segmenting: Any) -> None:
     """Embed CORPUS's fragments into the project store's cache, so later runs are fast."""
     from nlp_coder.pipeline import embed_corpus
     from nlp_coder.store import resolve_store_path
 
     store = resolve_store_path(db)
     done = embed_corpus(corpus, store, segment_options=_build_segment_options(**segmenting), model=model,
-                        metadata=metadata, batch_size=batch_size, progress=not quiet)
+                        metadata=metadata, batch_size=batch_size, progress=not quiet, device=device)
     _warn(done.segmentation.warnings, quiet)
     if not quiet:
         click.echo(f"{len(done.segmentation.fragments)} fragments: {done.embedded} texts embedded, "
@@ -324,6 +357,8 @@ def sensitivity(corpus: Path, codebook: Path, out: Path | None, fmt: str | None,
 @click.option("--bootstrap", type=int, default=10, show_default=True, help="Resamples of each code's exemplars.")
 @click.option("--distance-threshold", type=float, default=0.6, show_default=True, help="As for discover.")
 @click.option("--min-cluster-size", type=int, default=4, show_default=True, help="As for discover.")
+@click.option("--codings", type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              help="Human coding to compare with (a .qdpx or a codings CSV); default: the corpus, if a .qdpx.")
 @_segment_options
 @click.option("--threshold", type=float, help="As for suggest.")
 @click.option("--margin", type=float, help="As for suggest.")
@@ -331,8 +366,8 @@ def sensitivity(corpus: Path, codebook: Path, out: Path | None, fmt: str | None,
 @_store_option
 @_quiet_option
 def report(corpus: Path, codebook: Path, out: Path, bootstrap: int, distance_threshold: float,
-           min_cluster_size: int, threshold: float | None, margin: float | None, model: str, db: Path | None,
-           quiet: bool, metadata: Path | None, **segmenting: Any) -> None:
+           min_cluster_size: int, codings: Path | None, threshold: float | None, margin: float | None, model: str,
+           db: Path | None, quiet: bool, metadata: Path | None, **segmenting: Any) -> None:
     """Write one self-contained HTML page (works offline) on a coded corpus: overview, codes by
     facet and attribute, a map of fragments, quotes, candidate themes, sensitivity, co-occurrence."""
     from nlp_coder.output import write_atomic
@@ -342,7 +377,7 @@ def report(corpus: Path, codebook: Path, out: Path, bootstrap: int, distance_thr
     html = build_report(corpus, codebook, resolve_store_path(db), segment_options=_build_segment_options(**segmenting),
                         options=SuggestOptions(model=model, threshold=threshold, margin=margin), metadata=metadata,
                         bootstrap=bootstrap, distance_threshold=distance_threshold,
-                        min_cluster_size=min_cluster_size, progress=not quiet)
+                        min_cluster_size=min_cluster_size, codings=codings, progress=not quiet)
     write_atomic(out, html)
     if not quiet:
         click.echo(f"wrote the report to {out} ({len(html) // 1024} KiB); open it in a browser")
@@ -423,14 +458,13 @@ def models(fmt: str) -> None:
 
 # Commands of other areas live in their own modules (cli_*.py) and are registered here.
 # (Imported last: they use the shared option decorators defined above.)
+
 from nlp_coder.cli_refi import agree, check, convert, sample  # noqa: E402
 
 main.add_command(agree)
 main.add_command(sample)
 main.add_command(check)
 codebook.add_command(convert)
-
-
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -20,12 +20,14 @@ from nlp_coder.discover import Discovery
 from nlp_coder.sensitivity import Sensitivity
 from nlp_coder.embed import Embedder, load_embedder, load_registry
 from nlp_coder.errors import InputError
+from nlp_coder.fast import CascadeOptions, CascadeReport
 from nlp_coder.match import CodebookMatcher, codebook_texts
 from nlp_coder.output import result_record
 from nlp_coder.readers import read_corpus_report
 from nlp_coder.records import Codebook, Document, Fragment, FragmentResult, MatchSettings, RunManifest
 from nlp_coder.segment import SegmentOptions, load_pipeline, pipeline_name, segment
 from nlp_coder.store import Store, text_sha256
+from nlp_coder.train import Training
 
 DEFAULT_BATCH = 256
 
@@ -45,6 +47,13 @@ class SuggestOptions:
     counterexample_weight: float = 1.0
     suggestions: int = 3
     batch_size: int = DEFAULT_BATCH
+    # Speed (nlp_coder.fast): the torch device of the model, and the cascade (None: off; else the
+    # largest share of fragments the full model re-scores after the fast model scored them all).
+    device: str = "cpu"
+    cascade: float | None = None
+    cascade_band: float | None = None
+    # Pilot coding to learn from (nlp_coder.train): a .qdpx project or a codings CSV.
+    train_from: str | None = None
 
 
 @dataclass(frozen=True)
@@ -70,6 +79,8 @@ class SuggestResult:
     cached: int = 0
     vectors: np.ndarray | None = field(default=None, compare=False, repr=False)
     matcher: CodebookMatcher | None = field(default=None, compare=False, repr=False)
+    cascade: CascadeReport | None = None
+    training: Training | None = None
 
 
 @dataclass(frozen=True)
@@ -85,7 +96,11 @@ class Embedding:
 
 def read_and_segment(corpus: str | Path, options: SegmentOptions | None = None,
                      metadata: str | Path | None = None) -> Segmentation:
-    """Read a corpus (file, folder or fragment table) and cut it into fragments."""
+    """Read a corpus (file, folder or fragment table) and cut it into fragments.
+
+    Raises:
+        InputError: unreadable input, or no fragment left to code (e.g. every speaker excluded).
+    """
     options = options or SegmentOptions()
     reading = read_corpus_report(Path(corpus), metadata=Path(metadata) if metadata else None)
     documents = reading.documents
@@ -96,6 +111,9 @@ def read_and_segment(corpus: str | Path, options: SegmentOptions | None = None,
         nlp = load_pipeline(options.pipeline)
         name = pipeline_name(nlp)
     fragments = segment(documents, options, nlp=nlp)
+    if not fragments:
+        raise InputError("no fragments to code", str(corpus),
+                         "Check --speaker/--exclude-speaker and --min-words, or that the files hold text")
     return Segmentation(documents, fragments, tuple(warnings), name)
 
 
@@ -116,7 +134,8 @@ def embed_cached(store: Store, embedder: Embedder, texts: Sequence[str], *, batc
         The vectors (one row per text) and how many distinct texts were newly embedded.
     """
     hashes = [text_sha256(t) for t in texts]
-    found = store.cached_vectors(embedder.model_id, hashes)
+    key = cache_key(embedder.model_id, embedder.weights_sha256)
+    found = store.cached_vectors(key, hashes)
     missing: dict[str, str] = {}
     for sha, text in zip(hashes, texts):
         if sha not in found and sha not in missing:
@@ -128,7 +147,7 @@ def embed_cached(store: Store, embedder: Embedder, texts: Sequence[str], *, batc
         for lo in range(0, len(todo), batch_size):
             batch = todo[lo:lo + batch_size]
             vectors = embedder.encode([t for _, t in batch])
-            store.save_vectors(embedder.model_id, [s for s, _ in batch], vectors)
+            store.save_vectors(key, [s for s, _ in batch], vectors)
             found.update({s: v for (s, _), v in zip(batch, vectors)})
             if bar is not None:
                 bar.update(len(batch))
@@ -137,6 +156,12 @@ def embed_cached(store: Store, embedder: Embedder, texts: Sequence[str], *, batc
     if not hashes:
         return np.zeros((0, embedder.dimensions), dtype=np.float32), 0
     return np.stack([found[s] for s in hashes]).astype(np.float32), len(missing)
+
+
+def cache_key(model_id: str, weights_sha256: str) -> str:
+    """The embedding cache's model key: the model's name and its weights, so that vectors of
+    other weights published under the same name are never reused."""
+    return f"{model_id}@{weights_sha256[:16]}"
 
 
 def _progress(total: int, enabled: bool, label: str):  # type: ignore[no-untyped-def]
@@ -171,7 +196,7 @@ def match_settings(codebook: Codebook, options: SuggestOptions) -> MatchSettings
 def suggest(corpus: str | Path, codebook: str | Path, store_path: str | Path, *,
             segment_options: SegmentOptions | None = None, options: SuggestOptions | None = None,
             metadata: str | Path | None = None, embedder: Embedder | None = None,
-            progress: bool = False) -> SuggestResult:
+            progress: bool = False, fast_embedder: Embedder | None = None) -> SuggestResult:
     """Pre-code a corpus: suggest codes for every fragment of respondent talk.
 
     Args:
@@ -184,6 +209,8 @@ def suggest(corpus: str | Path, codebook: str | Path, store_path: str | Path, *,
         embedder: an already loaded embedder (tests pass a fake); loaded from ``options.model``
             otherwise.
         progress: show a progress bar on long runs (only on a terminal).
+        fast_embedder: with ``options.cascade``, the fast model (loaded from the registry's
+            ``fast`` otherwise); see :mod:`nlp_coder.fast`.
 
     Returns:
         A :class:`SuggestResult` with one :class:`FragmentResult` per fragment.
@@ -193,10 +220,16 @@ def suggest(corpus: str | Path, codebook: str | Path, store_path: str | Path, *,
     book = load_codebook(codebook)
     settings = match_settings(book, options)
     seg = read_and_segment(corpus, segment_options, metadata)
-    if not seg.fragments:
-        raise InputError("no fragments to code", str(corpus),
-                         "Check --speaker/--exclude-speaker and --min-words, or that the files hold text")
-    embedder = embedder or load_embedder(options.model, batch_size=min(options.batch_size, 128))
+    embedder = embedder or load_embedder(options.model, batch_size=min(options.batch_size, 128),
+                                         device=options.device)
+    if options.train_from is not None and options.cascade is not None:
+        raise InputError("--train-from and --cascade cannot be combined", "--train-from",
+                         "Leave out --cascade when training on pilot coding")
+    cascade = None
+    if options.cascade is not None:
+        cascade = CascadeOptions(share=options.cascade, band=options.cascade_band)
+        cascade.check()
+        fast_embedder = fast_embedder or load_embedder(cascade.fast_model)
     with Store(store_path) as store:
         store.save_fragments(seg.documents, seg.fragments, segment_options.unit)
         store.save_codebook(book)
@@ -207,16 +240,33 @@ def suggest(corpus: str | Path, codebook: str | Path, store_path: str | Path, *,
             codebook=book.name,
             codebook_sha256=book.sha256,
             corpus_sha256=corpus_sha256(seg.documents),
-            parameters=_parameters(segment_options, settings, seg.pipeline),
+            parameters=_parameters(segment_options, settings, seg.pipeline)
+            + (_cascade_parameters(cascade, fast_embedder) if cascade and fast_embedder else ())
+            + (_training_parameters(options.train_from) if options.train_from else ()),
             documents=len(seg.documents),
             fragments=len(seg.fragments),
         )
         run_id = store.start_run("suggest", manifest)
+        if cascade is not None and fast_embedder is not None:
+            try:
+                return _suggest_cascade(store, run_id, seg, book, settings, manifest, options, cascade,
+                                        embedder, fast_embedder, progress)
+            except BaseException as exc:
+                store.fail_run(run_id, type(exc).__name__)
+                raise
         try:
             code_texts = codebook_texts(book)
             code_vectors, _ = embed_cached(store, embedder, code_texts, batch_size=options.batch_size)
             lookup = dict(zip(code_texts, code_vectors))
-            matcher = CodebookMatcher(settings).fit(book, lambda texts: np.stack([lookup[t] for t in texts]))
+            training = None
+            if options.train_from is not None:
+                from nlp_coder.train import train_matcher
+
+                matcher, training = train_matcher(
+                    options.train_from, book, settings, seg.documents, seg.fragments, segment_options,
+                    lambda texts: embed_cached(store, embedder, list(texts), batch_size=options.batch_size)[0])
+            else:
+                matcher = CodebookMatcher(settings).fit(book, lambda texts: np.stack([lookup[t] for t in texts]))
             vectors, new = embed_cached(store, embedder, [f.text for f in seg.fragments],
                                         batch_size=options.batch_size, progress=progress)
             results = matcher.predict(vectors, seg.fragments)
@@ -226,7 +276,51 @@ def suggest(corpus: str | Path, codebook: str | Path, store_path: str | Path, *,
             raise
     distinct = len({text_sha256(f.text) for f in seg.fragments})
     return SuggestResult(seg, book, results, manifest, run_id, embedded=new, cached=distinct - new,
-                         vectors=vectors, matcher=matcher)
+                         vectors=vectors, matcher=matcher, training=training)
+
+
+def _training_parameters(path: str) -> tuple[tuple[str, object], ...]:
+    """Manifest parameters of a run trained on pilot coding: the file and its hash."""
+    from nlp_coder.embed import file_sha256
+
+    if not Path(path).is_file():
+        raise InputError("pilot coding not found", path, "Give a .qdpx project or a codings .csv")
+    return (("train_from", path), ("train_from_sha256", file_sha256(Path(path))))
+
+
+def _cascade_parameters(cascade: CascadeOptions, fast: Embedder) -> tuple[tuple[str, object], ...]:
+    """Manifest parameters of a cascade run (absent from other runs' manifests)."""
+    return (("cascade_share", cascade.share), ("cascade_band", cascade.band), ("cascade_fast_model", fast.model_id),
+            ("cascade_fast_weights_sha256", fast.weights_sha256))
+
+
+def _suggest_cascade(store: Store, run_id: int, seg: Segmentation, book: Codebook, settings: MatchSettings,
+                     manifest: RunManifest, options: SuggestOptions, cascade: CascadeOptions, full: Embedder,
+                     fast: Embedder, progress: bool) -> SuggestResult:
+    """:func:`suggest` with the cascade of :mod:`nlp_coder.fast` (both models through the cache)."""
+    from nlp_coder.fast import cascade_predict
+
+    code_texts = codebook_texts(book)
+    fast_code_vectors, _ = embed_cached(store, fast, code_texts, batch_size=options.batch_size)
+    vectors, new = embed_cached(store, fast, [f.text for f in seg.fragments], batch_size=options.batch_size,
+                                progress=progress)
+    full_new = 0
+
+    def full_encode(texts: Sequence[str], book_texts: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
+        nonlocal full_new
+        book_vectors, _ = embed_cached(store, full, book_texts, batch_size=options.batch_size)
+        fragment_vectors, full_new = embed_cached(store, full, texts, batch_size=options.batch_size,
+                                                  progress=progress)
+        return fragment_vectors, book_vectors
+
+    results, report, matcher = cascade_predict(
+        seg.fragments, book, settings, fast_vectors=vectors,
+        fast_codebook_vectors=dict(zip(code_texts, fast_code_vectors)), full_encode=full_encode,
+        fast_model=fast.model_id, full_model=full.model_id, options=cascade)
+    store.finish_run(run_id, results, [json.dumps(result_record(r), sort_keys=True) for r in results])
+    distinct = len({text_sha256(f.text) for f in seg.fragments})
+    return SuggestResult(seg, book, results, manifest, run_id, embedded=new + full_new, cached=distinct - new,
+                         vectors=vectors, matcher=matcher, cascade=report)
 
 
 def _parameters(seg: SegmentOptions, settings: MatchSettings, pipeline: str) -> tuple[tuple[str, object], ...]:
@@ -251,11 +345,14 @@ def _parameters(seg: SegmentOptions, settings: MatchSettings, pipeline: str) -> 
 
 def embed_corpus(corpus: str | Path, store_path: str | Path, *, segment_options: SegmentOptions | None = None,
                  model: str = "default", metadata: str | Path | None = None, embedder: Embedder | None = None,
-                 batch_size: int = DEFAULT_BATCH, progress: bool = False) -> Embedding:
-    """Embed a corpus' fragments, through the project store's cache (``nlp-coder embed``)."""
+                 batch_size: int = DEFAULT_BATCH, progress: bool = False, device: str = "cpu") -> Embedding:
+    """Embed a corpus' fragments, through the project store's cache (``nlp-coder embed``).
+
+    ``device``: ``cpu``, ``cuda`` or ``auto`` (see :func:`nlp_coder.embed.resolve_device`).
+    """
     segment_options = segment_options or SegmentOptions()
     seg = read_and_segment(corpus, segment_options, metadata)
-    embedder = embedder or load_embedder(model, batch_size=min(batch_size, 128))
+    embedder = embedder or load_embedder(model, batch_size=min(batch_size, 128), device=device)
     with Store(store_path) as store:
         store.save_fragments(seg.documents, seg.fragments, segment_options.unit)
         vectors, new = embed_cached(store, embedder, [f.text for f in seg.fragments], batch_size=batch_size,
@@ -328,7 +425,8 @@ def _sensitivity_of(coded: SuggestResult, store_path: str | Path, options: Sugge
     compare = None
     with Store(store_path) as store:
         # suggest() has just cached every codebook text: read them back rather than load the model again.
-        cached = store.cached_vectors(coded.manifest.model, [text_sha256(t) for t in texts])
+        key = cache_key(coded.manifest.model, coded.manifest.model_weights_sha256)
+        cached = store.cached_vectors(key, [text_sha256(t) for t in texts])
         lookup = {t: cached[text_sha256(t)] for t in texts}
         if compare_model is not None:
             other = load_embedder(compare_model)
@@ -345,11 +443,16 @@ def _sensitivity_of(coded: SuggestResult, store_path: str | Path, options: Sugge
 def build_report(corpus: str | Path, codebook: str | Path, store_path: str | Path, *,
                  segment_options: SegmentOptions | None = None, options: SuggestOptions | None = None,
                  metadata: str | Path | None = None, bootstrap: int = 10, seed: int = 0,
-                 distance_threshold: float = 0.6, min_cluster_size: int = 4, embedder: Embedder | None = None,
-                 progress: bool = False) -> str:
-    """Code a corpus, find candidate themes, test the boundaries, and render one HTML page."""
+                 distance_threshold: float = 0.6, min_cluster_size: int = 4, codings: str | Path | None = None,
+                 embedder: Embedder | None = None, progress: bool = False) -> str:
+    """Code a corpus, find candidate themes, test the boundaries, and render one HTML page.
+
+    Human coding (``codings``: a ``.qdpx`` or a codings CSV; by default the corpus itself when it
+    is a ``.qdpx``) adds agreement tables between each human coder and the machine.
+    """
     from nlp_coder.discover import discover
-    from nlp_coder.report import render_report, report_context
+    from nlp_coder.refi import read_codings
+    from nlp_coder.report import machine_agreement, render_report, report_context
     from nlp_coder.segment import load_analysis_pipeline
 
     options = options or SuggestOptions()
@@ -360,7 +463,11 @@ def build_report(corpus: str | Path, codebook: str | Path, store_path: str | Pat
                       min_cluster_size=min_cluster_size, nlp=load_analysis_pipeline())
     boundaries = _sensitivity_of(coded, store_path, options, bootstrap=bootstrap, seed=seed, compare_model=None,
                                  progress=progress)
+    source = codings or (corpus if Path(corpus).suffix.casefold() == ".qdpx" else None)
+    human = read_codings(source).codings if source is not None else ()
+    agreements = machine_agreement(coded.results, coded.segmentation.documents, human) if human else ()
     context = report_context(coded.results, coded.vectors, coded.codebook, coded.segmentation.documents,
                              coded.manifest, discovery=themes, sensitivity=boundaries,
-                             fragment_texts={f.id: f.text for f in coded.segmentation.fragments})
+                             fragment_texts={f.id: f.text for f in coded.segmentation.fragments},
+                             agreements=agreements)
     return render_report(context)

@@ -17,9 +17,11 @@ from typing import Any
 
 import numpy as np
 
+from nlp_coder.agree import Agreement
 from nlp_coder.discover import Discovery
 from nlp_coder.output import Summary, assigned_codes, summarise
 from nlp_coder.records import Codebook, Document, FragmentResult, RunManifest
+from nlp_coder.refi.model import Coding
 from nlp_coder.sensitivity import Sensitivity
 
 #: Okabe & Ito (2008): distinguishable with the common colour-vision deficiencies.
@@ -95,7 +97,8 @@ def cooccurrence(results: Sequence[FragmentResult], codebook: Codebook) -> list[
     per_turn: dict[tuple[str, int], set[str]] = {}
     main = {c.id for c in codebook.group(None) if c.codable}
     for r in results:
-        per_turn.setdefault((r.fragment.document, r.fragment.turn), set()).update(c for c in r.decision.codes if c in main)
+        turn = per_turn.setdefault((r.fragment.document, r.fragment.turn), set())
+        turn.update(c for c in r.decision.codes if c in main)
     weights: Counter[tuple[str, str]] = Counter()
     order = [c.id for c in codebook.codes]
     for codes in per_turn.values():
@@ -121,7 +124,8 @@ def _short(text: str, limit: int) -> str:
     return text if len(text) <= limit else text[: limit - 1] + "\u2026"
 
 
-def _crosstab(results: Sequence[FragmentResult], codebook: Codebook, rows: list[str], key: Any) -> dict[str, Counter[str]]:
+def _crosstab(results: Sequence[FragmentResult], codebook: Codebook, rows: list[str],
+              key: Any) -> dict[str, Counter[str]]:
     table: dict[str, Counter[str]] = {row: Counter() for row in rows}
     for r in results:
         value = key(r)
@@ -133,10 +137,37 @@ def _crosstab(results: Sequence[FragmentResult], codebook: Codebook, rows: list[
     return table
 
 
+def machine_agreement(results: Sequence[FragmentResult], documents: Sequence[Document],
+                      codings: Sequence[Coding]) -> tuple[Agreement, ...]:
+    """Agreement of each human coder with the machine (and between the humans, when several),
+    on the documents the humans coded, at fragment and character level."""
+    from nlp_coder.agree import Rater, agreement
+    from nlp_coder.refi import MACHINE_USER, Unit
+
+    human = [c for c in codings if c.coder != MACHINE_USER]
+    coded_docs = sorted({c.document for c in human} & {d.id for d in documents})
+    if not coded_docs:
+        return ()
+    wanted = set(coded_docs)
+    machine = Rater(MACHINE_USER, tuple(
+        Coding(r.fragment.document, r.fragment.start, r.fragment.end, code, MACHINE_USER)
+        for r in results if r.fragment.document in wanted
+        for d in [r.decision, *(d for _, d in r.facets)] for code in d.codes))
+    units = [Unit(r.fragment.document, r.fragment.start, r.fragment.end) for r in results
+             if r.fragment.document in wanted]
+    lengths = {d.id: len(d.text) for d in documents}
+    coders = list(dict.fromkeys(c.coder for c in human))
+    raters = [Rater(name, tuple(c for c in human if c.coder == name)) for name in coders]
+    tables = [agreement([r, machine], documents=coded_docs, lengths=lengths, units=units) for r in raters]
+    if len(raters) > 1:
+        tables.append(agreement(raters, documents=coded_docs, lengths=lengths, units=units))
+    return tuple(tables)
+
+
 def report_context(results: Sequence[FragmentResult], vectors: np.ndarray, codebook: Codebook,
                    documents: Sequence[Document], manifest: RunManifest, *, discovery: Discovery | None = None,
                    sensitivity: Sensitivity | None = None, fragment_texts: dict[str, str] | None = None,
-                   quotes: int = 3) -> dict[str, object]:
+                   agreements: Sequence[Agreement] = (), quotes: int = 3) -> dict[str, object]:
     """Everything the template shows, computed once (plain values, ready to render)."""
     summary: Summary = summarise(results, codebook)
     main_ids = [c.id for c in codebook.group(None)]
@@ -146,7 +177,8 @@ def report_context(results: Sequence[FragmentResult], vectors: np.ndarray, codeb
         table = _crosstab(results, codebook, main_ids, lambda r, cols=columns: next(
             (c for _, d in r.facets for c in d.codes if c in cols), None))
         facet_tables.append({"name": facet, "columns": columns, "rows": [
-            {"code": codebook.code(c).name, "depth": len(codebook.ancestors(c)), "cells": [table[c][v] for v in columns]}
+            {"code": codebook.code(c).name, "depth": len(codebook.ancestors(c)),
+             "cells": [table[c][v] for v in columns]}
             for c in main_ids]})
     facet_pairs = []
     for (fa, ca), (fb, cb) in combinations(by_facet.items(), 2):
@@ -205,6 +237,7 @@ def report_context(results: Sequence[FragmentResult], vectors: np.ndarray, codeb
         "nodes": [{"name": codebook.code(c).name, "x": x, "y": y,
                    "anchor": "start" if x > 250 else ("end" if x < 230 else "middle")} for c, (x, y) in layout.items()],
         "discovery": discovery,
+        "agreements": list(agreements),
         "sensitivity": sensitivity,
         "fragment_texts": fragment_texts or {},
     }

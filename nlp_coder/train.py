@@ -11,8 +11,9 @@ in the corpus being coded). From it:
    a reason can be a passage the researcher coded);
 3. a logistic-regression classifier per code is fitted on the fragment vectors (plus the
    codebook's own exemplars as positives), and its threshold is calibrated by stratified
-   cross-validation on the pilot fragments: the probability cut that maximises F1 out of fold.
-   The precision and recall reached there are reported as what to expect on new text.
+   cross-validation on the pilot fragments: the probability cut that maximises F1 out of fold
+   (never below 0.5; codes with fewer than 5 coded pilot fragments keep 0.5). The precision and
+   recall out of fold at that threshold are reported as what to expect on new text.
 
 With a trained group (the main codes, or a facet with pilot coding), a code's score is the
 classifier's probability and its threshold the calibrated one; coded / overlap / uncoded are
@@ -31,7 +32,11 @@ from nlp_coder.errors import InputError
 from nlp_coder.match import CodebookMatcher, Scores
 from nlp_coder.records import Codebook, Document, Fragment, MatchSettings
 
-MIN_POSITIVES = 3  # fewer pilot fragments than this: the code keeps the default threshold
+MIN_POSITIVES = 5  # fewer pilot fragments than this: the code keeps the default cut, 0.5
+# The classifiers weigh both classes equally, so 0.5 already leans towards recall; with the few
+# positives of a pilot, the F1-best cut out of fold often falls far lower by chance and would code
+# most text. Calibration may raise a code's threshold, never lower it below this.
+FLOOR = 0.5
 COVER = 0.5  # share of a fragment a coding must cover to label it
 
 
@@ -130,19 +135,25 @@ def _touched(fragments: Sequence[Fragment], passages: Sequence[PilotPassage]) ->
     return [any(max(f.start, a) < min(f.end, b) for a, b in spans.get(f.document, ())) for f in fragments]
 
 
-def _calibrate(probabilities: np.ndarray, truth: np.ndarray) -> tuple[float, float, float, float]:
-    """The cut maximising F1 (ties: the higher cut), with its precision, recall and F1."""
-    best = (0.5, 0.0, 0.0, 0.0)
-    for cut in sorted(set(np.round(probabilities, 4).tolist()), reverse=True):
-        predicted = probabilities >= cut
-        tp = float((predicted & truth).sum())
-        if tp == 0:
-            continue
-        precision, recall = tp / predicted.sum(), tp / truth.sum()
-        f1 = 2 * precision * recall / (precision + recall)
-        if f1 > best[3] + 1e-12:
-            best = (cut, precision, recall, f1)
+def _calibrate(probabilities: np.ndarray, truth: np.ndarray, floor: float = FLOOR) -> tuple[float, float, float, float]:
+    """The cut (at least ``floor``) maximising F1 (ties: the higher cut), with its precision,
+    recall and F1 over all the fragments."""
+    cuts = sorted(set(np.round(probabilities[probabilities >= floor], 4).tolist()) | {floor}, reverse=True)
+    best: tuple[float, float, float, float] | None = None
+    for cut in cuts:
+        scores = _scores(probabilities >= cut, truth)
+        if best is None or scores[2] > best[3] + 1e-12:
+            best = (float(cut), *scores)
+    assert best is not None
     return best
+
+
+def _scores(predicted: np.ndarray, truth: np.ndarray) -> tuple[float, float, float]:
+    tp = float((predicted & truth).sum())
+    precision = tp / float(predicted.sum()) if predicted.any() else 0.0
+    recall = tp / float(truth.sum()) if truth.any() else 0.0
+    f1 = 2 * precision * recall / (precision + recall) if precision + recall else 0.0
+    return precision, recall, f1
 
 
 class TrainedMatcher(CodebookMatcher):
@@ -164,7 +175,8 @@ class TrainedMatcher(CodebookMatcher):
 
         self.fit(codebook, encode)
         keep = np.array([bool(lab) or u for lab, u in zip(labels, uncoded)])
-        trained_groups = sorted({codebook.code(c).facet for lab in labels for c in lab}, key=lambda g: (g is not None, g or ""))
+        trained_groups = sorted({codebook.code(c).facet for lab in labels for c in lab},
+                                key=lambda g: (g is not None, g or ""))
         self.heads_: dict[str, tuple[np.ndarray, float]] = {}
         self.trained_groups_ = tuple(trained_groups)
         thresholds: dict[str, float] = {}

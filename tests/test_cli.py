@@ -7,11 +7,10 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
+from conftest import REPO
 
 from nlp_coder.cli import main
 from nlp_coder.readers import read_corpus
-
-from conftest import REPO
 
 
 def _run(*args: str, env: dict[str, str] | None = None):

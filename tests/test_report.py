@@ -53,6 +53,27 @@ def test_report_is_self_contained_and_has_every_section(report_file: Path) -> No
     assert "(a.txt, characters" in html  # quotes with their position
 
 
+def test_report_compares_human_coding_with_the_machine(tmp_path: Path, codebook_file: Path) -> None:
+    corpus = tmp_path / "c"
+    corpus.mkdir()
+    (corpus / "a.txt").write_text(TRANSCRIPT)
+    start = TRANSCRIPT.index("She helped me fill in")
+    end = TRANSCRIPT.index("\n", start)
+    codings = tmp_path / "codings.csv"
+    codings.write_text(f"document,start,end,code,coder\na.txt,{start},{end},support,anna\n"
+                       f"a.txt,{start},{end},support,ben\n")
+    out = tmp_path / "r.html"
+    result = CliRunner().invoke(main, ["report", str(corpus), "-c", str(codebook_file), "-m", "hash-test",
+                                       "--db", str(tmp_path / "p.db"), "--out", str(out), "--threshold", "0.2",
+                                       "--bootstrap", "2", "--codings", str(codings)])
+    assert result.exit_code == 0, result.output
+    html = out.read_text()
+    assert "<caption>anna and nlp-coder (1 document)</caption>" in html
+    assert "<caption>ben and nlp-coder (1 document)</caption>" in html
+    assert "<caption>anna and ben (1 document)</caption>" in html
+    assert "No human coding was given" not in html
+
+
 def test_same_input_same_report(report_file: Path, tmp_path: Path, codebook_file: Path) -> None:
     again = tmp_path / "again.html"
     CliRunner().invoke(main, ["report", str(tmp_path / "corpus"), "-c", str(codebook_file), "-m", "hash-test",

@@ -58,7 +58,7 @@ def test_embedding_cache_embeds_only_new_text(tmp_path: Path, embedder) -> None:
 
 def test_batches_already_embedded_survive_an_interruption(tmp_path: Path, embedder) -> None:
     class Failing:
-        model_id, weights_sha256, dimensions = "hash-test", "w", 256
+        model_id, weights_sha256, dimensions = embedder.model_id, embedder.weights_sha256, 256
 
         def __init__(self) -> None:
             self.batches = 0
@@ -102,6 +102,24 @@ def test_an_interrupted_suggest_run_is_marked_failed_and_keeps_its_batches(tmp_p
         [(_, _, _, status, _)] = store.runs()
         assert status == "failed: KeyboardInterrupt"
         assert store.count("suggestions") == 0 and store.count("embeddings") > 0
+
+
+def test_the_cache_is_keyed_by_model_and_weights(tmp_path: Path, embedder) -> None:
+    from nlp_coder.embed import HashingEmbedder
+
+    other_weights = HashingEmbedder(dimensions=256, model_id="hash-test")
+    other_weights_sha = "0" * 64
+
+    class SameNameOtherWeights:
+        model_id, weights_sha256, dimensions = "hash-test", other_weights_sha, 256
+
+        def encode(self, texts):
+            return other_weights.encode(texts)
+
+    with Store(tmp_path / "p.db") as store:
+        embed_cached(store, embedder, ["a b"])
+        _, new = embed_cached(store, SameNameOtherWeights(), ["a b"])
+        assert new == 1 and store.count("embeddings") == 2
 
 
 def test_fragments_are_replaced_not_duplicated(tmp_path: Path) -> None:

@@ -3,18 +3,18 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from conftest import SMALL_CODEBOOK
 
 from nlp_coder.codebook import parse_codebook
 from nlp_coder.errors import InputError
 from nlp_coder.readers import read_corpus
 from nlp_coder.records import Fragment, MatchSettings
 from nlp_coder.segment import SegmentOptions, load_pipeline, segment
-from nlp_coder.train import label_fragments, PilotPassage, train_matcher, training_text
-
-from conftest import SMALL_CODEBOOK
+from nlp_coder.train import PilotPassage, label_fragments, train_matcher, training_text
 
 THEMES = {
-    "support": ["She helped me with the housing forms number {i}.", "He filled in the benefit forms with me, time {i}."],
+    "support": ["She helped me with the housing forms number {i}.",
+                "He filled in the benefit forms with me, time {i}."],
     "warmth": ["She was kind and warm with the kids on visit {i}.", "He was gentle and kind to us on day {i}."],
     "listening": ["She listened to my story in session {i}.", "He really listened to me in meeting {i}."],
     None: ["The bus was late again on morning {i}.", "It rained all week in month {i}."],
@@ -22,7 +22,7 @@ THEMES = {
 
 
 def _pilot(tmp_path: Path) -> tuple[Path, Path]:
-    lines, codings = [], ["document,start,end,code,coder"]
+    codings = ["document,start,end,code,coder"]
     text = ""
     for i in range(6):
         for code, templates in THEMES.items():
@@ -88,3 +88,40 @@ def test_pilot_coding_errors(tmp_path: Path, embedder) -> None:
         _train(tmp_path, embedder, "document,start,end,code,coder\nother.txt,8,40,support,anna\n")
     with pytest.raises(InputError, match="no pilot coding covers half a fragment"):
         _train(tmp_path, embedder, "document,start,end,code,coder\npilot.txt,8,10,support,anna\n")
+
+
+def test_suggest_train_from_a_codings_csv(tmp_path: Path, codebook_file: Path) -> None:
+    import json
+
+    from click.testing import CliRunner
+
+    from nlp_coder.cli import main
+
+    corpus, csv = _pilot(tmp_path)
+    out = tmp_path / "out.jsonl"
+    result = CliRunner().invoke(main, ["suggest", str(corpus), "-c", str(codebook_file), "-m", "hash-test",
+                                       "--db", str(tmp_path / "p.db"), "--out", str(out), "--spacy", "blank",
+                                       "--train-from", str(csv)])
+    assert result.exit_code == 0, result.output
+    assert "trained on 48 fragments of 1 pilot documents (12 not coded)" in result.output
+    rows = [json.loads(line) for line in out.read_text().splitlines()]
+    coded = {r["text"]: r["codes"] for r in rows}
+    assert coded["She helped me with the housing forms number 0."] == ["support"]
+    assert coded["The bus was late again on morning 0."] == []
+    from nlp_coder.store import Store
+
+    with Store(tmp_path / "p.db") as store:
+        manifest = store.runs()[-1][4]
+    assert manifest["parameters"]["train_from"] == str(csv)
+    assert len(manifest["parameters"]["train_from_sha256"]) == 64
+
+
+def test_calibration_takes_the_highest_f1_best_cut_and_never_goes_below_the_floor() -> None:
+    import numpy as np
+
+    from nlp_coder.train import _calibrate
+
+    probabilities = np.array([0.9, 0.8, 0.6, 0.55, 0.3, 0.2, 0.1])
+    truth = np.array([1, 1, 0, 1, 1, 0, 0], dtype=bool)
+    assert _calibrate(probabilities, truth) == (0.55, 0.75, 0.75, 0.75)
+    assert _calibrate(np.array([0.3, 0.2]), np.array([1, 0], dtype=bool)) == (0.5, 0.0, 0.0, 0.0)
