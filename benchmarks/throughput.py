@@ -128,8 +128,9 @@ def main() -> None:
           "suggest cached /s | cached vs cold |")
     print("|---|---|---|---|---|---|---|---|")
     for r in rows:
-        print(f"| {r['data']} | {r['fragments']} ({r['distinct']}) | {r['segment_per_s']:.0f} | {r['raw_per_s']:.1f} | "
-              f"{r['cold_per_s']:.1f} | {r['cold_ratio']:.2f}x | {r['cached_per_s']:.0f} | {r['cached_speedup']:.0f}x |")
+        print(f"| {r['data']} | {r['fragments']} ({r['distinct']}) | {r['segment_per_s']:.0f} | "
+              f"{r['raw_per_s']:.1f} | {r['cold_per_s']:.1f} | {r['cold_ratio']:.2f}x | {r['cached_per_s']:.0f} | "
+              f"{r['cached_speedup']:.0f}x |")
 
 
 if __name__ == "__main__":

@@ -46,11 +46,15 @@ def _segment_options(func: Callable[..., Any]) -> Callable[..., Any]:
     """Options shared by every command that reads and segments a corpus."""
     options = [
         click.option("--unit", type=click.Choice(["sentence", "turn", "window"]), default="sentence",
-                     show_default=True, help="Fragment size: one sentence, one speaker turn, or a window of sentences."),
-        click.option("--window", type=int, default=3, show_default=True, help="Sentences per window (--unit window)."),
-        click.option("--stride", type=int, default=1, show_default=True, help="Sentences a window moves (--unit window)."),
+                     show_default=True,
+                     help="Fragment size: one sentence, one speaker turn, or a window of sentences."),
+        click.option("--window", type=int, default=3, show_default=True,
+                     help="Sentences per window (--unit window)."),
+        click.option("--stride", type=int, default=1, show_default=True,
+                     help="Sentences a window moves (--unit window)."),
         click.option("--min-words", type=int, default=3, show_default=True,
-                     help="Shorter fragments (backchannels like 'Yeah.') merge with a neighbour in the same turn or are skipped."),
+                     help="Shorter fragments (backchannels like 'Yeah.') merge with a neighbour in the same turn "
+                          "or are skipped."),
         click.option("--speaker", "speakers", multiple=True, metavar="LABEL",
                      help="Code only this speaker (repeatable). Default: everyone but a recognised interviewer."),
         click.option("--exclude-speaker", "exclude_speakers", multiple=True, metavar="LABEL",
@@ -153,7 +157,8 @@ def _corpus_argument(func: Callable[..., Any]) -> Callable[..., Any]:
 @_output_options(extra=("qdpx",))
 @_segment_options
 @click.option("--threshold", type=float, help="Score a code needs to be suggested (default: codebook, else model).")
-@click.option("--margin", type=float, help="Codes within this of the best are an overlap (default: codebook, else model).")
+@click.option("--margin", type=float,
+              help="Codes within this of the best are an overlap (default: codebook, else model).")
 @click.option("--top-k", type=int, default=3, show_default=True, help="Nearest exemplars averaged per code.")
 @click.option("--suggestions", type=int, default=3, show_default=True, help="Suggestions listed per fragment.")
 @click.option("--where", "where", multiple=True, metavar="CODE",

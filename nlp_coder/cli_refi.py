@@ -10,8 +10,15 @@ from typing import Any
 import click
 
 from nlp_coder.cli import (
-    CONTEXT, _build_segment_options, _corpus_argument, _emit, _model_option, _quiet_option, _segment_options,
-    _store_option, _warn,
+    CONTEXT,
+    _build_segment_options,
+    _corpus_argument,
+    _emit,
+    _model_option,
+    _quiet_option,
+    _segment_options,
+    _store_option,
+    _warn,
 )
 
 

@@ -17,7 +17,6 @@ import numpy as np
 from nlp_coder import __version__
 from nlp_coder.codebook import load_codebook
 from nlp_coder.discover import Discovery
-from nlp_coder.sensitivity import Sensitivity
 from nlp_coder.embed import Embedder, load_embedder, load_registry
 from nlp_coder.errors import InputError
 from nlp_coder.fast import CascadeOptions, CascadeReport
@@ -26,6 +25,7 @@ from nlp_coder.output import result_record
 from nlp_coder.readers import read_corpus_report
 from nlp_coder.records import Codebook, Document, Fragment, FragmentResult, MatchSettings, RunManifest
 from nlp_coder.segment import SegmentOptions, load_pipeline, pipeline_name, segment
+from nlp_coder.sensitivity import Sensitivity
 from nlp_coder.store import Store, text_sha256
 from nlp_coder.train import Training
 
@@ -405,7 +405,6 @@ def boundary_sensitivity(corpus: str | Path, codebook: str | Path, store_path: s
     Returns:
         The report, and the text of every fragment by id (for readable output).
     """
-    from nlp_coder.sensitivity import sensitivity
 
     options = options or SuggestOptions()
     coded = suggest(corpus, codebook, store_path, segment_options=segment_options, options=options,

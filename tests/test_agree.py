@@ -10,14 +10,13 @@ import krippendorff
 import numpy as np
 import pytest
 from click.testing import CliRunner
+from conftest import SHARED
+from refi_projects import TRANSCRIPT_1, TRANSCRIPT_2, make_qdpx
 from sklearn.metrics import cohen_kappa_score
 
 from nlp_coder.agree import OVERALL, Rater, agreement, agreement_from_inputs
 from nlp_coder.cli import main
 from nlp_coder.refi import Coding, read_codings
-
-from conftest import SHARED
-from refi_projects import TRANSCRIPT_1, TRANSCRIPT_2, make_qdpx
 
 # Five passages of document d; coder A and coder B, one code each (x or y), or none.
 SPANS = [(0, 10), (10, 20), (20, 30), (30, 40), (40, 50)]

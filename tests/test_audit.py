@@ -9,15 +9,14 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
+from conftest import SHARED
+from refi_projects import make_qdpx
 
 from nlp_coder.audit import AUDIT_USER, audit
 from nlp_coder.cli import main
 from nlp_coder.pipeline import SuggestOptions
 from nlp_coder.refi import read_qdpx
 from nlp_coder.segment import SegmentOptions
-
-from conftest import SHARED
-from refi_projects import make_qdpx
 
 CODINGS = (
     ("doc1", "She was warm and kind to my kids.", "warmth", "alice"),

@@ -8,18 +8,24 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
+from conftest import SHARED
+from refi_projects import CODINGS, TRANSCRIPT_1, make_qdpx
 
 from nlp_coder.cli import main
 from nlp_coder.codebook import load_codebook
 from nlp_coder.errors import InputError
 from nlp_coder.readers import read_corpus
 from nlp_coder.refi import (
-    MACHINE_USER, Coding, build_qdpx, codebook_to_yaml, parse_description, read_codings, read_qdc, read_qdpx,
+    MACHINE_USER,
+    Coding,
+    build_qdpx,
+    codebook_to_yaml,
+    parse_description,
+    read_codings,
+    read_qdc,
+    read_qdpx,
     render_qdc,
 )
-
-from conftest import SHARED
-from refi_projects import CODINGS, TRANSCRIPT_1, make_qdpx
 
 XSD = SHARED / "refi-qda" / "Project-mrt2019.xsd"
 # The codebook schema of REFI-QDA 1.5 (section 5.2), which ../shared does not hold as a file.
@@ -44,7 +50,8 @@ CODEBOOK_XSD = """<?xml version="1.0" encoding="UTF-8"?>
  <xsd:complexType name="SetType"><xsd:sequence>
   <xsd:element name="Description" type="xsd:string" minOccurs="0"/>
   <xsd:element name="MemberCode" type="MemberCodeType" minOccurs="0" maxOccurs="unbounded"/></xsd:sequence>
-  <xsd:attribute name="guid" type="GUIDType" use="required"/><xsd:attribute name="name" type="xsd:string" use="required"/>
+  <xsd:attribute name="guid" type="GUIDType" use="required"/>
+  <xsd:attribute name="name" type="xsd:string" use="required"/>
  </xsd:complexType>
  <xsd:complexType name="MemberCodeType"><xsd:attribute name="guid" type="GUIDType" use="required"/></xsd:complexType>
  <xsd:simpleType name="GUIDType"><xsd:restriction base="xsd:token"><xsd:pattern
@@ -321,7 +328,8 @@ def test_sample_and_check_projects_validate_against_the_refi_schema(tmp_path: Pa
     schema = xmlschema.XMLSchema(str(XSD))
     project = make_qdpx(tmp_path / "p.qdpx", folder="Sources", crlf=True)
     out = tmp_path / "sample.qdpx"
-    assert _run("sample", str(project), "--n", "4", "--seed", "3", "--spacy", "blank", "-q", "-o", str(out)).exit_code == 0
+    sampled = _run("sample", str(project), "--n", "4", "--seed", "3", "--spacy", "blank", "-q", "-o", str(out))
+    assert sampled.exit_code == 0
     schema.validate(zipfile.ZipFile(out).read("project.qde").decode())
     review = tmp_path / "review.qdpx"
     result = _run("check", str(project), "-c", str(codebook_file), "-m", "hash-test", "--spacy", "blank", "-q",

@@ -19,7 +19,13 @@ from nlp_coder.refi.codings import CodedInput, Unit, read_codings, read_codings_
 from nlp_coder.refi.model import MACHINE_USER, Coding, Project, RefiCode, Source
 from nlp_coder.refi.read import load_qdc_codebook, read_qdc, read_qdpx
 from nlp_coder.refi.write import (
-    Marker, build_qdpx, render_qdc, suggestion_codings, write_atomic_bytes, write_qdc, write_suggestions_qdpx,
+    Marker,
+    build_qdpx,
+    render_qdc,
+    suggestion_codings,
+    write_atomic_bytes,
+    write_qdc,
+    write_suggestions_qdpx,
 )
 
 __all__ = [

@@ -24,7 +24,15 @@ from nlp_coder.errors import InputError
 from nlp_coder.records import Codebook, Document, FragmentResult
 from nlp_coder.refi.codebook import codebook_to_refi
 from nlp_coder.refi.model import (
-    CODEBOOK_NS, MACHINE_USER, PROJECT_NS, Coding, Project, RefiCode, Source, make_guid, norm_guid,
+    CODEBOOK_NS,
+    MACHINE_USER,
+    PROJECT_NS,
+    Coding,
+    Project,
+    RefiCode,
+    Source,
+    make_guid,
+    norm_guid,
 )
 from nlp_coder.refi.read import child, children, keep_carriage_returns, local, parse_xml
 
