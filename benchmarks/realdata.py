@@ -56,3 +56,62 @@ def rebuild_annomi_transcripts(folder: Path, utterances: list[Utterance] | None 
         (folder / name).write_text("\n".join(lines) + "\n", encoding="utf-8")
         written[name] = items
     return written
+
+
+ANNOMI_FULL = SHARED / "data" / "annomi" / "AnnoMI-full.csv"
+MANIFESTO = SHARED / "data" / "manifesto_uk"
+
+
+@dataclass(frozen=True)
+class AnnotatedUtterance:
+    """One annotator's codes for one utterance of AnnoMI-full.csv."""
+
+    transcript: str
+    index: int
+    speaker: str
+    text: str
+    annotator: str
+    therapist_behaviour: str
+    client_talk_type: str
+
+
+def annomi_full(path: Path = ANNOMI_FULL) -> list[AnnotatedUtterance]:
+    """Every row of AnnoMI-full.csv (one row per utterance and annotator), in file order."""
+    with path.open(encoding="utf-8", newline="") as handle:
+        return [
+            AnnotatedUtterance(r["transcript_id"], int(r["utterance_id"]), r["interlocutor"], r["utterance_text"],
+                               r["annotator_id"], r["main_therapist_behaviour"], r["client_talk_type"])
+            for r in csv.DictReader(handle)
+        ]
+
+
+@dataclass(frozen=True)
+class ManifestoSentence:
+    """One quasi-sentence of a Manifesto Project document with its category (``NA``/``000``: none)."""
+
+    document: str
+    index: int
+    text: str
+    code: str
+
+
+def manifesto_sentences(folder: Path = MANIFESTO) -> list[ManifestoSentence]:
+    """Every quasi-sentence of the UK manifestos, in document and sentence order.
+
+    Sub-categories roll up to their category (``201.1`` -> ``201``); ``0`` becomes ``000``.
+    """
+    out: list[ManifestoSentence] = []
+    for path in sorted((folder / "manifestos").glob("*.csv")):
+        with path.open(encoding="utf-8", newline="") as handle:
+            for i, row in enumerate(csv.DictReader(handle)):
+                text = row.get("text", row.get("content", "")) or ""
+                code = (row["cmp_code"] or "NA").strip().split(".")[0]
+                code = "000" if code in {"0", "00", "000"} else code
+                out.append(ManifestoSentence(path.stem, i, " ".join(text.split()), code))
+    return out
+
+
+def manifesto_codes(folder: Path = MANIFESTO) -> dict[str, tuple[str, str]]:
+    """The Manifesto Project categories: code -> (name, definition)."""
+    with (folder / "manifesto_codes.csv").open(encoding="utf-8", newline="") as handle:
+        return {r[0].strip(): (r[1].strip(), " ".join(r[2].split())) for r in csv.reader(handle) if r}

@@ -463,7 +463,9 @@ def models(fmt: str) -> None:
 
 # Commands of other areas live in their own modules (cli_*.py) and are registered here.
 # (Imported last: they use the shared option decorators defined above.)
+from nlp_coder.cli_evaluate import evaluate  # noqa: E402
 
+main.add_command(evaluate)
 from nlp_coder.cli_refi import agree, check, convert, sample  # noqa: E402
 
 main.add_command(agree)

@@ -142,8 +142,7 @@ class CodebookMatcher:
                 ex_score = None
                 if cv.examples.shape[0]:
                     sims = x @ cv.examples.T
-                    top = min(self.settings.top_k, sims.shape[1])
-                    ex_score = np.sort(sims, axis=1)[:, -top:].mean(axis=1)
+                    ex_score = self._exemplar_score(x, sims, cv.examples)
                     nearest[lo:lo + len(x), j] = sims.argmax(axis=1)
                     best_positive = sims.max(axis=1)
                     nearest_sim[lo:lo + len(x), j] = best_positive
@@ -162,6 +161,11 @@ class CodebookMatcher:
                 scores[lo:lo + len(x), j] = score
         self._roll_up(scores)
         return Scores(scores, nearest, nearest_sim, definition_sim)
+
+    def _exemplar_score(self, x: np.ndarray, sims: np.ndarray, examples: np.ndarray) -> np.ndarray:
+        """The exemplar part of a code's score: the mean of the ``top_k`` highest similarities."""
+        top = min(self.settings.top_k, sims.shape[1])
+        return np.sort(sims, axis=1)[:, -top:].mean(axis=1)
 
     def _roll_up(self, scores: np.ndarray) -> None:
         index = {code_id: j for j, code_id in enumerate(self.codes_)}
@@ -259,3 +263,23 @@ class CodebookMatcher:
             definition_similarity=None if np.isnan(definition_sim[j]) else round(float(definition_sim[j]), 4),
             above_threshold=bool(scores[j] >= self.threshold_for(cv.code)),
         )
+
+
+class CentroidMatcher(CodebookMatcher):
+    """A :class:`CodebookMatcher` whose exemplar part is the cosine similarity to the normalised
+    mean of a code's exemplars (its centroid) instead of the mean of the ``top_k`` nearest.
+
+    Everything else is the same: the definition blend (``definition_weight``), the counterexample
+    penalty, roll-ups and the coded/overlap/uncoded decision; the nearest exemplar is still the
+    reason shown. In ``nlp-coder evaluate`` it is the method ``centroid-def`` (used there with
+    ``definition_weight`` 0.5). Not the default of ``suggest``: see docs/evaluation.md.
+    """
+
+    def _exemplar_score(self, x: np.ndarray, sims: np.ndarray, examples: np.ndarray) -> np.ndarray:
+        centroid = examples.mean(axis=0)
+        norm = float(np.linalg.norm(centroid))
+        return x @ (centroid / norm if norm else centroid)
+
+
+MATCHERS: dict[str, type[CodebookMatcher]] = {"topk": CodebookMatcher, "centroid": CentroidMatcher}
+"""Scoring methods by name: ``topk`` (the default) and ``centroid``."""

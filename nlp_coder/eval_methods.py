@@ -1,0 +1,328 @@
+"""Scoring methods compared by ``nlp-coder evaluate``: the matcher's default and its baselines.
+
+Every method learns only from what a researcher gives: the codebook's definitions, exemplars
+and counterexamples (plus, in the few-shot protocol, exemplars drawn from training documents).
+None ever sees a test label. Each method turns a :class:`Training` and a :class:`Test` into a
+:class:`Prediction`: a score per fragment and code (ranking) and a decision per fragment
+(assigned codes and status ``coded`` / ``overlap`` / ``uncoded``).
+
+Methods whose scores are cosine similarities (``topk``, ``definitions``, ``centroid``, ``knn``,
+``centroid-def``) decide with the codebook's threshold and margin, so they can leave a fragment
+uncoded; ``centroid-def-loo`` calibrates a threshold per code on the exemplars. Classifiers
+(``tfidf-lr``, ``lr-emb``, ``head``, ``head-ctx``) always assign their best code; ``head-gate``
+ranks with the classifier head and leaves a fragment uncoded when the default matcher finds no
+code above threshold.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, replace
+
+import numpy as np
+
+from nlp_coder.match import CentroidMatcher, CodebookMatcher
+from nlp_coder.records import Codebook, Fragment, MatchSettings
+
+Encode = Callable[[Sequence[str]], np.ndarray]
+
+
+@dataclass(frozen=True)
+class Training:
+    """What a method may learn from.
+
+    ``codebook`` already holds every exemplar (its own and any drawn from gold); ``texts``,
+    ``labels`` (index into ``codes``), ``vectors`` and ``contexts`` list the exemplars of the
+    evaluated codes flat. ``contexts`` are the vectors of the text before each exemplar (zero
+    where unknown, e.g. for the codebook's own exemplars). ``definitions`` has one row per code
+    (zero where the code has none).
+    """
+
+    codebook: Codebook
+    codes: tuple[str, ...]
+    texts: tuple[str, ...]
+    labels: np.ndarray
+    vectors: np.ndarray
+    contexts: np.ndarray
+    definitions: np.ndarray
+    settings: MatchSettings
+    encode: Encode
+    seed: int = 0
+
+
+@dataclass(frozen=True)
+class Test:
+    """The fragments to score: texts, their vectors and the vectors of the text before each."""
+
+    texts: tuple[str, ...]
+    vectors: np.ndarray
+    contexts: np.ndarray
+
+
+@dataclass(frozen=True)
+class Prediction:
+    """Scores (fragments x codes, ``Training.codes`` order) and the decision per fragment."""
+
+    scores: np.ndarray
+    assigned: tuple[tuple[str, ...], ...]
+    status: tuple[str, ...]
+
+
+Method = Callable[[Training, Test], Prediction]
+
+
+# -- decisions ---------------------------------------------------------------------------------
+
+def _ranked(scores: np.ndarray) -> np.ndarray:
+    """Code indices best first per row; ties broken by codebook order."""
+    return np.argsort(-np.round(scores, 6), axis=1, kind="stable")
+
+
+def threshold_decisions(scores: np.ndarray, codes: Sequence[str], threshold: float,
+                        margin: float) -> tuple[tuple[tuple[str, ...], ...], tuple[str, ...]]:
+    """The matcher's rule on a flat code list: uncoded below threshold, overlap within margin."""
+    assigned, status = [], []
+    for row, order in zip(scores, _ranked(scores)):
+        above = [j for j in order if row[j] >= threshold]
+        if not above:
+            assigned.append(())
+            status.append("uncoded")
+            continue
+        chosen = [above[0], *(j for j in above[1:] if row[j] >= row[above[0]] - margin)]
+        assigned.append(tuple(codes[j] for j in chosen))
+        status.append("overlap" if len(chosen) > 1 else "coded")
+    return tuple(assigned), tuple(status)
+
+
+def forced_decisions(scores: np.ndarray, codes: Sequence[str]) -> tuple[tuple[tuple[str, ...], ...], tuple[str, ...]]:
+    """A classifier's rule: always the best code."""
+    best = _ranked(scores)[:, 0]
+    return tuple((codes[j],) for j in best), tuple("coded" for _ in best)
+
+
+def _thresholded(train: Training, scores: np.ndarray) -> Prediction:
+    assigned, status = threshold_decisions(scores, train.codes, train.settings.threshold, train.settings.margin)
+    return Prediction(scores.astype(np.float32), assigned, status)
+
+
+def _forced(train: Training, scores: np.ndarray) -> Prediction:
+    assigned, status = forced_decisions(scores, train.codes)
+    return Prediction(scores.astype(np.float32), assigned, status)
+
+
+# -- the matcher -------------------------------------------------------------------------------
+
+def _matcher_prediction(train: Training, test: Test, codebook: Codebook, settings: MatchSettings | None = None,
+                        matcher_class: type[CodebookMatcher] = CodebookMatcher) -> Prediction:
+    matcher = matcher_class(settings or train.settings).fit(codebook, train.encode)
+    columns = [matcher.codes_.index(c) for c in train.codes]
+    fragments = [Fragment(id=str(i), document="", speaker=None, turn=i, start=0, end=len(t), text=t)
+                 for i, t in enumerate(test.texts)]
+    results = matcher.predict(test.vectors, fragments)
+    scores = matcher.decision_function(test.vectors)[:, columns]
+    return Prediction(
+        scores.astype(np.float32),
+        tuple(r.decision.codes for r in results),
+        tuple(r.decision.status for r in results),
+    )
+
+
+def topk(train: Training, test: Test) -> Prediction:
+    """The default matcher (:class:`nlp_coder.match.CodebookMatcher`): mean of the ``top_k``
+    nearest exemplars blended with the definition, counterexample penalty, threshold/margin."""
+    return _matcher_prediction(train, test, train.codebook)
+
+
+def definitions(train: Training, test: Test) -> Prediction:
+    """The matcher on definitions alone (every exemplar removed)."""
+    book = replace(train.codebook, codes=tuple(replace(c, examples=(), counterexamples=())
+                                               for c in train.codebook.codes))
+    return _matcher_prediction(train, test, book)
+
+
+def _centroids(train: Training) -> np.ndarray:
+    k, dims = len(train.codes), train.vectors.shape[1] if train.vectors.size else train.definitions.shape[1]
+    out = np.zeros((k, dims), dtype=np.float32)
+    for j in range(k):
+        rows = train.vectors[train.labels == j]
+        mean = rows.mean(axis=0) if len(rows) else train.definitions[j]
+        norm = np.linalg.norm(mean)
+        out[j] = mean / norm if norm else mean
+    return out
+
+
+def centroid(train: Training, test: Test) -> Prediction:
+    """Cosine similarity to the mean of each code's exemplars (its definition if it has none)."""
+    return _thresholded(train, test.vectors @ _centroids(train).T)
+
+
+CENTROID_DEFINITION_WEIGHT = 0.5
+
+
+def centroid_def(train: Training, test: Test) -> Prediction:
+    """:class:`nlp_coder.match.CentroidMatcher`: cosine to the exemplars' centroid blended with the
+    definition (weight 0.5), counterexample penalty, threshold/margin decision."""
+    settings = replace(train.settings, definition_weight=CENTROID_DEFINITION_WEIGHT)
+    return _matcher_prediction(train, test, train.codebook, settings, CentroidMatcher)
+
+
+LOO_QUANTILE = 0.1
+
+
+def loo_thresholds(train: Training, definition_weight: float = CENTROID_DEFINITION_WEIGHT,
+                   quantile: float = LOO_QUANTILE) -> dict[str, float]:
+    """Per-code thresholds from the exemplars alone, by leave-one-out: each exemplar is scored
+    against its own code's centroid without it (blended with the definition), and a code's
+    threshold is the ``quantile`` of those scores, so about 90 % of its own exemplars would be
+    coded. Codes with fewer than three exemplars keep the codebook's threshold."""
+    out: dict[str, float] = {}
+    for j, code in enumerate(train.codes):
+        rows = train.vectors[train.labels == j]
+        if len(rows) < 3:
+            continue
+        rest = (rows.sum(axis=0)[None, :] - rows) / (len(rows) - 1)
+        rest /= np.where(np.linalg.norm(rest, axis=1, keepdims=True) == 0, 1,
+                         np.linalg.norm(rest, axis=1, keepdims=True))
+        score = np.sum(rows * rest, axis=1)
+        if np.linalg.norm(train.definitions[j]) > 0:
+            score = (1 - definition_weight) * score + definition_weight * (rows @ train.definitions[j])
+        out[code] = float(np.quantile(score, quantile))
+    return out
+
+
+def centroid_def_loo(train: Training, test: Test) -> Prediction:
+    """``centroid-def`` with per-code thresholds calibrated on the exemplars by leave-one-out
+    (:func:`loo_thresholds`); the ranking is the same as ``centroid-def``."""
+    thresholds = loo_thresholds(train)
+    book = replace(train.codebook, codes=tuple(
+        replace(c, threshold=thresholds[c.id]) if c.id in thresholds and c.threshold is None else c
+        for c in train.codebook.codes))
+    settings = replace(train.settings, definition_weight=CENTROID_DEFINITION_WEIGHT)
+    return _matcher_prediction(train, test, book, settings, CentroidMatcher)
+
+
+def knn(train: Training, test: Test, neighbours: int = 10) -> Prediction:
+    """Similarity-weighted votes of the ``neighbours`` nearest exemplars (of any code), divided by
+    the votes' total weight and scaled by the nearest similarity, so scores stay cosine-like."""
+    sims = test.vectors @ train.vectors.T
+    n = min(neighbours, sims.shape[1])
+    top = np.argsort(-sims, axis=1, kind="stable")[:, :n]
+    scores = np.zeros((len(sims), len(train.codes)), dtype=np.float32)
+    rows = np.arange(len(sims))[:, None]
+    weights = np.maximum(sims[rows, top], 0)
+    np.add.at(scores, (np.repeat(rows, n, axis=1), train.labels[top]), weights)
+    total = weights.sum(axis=1, keepdims=True)
+    nearest = sims.max(axis=1, keepdims=True)
+    return _thresholded(train, scores / np.where(total == 0, 1, total) * nearest)
+
+
+# -- classifiers -------------------------------------------------------------------------------
+
+def _logistic(x: np.ndarray, y: np.ndarray, k: int, c: float, balanced: bool,
+              weights: np.ndarray | None = None):  # type: ignore[no-untyped-def]
+    from sklearn.linear_model import LogisticRegression
+
+    model = LogisticRegression(C=c, max_iter=2000, class_weight="balanced" if balanced else None)
+    model.fit(x, y, sample_weight=weights)
+    return model
+
+
+def _probabilities(model, x: np.ndarray, k: int) -> np.ndarray:  # type: ignore[no-untyped-def]
+    out = np.zeros((x.shape[0], k), dtype=np.float32)
+    out[:, model.classes_] = model.predict_proba(x)
+    return out
+
+
+def _single_class(train: Training, test: Test) -> Prediction | None:
+    present = np.unique(train.labels)
+    if len(present) >= 2:
+        return None
+    scores = np.zeros((len(test.texts), len(train.codes)), dtype=np.float32)
+    if len(present):
+        scores[:, present[0]] = 1.0
+    return _forced(train, scores)
+
+
+def tfidf_lr(train: Training, test: Test) -> Prediction:
+    """TF-IDF of words and bigrams + logistic regression, trained on the exemplar texts."""
+    from sklearn.feature_extraction.text import TfidfVectorizer
+
+    if (single := _single_class(train, test)) is not None:
+        return single
+    vectorizer = TfidfVectorizer(ngram_range=(1, 2), sublinear_tf=True, min_df=1)
+    x = vectorizer.fit_transform(train.texts)
+    model = _logistic(x, train.labels, len(train.codes), c=1.0, balanced=False)
+    return _forced(train, _probabilities(model, vectorizer.transform(test.texts), len(train.codes)))
+
+
+def lr_emb(train: Training, test: Test) -> Prediction:
+    """Logistic regression (scikit-learn defaults) on the exemplars' embeddings."""
+    if (single := _single_class(train, test)) is not None:
+        return single
+    model = _logistic(train.vectors, train.labels, len(train.codes), c=1.0, balanced=False)
+    return _forced(train, _probabilities(model, test.vectors, len(train.codes)))
+
+
+HEAD_C = 10.0
+
+
+def _head_data(train: Training, with_context: bool) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Exemplars plus each definition as one more (weighted) example of its code."""
+    has_def = np.linalg.norm(train.definitions, axis=1) > 0
+    x, y = train.vectors, train.labels
+    defs = train.definitions[has_def]
+    x = np.vstack([x, defs]) if len(defs) else x
+    y = np.concatenate([y, np.flatnonzero(has_def)]) if len(defs) else y
+    w = np.ones(len(y), dtype=np.float64)
+    if with_context:
+        ctx = np.vstack([train.contexts, np.zeros_like(defs)]) if len(defs) else train.contexts
+        x = np.hstack([x, ctx])
+    return x, y, w
+
+
+def head(train: Training, test: Test) -> Prediction:
+    """A classifier head on the embeddings: class-balanced logistic regression (C=10) trained on
+    the exemplars and the definitions."""
+    x, y, w = _head_data(train, with_context=False)
+    if len(np.unique(y)) < 2:
+        return _single_class(replace(train, labels=y), test)  # type: ignore[return-value]
+    model = _logistic(x, y, len(train.codes), c=HEAD_C, balanced=True, weights=w)
+    return _forced(train, _probabilities(model, test.vectors, len(train.codes)))
+
+
+def head_ctx(train: Training, test: Test) -> Prediction:
+    """The classifier head on [fragment, text before it]: the question a reply answers."""
+    x, y, w = _head_data(train, with_context=True)
+    if len(np.unique(y)) < 2:
+        return _single_class(replace(train, labels=y), test)  # type: ignore[return-value]
+    model = _logistic(x, y, len(train.codes), c=HEAD_C, balanced=True, weights=w)
+    return _forced(train, _probabilities(model, np.hstack([test.vectors, test.contexts]), len(train.codes)))
+
+
+def head_gate(train: Training, test: Test) -> Prediction:
+    """The classifier head's ranking, with the default matcher's uncoded decision: a fragment no
+    code reaches the threshold for stays uncoded; otherwise the head's best code is assigned."""
+    ranked = head(train, test)
+    gate = topk(train, test)
+    assigned = tuple(() if s == "uncoded" else a for s, a in zip(gate.status, ranked.assigned))
+    status = tuple("uncoded" if s == "uncoded" else "coded" for s in gate.status)
+    return Prediction(ranked.scores, assigned, status)
+
+
+METHODS: dict[str, Method] = {
+    "topk": topk,
+    "definitions": definitions,
+    "centroid": centroid,
+    "centroid-def": centroid_def,
+    "centroid-def-loo": centroid_def_loo,
+    "knn": knn,
+    "tfidf-lr": tfidf_lr,
+    "lr-emb": lr_emb,
+    "head": head,
+    "head-ctx": head_ctx,
+    "head-gate": head_gate,
+}
+"""Every method by name; ``topk`` is what ``nlp-coder suggest`` does."""
+
+BASELINES = ("tfidf-lr", "definitions", "centroid", "lr-emb")
+"""The reference columns every method is compared with."""
