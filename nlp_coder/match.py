@@ -112,6 +112,10 @@ class CodebookMatcher:
         )
         self.codes_ = tuple(code.id for code in codebook.codes)
         self.facets_: dict[str, Facet] = {f.name: f for f in codebook.facets}
+        self.lineage_ = tuple(
+            set(codebook.ancestors(code_id)) | {c.id for c in codebook.codes if code_id in codebook.ancestors(c.id)}
+            for code_id in self.codes_
+        )
         return self
 
     def with_settings(self, settings: MatchSettings) -> CodebookMatcher:
@@ -245,10 +249,8 @@ class CodebookMatcher:
         )
 
     def _lineage(self, j: int) -> set[str]:
-        code_id = self.codes_[j]
-        related = set(self.codebook_.ancestors(code_id))
-        related.update(c.id for c in self.codebook_.codes if code_id in self.codebook_.ancestors(c.id))
-        return related
+        """The code's ancestors and descendants: codes that never compete with it."""
+        return self.lineage_[j]
 
     def _suggestion(self, j: int, scores: np.ndarray, nearest: np.ndarray, nearest_sim: np.ndarray,
                     definition_sim: np.ndarray) -> Suggestion:

@@ -13,6 +13,7 @@ document.text[fragment.start:fragment.end]``.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Literal
 
 Status = Literal["coded", "overlap", "uncoded"]
@@ -153,13 +154,21 @@ class Codebook:
 
     def ancestors(self, code_id: str) -> tuple[str, ...]:
         """Parent, grandparent, ... of a code, nearest first."""
-        by_id = {c.id: c for c in self.codes}
-        chain: list[str] = []
-        parent = by_id[code_id].parent
-        while parent is not None:
-            chain.append(parent)
-            parent = by_id[parent].parent
-        return tuple(chain)
+        return self._ancestors[code_id]
+
+    @cached_property
+    def _ancestors(self) -> dict[str, tuple[str, ...]]:
+        # Computed once: matching and summaries ask for ancestors per fragment.
+        parents = {c.id: c.parent for c in self.codes}
+        chains: dict[str, tuple[str, ...]] = {}
+        for code_id in parents:
+            chain: list[str] = []
+            parent = parents[code_id]
+            while parent is not None:
+                chain.append(parent)
+                parent = parents[parent]
+            chains[code_id] = tuple(chain)
+        return chains
 
 
 @dataclass(frozen=True)
