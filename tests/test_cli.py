@@ -186,8 +186,19 @@ def test_help_is_instant_and_does_not_import_torch() -> None:
 
 
 def test_every_command_has_help_and_a_docs_page() -> None:
-    commands = ["suggest", "segment", "embed", "models", "codebook show", "codebook lint", "discover",
-                "sensitivity", "report"]
+    import click
+
+    def walk(group: click.Group, prefix: str = "") -> list[str]:
+        names = []
+        for name, command in sorted(group.commands.items()):
+            if isinstance(command, click.Group):
+                names += walk(command, f"{prefix}{name} ")
+            else:
+                names.append(f"{prefix}{name}")
+        return names
+
+    commands = walk(main)
+    assert {"suggest", "codebook lint", "report", "evaluate"} <= set(commands)
     for command in commands:
         result = _run(*command.split(), "--help")
         assert result.exit_code == 0 and "Usage:" in result.output
