@@ -110,6 +110,17 @@ def _cascade_options(func: Callable[..., Any]) -> Callable[..., Any]:
 # -- end of speed options ------------------------------------------------------------------------
 
 
+def _coding_options(func: Callable[..., Any]) -> Callable[..., Any]:
+    """Options of the commands that code the corpus as ``suggest`` does before their own work."""
+    for option in reversed([
+        click.option("--threshold", type=float, help="As for suggest."),
+        click.option("--margin", type=float, help="As for suggest."),
+        _model_option, _store_option, _quiet_option,
+    ]):
+        func = option(func)
+    return func
+
+
 def _output_options(func: Callable[..., Any] | None = None, *, extra: tuple[str, ...] = ()) -> Any:
     if func is None:  # used as @_output_options(extra=("qdpx",))
         return lambda f: _output_options(f, extra=extra)
@@ -281,11 +292,7 @@ def embed(corpus: Path, model: str, db: Path | None, batch_size: int, quiet: boo
               help="Clusters are not merged beyond this cosine distance; lower gives more, tighter clusters.")
 @click.option("--min-cluster-size", type=int, default=4, show_default=True, help="Smaller clusters are left out.")
 @_segment_options
-@click.option("--threshold", type=float, help="As for suggest.")
-@click.option("--margin", type=float, help="As for suggest.")
-@_model_option
-@_store_option
-@_quiet_option
+@_coding_options
 def discover(corpus: Path, codebook: Path | None, out: Path | None, fmt: str | None, yaml_out: Path | None,
              selection: str | None, distance_threshold: float, min_cluster_size: int, threshold: float | None,
              margin: float | None, model: str, db: Path | None, quiet: bool, metadata: Path | None,
@@ -323,11 +330,7 @@ def discover(corpus: Path, codebook: Path | None, out: Path | None, fmt: str | N
 @click.option("--seed", type=int, default=0, show_default=True, help="Seed of the bootstrap.")
 @click.option("--compare-model", metavar="NAME", help="A second registered model to compare labels with.")
 @_segment_options
-@click.option("--threshold", type=float, help="As for suggest.")
-@click.option("--margin", type=float, help="As for suggest.")
-@_model_option
-@_store_option
-@_quiet_option
+@_coding_options
 def sensitivity(corpus: Path, codebook: Path, out: Path | None, fmt: str | None, bootstrap: int, seed: int,
                 compare_model: str | None, threshold: float | None, margin: float | None, model: str,
                 db: Path | None, quiet: bool, metadata: Path | None, **segmenting: Any) -> None:
@@ -365,11 +368,7 @@ def sensitivity(corpus: Path, codebook: Path, out: Path | None, fmt: str | None,
 @click.option("--codings", type=click.Path(exists=True, dir_okay=False, path_type=Path),
               help="Human coding to compare with (a .qdpx or a codings CSV); default: the corpus, if a .qdpx.")
 @_segment_options
-@click.option("--threshold", type=float, help="As for suggest.")
-@click.option("--margin", type=float, help="As for suggest.")
-@_model_option
-@_store_option
-@_quiet_option
+@_coding_options
 def report(corpus: Path, codebook: Path, out: Path, bootstrap: int, distance_threshold: float,
            min_cluster_size: int, codings: Path | None, threshold: float | None, margin: float | None, model: str,
            db: Path | None, quiet: bool, metadata: Path | None, **segmenting: Any) -> None:

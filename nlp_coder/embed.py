@@ -189,7 +189,27 @@ class HashingEmbedder:
         return normalise(out)
 
 
-class StaticEmbedder:
+class _RegisteredEmbedder:
+    """What embedders of registered models share: the registry entry and the checked weights."""
+
+    def __init__(self, spec: ModelSpec, weights_sha256: str) -> None:
+        self._spec = spec
+        self._weights = weights_sha256
+
+    @property
+    def model_id(self) -> str:
+        return self._spec.name
+
+    @property
+    def weights_sha256(self) -> str:
+        return self._weights
+
+    @property
+    def dimensions(self) -> int:
+        return self._spec.dimensions
+
+
+class StaticEmbedder(_RegisteredEmbedder):
     """A static (model2vec) model: the mean of per-token vectors, then unit length.
 
     It computes exactly what sentence-transformers' ``StaticEmbedding`` computes (tokens without
@@ -214,16 +234,7 @@ class StaticEmbedder:
         self._tokenizer = Tokenizer.from_file(str(folder / "tokenizer.json"))
         self._tokenizer.no_padding()
         self._tokenizer.no_truncation()
-        self._spec = spec
-        self._weights = weights_sha256
-
-    @property
-    def model_id(self) -> str:
-        return self._spec.name
-
-    @property
-    def weights_sha256(self) -> str:
-        return self._weights
+        super().__init__(spec, weights_sha256)
 
     @property
     def dimensions(self) -> int:
@@ -244,7 +255,7 @@ class StaticEmbedder:
         return normalise(out)
 
 
-class SentenceTransformerEmbedder:
+class SentenceTransformerEmbedder(_RegisteredEmbedder):
     """A sentence-transformers model loaded from a local folder, on the CPU unless told otherwise.
 
     The network is loaded on the first :meth:`encode` (importing torch and sentence-transformers
@@ -254,8 +265,7 @@ class SentenceTransformerEmbedder:
 
     def __init__(self, spec: ModelSpec, folder: Path, weights_sha256: str, *, batch_size: int = 64,
                  device: str | None = None, progress: bool = False) -> None:
-        self._spec = spec
-        self._weights = weights_sha256
+        super().__init__(spec, weights_sha256)
         self._folder = folder
         self._device = resolve_device(device)
         self._loaded = None
@@ -276,18 +286,6 @@ class SentenceTransformerEmbedder:
             hf_logging.set_verbosity_error()
             self._loaded = SentenceTransformer(str(self._folder), device=self._device, local_files_only=True)
         return self._loaded
-
-    @property
-    def model_id(self) -> str:
-        return self._spec.name
-
-    @property
-    def weights_sha256(self) -> str:
-        return self._weights
-
-    @property
-    def dimensions(self) -> int:
-        return self._spec.dimensions
 
     def encode(self, texts: Sequence[str]) -> np.ndarray:
         if not texts:
