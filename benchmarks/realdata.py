@@ -115,3 +115,42 @@ def manifesto_codes(folder: Path = MANIFESTO) -> dict[str, tuple[str, str]]:
     """The Manifesto Project categories: code -> (name, definition)."""
     with (folder / "manifesto_codes.csv").open(encoding="utf-8", newline="") as handle:
         return {r[0].strip(): (r[1].strip(), " ".join(r[2].split())) for r in csv.reader(handle) if r}
+
+
+def annomi_corpus(folder: Path, limit: int) -> Path:
+    """AnnoMI conversations rebuilt as text, as many as give ``limit`` client fragments."""
+    from nlp_coder.pipeline import read_and_segment
+    from nlp_coder.segment import SegmentOptions
+
+    everything = folder / "all"
+    rebuild_annomi_transcripts(everything)
+    seg = read_and_segment(everything, SegmentOptions())
+    counts: dict[str, int] = {}
+    for f in seg.fragments:
+        counts[f.document] = counts.get(f.document, 0) + 1
+    chosen = folder / "annomi"
+    chosen.mkdir()
+    total = 0
+    for name in sorted(counts):
+        (chosen / name).write_text((everything / name).read_text(encoding="utf-8"), encoding="utf-8")
+        total += counts[name]
+        if total >= limit:
+            break
+    return chosen
+
+
+def manifesto_table(folder: Path, limit: int) -> Path:
+    """Manifesto quasi-sentences as one fragment table (``id``, ``document``, ``text``)."""
+    table = folder / "manifesto.csv"
+    rows = []
+    for path in sorted((SHARED / "data" / "manifesto_uk" / "manifestos").glob("*.csv")):
+        with path.open(encoding="utf-8", newline="") as handle:
+            for i, row in enumerate(csv.DictReader(handle)):
+                text = (row.get("text") or row.get("content") or "").strip()
+                if text:
+                    rows.append((f"{path.stem}-{i}", path.stem, text))
+    with table.open("w", encoding="utf-8", newline="") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(["id", "document", "text"])
+        writer.writerows(rows[:limit])
+    return table

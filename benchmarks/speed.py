@@ -109,7 +109,7 @@ def measure_speed(name: str, corpus: Path, full, fast, repeats: int, work: Path,
 
 
 def speed(limit: int, repeats: int, share: float) -> str:
-    from benchmarks.throughput import _annomi_corpus, _manifesto_corpus
+    from benchmarks.realdata import annomi_corpus, manifesto_table
     from nlp_coder.embed import load_embedder
 
     start = time.perf_counter()
@@ -123,9 +123,9 @@ def speed(limit: int, repeats: int, share: float) -> str:
     rows = []
     with tempfile.TemporaryDirectory() as tmp:
         work = Path(tmp)
-        rows.append(measure_speed("AnnoMI (client turns, sentences)", _annomi_corpus(work, limit), full, fast,
+        rows.append(measure_speed("AnnoMI (client turns, sentences)", annomi_corpus(work, limit), full, fast,
                                   repeats, work, share))
-        rows.append(measure_speed("Manifesto UK (quasi-sentences)", _manifesto_corpus(work, limit), full, fast,
+        rows.append(measure_speed("Manifesto UK (quasi-sentences)", manifesto_table(work, limit), full, fast,
                                   repeats, work, share))
     lines = [
         f"Models loaded before timing: all-MiniLM-L6-v2 {t_full:.1f} s (imports torch and sentence-transformers), "
@@ -163,7 +163,7 @@ def cli(limit: int) -> str:
     wall time and peak RSS of the process, on the Manifesto fragments."""
     import subprocess
 
-    from benchmarks.throughput import _manifesto_corpus
+    from benchmarks.realdata import manifesto_table
 
     exe = Path(sys.executable).with_name("nlp-coder")
     runs = [("default, cold store", "a", []), ("default, same store again (cached)", "a", []),
@@ -174,7 +174,7 @@ def cli(limit: int) -> str:
              f"row; load average at the start {_load_average()}.", "",
              "| run | wall s | fragments/s | peak RSS MiB |", "|---|---|---|---|"]
     with tempfile.TemporaryDirectory() as tmp:
-        corpus = _manifesto_corpus(Path(tmp), limit)
+        corpus = manifesto_table(Path(tmp), limit)
         for label, db, extra in runs:
             command = [str(exe), "suggest", str(corpus), "--codebook", str(CODEBOOK), "--db", f"{tmp}/{db}.db",
                        "--out", f"{tmp}/out.jsonl", "--quiet", *extra]
