@@ -20,14 +20,27 @@ from nlp_coder.errors import NlpCoderError
 CONTEXT = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
 
 
+class _OneLineUsageError(click.UsageError):
+    """A usage error shown as one line (with where to find help), not click's usage block."""
+
+    def show(self, file: Any = None) -> None:
+        where = f" (see '{self.ctx.command_path} --help')" if self.ctx is not None else ""
+        click.echo(f"Error: {self.format_message()}{where}", err=True, file=file)
+
+
 class _Group(click.Group):
-    """Turns the errors users can fix into one line on stderr and exit status 1."""
+    """Turns the errors users can fix into one line on stderr: exit status 1 for bad input,
+    2 for a mistyped command line."""
 
     def invoke(self, ctx: click.Context) -> Any:
         try:
             return super().invoke(ctx)
         except NlpCoderError as exc:
             raise click.ClickException(str(exc)) from None
+        except _OneLineUsageError:
+            raise
+        except click.UsageError as exc:
+            raise _OneLineUsageError(exc.format_message(), exc.ctx) from None
 
 
 @click.group(cls=_Group, context_settings=CONTEXT)

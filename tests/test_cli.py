@@ -226,3 +226,17 @@ def test_bundled_example_with_the_real_model(tmp_path: Path) -> None:
         assert documents[row["document"]][row["start"]:row["end"]] == row["text"]
     assert all(not r["speaker"] or r["speaker"].lower() not in {"interviewer", "i"} for r in rows)
     assert {r["attributes"].get("participant") for r in rows} >= {"P01", "P08"}
+
+
+def test_command_line_mistakes_are_one_line_with_where_to_find_help(tmp_path: Path) -> None:
+    for args, message in [
+        (["suggest", str(tmp_path / "nothere"), "-c", "x.yaml"], "Invalid value for 'CORPUS'"),
+        (["suggest", str(tmp_path)], "Missing option '-c' / '--codebook'"),
+        (["sugest"], "No such command 'sugest'"),
+        (["codebook", "shwo"], "No such command 'shwo'"),
+    ]:
+        result = CliRunner().invoke(main, args)
+        lines = result.output.strip().splitlines()
+        assert result.exit_code == 2, (args, result.output)
+        assert len(lines) == 1 and lines[0].startswith("Error: ") and message in lines[0], result.output
+        assert "--help')" in lines[0]
