@@ -196,12 +196,16 @@ class CodebookMatcher:
         """
         scored = scored if scored is not None else self.score(vectors)
         groups = [None] + [facet.name for facet in self.codebook_.facets]
-        members = {g: [j for j, cv in enumerate(self.code_vectors_) if cv.code.facet == g] for g in groups}
+        # Only codable codes compete; thresholds and margins are looked up once, not per fragment.
+        members = {g: [j for j, cv in enumerate(self.code_vectors_) if cv.code.facet == g and cv.code.codable]
+                   for g in groups}
+        limits = [self.threshold_for(cv.code) for cv in self.code_vectors_]
+        margins = {g: self.margin_for(g) for g in groups}
         results = []
         for i, fragment in enumerate(fragments):
             decisions = {
-                g: self._decide(scored.score[i], scored.nearest[i], scored.nearest_similarity[i],
-                                scored.definition_similarity[i], members[g])
+                g: self._decide(scored.score[i].tolist(), scored.nearest[i], scored.nearest_similarity[i],
+                                scored.definition_similarity[i], members[g], limits, margins[g])
                 for g in groups
             }
             results.append(FragmentResult(
@@ -225,45 +229,43 @@ class CodebookMatcher:
         spec = self.facets_.get(facet) if facet is not None else None
         return spec.margin if spec is not None and spec.margin is not None else self.settings.margin
 
-    def _decide(self, scores: np.ndarray, nearest: np.ndarray, nearest_sim: np.ndarray,
-                definition_sim: np.ndarray, members: list[int]) -> Decision:
-        codable = [j for j in members if self.code_vectors_[j].code.codable]
+    def _decide(self, scores: list[float], nearest: np.ndarray, nearest_sim: np.ndarray,
+                definition_sim: np.ndarray, codable: list[int], limits: list[float], margin: float) -> Decision:
         # Best first; ties broken by codebook order so the output never depends on float noise.
-        ranked = sorted(codable, key=lambda j: (-round(float(scores[j]), 6), j))
-        above = [j for j in ranked if scores[j] >= self.threshold_for(self.code_vectors_[j].code)]
+        ranked = sorted(codable, key=lambda j: (-round(scores[j], 6), j))
+        above = [j for j in ranked if scores[j] >= limits[j]]
         if not above:
             status, chosen = "uncoded", []
         else:
             best = above[0]
             related = self._lineage(best)
-            rivals = [j for j in above[1:]
-                      if scores[j] >= scores[best] - self.margin_for(self.code_vectors_[best].code.facet)
-                      and self.codes_[j] not in related]
+            rivals = [j for j in above[1:] if scores[j] >= scores[best] - margin and self.codes_[j] not in related]
             status, chosen = ("overlap", [best, *rivals]) if rivals else ("coded", [best])
         shown = list(dict.fromkeys(chosen + ranked[: self.settings.suggestions]))
         shown.sort(key=ranked.index)
         return Decision(
             status=status,
             codes=tuple(self.codes_[j] for j in chosen),
-            suggestions=tuple(self._suggestion(j, scores, nearest, nearest_sim, definition_sim) for j in shown),
+            suggestions=tuple(self._suggestion(j, scores, nearest, nearest_sim, definition_sim, limits[j])
+                              for j in shown),
         )
 
     def _lineage(self, j: int) -> set[str]:
         """The code's ancestors and descendants: codes that never compete with it."""
         return self.lineage_[j]
 
-    def _suggestion(self, j: int, scores: np.ndarray, nearest: np.ndarray, nearest_sim: np.ndarray,
-                    definition_sim: np.ndarray) -> Suggestion:
+    def _suggestion(self, j: int, scores: list[float], nearest: np.ndarray, nearest_sim: np.ndarray,
+                    definition_sim: np.ndarray, limit: float) -> Suggestion:
         cv = self.code_vectors_[j]
         exemplar = cv.code.examples[int(nearest[j])] if nearest[j] >= 0 else None
         return Suggestion(
             code=cv.code.id,
             name=cv.code.name,
-            score=round(float(scores[j]), 4),
+            score=round(scores[j], 4),
             exemplar=exemplar,
             exemplar_similarity=None if np.isnan(nearest_sim[j]) else round(float(nearest_sim[j]), 4),
             definition_similarity=None if np.isnan(definition_sim[j]) else round(float(definition_sim[j]), 4),
-            above_threshold=bool(scores[j] >= self.threshold_for(cv.code)),
+            above_threshold=scores[j] >= limit,
         )
 
 
