@@ -17,7 +17,7 @@ from nlp_coder.readers.decoding import normalise_newlines
 from nlp_coder.records import Document, Span, Turn
 
 _DELIMITERS = ",;\t"
-_SNIFF_SAMPLE = 65536
+_SNIFF_SAMPLE = 16384  # enough rows to tell; csv.Sniffer is slow on more
 _RESERVED = ("id", "text", "document", "speaker")
 
 
