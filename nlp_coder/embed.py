@@ -13,7 +13,7 @@ import importlib
 import importlib.util
 import os
 import re
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
@@ -407,5 +407,3 @@ def _checked_sha256(spec: ModelSpec, folder: Path) -> str:
         )
     return sha
 
-
-EmbedderFactory = Callable[[str], Embedder]

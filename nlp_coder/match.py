@@ -31,6 +31,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from nlp_coder.codebook import descendants
 from nlp_coder.records import Code, Codebook, Decision, Facet, Fragment, FragmentResult, MatchSettings, Suggestion
 
 Encode = Callable[[Sequence[str]], np.ndarray]
@@ -112,10 +113,8 @@ class CodebookMatcher:
         )
         self.codes_ = tuple(code.id for code in codebook.codes)
         self.facets_: dict[str, Facet] = {f.name: f for f in codebook.facets}
-        self.lineage_ = tuple(
-            set(codebook.ancestors(code_id)) | {c.id for c in codebook.codes if code_id in codebook.ancestors(c.id)}
-            for code_id in self.codes_
-        )
+        self.lineage_ = tuple(set(codebook.ancestors(code_id)) | set(descendants(codebook, code_id))
+                              for code_id in self.codes_)
         return self
 
     def with_settings(self, settings: MatchSettings) -> CodebookMatcher:

@@ -109,8 +109,8 @@ def labels(matcher: CodebookMatcher, scores: np.ndarray, threshold: float | None
     best = masked.argmax(axis=1)
     has = above.any(axis=1)
     best_score = masked[np.arange(len(s)), best]
-    related = np.array([[a == b or book.codes[b].id in book.ancestors(book.codes[a].id)
-                         or book.codes[a].id in book.ancestors(book.codes[b].id) for b in cols] for a in cols])
+    # A code never competes with itself, its ancestors or its descendants.
+    related = np.array([[a == b or book.codes[b].id in matcher.lineage_[a] for b in cols] for a in cols])
     rivals = above & (s >= (best_score - margin)[:, None]) & ~related[best]
     overlap = has & rivals.any(axis=1)
     return np.where(has, cols[best], UNCODED), overlap
