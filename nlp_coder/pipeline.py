@@ -274,7 +274,7 @@ def suggest(corpus: str | Path, codebook: str | Path, store_path: str | Path, *,
         except BaseException as exc:
             store.fail_run(run_id, type(exc).__name__)
             raise
-    distinct = len({text_sha256(f.text) for f in seg.fragments})
+    distinct = len({f.text for f in seg.fragments})  # distinct texts: no need to hash them again
     return SuggestResult(seg, book, results, manifest, run_id, embedded=new, cached=distinct - new,
                          vectors=vectors, matcher=matcher, training=training)
 
@@ -318,7 +318,7 @@ def _suggest_cascade(store: Store, run_id: int, seg: Segmentation, book: Codeboo
         fast_codebook_vectors=dict(zip(code_texts, fast_code_vectors)), full_encode=full_encode,
         fast_model=fast.model_id, full_model=full.model_id, options=cascade)
     store.finish_run(run_id, results, [json.dumps(result_record(r), sort_keys=True) for r in results])
-    distinct = len({text_sha256(f.text) for f in seg.fragments})
+    distinct = len({f.text for f in seg.fragments})  # distinct texts: no need to hash them again
     return SuggestResult(seg, book, results, manifest, run_id, embedded=new + full_new, cached=distinct - new,
                          vectors=vectors, matcher=matcher, cascade=report)
 
@@ -357,7 +357,7 @@ def embed_corpus(corpus: str | Path, store_path: str | Path, *, segment_options:
         store.save_fragments(seg.documents, seg.fragments, segment_options.unit)
         vectors, new = embed_cached(store, embedder, [f.text for f in seg.fragments], batch_size=batch_size,
                                     progress=progress)
-    distinct = len({text_sha256(f.text) for f in seg.fragments})
+    distinct = len({f.text for f in seg.fragments})  # distinct texts: no need to hash them again
     return Embedding(seg, vectors, embedder.model_id, new, distinct - new)
 
 
