@@ -6,16 +6,20 @@ need them, so ``nlp-coder --help`` answers at once.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
 from nlp_coder import __version__
 from nlp_coder.errors import NlpCoderError
+
+if TYPE_CHECKING:
+    from nlp_coder.records import FragmentResult
 
 CONTEXT = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
 
@@ -164,6 +168,11 @@ def _emit(text: str, out: Path | None) -> None:
         write_atomic(out, text)
 
 
+@contextlib.contextmanager
+def _nothing() -> Iterator[None]:
+    yield None
+
+
 def _warn(warnings: tuple[str, ...], quiet: bool) -> None:
     if not quiet:
         for warning in warnings:
@@ -203,38 +212,56 @@ def suggest(corpus: Path, codebook: Path, out: Path | None, fmt: str | None, thr
             train_from: Path | None, **segmenting: Any) -> None:
     """Suggest codes for every fragment of CORPUS (a transcript, a folder, or a fragment table)."""
     from nlp_coder.codebook import load_codebook
-    from nlp_coder.output import render_results, select_results, summarise
+    from nlp_coder.output import atomic_output, render_results, select_results
     from nlp_coder.pipeline import SuggestOptions
     from nlp_coder.pipeline import suggest as run_suggest
     from nlp_coder.store import resolve_store_path
 
     store = resolve_store_path(db)
-    if _format_for(out, fmt) == "qdpx" and out is None:
-        raise click.BadParameter("a .qdpx project is written to a file: give --out FILE.qdpx", param_hint="--format")
-    if where:  # check the codes before any work is done
-        select_results((), load_codebook(codebook), where)
-    result = run_suggest(
-        corpus, codebook, store,
-        segment_options=_build_segment_options(**segmenting),
-        options=SuggestOptions(model=model, threshold=threshold, margin=margin, top_k=top_k, suggestions=suggestions,
-                               device=device, cascade=cascade, cascade_band=cascade_band,
-                               train_from=str(train_from) if train_from else None),
-        metadata=metadata, progress=not quiet,
-    )
     fmt = _format_for(out, fmt)
-    shown = select_results(result.results, result.codebook, where) if where else result.results
-    if fmt == "qdpx":  # the sources, any human codings untouched, and the suggestions as user nlp-coder
-        from nlp_coder.refi import write_suggestions_qdpx
+    if fmt == "qdpx" and out is None:
+        raise click.BadParameter("a .qdpx project is written to a file: give --out FILE.qdpx", param_hint="--format")
+    book = load_codebook(codebook)
+    if where:  # check the codes before any work is done
+        select_results((), book, where)
+    written = 0
+    # JSONL is written as the corpus streams through, a chunk at a time; other formats need every
+    # result first. A file appears only complete (atomic_output).
+    with atomic_output(out) if fmt == "jsonl" else _nothing() as handle:
 
-        write_suggestions_qdpx(out, corpus, result.segmentation.documents, result.codebook, shown)
-    else:
-        _emit(render_results(shown, fmt, result.manifest, result.codebook), out)
+        def sink(results: Sequence[FragmentResult], lines: Sequence[str]) -> None:
+            nonlocal written
+            if where:
+                kept = {r.fragment.id for r in select_results(results, book, where)}
+                lines = [line for r, line in zip(results, lines) if r.fragment.id in kept]
+            handle.write("".join(line + "\n" for line in lines).encode("utf-8"))
+            written += len(lines)
+
+        result = run_suggest(
+            corpus, codebook, store,
+            segment_options=_build_segment_options(**segmenting),
+            options=SuggestOptions(model=model, threshold=threshold, margin=margin, top_k=top_k,
+                                   suggestions=suggestions, device=device, cascade=cascade, cascade_band=cascade_band,
+                                   train_from=str(train_from) if train_from else None),
+            metadata=metadata, progress=not quiet, sink=sink if handle is not None else None,
+            keep_results=fmt != "jsonl",
+        )
+    assert result.summary is not None
+    total = result.summary.fragments
+    if fmt != "jsonl":
+        shown = select_results(result.results, result.codebook, where) if where else result.results
+        written = len(shown)
+        if fmt == "qdpx":  # the sources, any human codings untouched, and the suggestions as user nlp-coder
+            from nlp_coder.refi import write_suggestions_qdpx
+
+            write_suggestions_qdpx(out, corpus, result.segmentation.documents, result.codebook, shown)
+        else:
+            _emit(render_results(shown, fmt, result.manifest, result.codebook), out)
     _warn(result.segmentation.warnings, quiet)
     if not quiet:
-        summary = summarise(result.results, result.codebook)
-        click.echo(summary.as_text(), err=out is None)
-        selection = f" (of {len(result.results)}, where {' and '.join(where)})" if where else ""
-        where_to = f"wrote {len(shown)} fragments{selection} ({fmt}) to {out}" if out else "results on standard output"
+        click.echo(result.summary.as_text(), err=out is None)
+        selection = f" (of {total}, where {' and '.join(where)})" if where else ""
+        where_to = f"wrote {written} fragments{selection} ({fmt}) to {out}" if out else "results on standard output"
         click.echo(f"{where_to}; run {result.run_id} recorded in {store} "
                    f"(fragments: {result.embedded} texts embedded, {result.cached} from cache)", err=out is None)
         if result.training is not None:

@@ -56,6 +56,26 @@ class _CodeVectors:
     examples: np.ndarray  # (n_examples, dims)
     definition: np.ndarray | None  # (dims,)
     counterexamples: np.ndarray  # (n_counter, dims)
+    # Rows of the matcher's ``matrix_`` (every codebook text once) holding the vectors above.
+    example_rows: tuple[int, ...] = ()
+    definition_row: int | None = None
+    counterexample_rows: tuple[int, ...] = ()
+
+
+_Row = tuple[list[float], list[float], list[int], list[float], list[float]]
+"""One fragment's row of :class:`_Columns`: raw score, rounded score, nearest exemplar, its
+rounded similarity, rounded definition similarity (lists over codes)."""
+
+
+@dataclass(frozen=True)
+class _Columns:
+    """:class:`Scores` as nested Python lists, rounded for output where shown."""
+
+    raw: list[list[float]]
+    score: list[list[float]]
+    nearest: list[list[int]]
+    nearest_similarity: list[list[float]]
+    definition_similarity: list[list[float]]
 
 
 def definition_text(code: Code) -> str:
@@ -92,7 +112,7 @@ class CodebookMatcher:
             encode: turns texts into unit-length vectors (the same model as the fragments).
         """
         unique = codebook_texts(codebook)
-        matrix = encode(unique) if unique else np.zeros((0, 0), dtype=np.float32)
+        matrix = np.asarray(encode(unique), dtype=np.float32) if unique else np.zeros((0, 0), dtype=np.float32)
         row = {text: i for i, text in enumerate(unique)}
         dims = matrix.shape[1] if matrix.size else 0
 
@@ -108,9 +128,13 @@ class CodebookMatcher:
                 examples=stack(code.examples),
                 definition=matrix[row[definition_text(code)]] if code.definition else None,
                 counterexamples=stack(code.counterexamples),
+                example_rows=tuple(row[t] for t in code.examples),
+                definition_row=row[definition_text(code)] if code.definition else None,
+                counterexample_rows=tuple(row[t] for t in code.counterexamples),
             )
             for code in codebook.codes
         )
+        self.matrix_ = matrix
         self.codes_ = tuple(code.id for code in codebook.codes)
         self.facets_: dict[str, Facet] = {f.name: f for f in codebook.facets}
         self.lineage_ = tuple(set(codebook.ancestors(code_id)) | set(descendants(codebook, code_id))
@@ -138,28 +162,30 @@ class CodebookMatcher:
         weight = self.settings.definition_weight
         for lo in range(0, n, _CHUNK):
             x = vectors[lo:lo + _CHUNK]
+            # One product with every codebook text at once: many small products are far slower.
+            every = x @ self.matrix_.T if self.matrix_.size else np.zeros((len(x), 0), dtype=np.float32)
             for j, cv in enumerate(self.code_vectors_):
                 if not cv.code.codable:
                     continue
                 best_positive = None
                 ex_score = None
-                if cv.examples.shape[0]:
-                    sims = x @ cv.examples.T
+                if cv.example_rows:
+                    sims = every[:, cv.example_rows]
                     ex_score = self._exemplar_score(x, sims, cv.examples)
                     nearest[lo:lo + len(x), j] = sims.argmax(axis=1)
                     best_positive = sims.max(axis=1)
                     nearest_sim[lo:lo + len(x), j] = best_positive
                 def_score = None
-                if cv.definition is not None:
-                    def_score = x @ cv.definition
+                if cv.definition_row is not None:
+                    def_score = every[:, cv.definition_row]
                     definition_sim[lo:lo + len(x), j] = def_score
                 if ex_score is not None and def_score is not None:
                     score = (1 - weight) * ex_score + weight * def_score
                 else:
                     score = ex_score if ex_score is not None else def_score
                     best_positive = best_positive if best_positive is not None else def_score
-                if cv.counterexamples.shape[0] and best_positive is not None:
-                    worst = (x @ cv.counterexamples.T).max(axis=1)
+                if cv.counterexample_rows and best_positive is not None:
+                    worst = every[:, cv.counterexample_rows].max(axis=1)
                     score = score - self.settings.counterexample_weight * np.maximum(0.0, worst - best_positive)
                 scores[lo:lo + len(x), j] = score
         self._roll_up(scores)
@@ -168,7 +194,9 @@ class CodebookMatcher:
     def _exemplar_score(self, x: np.ndarray, sims: np.ndarray, examples: np.ndarray) -> np.ndarray:
         """The exemplar part of a code's score: the mean of the ``top_k`` highest similarities."""
         top = min(self.settings.top_k, sims.shape[1])
-        return np.sort(sims, axis=1)[:, -top:].mean(axis=1)
+        if top < sims.shape[1]:  # the top_k largest, by a partial sort
+            sims = np.partition(sims, -top, axis=1)[:, -top:]
+        return np.sort(sims, axis=1).mean(axis=1)  # sorted: the mean never depends on their order
 
     def _roll_up(self, scores: np.ndarray) -> None:
         index = {code_id: j for j, code_id in enumerate(self.codes_)}
@@ -195,22 +223,34 @@ class CodebookMatcher:
         """
         scored = scored if scored is not None else self.score(vectors)
         groups = [None] + [facet.name for facet in self.codebook_.facets]
-        # Only codable codes compete; thresholds and margins are looked up once, not per fragment.
-        members = {g: [j for j, cv in enumerate(self.code_vectors_) if cv.code.facet == g and cv.code.codable]
-                   for g in groups}
+        # Rank, round and convert once for the whole matrix; the per-fragment loop below then
+        # works on plain Python lists (numpy scalars are slow one at a time).
+        raw = scored.score.astype(np.float64)
+        ranked_by_group = {}
+        for g in groups:
+            members = np.array([j for j, cv in enumerate(self.code_vectors_)
+                                if cv.code.facet == g and cv.code.codable], dtype=np.int64)
+            # Best first; ties broken by codebook order so the output never depends on float noise.
+            order = np.argsort(-np.round(raw[:, members], 6), axis=1, kind="stable") if members.size else None
+            ranked_by_group[g] = members[order].tolist() if order is not None else [[] for _ in fragments]
+        columns = _Columns(
+            raw=raw.tolist(),
+            score=np.round(raw, 4).tolist(),
+            nearest=scored.nearest.tolist(),
+            nearest_similarity=np.round(scored.nearest_similarity.astype(np.float64), 4).tolist(),
+            definition_similarity=np.round(scored.definition_similarity.astype(np.float64), 4).tolist(),
+        )
         limits = [self.threshold_for(cv.code) for cv in self.code_vectors_]
         margins = {g: self.margin_for(g) for g in groups}
+        facets = groups[1:]
         results = []
         for i, fragment in enumerate(fragments):
-            decisions = {
-                g: self._decide(scored.score[i].tolist(), scored.nearest[i], scored.nearest_similarity[i],
-                                scored.definition_similarity[i], members[g], limits, margins[g])
-                for g in groups
-            }
+            row = (columns.raw[i], columns.score[i], columns.nearest[i], columns.nearest_similarity[i],
+                   columns.definition_similarity[i])
             results.append(FragmentResult(
                 fragment=fragment,
-                decision=decisions[None],
-                facets=tuple((g, decisions[g]) for g in groups if g is not None),
+                decision=self._decide(row, ranked_by_group[None][i], limits, margins[None]),
+                facets=tuple((g, self._decide(row, ranked_by_group[g][i], limits, margins[g])) for g in facets),
             ))
         return tuple(results)
 
@@ -228,43 +268,37 @@ class CodebookMatcher:
         spec = self.facets_.get(facet) if facet is not None else None
         return spec.margin if spec is not None and spec.margin is not None else self.settings.margin
 
-    def _decide(self, scores: list[float], nearest: np.ndarray, nearest_sim: np.ndarray,
-                definition_sim: np.ndarray, codable: list[int], limits: list[float], margin: float) -> Decision:
-        # Best first; ties broken by codebook order so the output never depends on float noise.
-        ranked = sorted(codable, key=lambda j: (-round(scores[j], 6), j))
-        above = [j for j in ranked if scores[j] >= limits[j]]
+    def _decide(self, row: _Row, ranked: list[int], limits: list[float], margin: float) -> Decision:
+        raw = row[0]
+        above = [j for j in ranked if raw[j] >= limits[j]]
         if not above:
             status, chosen = "uncoded", []
         else:
             best = above[0]
-            related = self._lineage(best)
-            rivals = [j for j in above[1:] if scores[j] >= scores[best] - margin and self.codes_[j] not in related]
+            related = self.lineage_[best]
+            floor = raw[best] - margin
+            rivals = [j for j in above[1:] if raw[j] >= floor and self.codes_[j] not in related]
             status, chosen = ("overlap", [best, *rivals]) if rivals else ("coded", [best])
-        shown = list(dict.fromkeys(chosen + ranked[: self.settings.suggestions]))
-        shown.sort(key=ranked.index)
-        return Decision(
-            status=status,
-            codes=tuple(self.codes_[j] for j in chosen),
-            suggestions=tuple(self._suggestion(j, scores, nearest, nearest_sim, definition_sim, limits[j])
-                              for j in shown),
-        )
+        top = ranked[: self.settings.suggestions]
+        # The suggestions listed: the best few, and every assigned code even when ranked lower.
+        fits = not chosen or (chosen[0] in top if len(chosen) == 1 else set(chosen).issubset(top))
+        shown = top if fits else [j for j in ranked if j in chosen or j in top]
+        return Decision(status, tuple([self.codes_[j] for j in chosen]),
+                        tuple([self._suggestion(j, row, limits[j]) for j in shown]))
 
-    def _lineage(self, j: int) -> set[str]:
-        """The code's ancestors and descendants: codes that never compete with it."""
-        return self.lineage_[j]
-
-    def _suggestion(self, j: int, scores: list[float], nearest: np.ndarray, nearest_sim: np.ndarray,
-                    definition_sim: np.ndarray, limit: float) -> Suggestion:
-        cv = self.code_vectors_[j]
-        exemplar = cv.code.examples[int(nearest[j])] if nearest[j] >= 0 else None
+    def _suggestion(self, j: int, row: _Row, limit: float) -> Suggestion:
+        raw, score, nearest, nearest_sim, definition_sim = row
+        code = self.code_vectors_[j].code
+        exemplar_sim = nearest_sim[j]
+        definition = definition_sim[j]
         return Suggestion(
-            code=cv.code.id,
-            name=cv.code.name,
-            score=round(scores[j], 4),
-            exemplar=exemplar,
-            exemplar_similarity=None if np.isnan(nearest_sim[j]) else round(float(nearest_sim[j]), 4),
-            definition_similarity=None if np.isnan(definition_sim[j]) else round(float(definition_sim[j]), 4),
-            above_threshold=scores[j] >= limit,
+            code.id,
+            code.name,
+            score[j],
+            code.examples[nearest[j]] if nearest[j] >= 0 else None,
+            None if exemplar_sim != exemplar_sim else exemplar_sim,  # NaN: the code has no exemplar
+            None if definition != definition else definition,  # NaN: the code has no definition
+            raw[j] >= limit,
         )
 
 

@@ -11,11 +11,16 @@ import csv
 import io
 import json
 import os
+import sys
 import tempfile
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import BinaryIO
+
+import orjson
 
 from nlp_coder.errors import InputError
 from nlp_coder.records import Codebook, Decision, Fragment, FragmentResult, RunManifest, Suggestion
@@ -65,8 +70,18 @@ def result_record(r: FragmentResult) -> dict[str, object]:
     return record
 
 
+def json_line(record: dict[str, object]) -> str:
+    """A record as one line of JSONL (compact, UTF-8 text, no newline)."""
+    return orjson.dumps(record).decode("utf-8")
+
+
+def result_lines(results: Sequence[FragmentResult]) -> list[str]:
+    """The JSONL line of every result: what ``suggest`` writes and what the store keeps."""
+    return [json_line(result_record(r)) for r in results]
+
+
 def _jsonl(records: Sequence[dict[str, object]]) -> str:
-    return "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in records)
+    return "".join(json_line(r) + "\n" for r in records)
 
 
 def render_results(results: Sequence[FragmentResult], fmt: str, manifest: RunManifest | None = None,
@@ -222,25 +237,41 @@ class Summary:
         return "\n".join(out)
 
 
+class Tally:
+    """Counts fragments per status and per code as results arrive, batch by batch, so a run
+    that never holds all its results can still be summarised."""
+
+    def __init__(self, codebook: Codebook) -> None:
+        self.codebook = codebook
+        self.fragments = 0
+        self.status: Counter[str] = Counter()
+        self.per_code: Counter[str] = Counter()
+
+    def add(self, results: Sequence[FragmentResult]) -> None:
+        self.fragments += len(results)
+        self.status.update(r.decision.status for r in results)
+        for r in results:
+            self.per_code.update(assigned_codes(r, self.codebook))
+
+    def summary(self) -> Summary:
+        book, per_code = self.codebook, self.per_code
+        rows = [(code.id, code.name, len(book.ancestors(code.id)), per_code[code.id]) for code in book.group(None)]
+        facets = tuple(
+            (facet.name, tuple((c.id, per_code[c.id]) for c in book.group(facet.name))) for facet in book.facets
+        )
+        return Summary(
+            fragments=self.fragments,
+            status=tuple((s, self.status[s]) for s in ("coded", "overlap", "uncoded")),
+            codes=tuple(rows),
+            facets=facets,
+        )
+
+
 def summarise(results: Sequence[FragmentResult], codebook: Codebook) -> Summary:
     """Count fragments per status and per code; a code's count includes its descendants."""
-    status = Counter(r.decision.status for r in results)
-    per_code: Counter[str] = Counter()
-    for r in results:
-        per_code.update(assigned_codes(r, codebook))
-    rows = []
-    for code in codebook.group(None):
-        rows.append((code.id, code.name, len(codebook.ancestors(code.id)), per_code[code.id]))
-    facets = tuple(
-        (facet.name, tuple((c.id, per_code[c.id]) for c in codebook.group(facet.name)))
-        for facet in codebook.facets
-    )
-    return Summary(
-        fragments=len(results),
-        status=tuple((s, status[s]) for s in ("coded", "overlap", "uncoded")),
-        codes=tuple(rows),
-        facets=facets,
-    )
+    tally = Tally(codebook)
+    tally.add(results)
+    return tally.summary()
 
 
 def assigned_codes(result: FragmentResult, codebook: Codebook) -> set[str]:
@@ -268,6 +299,19 @@ def select_results(results: Sequence[FragmentResult], codebook: Codebook,
 def write_atomic(path: str | Path, text: str | bytes) -> None:
     """Write ``text`` (UTF-8 when a string) to ``path`` via a temporary file beside it, so the
     target is never half-written."""
+    with atomic_output(path) as handle:
+        handle.write(text.encode("utf-8") if isinstance(text, str) else text)
+
+
+@contextmanager
+def atomic_output(path: str | Path | None) -> Iterator[BinaryIO]:
+    """A binary file to write a result into bit by bit: a temporary file beside ``path``, moved
+    into place when the block ends without error and removed otherwise. ``None`` writes to
+    standard output as it comes."""
+    if path is None:
+        yield sys.stdout.buffer
+        sys.stdout.buffer.flush()
+        return
     path = Path(path)
     if path.is_dir():
         raise InputError("the output path is a folder", str(path), "Give a file name with --out")
@@ -279,7 +323,7 @@ def write_atomic(path: str | Path, text: str | bytes) -> None:
         raise InputError(f"cannot write the output ({exc.strerror})", str(path), "Choose a writable folder") from exc
     try:
         with os.fdopen(fd, "wb") as handle:
-            handle.write(text.encode("utf-8") if isinstance(text, str) else text)
+            yield handle
         # mkstemp makes the file private; give it the permissions any new file would get.
         umask = os.umask(0)
         os.umask(umask)

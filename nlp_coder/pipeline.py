@@ -5,14 +5,16 @@ Each command of the CLI calls one function here. Everything between steps is a f
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
+import orjson
 
 from nlp_coder import __version__
 from nlp_coder.codebook import load_codebook
@@ -21,15 +23,25 @@ from nlp_coder.embed import Embedder, load_embedder, load_registry
 from nlp_coder.errors import InputError
 from nlp_coder.fast import CascadeOptions, CascadeReport
 from nlp_coder.match import CodebookMatcher, codebook_texts
-from nlp_coder.output import result_record
+from nlp_coder.output import Summary, Tally, result_lines
 from nlp_coder.readers import read_corpus_report
 from nlp_coder.records import Codebook, Document, Fragment, FragmentResult, MatchSettings, RunManifest
-from nlp_coder.segment import SegmentOptions, load_pipeline, pipeline_name, segment
+from nlp_coder.segment import (
+    SegmentOptions,
+    fragment_spans,
+    fragments_from_spans,
+    load_pipeline,
+    pipeline_identity,
+    pipeline_name,
+    segment_document,
+)
 from nlp_coder.sensitivity import Sensitivity
 from nlp_coder.store import Store, text_sha256
 from nlp_coder.train import Training
 
 DEFAULT_BATCH = 256
+DEFAULT_CHUNK = 4096
+"""Fragments decided, stored and written together by :func:`suggest`: bounds its memory."""
 
 
 @dataclass(frozen=True)
@@ -81,6 +93,7 @@ class SuggestResult:
     matcher: CodebookMatcher | None = field(default=None, compare=False, repr=False)
     cascade: CascadeReport | None = None
     training: Training | None = None
+    summary: Summary | None = None
 
 
 @dataclass(frozen=True)
@@ -105,12 +118,9 @@ def read_and_segment(corpus: str | Path, options: SegmentOptions | None = None,
     reading = read_corpus_report(Path(corpus), metadata=Path(metadata) if metadata else None)
     documents = reading.documents
     warnings = [*reading.warnings, *(w for d in documents for w in d.warnings)]
-    nlp = None
-    name = "none (fragment table)"
-    if any(not d.presegmented for d in documents):
-        nlp = load_pipeline(options.pipeline)
-        name = pipeline_name(nlp)
-    fragments = segment(documents, options, nlp=nlp)
+    segmenter = Segmenter(options)
+    fragments = tuple(f for doc in documents for f in segmenter.fragments(doc))
+    name = segmenter.name
     if not fragments:
         raise InputError("no fragments to code", str(corpus),
                          "Check --speaker/--exclude-speaker and --min-words, or that the files hold text")
@@ -125,10 +135,11 @@ def corpus_sha256(documents: Sequence[Document]) -> str:
 
 
 def embed_cached(store: Store, embedder: Embedder, texts: Sequence[str], *, batch_size: int = DEFAULT_BATCH,
-                 progress: bool = False) -> tuple[np.ndarray, int]:
+                 progress: bool = False, on_batch: Callable[[int, int], None] | None = None) -> tuple[np.ndarray, int]:
     """Vectors for ``texts``, embedding only what the store has not cached for this model.
 
     Each batch is committed as soon as it is embedded, so an interrupted run keeps it.
+    ``on_batch(done, missing)`` is called after each batch (texts embedded, of how many).
 
     Returns:
         The vectors (one row per text) and how many distinct texts were newly embedded.
@@ -151,6 +162,8 @@ def embed_cached(store: Store, embedder: Embedder, texts: Sequence[str], *, batc
             found.update({s: v for (s, _), v in zip(batch, vectors)})
             if bar is not None:
                 bar.update(len(batch))
+            if on_batch is not None:
+                on_batch(len(batch), len(todo))
         if bar is not None:
             bar.close()
     if not hashes:
@@ -196,8 +209,14 @@ def match_settings(codebook: Codebook, options: SuggestOptions) -> MatchSettings
 def suggest(corpus: str | Path, codebook: str | Path, store_path: str | Path, *,
             segment_options: SegmentOptions | None = None, options: SuggestOptions | None = None,
             metadata: str | Path | None = None, embedder: Embedder | None = None,
-            progress: bool = False, fast_embedder: Embedder | None = None) -> SuggestResult:
+            progress: bool = False, fast_embedder: Embedder | None = None,
+            sink: Sink | None = None, keep_results: bool = True, chunk_size: int | None = None) -> SuggestResult:
     """Pre-code a corpus: suggest codes for every fragment of respondent talk.
+
+    The corpus is streamed: documents are cut, embedded, decided, stored and handed to ``sink``
+    about ``chunk_size`` fragments at a time, so memory stays bounded when ``keep_results`` is
+    false. Every embedded batch, segmentation and decided chunk is committed to the store as it
+    is done: an interrupted run, started again, re-embeds and re-segments nothing it finished.
 
     Args:
         corpus: a transcript, a folder of transcripts, or a fragment table.
@@ -208,75 +227,288 @@ def suggest(corpus: str | Path, codebook: str | Path, store_path: str | Path, *,
         metadata: a CSV of per-document attributes (default: ``metadata.csv`` in the folder).
         embedder: an already loaded embedder (tests pass a fake); loaded from ``options.model``
             otherwise.
-        progress: show a progress bar on long runs (only on a terminal).
+        progress: show a progress bar with rate and time left (only on a terminal).
         fast_embedder: with ``options.cascade``, the fast model (loaded from the registry's
             ``fast`` otherwise); see :mod:`nlp_coder.fast`.
+        sink: called with each chunk's results, in corpus order, and their JSONL lines.
+        keep_results: return every result and vector (``False``: only counts and the summary).
+        chunk_size: fragments per chunk (default :data:`DEFAULT_CHUNK`; whole documents are kept
+            together).
 
     Returns:
-        A :class:`SuggestResult` with one :class:`FragmentResult` per fragment.
+        A :class:`SuggestResult`: one :class:`FragmentResult` per fragment when ``keep_results``.
     """
     segment_options = segment_options or SegmentOptions()
     options = options or SuggestOptions()
     book = load_codebook(codebook)
     settings = match_settings(book, options)
-    seg = read_and_segment(corpus, segment_options, metadata)
-    embedder = embedder or load_embedder(options.model, batch_size=min(options.batch_size, 128),
-                                         device=options.device)
     if options.train_from is not None and options.cascade is not None:
         raise InputError("--train-from and --cascade cannot be combined", "--train-from",
                          "Leave out --cascade when training on pilot coding")
+    chunk_size = DEFAULT_CHUNK if chunk_size is None else chunk_size
+    if chunk_size < 1:
+        raise InputError("the chunk size must be at least 1", "--chunk-size")
+    train_parameters = _training_parameters(options.train_from) if options.train_from else ()
+    reading = read_corpus_report(Path(corpus), metadata=Path(metadata) if metadata else None)
+    documents = reading.documents
+    warnings = (*reading.warnings, *(w for d in documents for w in d.warnings))
+    embedder = embedder or load_embedder(options.model, batch_size=min(options.batch_size, 128),
+                                         device=options.device)
     cascade = None
     if options.cascade is not None:
         cascade = CascadeOptions(share=options.cascade, band=options.cascade_band)
         cascade.check()
         fast_embedder = fast_embedder or load_embedder(cascade.fast_model)
     with Store(store_path) as store:
-        store.save_fragments(seg.documents, seg.fragments, segment_options.unit)
-        store.save_codebook(book)
-        manifest = RunManifest(
-            tool_version=__version__,
-            model=embedder.model_id,
-            model_weights_sha256=embedder.weights_sha256,
-            codebook=book.name,
-            codebook_sha256=book.sha256,
-            corpus_sha256=corpus_sha256(seg.documents),
-            parameters=_parameters(segment_options, settings, seg.pipeline)
-            + (_cascade_parameters(cascade, fast_embedder) if cascade and fast_embedder else ())
-            + (_training_parameters(options.train_from) if options.train_from else ()),
-            documents=len(seg.documents),
-            fragments=len(seg.fragments),
-        )
-        run_id = store.start_run("suggest", manifest)
-        if cascade is not None and fast_embedder is not None:
-            try:
-                return _suggest_cascade(store, run_id, seg, book, settings, manifest, options, cascade,
-                                        embedder, fast_embedder, progress)
-            except BaseException as exc:
-                store.fail_run(run_id, type(exc).__name__)
-                raise
+        job = _SuggestJob(store, book, settings, options, segment_options, embedder,
+                          fast_embedder if cascade is not None else None, cascade, sink, keep_results)
+        bar = _RunProgress(progress, documents, f"coding with {embedder.model_id}")
         try:
-            code_texts = codebook_texts(book)
-            code_vectors, _ = embed_cached(store, embedder, code_texts, batch_size=options.batch_size)
-            lookup = dict(zip(code_texts, code_vectors))
-            training = None
-            if options.train_from is not None:
-                from nlp_coder.train import train_matcher
-
-                matcher, training = train_matcher(
-                    options.train_from, book, settings, seg.documents, seg.fragments, segment_options,
-                    lambda texts: embed_cached(store, embedder, list(texts), batch_size=options.batch_size)[0])
-            else:
-                matcher = CodebookMatcher(settings).fit(book, lambda texts: np.stack([lookup[t] for t in texts]))
-            vectors, new = embed_cached(store, embedder, [f.text for f in seg.fragments],
-                                        batch_size=options.batch_size, progress=progress)
-            results = matcher.predict(vectors, seg.fragments)
-            store.finish_run(run_id, results, [json.dumps(result_record(r), sort_keys=True) for r in results])
+            known: dict[str, list[Fragment]] = {}
+            if options.train_from is not None:  # training needs the pilot documents' fragments first
+                known = {d.id: job.segmenter.fragments(d) for d in documents}
+                job.train([f for d in documents for f in known[d.id]], documents, segment_options)
+            pending_documents: list[Document] = []
+            pending: list[Fragment] = []
+            for doc in documents:
+                fragments = known.pop(doc.id) if doc.id in known else job.segmenter.fragments(doc)
+                pending_documents.append(doc)
+                pending.extend(fragments)
+                if len(pending) >= chunk_size:
+                    job.decide(pending_documents, pending, bar)
+                    pending_documents, pending = [], []
+            if job.fragments + len(pending) == 0:
+                raise InputError("no fragments to code", str(corpus),
+                                 "Check --speaker/--exclude-speaker and --min-words, or that the files hold text")
+            job.decide(pending_documents, pending, bar)
+            manifest = job.manifest(documents, corpus_sha256(documents), train_parameters)
+            store.finish_run(job.run_id, manifest)
         except BaseException as exc:
-            store.fail_run(run_id, type(exc).__name__)
+            if job.run_id:
+                store.fail_run(job.run_id, type(exc).__name__)
             raise
-    distinct = len({f.text for f in seg.fragments})  # distinct texts: no need to hash them again
-    return SuggestResult(seg, book, results, manifest, run_id, embedded=new, cached=distinct - new,
-                         vectors=vectors, matcher=matcher, training=training)
+        finally:
+            bar.close()
+    seg = Segmentation(documents, tuple(job.results_fragments()), warnings, job.segmenter.name)
+    return SuggestResult(seg, book, tuple(job.results), manifest, job.run_id, embedded=job.embedded,
+                         cached=job.cached, vectors=job.vectors(), matcher=job.matcher, cascade=job.cascade_report,
+                         training=job.training, summary=job.tally.summary())
+
+
+Sink = Callable[[Sequence[FragmentResult], Sequence[str]], None]
+
+
+class Segmenter:
+    """Cuts documents one at a time through the store's segmentation cache.
+
+    A document is cut again only when its text, turns, attributes, the segmentation options,
+    the spaCy pipeline (package and version) or nlp_coder's version changed; spaCy is loaded
+    only when some document needs cutting.
+    """
+
+    def __init__(self, options: SegmentOptions, store: Store | None = None) -> None:
+        self.options = options
+        self.store = store
+        self.nlp: object | None = None
+        self.pipeline: str | None = None
+        self._identity = pipeline_identity(options.pipeline)
+        self._options = dataclasses.asdict(options)
+
+    @property
+    def name(self) -> str:
+        """The pipeline's name for the manifest (``none (fragment table)`` when none was needed)."""
+        return self.pipeline or "none (fragment table)"
+
+    def key(self, doc: Document) -> str:
+        turns = [(t.index, t.speaker, [(sp.start, sp.end) for sp in t.spans], t.timestamp, t.fragment_id,
+                  t.attributes) for t in doc.turns]
+        blob = orjson.dumps([__version__, self._identity, self._options, doc.id, doc.text, doc.attributes, turns],
+                            option=orjson.OPT_SORT_KEYS)
+        return hashlib.sha256(blob).hexdigest()
+
+    def fragments(self, doc: Document) -> list[Fragment]:
+        if doc.presegmented:  # a fragment table: nothing to cut
+            return segment_document(doc, self.options, None)
+        key = self.key(doc)
+        hit = self.store.cached_segmentation(key) if self.store is not None else None
+        if hit is not None:
+            self.pipeline = self.pipeline or hit[0]
+            return fragments_from_spans(doc, orjson.loads(hit[1]))
+        if self.nlp is None:
+            self.nlp = load_pipeline(self.options.pipeline)
+        name = pipeline_name(self.nlp)
+        self.pipeline = self.pipeline or name
+        out = segment_document(doc, self.options, self.nlp)
+        if self.store is not None:
+            self.store.save_segmentation([(key, name, orjson.dumps(fragment_spans(out)))])
+        return out
+
+
+class _SuggestJob:
+    """The state of one :func:`suggest` run while its chunks go through."""
+
+    def __init__(self, store: Store, book: Codebook, settings: MatchSettings, options: SuggestOptions,
+                 segment_options: SegmentOptions, embedder: Embedder, fast: Embedder | None,
+                 cascade: CascadeOptions | None, sink: Sink | None, keep: bool) -> None:
+        self.store, self.book, self.settings, self.options = store, book, settings, options
+        self.segment_options, self.embedder, self.fast, self.cascade = segment_options, embedder, fast, cascade
+        self.sink, self.keep = sink, keep
+        self.segmenter = Segmenter(segment_options, store)
+        self.tally = Tally(book)
+        self.results: list[FragmentResult] = []
+        self._vectors: list[np.ndarray] = []
+        self.run_id = 0
+        self.fragments = self.embedded = self.cached = 0
+        self.matcher: CodebookMatcher | None = None
+        self.training: Training | None = None
+        self.cascade_report: CascadeReport | None = None
+        self.corpus_sha256 = ""
+
+    def encode(self, embedder: Embedder, texts: Sequence[str], bar: _RunProgress | None = None) -> np.ndarray:
+        vectors, new = embed_cached(self.store, embedder, texts, batch_size=self.options.batch_size,
+                                    on_batch=bar.embedded if bar is not None else None)
+        return vectors
+
+    def train(self, fragments: Sequence[Fragment], documents: Sequence[Document], options: SegmentOptions) -> None:
+        from nlp_coder.train import train_matcher
+
+        assert self.options.train_from is not None
+        self.matcher, self.training = train_matcher(
+            self.options.train_from, self.book, self.settings, documents, fragments, options,
+            lambda texts: self.encode(self.embedder, list(texts)))
+
+    def _fitted(self) -> CodebookMatcher:
+        if self.matcher is None:
+            texts = codebook_texts(self.book)
+            lookup = dict(zip(texts, self.encode(self.embedder, texts)))
+            self.matcher = CodebookMatcher(self.settings).fit(self.book, lambda t: np.stack([lookup[x] for x in t]))
+        return self.matcher
+
+    def decide(self, documents: Sequence[Document], fragments: Sequence[Fragment], bar: _RunProgress) -> None:
+        """Store, embed, decide, record and hand on one chunk of whole documents."""
+        if not documents:
+            return
+        self.store.save_fragments(documents, fragments, self.segment_options.unit)
+        if not fragments:
+            return
+        if not self.run_id:
+            self.store.save_codebook(self.book)
+            self.run_id = self.store.start_run("suggest", self.manifest(documents, "", ()))
+        texts = [f.text for f in fragments]
+        bar.chunk(texts)
+        if self.cascade is not None and self.fast is not None:
+            results, vectors = self._cascade(fragments, texts, bar)
+        else:
+            matcher = self._fitted()  # the codebook first: a fragment that is also an exemplar is then cached
+            before = self.embedded
+            vectors, new = embed_cached(self.store, self.embedder, texts, batch_size=self.options.batch_size,
+                                        on_batch=bar.embedded)
+            self.embedded = before + new
+            self.cached += len(set(texts)) - new
+            results = matcher.predict(vectors, fragments)
+        lines = result_lines(results)
+        self.store.save_suggestions(self.run_id, results, lines)
+        if self.sink is not None:
+            self.sink(results, lines)
+        self.tally.add(results)
+        self.fragments += len(fragments)
+        if self.keep:
+            self.results.extend(results)
+            self._vectors.append(vectors)
+        bar.decided(len(fragments), sum(len(d.text) for d in documents))
+
+    def _cascade(self, fragments: Sequence[Fragment], texts: list[str],
+                 bar: _RunProgress) -> tuple[tuple[FragmentResult, ...], np.ndarray]:
+        from nlp_coder.fast import cascade_predict
+
+        assert self.cascade is not None and self.fast is not None
+        book_texts = codebook_texts(self.book)
+        fast_book = dict(zip(book_texts, self.encode(self.fast, book_texts)))
+        vectors, new = embed_cached(self.store, self.fast, texts, batch_size=self.options.batch_size)
+        self.embedded += new
+        self.cached += len(set(texts)) - new
+
+        def full_encode(chosen: Sequence[str], codebook_texts: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
+            book_vectors = self.encode(self.embedder, codebook_texts)
+            chosen_vectors, full_new = embed_cached(self.store, self.embedder, chosen,
+                                                    batch_size=self.options.batch_size, on_batch=bar.embedded)
+            self.embedded += full_new
+            return chosen_vectors, book_vectors
+
+        results, report, matcher = cascade_predict(
+            fragments, self.book, self.settings, fast_vectors=vectors, fast_codebook_vectors=fast_book,
+            full_encode=full_encode, fast_model=self.fast.model_id, full_model=self.embedder.model_id,
+            options=self.cascade)
+        self.matcher = matcher
+        old = self.cascade_report
+        self.cascade_report = report if old is None else replace(
+            old, fragments=old.fragments + report.fragments, rescored=old.rescored + report.rescored,
+            changed=old.changed + report.changed)
+        return results, vectors
+
+    def manifest(self, documents: Sequence[Document], corpus_hash: str,
+                 extra: tuple[tuple[str, object], ...]) -> RunManifest:
+        cascade = _cascade_parameters(self.cascade, self.fast) if self.cascade and self.fast else ()
+        return RunManifest(
+            tool_version=__version__,
+            model=self.embedder.model_id,
+            model_weights_sha256=self.embedder.weights_sha256,
+            codebook=self.book.name,
+            codebook_sha256=self.book.sha256,
+            corpus_sha256=corpus_hash,
+            parameters=_parameters(self.segment_options, self.settings, self.segmenter.name) + cascade + extra,
+            documents=len(documents),
+            fragments=self.fragments,
+        )
+
+    def results_fragments(self) -> list[Fragment]:
+        return [r.fragment for r in self.results]
+
+    def vectors(self) -> np.ndarray | None:
+        if not self.keep:
+            return None
+        dims = self._vectors[0].shape[1] if self._vectors else self.embedder.dimensions
+        return np.concatenate(self._vectors) if self._vectors else np.zeros((0, dims), dtype=np.float32)
+
+
+class _RunProgress:
+    """A progress bar of fragments coded, with rate and time left. The total is estimated from
+    the share of the corpus' characters done, as documents are cut only when their turn comes."""
+
+    def __init__(self, enabled: bool, documents: Sequence[Document], label: str) -> None:
+        self.chars = sum(len(d.text) for d in documents) or 1
+        self.done_chars = self.done = 0
+        self._missing = self._texts = 0
+        self.bar = None
+        if enabled and sys.stderr.isatty():
+            from tqdm import tqdm
+
+            self.bar = tqdm(total=None, desc=label, unit="fragment", file=sys.stderr, leave=False,
+                            dynamic_ncols=True)
+
+    def chunk(self, texts: Sequence[str]) -> None:
+        self._texts = len(texts)
+        self._shown = 0
+
+    def embedded(self, count: int, missing: int) -> None:
+        """``count`` more of the chunk's ``missing`` texts are embedded: move on proportionally."""
+        if self.bar is not None and missing:
+            step = int(self._texts * count / missing)
+            step = min(step, self._texts - self._shown)
+            self._shown += step
+            self.bar.update(step)
+
+    def decided(self, fragments: int, chars: int) -> None:
+        self.done += fragments
+        self.done_chars += chars
+        if self.bar is not None:
+            self.bar.update(fragments - self._shown)
+            self.bar.total = max(self.done, round(self.done * self.chars / max(self.done_chars, 1)))
+            self.bar.refresh()
+
+    def close(self) -> None:
+        if self.bar is not None:
+            self.bar.close()
 
 
 def _training_parameters(path: str) -> tuple[tuple[str, object], ...]:
@@ -292,35 +524,6 @@ def _cascade_parameters(cascade: CascadeOptions, fast: Embedder) -> tuple[tuple[
     """Manifest parameters of a cascade run (absent from other runs' manifests)."""
     return (("cascade_share", cascade.share), ("cascade_band", cascade.band), ("cascade_fast_model", fast.model_id),
             ("cascade_fast_weights_sha256", fast.weights_sha256))
-
-
-def _suggest_cascade(store: Store, run_id: int, seg: Segmentation, book: Codebook, settings: MatchSettings,
-                     manifest: RunManifest, options: SuggestOptions, cascade: CascadeOptions, full: Embedder,
-                     fast: Embedder, progress: bool) -> SuggestResult:
-    """:func:`suggest` with the cascade of :mod:`nlp_coder.fast` (both models through the cache)."""
-    from nlp_coder.fast import cascade_predict
-
-    code_texts = codebook_texts(book)
-    fast_code_vectors, _ = embed_cached(store, fast, code_texts, batch_size=options.batch_size)
-    vectors, new = embed_cached(store, fast, [f.text for f in seg.fragments], batch_size=options.batch_size,
-                                progress=progress)
-    full_new = 0
-
-    def full_encode(texts: Sequence[str], book_texts: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
-        nonlocal full_new
-        book_vectors, _ = embed_cached(store, full, book_texts, batch_size=options.batch_size)
-        fragment_vectors, full_new = embed_cached(store, full, texts, batch_size=options.batch_size,
-                                                  progress=progress)
-        return fragment_vectors, book_vectors
-
-    results, report, matcher = cascade_predict(
-        seg.fragments, book, settings, fast_vectors=vectors,
-        fast_codebook_vectors=dict(zip(code_texts, fast_code_vectors)), full_encode=full_encode,
-        fast_model=fast.model_id, full_model=full.model_id, options=cascade)
-    store.finish_run(run_id, results, [json.dumps(result_record(r), sort_keys=True) for r in results])
-    distinct = len({f.text for f in seg.fragments})  # distinct texts: no need to hash them again
-    return SuggestResult(seg, book, results, manifest, run_id, embedded=new + full_new, cached=distinct - new,
-                         vectors=vectors, matcher=matcher, cascade=report)
 
 
 def _parameters(seg: SegmentOptions, settings: MatchSettings, pipeline: str) -> tuple[tuple[str, object], ...]:

@@ -153,16 +153,53 @@ def segment(documents: Iterable[Document], options: SegmentOptions | None = None
         nlp = load_pipeline(options.pipeline)
     out: list[Fragment] = []
     for doc in docs:
-        coded = _coded_turns(doc, options)
-        if doc.presegmented:
-            out.extend(_table_fragments(doc, coded))
-            continue
-        turns = [turn for turn in doc.turns if turn.index in coded]
-        spans = _sentences(doc, turns, nlp)
-        for turn in turns:
-            for n, (start, end) in enumerate(_units(doc.text, spans[turn.index], options), start=1):
-                out.append(_fragment(doc, turn, f"{doc.id}#{turn.index + 1}.{n}", start, end))
+        out.extend(segment_document(doc, options, nlp))
     return tuple(out)
+
+
+def segment_document(doc: Document, options: SegmentOptions, nlp: Any | None) -> list[Fragment]:
+    """The fragments of one document (see :func:`segment`); ``nlp`` may be None for a fragment table."""
+    coded = _coded_turns(doc, options)
+    if doc.presegmented:
+        return _table_fragments(doc, coded)
+    turns = [turn for turn in doc.turns if turn.index in coded]
+    spans = _sentences(doc, turns, nlp)
+    return [
+        _fragment(doc, turn, f"{doc.id}#{turn.index + 1}.{n}", start, end)
+        for turn in turns
+        for n, (start, end) in enumerate(_units(doc.text, spans[turn.index], options), start=1)
+    ]
+
+
+def fragment_spans(fragments: Sequence[Fragment]) -> list[tuple[str, int, int, int]]:
+    """``(id, turn, start, end)`` of each fragment: all a document needs to rebuild them."""
+    return [(f.id, f.turn, f.start, f.end) for f in fragments]
+
+
+def fragments_from_spans(doc: Document, spans: Sequence[Sequence[Any]]) -> list[Fragment]:
+    """The fragments that :func:`fragment_spans` described, rebuilt from their document."""
+    turns = {turn.index: turn for turn in doc.turns}
+    return [_fragment(doc, turns[turn], fragment_id, start, end) for fragment_id, turn, start, end in spans]
+
+
+def pipeline_identity(name: str = "auto") -> str:
+    """What sentence boundaries depend on, found without loading spaCy: its version and the
+    pipeline package's (a segmentation cache key part)."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    def installed(package: str) -> str:
+        try:
+            return version(package)
+        except PackageNotFoundError:
+            return "?"
+
+    base = f"spacy {installed('spacy')}"
+    if name == "blank":
+        return f"{base} blank"
+    for spec in load_registry().spacy:
+        if name in ("auto", spec.name, spec.module) and importlib.util.find_spec(spec.module) is not None:
+            return f"{base} {spec.module} {installed(spec.package)}"
+    return f"{base} {'blank' if name == 'auto' else name}"
 
 
 def _coded_turns(doc: Document, options: SegmentOptions) -> set[int]:

@@ -83,6 +83,14 @@ MIGRATIONS: tuple[str, ...] = (
         PRIMARY KEY (run_id, document, fragment_id)
     );
     """,
+    # 2: segmentation cache: the fragments cut from a document, keyed by everything they depend on
+    """
+    CREATE TABLE segmentations (
+        key TEXT PRIMARY KEY,
+        pipeline TEXT NOT NULL,
+        fragments BLOB NOT NULL
+    );
+    """,
 )
 
 
@@ -181,7 +189,7 @@ class Store:
             )
 
     def count(self, table: str) -> int:
-        if table not in {"documents", "fragments", "embeddings", "codebooks", "runs", "suggestions"}:
+        if table not in {"documents", "fragments", "embeddings", "codebooks", "runs", "suggestions", "segmentations"}:
             raise ValueError(table)
         return int(self._db.execute(f"SELECT COUNT(*) FROM {table}").fetchone()[0])
 
@@ -210,6 +218,18 @@ class Store:
                 [(model, sha, int(vec.shape[0]), vec.tobytes()) for sha, vec in zip(hashes, vectors)],
             )
 
+    # -- segmentation cache ----------------------------------------------------------------------
+    def cached_segmentation(self, key: str) -> tuple[str, bytes] | None:
+        """``(pipeline, fragments)`` stored under ``key`` by :meth:`save_segmentation`, if any."""
+        row = self._db.execute("SELECT pipeline, fragments FROM segmentations WHERE key = ?", (key,)).fetchone()
+        return (row[0], row[1]) if row else None
+
+    def save_segmentation(self, items: Sequence[tuple[str, str, bytes]]) -> None:
+        """Cache ``(key, pipeline, fragments)`` segmentations, committed at once."""
+        with self._transaction():
+            self._db.executemany("INSERT OR REPLACE INTO segmentations (key, pipeline, fragments) VALUES (?, ?, ?)",
+                                 items)
+
     # -- codebooks, runs, suggestions ------------------------------------------------------------
     def save_codebook(self, codebook: Codebook) -> None:
         with self._transaction():
@@ -226,8 +246,8 @@ class Store:
             )
         return int(cursor.lastrowid or 0)
 
-    def finish_run(self, run_id: int, results: Sequence[FragmentResult], payloads: Sequence[str]) -> None:
-        """Store a run's suggestions and mark it finished, in one transaction."""
+    def save_suggestions(self, run_id: int, results: Sequence[FragmentResult], payloads: Sequence[str]) -> None:
+        """Add one batch of a running run's suggestions (``payloads``: their JSONL lines), committed at once."""
         with self._transaction():
             self._db.executemany(
                 "INSERT INTO suggestions (run_id, document, fragment_id, status, codes, result) "
@@ -238,6 +258,13 @@ class Store:
                     for r, payload in zip(results, payloads)
                 ],
             )
+
+    def finish_run(self, run_id: int, manifest: RunManifest | None = None) -> None:
+        """Mark a run finished, with its final manifest when given (e.g. the fragment count of a
+        run that streamed its corpus)."""
+        with self._transaction():
+            if manifest is not None:
+                self._db.execute("UPDATE runs SET manifest = ? WHERE id = ?", (manifest_json(manifest), run_id))
             self._db.execute("UPDATE runs SET status = 'finished', finished_at = ? WHERE id = ?", (_now(), run_id))
 
     def fail_run(self, run_id: int, reason: str) -> None:

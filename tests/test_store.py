@@ -132,7 +132,7 @@ def test_fragments_are_replaced_not_duplicated(tmp_path: Path) -> None:
         assert store.count("documents") == 1 and store.count("fragments") == 2
         run = store.start_run("suggest", _manifest())
         assert store.runs()[0][3] == "running"
-        store.finish_run(run, [], [])
+        store.finish_run(run)
         assert store.runs()[0][3] == "finished"
         assert store.runs()[0][4]["parameters"] == {"threshold": 0.3}
 

@@ -1,0 +1,132 @@
+"""Streaming suggest: chunks, bounded results, the segmentation cache and the JSONL written as it goes."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+from conftest import SMALL_TRANSCRIPT
+
+from nlp_coder import pipeline
+from nlp_coder.cli import main
+from nlp_coder.errors import InputError
+from nlp_coder.output import result_lines, summarise
+from nlp_coder.pipeline import SuggestOptions, suggest
+from nlp_coder.segment import SegmentOptions
+from nlp_coder.store import Store
+
+MORE = """\
+Interviewer: And the second visit?
+Father: The worker explained the plan for the school run. It was clear and she was patient with us.
+Father: I still do not know who to call when the money runs out.
+Interviewer: Right.
+Father: She said she would ring back and she never did.
+"""
+
+
+@pytest.fixture
+def corpus(tmp_path: Path) -> Path:
+    folder = tmp_path / "corpus"
+    folder.mkdir()
+    for n in range(1, 6):
+        (folder / f"interview-{n}.txt").write_text(SMALL_TRANSCRIPT if n % 2 else MORE, encoding="utf-8")
+    return folder
+
+
+def _run(corpus: Path, codebook: Path, db: Path, embedder, **kwargs):  # type: ignore[no-untyped-def]
+    return suggest(corpus, codebook, db, options=SuggestOptions(model="hash-test"), embedder=embedder,
+                   segment_options=SegmentOptions(pipeline="blank"), **kwargs)
+
+
+def test_chunks_change_nothing_but_memory(tmp_path: Path, corpus: Path, codebook_file: Path, embedder) -> None:
+    whole = _run(corpus, codebook_file, tmp_path / "a.db", embedder)
+    chunks: list[int] = []
+    lines: list[str] = []
+
+    def sink(results, chunk_lines) -> None:  # type: ignore[no-untyped-def]
+        chunks.append(len(results))
+        lines.extend(chunk_lines)
+
+    streamed = _run(corpus, codebook_file, tmp_path / "b.db", embedder, chunk_size=1, sink=sink, keep_results=False)
+    assert len(chunks) == 5  # whole documents stay together: one chunk per document
+    assert lines == result_lines(whole.results)
+    assert streamed.results == () and streamed.vectors is None
+    assert streamed.summary == summarise(whole.results, whole.codebook)
+    assert streamed.manifest.fragments == whole.manifest.fragments == len(lines)
+    with Store(tmp_path / "b.db") as store:
+        [(_, _, _, status, manifest)] = store.runs()
+        assert status == "finished" and manifest["fragments"] == len(lines)
+        assert store.count("suggestions") == len(lines)
+
+
+def test_a_second_run_reuses_the_segmentation(tmp_path: Path, corpus: Path, codebook_file: Path, embedder,
+                                              monkeypatch: pytest.MonkeyPatch) -> None:
+    db = tmp_path / "p.db"
+    first = _run(corpus, codebook_file, db, embedder)
+
+    def no_spacy(name: str):  # type: ignore[no-untyped-def]
+        raise AssertionError("spaCy was loaded although every document was cut before")
+
+    monkeypatch.setattr(pipeline, "load_pipeline", no_spacy)
+    second = _run(corpus, codebook_file, db, embedder)
+    assert second.results == first.results
+    assert second.manifest == first.manifest  # the pipeline's name comes from the cache
+    (corpus / "interview-1.txt").write_text(SMALL_TRANSCRIPT + "Mother: One more thing about the forms.\n",
+                                            encoding="utf-8")
+    with pytest.raises(AssertionError, match="spaCy was loaded"):  # a changed document is cut again
+        _run(corpus, codebook_file, db, embedder)
+
+
+def test_segmentation_cache_depends_on_the_options(tmp_path: Path, corpus: Path, embedder) -> None:
+    from nlp_coder.pipeline import Segmenter
+    from nlp_coder.readers import read_corpus
+
+    [doc, *_] = read_corpus(corpus)
+    keys = {Segmenter(SegmentOptions(pipeline="blank", **change)).key(doc)
+            for change in ({}, {"min_words": 1}, {"unit": "turn"}, {"speakers": ("Mother",)})}
+    assert len(keys) == 4
+    with Store(tmp_path / "p.db") as store:
+        cut = Segmenter(SegmentOptions(pipeline="blank"), store).fragments(doc)
+        again = Segmenter(SegmentOptions(pipeline="blank"), store)
+        assert again.fragments(doc) == cut and again.nlp is None
+        assert store.count("segmentations") == 1
+
+
+def test_no_fragment_leaves_no_run(tmp_path: Path, corpus: Path, codebook_file: Path, embedder) -> None:
+    db = tmp_path / "p.db"
+    with pytest.raises(InputError, match="no fragments to code"):
+        suggest(corpus, codebook_file, db, options=SuggestOptions(model="hash-test"), embedder=embedder,
+                segment_options=SegmentOptions(pipeline="blank", speakers=("Nobody",)))
+    with Store(db) as store:
+        assert store.runs() == [] and store.count("suggestions") == 0
+
+
+def test_jsonl_is_streamed_and_only_appears_complete(tmp_path: Path, corpus: Path, codebook_file: Path,
+                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    out = tmp_path / "out.jsonl"
+    args = ["suggest", str(corpus), "-c", str(codebook_file), "--model", "hash-test", "--spacy", "blank",
+            "--db", str(tmp_path / "p.db"), "--out", str(out)]
+    done = CliRunner().invoke(main, args)
+    assert done.exit_code == 0, done.output
+    records = [json.loads(line) for line in out.read_text(encoding="utf-8").splitlines()]
+    assert [r["fragment_id"] for r in records][:2] == ["interview-1.txt#2.1", "interview-1.txt#2.2"]
+
+    calls = 0
+    real = pipeline.embed_cached
+
+    def failing(*args, **kwargs):  # type: ignore[no-untyped-def]
+        nonlocal calls
+        calls += 1
+        if calls == 3:  # the codebook, the first chunk, then the second chunk fails
+            raise InputError("simulated failure")
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(pipeline, "embed_cached", failing)
+    monkeypatch.setattr(pipeline, "DEFAULT_CHUNK", 1)
+    broken = tmp_path / "broken.jsonl"
+    args[-1] = str(broken)
+    failed = CliRunner().invoke(main, args)
+    assert failed.exit_code == 1 and "simulated failure" in failed.output
+    assert not broken.exists() and not list(tmp_path.glob(".broken.jsonl.*"))
