@@ -22,7 +22,7 @@ import numpy as np
 from nlp_coder.codebook import load_codebook
 from nlp_coder.embed import Embedder, load_embedder
 from nlp_coder.errors import InputError
-from nlp_coder.match import CodebookMatcher, codebook_texts
+from nlp_coder.match import build_matcher, codebook_texts
 from nlp_coder.pipeline import SuggestOptions, embed_cached, match_settings, read_and_segment
 from nlp_coder.records import Document, Fragment
 from nlp_coder.refi.model import Coding
@@ -150,7 +150,7 @@ def audit(project: str | Path, codebook: str | Path, store_path: str | Path, *, 
         code_texts = codebook_texts(book)
         code_vectors, _ = embed_cached(store, embedder, code_texts)
         lookup = dict(zip(code_texts, code_vectors))
-        matcher = CodebookMatcher(settings).fit(book, lambda t: np.stack([lookup[x] for x in t]))
+        matcher = build_matcher(settings).fit(book, lambda t: np.stack([lookup[x] for x in t]))
         fragment_vectors, _ = embed_cached(store, embedder, [f.text for f in seg.fragments])
         passage_vectors, _ = embed_cached(store, embedder, passage_texts)
     fragment_scores = matcher.score(fragment_vectors).score

@@ -17,6 +17,7 @@ import click
 
 from nlp_coder import __version__
 from nlp_coder.errors import NlpCoderError
+from nlp_coder.records import DEFAULT_METHOD, METHODS
 
 if TYPE_CHECKING:
     from nlp_coder.records import FragmentResult
@@ -111,6 +112,12 @@ def _model_option(func: Callable[..., Any]) -> Callable[..., Any]:
                         help="Embedding model from the registry (see 'nlp-coder models').")(func)
 
 
+def _method_option(func: Callable[..., Any]) -> Callable[..., Any]:
+    return click.option("--method", type=click.Choice(METHODS), default=DEFAULT_METHOD, show_default=True,
+                        help="How a code's exemplars score a fragment: centroid = similarity to their mean, "
+                             "topk = mean of the top-k most similar (docs/evaluation.md).")(func)
+
+
 # -- speed options (nlp_coder.fast): --device on suggest/embed, --cascade on suggest ----------------
 def _device_option(func: Callable[..., Any]) -> Callable[..., Any]:
     return click.option("--device", type=click.Choice(["cpu", "cuda", "auto"]), default="cpu", show_default=True,
@@ -132,7 +139,7 @@ def _coding_options(func: Callable[..., Any]) -> Callable[..., Any]:
     for option in reversed([
         click.option("--threshold", type=float, help="As for suggest."),
         click.option("--margin", type=float, help="As for suggest."),
-        _model_option, _store_option, _quiet_option,
+        _model_option, _method_option, _store_option, _quiet_option,
     ]):
         func = option(func)
     return func
@@ -201,13 +208,14 @@ def _corpus_argument(func: Callable[..., Any]) -> Callable[..., Any]:
               help="Learn from pilot coding (a .qdpx project, or a codings CSV on the corpus): coded passages "
                    "become exemplars, a classifier per code is fitted and its threshold calibrated.")
 @_model_option
+@_method_option
 @_device_option
 @_cascade_options
 @_store_option
 @_quiet_option
 def suggest(corpus: Path, codebook: Path, out: Path | None, fmt: str | None, threshold: float | None,
-            margin: float | None, top_k: int, suggestions: int, where: tuple[str, ...], model: str, db: Path | None,
-            quiet: bool,
+            margin: float | None, top_k: int, suggestions: int, where: tuple[str, ...], model: str, method: str,
+            db: Path | None, quiet: bool,
             metadata: Path | None, device: str, cascade: float | None, cascade_band: float | None,
             train_from: Path | None, **segmenting: Any) -> None:
     """Suggest codes for every fragment of CORPUS (a transcript, a folder, or a fragment table)."""
@@ -240,7 +248,7 @@ def suggest(corpus: Path, codebook: Path, out: Path | None, fmt: str | None, thr
         result = run_suggest(
             corpus, codebook, store,
             segment_options=_build_segment_options(**segmenting),
-            options=SuggestOptions(model=model, threshold=threshold, margin=margin, top_k=top_k,
+            options=SuggestOptions(model=model, method=method, threshold=threshold, margin=margin, top_k=top_k,
                                    suggestions=suggestions, device=device, cascade=cascade, cascade_band=cascade_band,
                                    train_from=str(train_from) if train_from else None),
             metadata=metadata, progress=not quiet, sink=sink if handle is not None else None,
@@ -335,7 +343,7 @@ def embed(corpus: Path, model: str, db: Path | None, batch_size: int, quiet: boo
 @_coding_options
 def discover(corpus: Path, codebook: Path | None, out: Path | None, fmt: str | None, yaml_out: Path | None,
              selection: str | None, distance_threshold: float, min_cluster_size: int, threshold: float | None,
-             margin: float | None, model: str, db: Path | None, quiet: bool, metadata: Path | None,
+             margin: float | None, model: str, method: str, db: Path | None, quiet: bool, metadata: Path | None,
              **segmenting: Any) -> None:
     """Cluster the text no code fits into candidate themes, with keywords and example fragments."""
     from nlp_coder.discover import candidate_codes_yaml, discovery_as_dict, discovery_as_markdown
@@ -345,7 +353,7 @@ def discover(corpus: Path, codebook: Path | None, out: Path | None, fmt: str | N
 
     found = discover_themes(corpus, codebook, resolve_store_path(db),
                             segment_options=_build_segment_options(**segmenting),
-                            options=SuggestOptions(model=model, threshold=threshold, margin=margin),
+                            options=SuggestOptions(model=model, method=method, threshold=threshold, margin=margin),
                             metadata=metadata, selection=selection, distance_threshold=distance_threshold,
                             min_cluster_size=min_cluster_size, progress=not quiet)
     fmt = fmt or ("json" if out is not None and out.suffix.lower() == ".json" else "md")
@@ -373,7 +381,7 @@ def discover(corpus: Path, codebook: Path | None, out: Path | None, fmt: str | N
 @_coding_options
 def sensitivity(corpus: Path, codebook: Path, out: Path | None, fmt: str | None, bootstrap: int, seed: int,
                 compare_model: str | None, threshold: float | None, margin: float | None, model: str,
-                db: Path | None, quiet: bool, metadata: Path | None, **segmenting: Any) -> None:
+                method: str, db: Path | None, quiet: bool, metadata: Path | None, **segmenting: Any) -> None:
     """Test the codebook's category boundaries: threshold and margin sweeps, exemplar stability,
     competing codes with their boundary fragments, and recommendations."""
     from nlp_coder.pipeline import SuggestOptions, boundary_sensitivity
@@ -382,9 +390,9 @@ def sensitivity(corpus: Path, codebook: Path, out: Path | None, fmt: str | None,
 
     if bootstrap < 0:
         raise click.BadParameter("must be 0 or more", param_hint="--bootstrap")
+    options = SuggestOptions(model=model, method=method, threshold=threshold, margin=margin)
     report, texts = boundary_sensitivity(corpus, codebook, resolve_store_path(db),
-                                         segment_options=_build_segment_options(**segmenting),
-                                         options=SuggestOptions(model=model, threshold=threshold, margin=margin),
+                                         segment_options=_build_segment_options(**segmenting), options=options,
                                          metadata=metadata, bootstrap=bootstrap, seed=seed,
                                          compare_model=compare_model, progress=not quiet)
     fmt = fmt or ("json" if out is not None and out.suffix.lower() == ".json" else "md")
@@ -411,16 +419,16 @@ def sensitivity(corpus: Path, codebook: Path, out: Path | None, fmt: str | None,
 @_coding_options
 def report(corpus: Path, codebook: Path, out: Path, bootstrap: int, distance_threshold: float,
            min_cluster_size: int, codings: Path | None, threshold: float | None, margin: float | None, model: str,
-           db: Path | None, quiet: bool, metadata: Path | None, **segmenting: Any) -> None:
+           method: str, db: Path | None, quiet: bool, metadata: Path | None, **segmenting: Any) -> None:
     """Write one self-contained HTML page (works offline) on a coded corpus: overview, codes by
     facet and attribute, a map of fragments, quotes, candidate themes, sensitivity, co-occurrence."""
     from nlp_coder.output import write_atomic
     from nlp_coder.pipeline import SuggestOptions, build_report
     from nlp_coder.store import resolve_store_path
 
+    options = SuggestOptions(model=model, method=method, threshold=threshold, margin=margin)
     html = build_report(corpus, codebook, resolve_store_path(db), segment_options=_build_segment_options(**segmenting),
-                        options=SuggestOptions(model=model, threshold=threshold, margin=margin), metadata=metadata,
-                        bootstrap=bootstrap, distance_threshold=distance_threshold,
+                        options=options, metadata=metadata, bootstrap=bootstrap, distance_threshold=distance_threshold,
                         min_cluster_size=min_cluster_size, codings=codings, progress=not quiet)
     write_atomic(out, html)
     if not quiet:

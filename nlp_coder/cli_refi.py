@@ -14,6 +14,7 @@ from nlp_coder.cli import (
     _build_segment_options,
     _corpus_argument,
     _emit,
+    _method_option,
     _model_option,
     _quiet_option,
     _segment_options,
@@ -156,10 +157,11 @@ def sample(corpus: Path, n: int, stratify_by: str | None, seed: int, out: Path, 
 @click.option("--margin", type=float, help="As for suggest.")
 @_segment_options
 @_model_option
+@_method_option
 @_store_option
 @_quiet_option
 def check(project: Path, codebook: Path, codings: Path | None, fmt: str | None, out: Path | None,
-          threshold: float | None, margin: float | None, model: str, db: Path | None, quiet: bool,
+          threshold: float | None, margin: float | None, model: str, method: str, db: Path | None, quiet: bool,
           metadata: Path | None, **segmenting: Any) -> None:
     """Audit the human coding of PROJECT: fragments probably missed, doubtful codings, and a
     per-code summary, to review (nothing is changed)."""
@@ -174,7 +176,8 @@ def check(project: Path, codebook: Path, codings: Path | None, fmt: str | None, 
         raise InputError("a .qdpx of findings needs a .qdpx PROJECT and --out FILE.qdpx", "--format")
     report = audit(project, codebook, resolve_store_path(db), codings=codings,
                    segment_options=_build_segment_options(**segmenting),
-                   options=SuggestOptions(model=model, threshold=threshold, margin=margin), metadata=metadata)
+                   options=SuggestOptions(model=model, method=method, threshold=threshold, margin=margin),
+                   metadata=metadata)
     if fmt == "qdpx":
         assert out is not None
         base = read_qdpx(project)

@@ -52,6 +52,12 @@ class ModelSpec:
     description: str = ""
     path: str | None = None  # kind static: the model folder, relative to models/ of the checkout
     build: str = ""  # how to build a model that is not shipped in a package (named in errors)
+    method_thresholds: tuple[tuple[str, float], ...] = ()  # scoring method -> its default threshold
+
+    def threshold_for(self, method: str) -> float:
+        """The default threshold of ``method`` for this model (``threshold`` unless the registry
+        gives the method its own: scores of different methods sit on different scales)."""
+        return dict(self.method_thresholds).get(method, self.threshold)
 
     @property
     def installed(self) -> bool:
@@ -86,6 +92,7 @@ class Registry:
 
 
 @lru_cache(maxsize=1)
+@lru_cache(maxsize=1)
 def load_registry() -> Registry:
     """Read the model registry shipped with nlp_coder."""
     for path in _REGISTRY_CANDIDATES:
@@ -111,6 +118,7 @@ def load_registry() -> Registry:
             description=" ".join(str(m.get("description", "")).split()),
             path=m.get("path"),
             build=" ".join(str(m.get("build", "")).split()),
+            method_thresholds=tuple((str(k), float(v)) for k, v in (m.get("method_thresholds") or {}).items()),
         )
         for m in data["models"]
     )

@@ -26,7 +26,7 @@ import numpy as np
 
 from nlp_coder.embed import load_registry
 from nlp_coder.errors import InputError
-from nlp_coder.match import CodebookMatcher, Scores, codebook_texts
+from nlp_coder.match import CodebookMatcher, Scores, build_matcher, codebook_texts
 from nlp_coder.records import Codebook, Fragment, FragmentResult, MatchSettings
 
 FAST_MODEL = "fast"
@@ -66,12 +66,12 @@ class CascadeReport:
         return self.rescored / self.fragments if self.fragments else 0.0
 
 
-def threshold_shift(fast_model: str, full_model: str) -> float:
-    """How far the fast model's thresholds sit from the full model's (their registry defaults);
-    0 when either model is not in the registry (test embedders)."""
+def threshold_shift(fast_model: str, full_model: str, method: str = "topk") -> float:
+    """How far the fast model's thresholds sit from the full model's (their registry defaults
+    for the method); 0 when either model is not in the registry (test embedders)."""
     registry = load_registry()
     try:
-        return registry.model(fast_model).threshold - registry.model(full_model).threshold
+        return registry.model(fast_model).threshold_for(method) - registry.model(full_model).threshold_for(method)
     except InputError:
         return 0.0
 
@@ -139,9 +139,9 @@ def cascade_predict(fragments: Sequence[Fragment], codebook: Codebook, settings:
         One result per fragment, the report, and the fitted fast matcher.
     """
     options.check()
-    shift = threshold_shift(fast_model, full_model)
+    shift = threshold_shift(fast_model, full_model, settings.method)
     fast_book, fast_settings = shifted(codebook, settings, shift)
-    fast = CodebookMatcher(fast_settings).fit(fast_book, lambda texts: np.stack([fast_codebook_vectors[t]
+    fast = build_matcher(fast_settings).fit(fast_book, lambda texts: np.stack([fast_codebook_vectors[t]
                                                                                    for t in texts]))
     fast_scored = fast.score(fast_vectors)
     chosen = select_uncertain(uncertainty(fast, fast_scored), options)
@@ -157,7 +157,7 @@ def cascade_predict(fragments: Sequence[Fragment], codebook: Codebook, settings:
         subset = [fragments[i] for i in chosen]
         vectors, code_vectors = full_encode([f.text for f in subset], codebook_texts(codebook))
         lookup = dict(zip(codebook_texts(codebook), code_vectors))
-        full = CodebookMatcher(settings).fit(codebook, lambda texts: np.stack([lookup[t] for t in texts]))
+        full = build_matcher(settings).fit(codebook, lambda texts: np.stack([lookup[t] for t in texts]))
         before = fast.predict(fast_vectors[chosen], subset, scored=_rows(fast_scored, chosen))
         for i, old, result in zip(chosen, before, full.predict(vectors, subset)):
             if (old.decision.status, old.decision.codes) != (result.decision.status, result.decision.codes):

@@ -21,7 +21,7 @@ from itertools import combinations
 
 import numpy as np
 
-from nlp_coder.match import CodebookMatcher, codebook_texts
+from nlp_coder.match import build_matcher, codebook_texts
 from nlp_coder.records import Code, Codebook, MatchSettings
 
 
@@ -128,7 +128,7 @@ def _misplaced(codebook: Codebook, lookup: dict[str, np.ndarray], settings: Matc
             kept = code.examples[:i] + code.examples[i + 1:]
             variant = replace(codebook, codes=tuple(replace(c, examples=kept) if c.id == code.id else c
                                                     for c in codebook.codes))
-            matcher = CodebookMatcher(settings).fit(variant, encode)
+            matcher = build_matcher(settings).fit(variant, encode)
             scores = matcher.decision_function(lookup[example][None, :])[0]
             own = float(scores[codebook.codes.index(code)])
             best = max((j for j in group if codebook.codes[j].id != code.id), key=lambda j: scores[j], default=None)

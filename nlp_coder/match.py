@@ -32,7 +32,19 @@ from dataclasses import dataclass
 import numpy as np
 
 from nlp_coder.codebook import descendants
-from nlp_coder.records import Code, Codebook, Decision, Facet, Fragment, FragmentResult, MatchSettings, Suggestion
+from nlp_coder.errors import InputError
+from nlp_coder.records import (
+    DEFAULT_METHOD,
+    METHODS,
+    Code,
+    Codebook,
+    Decision,
+    Facet,
+    Fragment,
+    FragmentResult,
+    MatchSettings,
+    Suggestion,
+)
 
 Encode = Callable[[Sequence[str]], np.ndarray]
 _CHUNK = 4096
@@ -143,7 +155,7 @@ class CodebookMatcher:
 
     def with_settings(self, settings: MatchSettings) -> CodebookMatcher:
         """The same fitted matcher with other settings (threshold, margin, weights): no refit."""
-        clone = CodebookMatcher(settings)
+        clone = type(self)(settings)
         clone.__dict__.update({k: v for k, v in self.__dict__.items() if k.endswith("_")})
         return clone
 
@@ -319,4 +331,18 @@ class CentroidMatcher(CodebookMatcher):
 
 
 MATCHERS: dict[str, type[CodebookMatcher]] = {"topk": CodebookMatcher, "centroid": CentroidMatcher}
-"""Scoring methods by name: ``topk`` (the default) and ``centroid``."""
+"""Scoring methods by name (``MatchSettings.method``, ``suggest --method``)."""
+
+assert set(MATCHERS) == set(METHODS) and DEFAULT_METHOD in METHODS
+
+DEFINITION_WEIGHTS = {"topk": 0.25, "centroid": 0.5}
+"""Each method's default weight of the definition in a code's score."""
+
+
+def build_matcher(settings: MatchSettings) -> CodebookMatcher:
+    """An unfitted matcher of ``settings.method``."""
+    try:
+        return MATCHERS[settings.method](settings)
+    except KeyError:
+        raise InputError(f"unknown method '{settings.method}'", "--method",
+                         f"Use one of: {', '.join(MATCHERS)}") from None

@@ -22,7 +22,7 @@ from nlp_coder.discover import Discovery
 from nlp_coder.embed import Embedder, load_embedder, load_registry
 from nlp_coder.errors import InputError
 from nlp_coder.fast import CascadeOptions, CascadeReport
-from nlp_coder.match import CodebookMatcher, codebook_texts
+from nlp_coder.match import DEFAULT_METHOD, DEFINITION_WEIGHTS, MATCHERS, CodebookMatcher, build_matcher, codebook_texts
 from nlp_coder.output import Summary, Tally, result_lines
 from nlp_coder.readers import read_corpus_report
 from nlp_coder.records import Codebook, Document, Fragment, FragmentResult, MatchSettings, RunManifest
@@ -48,14 +48,16 @@ DEFAULT_CHUNK = 4096
 class SuggestOptions:
     """Options of :func:`suggest` beyond segmentation.
 
-    ``threshold`` and ``margin`` default to the codebook's values, else the model's.
+    ``threshold`` and ``margin`` default to the codebook's values, else the model's for the
+    method; ``definition_weight`` defaults to the method's (:data:`nlp_coder.match.DEFINITION_WEIGHTS`).
     """
 
     model: str = "default"
+    method: str = DEFAULT_METHOD
     threshold: float | None = None
     margin: float | None = None
     top_k: int = 3
-    definition_weight: float = 0.25
+    definition_weight: float | None = None
     counterexample_weight: float = 1.0
     suggestions: int = 3
     batch_size: int = DEFAULT_BATCH
@@ -186,9 +188,13 @@ def _progress(total: int, enabled: bool, label: str):  # type: ignore[no-untyped
 
 
 def match_settings(codebook: Codebook, options: SuggestOptions) -> MatchSettings:
-    """Resolve threshold and margin: the option, else the codebook's, else the model's default."""
+    """Resolve threshold and margin: the option, else the codebook's, else the model's default
+    for the method; the definition weight: the option, else the method's."""
+    if options.method not in MATCHERS:
+        raise InputError(f"unknown method '{options.method}'", "--method", f"Use one of: {', '.join(MATCHERS)}")
     spec = load_registry().model(options.model)
-    threshold = next(v for v in (options.threshold, codebook.threshold, spec.threshold) if v is not None)
+    threshold = next(v for v in (options.threshold, codebook.threshold, spec.threshold_for(options.method))
+                     if v is not None)
     margin = next(v for v in (options.margin, codebook.margin, spec.margin) if v is not None)
     if not -1.0 <= threshold <= 1.0:
         raise InputError(f"threshold {threshold} is outside [-1, 1]", "--threshold")
@@ -200,9 +206,11 @@ def match_settings(codebook: Codebook, options: SuggestOptions) -> MatchSettings
         threshold=threshold,
         margin=margin,
         top_k=options.top_k,
-        definition_weight=options.definition_weight,
+        definition_weight=(DEFINITION_WEIGHTS[options.method] if options.definition_weight is None
+                           else options.definition_weight),
         counterexample_weight=options.counterexample_weight,
         suggestions=options.suggestions,
+        method=options.method,
     )
 
 
@@ -381,7 +389,7 @@ class _SuggestJob:
         if self.matcher is None:
             texts = codebook_texts(self.book)
             lookup = dict(zip(texts, self.encode(self.embedder, texts)))
-            self.matcher = CodebookMatcher(self.settings).fit(self.book, lambda t: np.stack([lookup[x] for x in t]))
+            self.matcher = build_matcher(self.settings).fit(self.book, lambda t: np.stack([lookup[x] for x in t]))
         return self.matcher
 
     def decide(self, documents: Sequence[Document], fragments: Sequence[Fragment], bar: _RunProgress) -> None:
@@ -540,6 +548,7 @@ def _parameters(seg: SegmentOptions, settings: MatchSettings, pipeline: str) -> 
         ("threshold", settings.threshold),
         ("margin", settings.margin),
         ("top_k", settings.top_k),
+        ("method", settings.method),
         ("definition_weight", settings.definition_weight),
         ("counterexample_weight", settings.counterexample_weight),
         ("suggestions", settings.suggestions),
@@ -635,7 +644,7 @@ def _sensitivity_of(coded: SuggestResult, store_path: str | Path, options: Sugge
             other_lookup = dict(zip(texts, embed_cached(store, other, texts)[0]))
             other_vectors = embed_cached(store, other, fragment_texts, progress=progress)[0]
             settings = match_settings(coded.codebook, replace(options, model=compare_model))
-            other_matcher = CodebookMatcher(settings).fit(coded.codebook,
+            other_matcher = build_matcher(settings).fit(coded.codebook,
                                                           lambda t: np.stack([other_lookup[x] for x in t]))
             compare = (other.model_id, other_vectors, other_matcher)
     return sensitivity(coded.results, coded.vectors, coded.matcher, lookup, bootstrap=bootstrap, seed=seed,

@@ -207,6 +207,13 @@ class FragmentResult:
     facets: tuple[tuple[str, Decision], ...] = ()
 
 
+METHODS = ("centroid", "topk")
+"""Scoring methods of the matcher (:data:`nlp_coder.match.MATCHERS`)."""
+
+DEFAULT_METHOD = "topk"
+"""The method ``suggest`` and the commands that code a corpus use unless told otherwise."""
+
+
 @dataclass(frozen=True)
 class MatchSettings:
     """Parameters of matching and of the coded/overlap/uncoded decision."""
@@ -217,6 +224,7 @@ class MatchSettings:
     definition_weight: float = 0.25
     counterexample_weight: float = 1.0
     suggestions: int = 3
+    method: str = DEFAULT_METHOD
 
 
 @dataclass(frozen=True)

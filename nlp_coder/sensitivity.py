@@ -27,7 +27,7 @@ from itertools import combinations
 
 import numpy as np
 
-from nlp_coder.match import CodebookMatcher
+from nlp_coder.match import CodebookMatcher, build_matcher
 from nlp_coder.records import Code, Codebook, FragmentResult
 
 UNCODED = -1
@@ -130,7 +130,7 @@ def _sweep(matcher: CodebookMatcher, scores: np.ndarray, thresholds: Sequence[fl
 
 
 def _refit(matcher: CodebookMatcher, book: Codebook, vectors: np.ndarray, lookup: dict[str, np.ndarray]) -> np.ndarray:
-    refit = CodebookMatcher(matcher.settings).fit(book, lambda texts: np.stack([lookup[t] for t in texts]))
+    refit = build_matcher(matcher.settings).fit(book, lambda texts: np.stack([lookup[t] for t in texts]))
     return labels(refit, refit.decision_function(vectors))[0]
 
 

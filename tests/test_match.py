@@ -4,7 +4,8 @@ import numpy as np
 import pytest
 from conftest import SMALL_CODEBOOK
 
-from nlp_coder.codebook import parse_codebook
+from nlp_coder.codebook import load_codebook, parse_codebook
+from nlp_coder.errors import InputError
 from nlp_coder.match import CodebookMatcher, codebook_texts, definition_text
 from nlp_coder.records import Fragment, MatchSettings
 
@@ -135,3 +136,32 @@ def test_predict_is_deterministic(embedder) -> None:
     first = CodebookMatcher(MatchSettings(0.2, 0.03)).fit(book, embedder.encode).predict(vectors, _fragments(*texts))
     second = CodebookMatcher(MatchSettings(0.2, 0.03)).fit(book, embedder.encode).predict(vectors, _fragments(*texts))
     assert first == second
+
+
+def test_the_method_chooses_the_matcher_its_weight_and_threshold(tmp_path, codebook_file, transcript_file,
+                                                                  embedder) -> None:
+    from dataclasses import replace
+
+    from nlp_coder.embed import load_registry
+    from nlp_coder.match import MATCHERS, CentroidMatcher, build_matcher
+    from nlp_coder.pipeline import SuggestOptions, match_settings, suggest
+    from nlp_coder.records import DEFAULT_METHOD, METHODS
+
+    assert set(MATCHERS) == set(METHODS) and DEFAULT_METHOD in METHODS
+    book = load_codebook(codebook_file)
+    centroid = match_settings(book, SuggestOptions(model="default", method="centroid"))
+    assert isinstance(build_matcher(centroid), CentroidMatcher) and centroid.definition_weight == 0.5
+    assert centroid.threshold == load_registry().model("default").threshold_for("centroid")
+    assert match_settings(book, SuggestOptions(method="centroid", definition_weight=0.1)).definition_weight == 0.1
+    spec = replace(load_registry().model("default"), method_thresholds=(("centroid", 0.42),))
+    assert spec.threshold_for("centroid") == 0.42 and spec.threshold_for("topk") == spec.threshold
+    with pytest.raises(InputError, match="unknown method"):
+        match_settings(book, SuggestOptions(method="nearest"))
+    runs = {}
+    for method in METHODS:
+        result = suggest(transcript_file, codebook_file, tmp_path / "p.db", embedder=embedder,
+                         options=SuggestOptions(model="hash-test", method=method, threshold=0.0))
+        assert dict(result.manifest.parameters)["method"] == method
+        assert type(result.matcher) is MATCHERS[method]
+        runs[method] = [s.score for r in result.results for s in r.decision.suggestions]
+    assert runs["topk"] != runs["centroid"]
