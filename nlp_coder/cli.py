@@ -124,6 +124,23 @@ def _device_option(func: Callable[..., Any]) -> Callable[..., Any]:
                         help="Where the model runs: auto = cuda when torch sees a GPU.")(func)
 
 
+def _scheduler_option(func: Callable[..., Any]) -> Callable[..., Any]:
+    return click.option("--scheduler", metavar="ADDRESS",
+                        help="Embed on a Dask cluster: its scheduler's address (tcp://host:8786) or scheduler "
+                             "file, or 'local' for one on this machine. Needs the dask extra "
+                             "(docs/distributed.md).")(func)
+
+
+def _cluster_embedder(stack: contextlib.ExitStack, scheduler: str | None, model: str, device: str,
+                      batch_size: int) -> Any:
+    """The Dask embedder for ``--scheduler`` (closed with ``stack``), or None to embed here."""
+    if scheduler is None:
+        return None
+    from nlp_coder.distributed import load_dask_embedder
+
+    return stack.enter_context(load_dask_embedder(model, scheduler, batch_size=min(batch_size, 128), device=device))
+
+
 def _cascade_options(func: Callable[..., Any]) -> Callable[..., Any]:
     func = click.option("--cascade-band", type=float, metavar="SCORE",
                         help="With --cascade: re-score only fragments whose fast-model lead or distance "
@@ -210,18 +227,18 @@ def _corpus_argument(func: Callable[..., Any]) -> Callable[..., Any]:
 @_model_option
 @_method_option
 @_device_option
+@_scheduler_option
 @_cascade_options
 @_store_option
 @_quiet_option
 def suggest(corpus: Path, codebook: Path, out: Path | None, fmt: str | None, threshold: float | None,
             margin: float | None, top_k: int, suggestions: int, where: tuple[str, ...], model: str, method: str,
-            db: Path | None, quiet: bool,
-            metadata: Path | None, device: str, cascade: float | None, cascade_band: float | None,
-            train_from: Path | None, **segmenting: Any) -> None:
+            db: Path | None, quiet: bool, metadata: Path | None, device: str, scheduler: str | None,
+            cascade: float | None, cascade_band: float | None, train_from: Path | None, **segmenting: Any) -> None:
     """Suggest codes for every fragment of CORPUS (a transcript, a folder, or a fragment table)."""
     from nlp_coder.codebook import load_codebook
     from nlp_coder.output import atomic_output, render_results, select_results
-    from nlp_coder.pipeline import SuggestOptions
+    from nlp_coder.pipeline import DEFAULT_BATCH, SuggestOptions
     from nlp_coder.pipeline import suggest as run_suggest
     from nlp_coder.store import resolve_store_path
 
@@ -235,7 +252,10 @@ def suggest(corpus: Path, codebook: Path, out: Path | None, fmt: str | None, thr
     written = 0
     # JSONL is written as the corpus streams through, a chunk at a time; other formats need every
     # result first. A file appears only complete (atomic_output).
-    with atomic_output(out) if fmt == "jsonl" else _nothing() as handle:
+    # On a cluster, a batch must keep every worker busy: 1024 texts (16 tasks of 64).
+    batch_size = 1024 if scheduler else DEFAULT_BATCH
+    with contextlib.ExitStack() as stack, atomic_output(out) if fmt == "jsonl" else _nothing() as handle:
+        embedder = _cluster_embedder(stack, scheduler, model, device, batch_size)
 
         def sink(results: Sequence[FragmentResult], lines: Sequence[str]) -> None:
             nonlocal written
@@ -250,9 +270,9 @@ def suggest(corpus: Path, codebook: Path, out: Path | None, fmt: str | None, thr
             segment_options=_build_segment_options(**segmenting),
             options=SuggestOptions(model=model, method=method, threshold=threshold, margin=margin, top_k=top_k,
                                    suggestions=suggestions, device=device, cascade=cascade, cascade_band=cascade_band,
-                                   train_from=str(train_from) if train_from else None),
+                                   train_from=str(train_from) if train_from else None, batch_size=batch_size),
             metadata=metadata, progress=not quiet, sink=sink if handle is not None else None,
-            keep_results=fmt != "jsonl",
+            keep_results=fmt != "jsonl", embedder=embedder,
         )
     assert result.summary is not None
     total = result.summary.fragments
@@ -306,18 +326,23 @@ def segment(corpus: Path, out: Path | None, fmt: str | None, quiet: bool, metada
 @_segment_options
 @_model_option
 @_device_option
+@_scheduler_option
 @_store_option
-@click.option("--batch-size", type=int, default=256, show_default=True, help="Texts embedded and committed per batch.")
+@click.option("--batch-size", type=int, default=256, show_default=True,
+              help="Texts embedded and committed per batch (on a cluster: at least 64 x its worker threads).")
 @_quiet_option
 def embed(corpus: Path, model: str, db: Path | None, batch_size: int, quiet: bool, metadata: Path | None,
-          device: str, **segmenting: Any) -> None:
+          device: str, scheduler: str | None, **segmenting: Any) -> None:
     """Embed CORPUS's fragments into the project store's cache, so later runs are fast."""
     from nlp_coder.pipeline import embed_corpus
     from nlp_coder.store import resolve_store_path
 
     store = resolve_store_path(db)
-    done = embed_corpus(corpus, store, segment_options=_build_segment_options(**segmenting), model=model,
-                        metadata=metadata, batch_size=batch_size, progress=not quiet, device=device)
+    with contextlib.ExitStack() as stack:
+        embedder = _cluster_embedder(stack, scheduler, model, device, batch_size)
+        done = embed_corpus(corpus, store, segment_options=_build_segment_options(**segmenting), model=model,
+                            metadata=metadata, batch_size=batch_size, progress=not quiet, device=device,
+                            embedder=embedder)
     _warn(done.segmentation.warnings, quiet)
     if not quiet:
         click.echo(f"{len(done.segmentation.fragments)} fragments: {done.embedded} texts embedded, "

@@ -92,7 +92,6 @@ class Registry:
 
 
 @lru_cache(maxsize=1)
-@lru_cache(maxsize=1)
 def load_registry() -> Registry:
     """Read the model registry shipped with nlp_coder."""
     for path in _REGISTRY_CANDIDATES:
