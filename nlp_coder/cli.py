@@ -120,8 +120,8 @@ def _method_option(func: Callable[..., Any]) -> Callable[..., Any]:
 
 # -- speed options (nlp_coder.fast): --device on suggest/embed, --cascade on suggest ----------------
 def _device_option(func: Callable[..., Any]) -> Callable[..., Any]:
-    return click.option("--device", type=click.Choice(["cpu", "cuda", "auto"]), default="cpu", show_default=True,
-                        help="Where the model runs: auto = cuda when torch sees a GPU.")(func)
+    return click.option("--device", type=click.Choice(["cpu", "cuda", "auto"]), default="auto", show_default=True,
+                        help="Where the model runs: auto = a CUDA GPU when torch sees one, else the CPU.")(func)
 
 
 def _scheduler_option(func: Callable[..., Any]) -> Callable[..., Any]:

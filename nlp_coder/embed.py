@@ -262,22 +262,34 @@ class StaticEmbedder(_RegisteredEmbedder):
         return normalise(out)
 
 
+GPU_BATCH = 256
+"""Texts per forward pass on a GPU (on the CPU the batch size makes no difference: it is compute-bound)."""
+
+
 class SentenceTransformerEmbedder(_RegisteredEmbedder):
-    """A sentence-transformers model loaded from a local folder, on the CPU unless told otherwise.
+    """A sentence-transformers model loaded from a local folder: on a CUDA GPU when torch sees
+    one (``device="auto"``, the default), else on the CPU.
 
     The network is loaded on the first :meth:`encode` (importing torch and sentence-transformers
-    takes 5-20 s): a run whose vectors are all cached never pays for it. The weights' hash is
-    checked before, by :func:`load_embedder`.
+    takes 5-20 s): a run whose vectors are all cached never pays for it, not even to look for a
+    GPU. The weights' hash is checked before, by :func:`load_embedder`.
     """
 
     def __init__(self, spec: ModelSpec, folder: Path, weights_sha256: str, *, batch_size: int = 64,
-                 device: str | None = None, progress: bool = False) -> None:
+                 device: str | None = "auto", progress: bool = False) -> None:
         super().__init__(spec, weights_sha256)
         self._folder = folder
-        self._device = resolve_device(device)
+        self._requested = (device or "auto").lower()
+        if self._requested != "auto":
+            resolve_device(self._requested)  # a bad or missing device fails now, not after minutes
         self._loaded = None
         self.batch_size = batch_size
         self.progress = progress
+
+    @property
+    def device(self) -> str:
+        """The torch device the model runs on (resolving ``auto`` imports torch)."""
+        return resolve_device(self._requested)
 
     @property
     def _model(self):  # type: ignore[no-untyped-def]
@@ -291,7 +303,10 @@ class SentenceTransformerEmbedder(_RegisteredEmbedder):
             # Keep stderr for nlp_coder's own messages: no weight-loading bars or banners.
             hf_logging.disable_progress_bar()
             hf_logging.set_verbosity_error()
-            self._loaded = SentenceTransformer(str(self._folder), device=self._device, local_files_only=True)
+            device = self.device
+            if device.startswith("cuda"):
+                self.batch_size = max(self.batch_size, GPU_BATCH)
+            self._loaded = SentenceTransformer(str(self._folder), device=device, local_files_only=True)
         return self._loaded
 
     def encode(self, texts: Sequence[str]) -> np.ndarray:
@@ -357,14 +372,14 @@ def model_folder(spec: ModelSpec) -> Path:
     return folder
 
 
-def load_embedder(name: str = "default", *, batch_size: int = 64, device: str | None = None) -> Embedder:
+def load_embedder(name: str = "default", *, batch_size: int = 64, device: str | None = "auto") -> Embedder:
     """Load a registered model by name or alias.
 
     Args:
         name: a registry name or alias (``default``, ``all-MiniLM-L6-v2``, ``fast``, ``hash-test``).
         batch_size: texts per forward pass.
-        device: ``cpu`` (the default), ``cuda``, or ``auto`` (cuda when torch sees one). Static
-            models always run on the CPU (a GPU would not make them faster).
+        device: ``auto`` (the default: cuda when torch sees a GPU, else cpu), ``cpu`` or
+            ``cuda``. Static models always run on the CPU (a GPU would not make them faster).
 
     Raises:
         InputError: unknown model name, or weights whose hash differs from the registry's.

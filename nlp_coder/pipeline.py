@@ -63,7 +63,7 @@ class SuggestOptions:
     batch_size: int = DEFAULT_BATCH
     # Speed (nlp_coder.fast): the torch device of the model, and the cascade (None: off; else the
     # largest share of fragments the full model re-scores after the fast model scored them all).
-    device: str = "cpu"
+    device: str = "auto"
     cascade: float | None = None
     cascade_band: float | None = None
     # Pilot coding to learn from (nlp_coder.train): a .qdpx project or a codings CSV.
@@ -557,7 +557,7 @@ def _parameters(seg: SegmentOptions, settings: MatchSettings, pipeline: str) -> 
 
 def embed_corpus(corpus: str | Path, store_path: str | Path, *, segment_options: SegmentOptions | None = None,
                  model: str = "default", metadata: str | Path | None = None, embedder: Embedder | None = None,
-                 batch_size: int = DEFAULT_BATCH, progress: bool = False, device: str = "cpu") -> Embedding:
+                 batch_size: int = DEFAULT_BATCH, progress: bool = False, device: str = "auto") -> Embedding:
     """Embed a corpus' fragments, through the project store's cache (``nlp-coder embed``).
 
     ``device``: ``cpu``, ``cuda`` or ``auto`` (see :func:`nlp_coder.embed.resolve_device`).

@@ -149,6 +149,22 @@ def test_resolve_device() -> None:
         resolve_device("tpu")
 
 
+def test_the_default_device_is_found_only_when_the_model_loads(tmp_path: Path) -> None:
+    import subprocess
+    import sys
+
+    # Loading the default model (auto device) looks for no GPU until it embeds: no torch import.
+    code = ("import sys; from nlp_coder.embed import load_embedder; e = load_embedder('default'); "
+            "assert 'torch' not in sys.modules; print(e.device); assert 'torch' in sys.modules")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    import torch
+
+    assert done.stdout.strip() == ("cuda" if torch.cuda.is_available() else "cpu")
+    if not torch.cuda.is_available():
+        with pytest.raises(InputError, match="no CUDA GPU"):  # asked for explicitly: fails at once
+            load_embedder("default", device="cuda")
+
+
 # -- the static embedder -------------------------------------------------------------------------
 
 
