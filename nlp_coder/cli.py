@@ -299,7 +299,8 @@ def suggest(corpus: Path, codebook: Path, out: Path | None, fmt: str | None, thr
         if result.cascade is not None:
             c = result.cascade
             click.echo(f"cascade: {c.fast_model} scored {c.fragments} fragments; {c.full_model} re-scored "
-                       f"{c.rescored} ({c.share:.0%}), {c.changed} of them changed decision", err=out is None)
+                       f"{c.rescored} ({c.share:.0%}), {c.changed} of them changed decision; "
+                       f"{c.mapped} decided through the learned map", err=out is None)
 
 
 @main.command(context_settings=CONTEXT)

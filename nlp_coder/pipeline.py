@@ -443,7 +443,7 @@ class _SuggestJob:
             self.embedded += full_new
             return chosen_vectors, book_vectors
 
-        results, report, matcher = cascade_predict(
+        results, report, matcher, decided_on = cascade_predict(
             fragments, self.book, self.settings, fast_vectors=vectors, fast_codebook_vectors=fast_book,
             full_encode=full_encode, fast_model=self.fast.model_id, full_model=self.embedder.model_id,
             options=self.cascade)
@@ -451,8 +451,8 @@ class _SuggestJob:
         old = self.cascade_report
         self.cascade_report = report if old is None else replace(
             old, fragments=old.fragments + report.fragments, rescored=old.rescored + report.rescored,
-            changed=old.changed + report.changed)
-        return results, vectors
+            changed=old.changed + report.changed, mapped=old.mapped + report.mapped)
+        return results, decided_on
 
     def manifest(self, documents: Sequence[Document], corpus_hash: str,
                  extra: tuple[tuple[str, object], ...]) -> RunManifest:
@@ -473,7 +473,9 @@ class _SuggestJob:
         return [r.fragment for r in self.results]
 
     def vectors(self) -> np.ndarray | None:
-        if not self.keep:
+        """The vectors each fragment was decided on (None when not kept, or when a cascade decided
+        some chunks on the fast model's vectors and others on mapped ones: they do not stack)."""
+        if not self.keep or len({v.shape[1] for v in self._vectors}) > 1:
             return None
         dims = self._vectors[0].shape[1] if self._vectors else self.embedder.dimensions
         return np.concatenate(self._vectors) if self._vectors else np.zeros((0, dims), dtype=np.float32)

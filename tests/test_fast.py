@@ -12,10 +12,11 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from conftest import REPO
+from conftest import REPO, SMALL_CODEBOOK
 
 from nlp_coder import embed as embed_module
-from nlp_coder.embed import HashingEmbedder, ModelSpec, StaticEmbedder, load_embedder, resolve_device
+from nlp_coder.codebook import parse_codebook
+from nlp_coder.embed import HashingEmbedder, ModelSpec, StaticEmbedder, load_embedder, normalise, resolve_device
 from nlp_coder.errors import InputError, ModelNotInstalledError
 from nlp_coder.fast import CascadeOptions, select_uncertain, uncertainty
 from nlp_coder.match import CodebookMatcher
@@ -76,6 +77,48 @@ def test_cascade_rescores_at_most_its_share_and_records_it(tmp_path: Path, trans
     again = _run(tmp_path, transcript_file, codebook_file, "half", 0.5, full2, fast2)
     assert full2.texts_encoded == 0 and fast2.texts_encoded == 0
     assert _decisions(again) == _decisions(result)
+
+
+def test_the_cascade_learns_a_map_from_the_fast_model_to_the_full_one() -> None:
+    from nlp_coder.fast import MIN_PAIRS, CascadeOptions, cascade_predict, map_vectors
+    from nlp_coder.match import codebook_texts
+    from nlp_coder.records import Fragment
+
+    rng = np.random.default_rng(0)
+    full_model = HashingEmbedder(64, "hash-test")
+    mix = rng.normal(size=(64, 64))  # the "fast" space: an invertible linear image of the full one
+
+    def fast_encode(texts):  # type: ignore[no-untyped-def]
+        return full_model.encode(texts) @ mix
+
+    pairs = normalise(rng.normal(size=(200, 64)))
+    mapped = map_vectors(pairs @ mix, pairs, pairs[:5] @ mix)  # unit vectors, within the ridge's shrinkage
+    assert np.allclose(np.linalg.norm(mapped, axis=1), 1.0) and (np.sum(mapped * pairs[:5], axis=1) > 0.98).all()
+
+    book = parse_codebook(SMALL_CODEBOOK)
+    words = "housing forms kind warm listened late bus walked school plan money ring".split()
+    texts = [" ".join(rng.choice(words, size=4)) + f" {i}" for i in range(300)]
+    fragments = [Fragment(f"f{i}", "d", None, 0, 0, len(t), t) for i, t in enumerate(texts)]
+    settings = MatchSettings(threshold=0.2, margin=0.02)
+    book_texts = codebook_texts(book)
+    seen: list[int] = []
+
+    def full_encode(chosen, codebook):  # type: ignore[no-untyped-def]
+        seen.append(len(chosen))
+        return full_model.encode(chosen), full_model.encode(codebook)
+
+    results, report, matcher, vectors = cascade_predict(
+        fragments, book, settings, fast_vectors=fast_encode(texts),
+        fast_codebook_vectors=dict(zip(book_texts, fast_encode(book_texts))), full_encode=full_encode,
+        fast_model="hash-fast", full_model="hash-test", options=CascadeOptions(share=0.3))
+    assert seen == [90] and report.rescored == 90 and report.mapped == 210 and 90 + len(book_texts) >= MIN_PAIRS
+    full = CodebookMatcher(settings).fit(book, full_model.encode).predict(full_model.encode(texts), fragments)
+    # The fast space is a linear image of the full one: through the map (a ridge regression, so
+    # not quite exact) nearly every fragment gets the full model's decision.
+    same = [(r.decision.status, r.decision.codes) == (f.decision.status, f.decision.codes)
+            for r, f in zip(results, full)]
+    assert sum(same) >= 0.95 * len(same)
+    assert np.sum(vectors * full_model.encode(texts), axis=1).mean() > 0.95 and matcher.codebook_ is book
 
 
 def test_default_runs_have_no_cascade_parameters(tmp_path: Path, transcript_file: Path, codebook_file: Path) -> None:
