@@ -34,7 +34,7 @@ import yaml
 
 from benchmarks.realdata import SHARED, annomi_utterances, manifesto_codes, manifesto_sentences
 from nlp_coder.codebook import load_codebook
-from nlp_coder.eval_methods import BASELINES, METHODS
+from nlp_coder.eval_methods import BASELINES, DEFAULT, METHODS
 from nlp_coder.evaluate import EvaluateOptions, EvaluationReport, GoldFragment, evaluate_gold
 from nlp_coder.records import Codebook
 
@@ -43,10 +43,13 @@ RESULTS = REPO / "docs" / "results.md"
 DEFAULT_STORE = REPO / "out" / "eval-cache.db"
 KS = (4, 8, 16, 32)
 SEEDS = 5
-GRID_METHODS = ("topk", "tfidf-lr", "definitions", "centroid", "lr-emb", "centroid-def", "centroid-def-loo", "knn",
-                "head", "head-ctx")
-THRESHOLDED = ("topk", "definitions", "centroid", "centroid-def", "centroid-def-loo", "knn")
-"""The default, the four baselines, then the candidates (head-gate: as head, with topk's uncoded)."""
+GRID_METHODS = ("centroid-def", "tfidf-lr", "definitions", "centroid", "lr-emb", "topk", "centroid-def-loo", "knn",
+                "head", "head-ctx", "centroid-ctx", "blend")
+"""The default (what suggest does), the four baselines, then the other candidates."""
+MODEL_METHODS = ("centroid-def", "topk", "lr-emb")
+"""Methods run again with each ``--also-model``."""
+THRESHOLDED = ("topk", "definitions", "centroid", "centroid-def", "centroid-def-loo", "knn", "centroid-ctx", "blend")
+"""The methods whose decisions use the threshold and margin (the others always assign a code)."""
 MIN_SENTENCES = 60
 
 THERAPIST_CODES = {
@@ -135,13 +138,13 @@ def datasets() -> tuple[Dataset, ...]:
     return (annomi_dataset("therapist"), annomi_dataset("client"), manifesto_dataset())
 
 
-def cached_encoder(store_path: Path):  # type: ignore[no-untyped-def]
-    """texts -> vectors with the default model, through the store's cache."""
+def cached_encoder(store_path: Path, model: str = "default"):  # type: ignore[no-untyped-def]
+    """texts -> vectors with a registered model, through the store's cache."""
     from nlp_coder.embed import load_embedder
     from nlp_coder.pipeline import embed_cached
     from nlp_coder.store import Store
 
-    embedder = load_embedder("default")
+    embedder = load_embedder(model)
 
     def encode(texts: Sequence[str]) -> np.ndarray:
         with Store(store_path) as store:
@@ -197,7 +200,7 @@ def render_section(reports: dict[tuple[str, int], EvaluationReport], sets: Seque
             lines += [f"{label} (top-1 code):", "", "| method | " + " | ".join(f"K={k}" for k in ks) + " |",
                       "|---|" + "---|" * len(ks)]
             for method in methods:
-                tag = " (default)" if method == "topk" else " (baseline)" if method in BASELINES else ""
+                tag = " (default)" if method == DEFAULT else " (baseline)" if method in BASELINES else ""
                 lines.append(f"| {method}{tag} | " + " | ".join(_cell(reports[(data.name, k)], method, metric)
                                                               for k in ks) + " |")
             lines.append("")
@@ -221,6 +224,26 @@ def render_section(reports: dict[tuple[str, int], EvaluationReport], sets: Seque
     if extra:
         lines += [extra.rstrip(), ""]
     return "\n".join(lines)
+
+
+def models_section(sets: Sequence[Dataset], ks: Sequence[int], repeat: int,
+                   base: dict[tuple[str, int], EvaluationReport], models: Sequence[str], store: Path,
+                   base_model: str) -> str:
+    """κ of MODEL_METHODS with other registered models, next to the default model's, same splits."""
+    lines = ["### Other models", "",
+             "The same protocol, seeds and splits with other registered models (`--model`); Cohen's κ of the "
+             "top-1 code, mean ± sd:", "",
+             "| data | model | method | " + " | ".join(f"K={k}" for k in ks) + " |", "|---|---|---|" + "---|" * len(ks)]
+    runs = {base_model: base}
+    for model in models:
+        encode, model_id = cached_encoder(store, model)
+        runs[model_id] = run_grid(sets, ks, repeat, MODEL_METHODS, encode, model_id)
+    for data in sets:
+        for model_id, reports in runs.items():
+            for method in MODEL_METHODS:
+                lines.append(f"| {data.name} | {model_id} | {method} | "
+                             + " | ".join(_cell(reports[(data.name, k)], method, "kappa") for k in ks) + " |")
+    return "\n".join(lines) + "\n"
 
 
 def splice(section: str, path: Path = RESULTS) -> None:
@@ -247,6 +270,8 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument("--db", type=Path, default=DEFAULT_STORE, help="embedding cache (default out/eval-cache.db)")
     parser.add_argument("--json", type=Path, help="also write every report as JSON here")
     parser.add_argument("--ceiling", action="store_true", help="add the AnnoMI human ceiling (benchmarks.eval_ceiling)")
+    parser.add_argument("--also-model", action="append", default=[], metavar="NAME",
+                        help="also run MODEL_METHODS with this registered model (repeatable), e.g. minilm-use")
     parser.add_argument("--no-write", action="store_true", help="print the section instead of updating docs/results.md")
     args = parser.parse_args(argv)
     if not SHARED.is_dir():
@@ -260,12 +285,15 @@ def main(argv: Sequence[str] | None = None) -> None:
     encode, model_id = cached_encoder(args.db)
     reports = run_grid(sets, ks, args.repeat, methods, encode, model_id)
     extra = ""
+    if args.also_model:
+        extra = models_section(sets, ks, args.repeat, reports, args.also_model, args.db, model_id)
     if args.ceiling:
         from benchmarks.eval_ceiling import ceiling_section
 
-        extra = ceiling_section(encode, repeat=args.repeat)
+        extra += "\n" + ceiling_section(encode, repeat=args.repeat)
     command = "python -m benchmarks.evaluate" + ("" if ks == KS else "".join(f" --k {k}" for k in ks)) \
-        + ("" if args.repeat == SEEDS else f" --repeat {args.repeat}") + (" --ceiling" if args.ceiling else "")
+        + ("" if args.repeat == SEEDS else f" --repeat {args.repeat}") + (" --ceiling" if args.ceiling else "") \
+        + "".join(f" --also-model {m}" for m in args.also_model)
     section = render_section(reports, sets, ks, args.repeat, methods, command, extra)
     if args.json:
         from nlp_coder.evaluate import report_dict

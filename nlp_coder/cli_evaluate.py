@@ -18,10 +18,10 @@ from nlp_coder.cli import CONTEXT, _emit, _model_option, _quiet_option, _store_o
 @click.option("-o", "--out", type=click.Path(dir_okay=False, path_type=Path),
               help="Write the report to this file. Default: standard output.")
 @click.option("--method", "methods", multiple=True, metavar="NAME",
-              help="Scoring method (repeatable; the first is the headline): topk (what 'suggest' does), "
-                   "definitions, centroid, centroid-def, centroid-def-loo, knn, tfidf-lr, lr-emb, head, "
-                   "head-ctx, head-gate; "
-                   "'baselines' adds topk and the four baselines, 'all' every method. Default: topk.")
+              help="Scoring method (repeatable; the first is the headline): centroid-def (what 'suggest' does "
+                   "by default), topk ('suggest --method topk'), definitions, centroid, centroid-def-loo, knn, "
+                   "tfidf-lr, lr-emb, head, head-ctx, head-gate, centroid-ctx, blend; 'baselines' adds "
+                   "centroid-def and the four baselines, 'all' every method. Default: centroid-def.")
 @click.option("--exemplars-from-gold", "k", type=int, default=0, show_default=True, metavar="K",
               help="Few-shot protocol: draw K exemplars per code from training documents and evaluate "
                    "only the other documents.")
@@ -40,14 +40,14 @@ def evaluate(gold: Path, codebook: Path, fmt: str | None, out: Path | None, meth
              model: str, db: Path | None, quiet: bool) -> None:
     """Compare suggestions with human codes in GOLD (CSV or JSONL: id, text, codes; optional
     document, speaker, context) and report precision/recall/F1, kappa, alpha and coverage."""
-    from nlp_coder.eval_methods import BASELINES, METHODS
+    from nlp_coder.eval_methods import BASELINES, DEFAULT, METHODS
     from nlp_coder.evaluate import EvaluateOptions, render_report
     from nlp_coder.evaluate import evaluate as run_evaluate
     from nlp_coder.store import resolve_store_path
 
     chosen: list[str] = []
-    for name in methods or ("topk",):
-        expand = {"all": tuple(METHODS), "baselines": ("topk", *BASELINES)}.get(name, (name,))
+    for name in methods or (DEFAULT,):
+        expand = {"all": tuple(METHODS), "baselines": (DEFAULT, *BASELINES)}.get(name, (name,))
         chosen.extend(m for m in expand if m not in chosen)
     options = EvaluateOptions(model=model, methods=tuple(chosen), threshold=threshold, margin=margin, top_k=top_k,
                               exemplars_from_gold=k, seed=seed, group_by=group_by, repeat=repeat)

@@ -7,8 +7,9 @@ None ever sees a test label. Each method turns a :class:`Training` and a :class:
 (assigned codes and status ``coded`` / ``overlap`` / ``uncoded``).
 
 Methods whose scores are cosine similarities (``topk``, ``definitions``, ``centroid``, ``knn``,
-``centroid-def``) decide with the codebook's threshold and margin, so they can leave a fragment
-uncoded; ``centroid-def-loo`` calibrates a threshold per code on the exemplars. Classifiers
+``centroid-def``, and ``centroid-ctx`` / ``blend``, whose additions are centred per fragment)
+decide with the codebook's threshold and margin, so they can leave a fragment uncoded;
+``centroid-def-loo`` calibrates a threshold per code on the exemplars. Classifiers
 (``tfidf-lr``, ``lr-emb``, ``head``, ``head-ctx``) always assign their best code; ``head-gate``
 ranks with the classifier head and leaves a fragment uncoded when the default matcher finds no
 code above threshold.
@@ -22,7 +23,7 @@ from dataclasses import dataclass, replace
 import numpy as np
 
 from nlp_coder.match import CentroidMatcher, CodebookMatcher
-from nlp_coder.records import Codebook, Fragment, MatchSettings
+from nlp_coder.records import DEFAULT_METHOD, Codebook, Fragment, MatchSettings
 
 Encode = Callable[[Sequence[str]], np.ndarray]
 
@@ -216,6 +217,102 @@ def knn(train: Training, test: Test, neighbours: int = 10) -> Prediction:
     return _thresholded(train, scores / np.where(total == 0, 1, total) * nearest)
 
 
+# -- blends with the neighbouring text ---------------------------------------------------------
+
+BLEND_DEFINITION_WEIGHT = 0.5
+BLEND_CONTEXT_WEIGHT = 0.1
+BLEND_CONTEXT_CENTROID_WEIGHT = 0.1
+BLEND_CHARACTER_WEIGHT = 0.02
+
+
+def _unit_rows(matrix: np.ndarray) -> np.ndarray:
+    norms = np.linalg.norm(matrix, axis=1, keepdims=True)
+    return matrix / np.where(norms == 0, 1, norms)
+
+
+def _class_sums(train: Training, vectors: np.ndarray) -> np.ndarray:
+    """Per code, the sum of ``vectors`` rows (one row per exemplar, ``train.labels`` order)."""
+    out = np.zeros((len(train.codes), vectors.shape[1]), dtype=np.float64)
+    np.add.at(out, train.labels, vectors)
+    return out
+
+
+def prototype_scores(train: Training, vectors: np.ndarray,
+                     definition_weight: float = BLEND_DEFINITION_WEIGHT) -> np.ndarray:
+    """Centroid-def scores of any vectors: ``(1 - w)`` times the cosine to the normalised mean of a
+    code's exemplars plus ``w`` times the cosine to its definition (the one part a code has alone
+    when it lacks the other). Zero rows (unknown text) score zero."""
+    sums = _class_sums(train, train.vectors)
+    has_examples = np.linalg.norm(sums, axis=1) > 0
+    has_definition = np.linalg.norm(train.definitions, axis=1) > 0
+    weight = np.where(has_examples & has_definition, definition_weight, np.where(has_definition, 1.0, 0.0))
+    return (vectors @ _unit_rows(sums).T) * (1 - weight) + (vectors @ train.definitions.T) * weight
+
+
+def _counterexample_penalty(train: Training, vectors: np.ndarray) -> np.ndarray:
+    """The matcher's counterexample rule: per code, how much nearer a fragment is to one of the
+    code's counterexamples than to any of its exemplars (zero for codes without either)."""
+    penalty = np.zeros((len(vectors), len(train.codes)), dtype=np.float64)
+    weight = train.settings.counterexample_weight
+    for j, code in enumerate(train.codes):
+        counter = train.codebook.code(code).counterexamples
+        own = train.vectors[train.labels == j]
+        if not counter or not len(own) or not weight:
+            continue
+        worst = (vectors @ train.encode(list(counter)).T).max(axis=1)
+        penalty[:, j] = weight * np.maximum(0.0, worst - (vectors @ own.T).max(axis=1))
+    return penalty
+
+
+def context_scores(train: Training, test: Test) -> np.ndarray:
+    """What the text before a fragment says about each code, centred per fragment (so only the
+    ranking moves, not the cosine scale):
+
+    * ``BLEND_CONTEXT_WEIGHT`` times the context's own prototype score (consecutive sentences
+      of a document tend to share a topic);
+    * ``BLEND_CONTEXT_CENTROID_WEIGHT`` times the cosine of the context to the mean of the
+      contexts of a code's exemplars (what is typically said just before the code: the
+      client's turn a reflection restates, the question an answer replies to).
+
+    Fragments without context (zero vector) get zeros.
+    """
+    own = prototype_scores(train, test.contexts)
+    before = test.contexts @ _unit_rows(_class_sums(train, train.contexts)).T
+    scores = BLEND_CONTEXT_WEIGHT * own + BLEND_CONTEXT_CENTROID_WEIGHT * before
+    return scores - scores.mean(axis=1, keepdims=True)
+
+
+def character_log_probabilities(train: Training, test: Test) -> np.ndarray:
+    """Log-probabilities (floored at 1e-4) of a logistic regression on character 2-5-grams of the
+    exemplar texts: the surface form embeddings blur (question marks, pronouns, hedges).
+    Centred per fragment; zeros when the exemplars hold a single code."""
+    from sklearn.feature_extraction.text import TfidfVectorizer
+
+    out = np.zeros((len(test.texts), len(train.codes)), dtype=np.float64)
+    if len(np.unique(train.labels)) < 2:
+        return out
+    vectorizer = TfidfVectorizer(analyzer="char_wb", ngram_range=(2, 5), sublinear_tf=True)
+    model = _logistic(vectorizer.fit_transform(train.texts), train.labels, len(train.codes), c=10.0, balanced=False)
+    out = np.log(np.maximum(_probabilities(model, vectorizer.transform(test.texts), len(train.codes)), 1e-4))
+    return out - out.mean(axis=1, keepdims=True)
+
+
+def centroid_ctx(train: Training, test: Test) -> Prediction:
+    """Centroid-def scores (definition weight 0.5, centroids of the exemplars as given) plus the
+    context terms of :func:`context_scores`, counterexample penalty, threshold/margin decision."""
+    scores = prototype_scores(train, test.vectors) - _counterexample_penalty(train, test.vectors)
+    return _thresholded(train, scores + context_scores(train, test))
+
+
+def blend(train: Training, test: Test) -> Prediction:
+    """``centroid-ctx`` plus ``BLEND_CHARACTER_WEIGHT`` times the character n-gram classifier's
+    centred log-probabilities (:func:`character_log_probabilities`); scores stay cosine-like, so
+    it decides with the threshold and margin."""
+    scores = prototype_scores(train, test.vectors) - _counterexample_penalty(train, test.vectors)
+    scores = scores + context_scores(train, test) + BLEND_CHARACTER_WEIGHT * character_log_probabilities(train, test)
+    return _thresholded(train, scores)
+
+
 # -- classifiers -------------------------------------------------------------------------------
 
 def _logistic(x: np.ndarray, y: np.ndarray, k: int, c: float, balanced: bool,
@@ -321,8 +418,16 @@ METHODS: dict[str, Method] = {
     "head": head,
     "head-ctx": head_ctx,
     "head-gate": head_gate,
+    "centroid-ctx": centroid_ctx,
+    "blend": blend,
 }
-"""Every method by name; ``topk`` is what ``nlp-coder suggest`` does."""
+"""Every method by name; :data:`SUGGEST_METHODS` names those ``nlp-coder suggest`` can use."""
+
+SUGGEST_METHODS = {"topk": "topk", "centroid": "centroid-def"}
+"""``suggest --method`` -> the method here that scores and decides exactly as it does."""
+
+DEFAULT = SUGGEST_METHODS[DEFAULT_METHOD]
+"""What ``nlp-coder suggest`` does by default: the headline of ``nlp-coder evaluate``."""
 
 BASELINES = ("tfidf-lr", "definitions", "centroid", "lr-emb")
 """The reference columns every method is compared with."""

@@ -38,7 +38,7 @@ import numpy as np
 
 from nlp_coder.codebook import load_codebook
 from nlp_coder.errors import InputError
-from nlp_coder.eval_methods import METHODS, Prediction, Test, Training
+from nlp_coder.eval_methods import DEFAULT, METHODS, Prediction, Test, Training
 from nlp_coder.match import codebook_texts, definition_text
 from nlp_coder.records import Codebook, MatchSettings
 
@@ -71,7 +71,7 @@ class EvaluateOptions:
     """
 
     model: str = "default"
-    methods: tuple[str, ...] = ("topk",)
+    methods: tuple[str, ...] = (DEFAULT,)
     threshold: float | None = None
     margin: float | None = None
     top_k: int = 3

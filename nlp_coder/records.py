@@ -210,7 +210,7 @@ class FragmentResult:
 METHODS = ("centroid", "topk")
 """Scoring methods of the matcher (:data:`nlp_coder.match.MATCHERS`)."""
 
-DEFAULT_METHOD = "topk"
+DEFAULT_METHOD = "centroid"
 """The method ``suggest`` and the commands that code a corpus use unless told otherwise."""
 
 

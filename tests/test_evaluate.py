@@ -14,7 +14,7 @@ from nlp_coder.cli import main
 from nlp_coder.codebook import parse_codebook
 from nlp_coder.embed import HashingEmbedder
 from nlp_coder.errors import InputError
-from nlp_coder.eval_methods import METHODS, Prediction
+from nlp_coder.eval_methods import DEFAULT, METHODS, Prediction
 from nlp_coder.evaluate import (
     EvaluateOptions,
     GoldFragment,
@@ -176,8 +176,8 @@ def test_evaluate_writes_documented_json_deterministically(tmp_path: Path, codeb
     data = json.loads(outs[0])
     assert {"macro_f1", "micro_f1", "kappa", "alpha", "n", "accuracy", "top3_recall", "coverage",
             "uncoded_precision", "uncoded_recall", "per_code", "methods", "protocol", "model"} <= set(data)
-    assert data["n"] == 6 and data["method"] == "topk" and data["model"] == "hash-test"
-    assert set(data["methods"]) == {"topk", "tfidf-lr", "definitions", "centroid", "lr-emb"}
+    assert data["n"] == 6 and data["method"] == DEFAULT and data["model"] == "hash-test"
+    assert set(data["methods"]) == {DEFAULT, "tfidf-lr", "definitions", "centroid", "lr-emb"}
     assert [c["code"] for c in data["per_code"]] == ["support", "warmth", "listening"]
     assert data["uncoded_recall"] is not None  # the gold has an uncoded fragment
     assert data["methods"]["lr-emb"]["coverage"] == 1.0  # a classifier always assigns a code

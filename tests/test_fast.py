@@ -19,7 +19,7 @@ from nlp_coder.codebook import parse_codebook
 from nlp_coder.embed import HashingEmbedder, ModelSpec, StaticEmbedder, load_embedder, normalise, resolve_device
 from nlp_coder.errors import InputError, ModelNotInstalledError
 from nlp_coder.fast import CascadeOptions, select_uncertain, uncertainty
-from nlp_coder.match import CodebookMatcher
+from nlp_coder.match import CodebookMatcher, build_matcher
 from nlp_coder.pipeline import SuggestOptions, suggest
 from nlp_coder.records import MatchSettings
 from nlp_coder.store import Store
@@ -112,7 +112,7 @@ def test_the_cascade_learns_a_map_from_the_fast_model_to_the_full_one() -> None:
         fast_codebook_vectors=dict(zip(book_texts, fast_encode(book_texts))), full_encode=full_encode,
         fast_model="hash-fast", full_model="hash-test", options=CascadeOptions(share=0.3))
     assert seen == [90] and report.rescored == 90 and report.mapped == 210 and 90 + len(book_texts) >= MIN_PAIRS
-    full = CodebookMatcher(settings).fit(book, full_model.encode).predict(full_model.encode(texts), fragments)
+    full = build_matcher(settings).fit(book, full_model.encode).predict(full_model.encode(texts), fragments)
     # The fast space is a linear image of the full one: through the map (a ridge regression, so
     # not quite exact) nearly every fragment gets the full model's decision.
     same = [(r.decision.status, r.decision.codes) == (f.decision.status, f.decision.codes)
