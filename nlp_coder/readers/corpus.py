@@ -125,6 +125,7 @@ def read_document(path: Path, *, document_id: str | None = None) -> tuple[Docume
         built = read_vtt(text, where) if fmt == "vtt" else read_srt(text, where)
         return (Document(doc_id, built.text, where, fmt, built.turns, warnings=warnings),)
     table = read_csv(text, where) if fmt == "csv" else read_jsonl(text, where)
+    del text  # a fragment table can be large: keep one copy of its text, the documents'
     documents, file_warnings = table_documents(
         table, where=where, source=where, format=fmt, default_document=doc_id
     )

@@ -8,8 +8,8 @@ rows' texts joined by newlines, and each row is one turn with a single span.
 from __future__ import annotations
 
 import csv
-import io
 import json
+from collections.abc import Iterator
 from dataclasses import dataclass
 
 from nlp_coder.errors import InputError
@@ -19,15 +19,22 @@ from nlp_coder.records import Document, Span, Turn
 _DELIMITERS = ",;\t"
 _SNIFF_SAMPLE = 16384  # enough rows to tell; csv.Sniffer is slow on more
 _RESERVED = ("id", "text", "document", "speaker")
+_NO_ATTRIBUTES: dict[str, str] = {}  # shared by the rows of a table with no other column: never modified
 
 
 @dataclass(frozen=True)
 class TableRow:
-    """One data row: ``where`` names it for messages ("row 3 (line 4)", "line 7")."""
+    """One data row: its number, the file line it starts on, and its cells. ``where`` names it
+    for messages ("row 3 (line 4)" in a CSV file, "line 7" in JSON Lines)."""
 
     number: int
-    where: str
+    line: int
     cells: dict[str, str]
+    csv: bool = True
+
+    @property
+    def where(self) -> str:  # formatted when a message needs it: a million rows hold no strings for it
+        return f"row {self.number} (line {self.line})" if self.csv else f"line {self.line}"
 
 
 @dataclass(frozen=True)
@@ -52,7 +59,7 @@ def read_csv(text: str, where: str) -> Table:
         InputError: a row has more values than the header, or the CSV cannot be parsed.
     """
     delimiter = _delimiter(text)
-    reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)
+    reader = csv.reader(_lines(text), delimiter=delimiter)
     columns: tuple[str, ...] | None = None
     rows: list[TableRow] = []
     line = 1
@@ -74,13 +81,26 @@ def read_csv(text: str, where: str) -> Table:
                 )
             cells = {c: v for c, v in zip(columns, values) if c}
             cells.update({c: "" for c in columns[len(values):] if c})
-            rows.append(TableRow(len(rows) + 1, f"row {len(rows) + 1} (line {row_line})", cells))
+            rows.append(TableRow(len(rows) + 1, row_line, cells))
     except csv.Error as error:
         raise InputError(
             f"cannot be read as CSV at line {reader.line_num}: {error}", where,
             "Check the quoting on that line",
         ) from None
     return Table(columns or (), tuple(rows))
+
+
+def _lines(text: str) -> Iterator[str]:
+    """The lines of ``text`` with their newlines, one at a time (``io.StringIO`` would hold a
+    copy of the whole text at four bytes a character)."""
+    start, size = 0, len(text)
+    while start < size:
+        end = text.find("\n", start)
+        if end < 0:
+            yield text[start:]
+            return
+        yield text[start:end + 1]
+        start = end + 1
 
 
 def read_jsonl(text: str, where: str) -> Table:
@@ -110,7 +130,7 @@ def read_jsonl(text: str, where: str) -> Table:
             raise InputError(f"line {number} is not a JSON object", where, fix)
         cells = {str(key): _json_text(item) for key, item in value.items()}
         columns.update(dict.fromkeys(cells))
-        rows.append(TableRow(len(rows) + 1, f"line {number}", cells))
+        rows.append(TableRow(len(rows) + 1, number, cells, csv=False))
     return Table(tuple(columns), tuple(rows))
 
 
@@ -141,6 +161,11 @@ def table_documents(
             "A fragment table needs a 'text' column holding each fragment's text",
         )
     reserved = set(roles.values())
+    extra_columns = any(c not in reserved for c in table.columns)
+
+    def cell_of(row: TableRow, role: str) -> str:
+        return row.cells.get(roles.get(role, ""), "")
+
     groups: dict[str, list[TableRow]] = {}
     for row in table.rows:
         name = row.cells.get(roles.get("document", ""), "").strip() or default_document
@@ -151,18 +176,19 @@ def table_documents(
         turns: list[Turn] = []
         texts: list[str] = []
         warnings: list[str] = []
-        first_row: dict[str, str] = {}
+        seen: set[str] = set()
         length = 0
         for row in rows:
             cell = row.cells.get
             fragment_id = cell(roles.get("id", ""), "").strip() or f"row-{row.number}"
-            if fragment_id in first_row:
+            if fragment_id in seen:
+                first = next(r for r in rows if (cell_of(r, "id").strip() or f"row-{r.number}") == fragment_id)
                 raise InputError(
                     f"fragment id {fragment_id!r} appears twice in document {name!r} "
-                    f"({first_row[fragment_id]} and {row.where})",
+                    f"({first.where} and {row.where})",
                     where, "Give every fragment of a document its own id",
                 )
-            first_row[fragment_id] = row.where
+            seen.add(fragment_id)
             text = normalise_newlines(cell(roles["text"], "")).strip()
             if not text:
                 warnings.append(f"{where}: {row.where} has empty text; skipped")
@@ -170,7 +196,7 @@ def table_documents(
             start = length + (1 if texts else 0)
             texts.append(text)
             length = start + len(text)
-            attributes = {k: v for k, v in row.cells.items() if k not in reserved}
+            attributes = {k: v for k, v in row.cells.items() if k not in reserved} if extra_columns else _NO_ATTRIBUTES
             turns.append(Turn(
                 index=len(turns), speaker=cell(roles.get("speaker", ""), "").strip() or None,
                 spans=(Span(start, length),), fragment_id=fragment_id, attributes=attributes,
