@@ -21,8 +21,8 @@ from itertools import combinations
 
 import numpy as np
 
-from nlp_coder.match import build_matcher, codebook_texts
-from nlp_coder.records import Code, Codebook, MatchSettings
+from nlp_coder.match import DEFINITION_WEIGHTS, build_matcher, codebook_texts
+from nlp_coder.records import DEFAULT_METHOD, Code, Codebook, MatchSettings
 
 
 @dataclass(frozen=True)
@@ -82,7 +82,9 @@ def lint_codebook(codebook: Codebook, encode: Callable[[Sequence[str]], np.ndarr
     for code in codable:
         if code.id in vectors:
             groups.setdefault(code.facet, []).append(code)
-    settings = settings or MatchSettings(threshold=0.0, margin=margin)
+    # Scored as suggest scores by default: the default method with its definition weight.
+    settings = settings or MatchSettings(threshold=0.0, margin=margin,
+                                         definition_weight=DEFINITION_WEIGHTS[DEFAULT_METHOD])
     for members in groups.values():
         findings.extend(_similar_pairs(codebook, members, vectors))
     findings.extend(_misplaced(codebook, lookup, settings, margin))

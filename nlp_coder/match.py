@@ -2,9 +2,11 @@
 
 A code's score for a fragment combines
 
-* the mean cosine similarity to its ``top_k`` nearest exemplars,
+* its exemplar part: the cosine similarity to the normalised mean of its exemplars
+  (:class:`CentroidMatcher`, method ``centroid``, the default), or the mean cosine similarity to
+  its ``top_k`` nearest exemplars (:class:`CodebookMatcher`, method ``topk``),
 * the cosine similarity to its definition (``name. definition``), weighted by
-  ``definition_weight``, and
+  ``definition_weight`` (0.5 for ``centroid``, 0.25 for ``topk``), and
 * a penalty when the fragment is nearer one of the code's counterexamples than to any of its
   exemplars: ``counterexample_weight`` times the difference.
 
@@ -320,8 +322,8 @@ class CentroidMatcher(CodebookMatcher):
 
     Everything else is the same: the definition blend (``definition_weight``), the counterexample
     penalty, roll-ups and the coded/overlap/uncoded decision; the nearest exemplar is still the
-    reason shown. In ``nlp-coder evaluate`` it is the method ``centroid-def`` (used there with
-    ``definition_weight`` 0.5). Not the default of ``suggest``: see docs/evaluation.md.
+    reason shown. The default method (``centroid``); in ``nlp-coder evaluate`` it is the method
+    ``centroid-def``. See docs/evaluation.md for the evidence.
     """
 
     def _exemplar_score(self, x: np.ndarray, sims: np.ndarray, examples: np.ndarray) -> np.ndarray:

@@ -255,7 +255,7 @@ def suggest(corpus: str | Path, codebook: str | Path, store_path: str | Path, *,
                          "Leave out --cascade when training on pilot coding")
     chunk_size = DEFAULT_CHUNK if chunk_size is None else chunk_size
     if chunk_size < 1:
-        raise InputError("the chunk size must be at least 1", "--chunk-size")
+        raise InputError("the chunk size must be at least 1", "chunk_size")
     train_parameters = _training_parameters(options.train_from) if options.train_from else ()
     reading = read_corpus_report(Path(corpus), metadata=Path(metadata) if metadata else None)
     documents = reading.documents
@@ -370,12 +370,10 @@ class _SuggestJob:
         self.matcher: CodebookMatcher | None = None
         self.training: Training | None = None
         self.cascade_report: CascadeReport | None = None
-        self.corpus_sha256 = ""
 
-    def encode(self, embedder: Embedder, texts: Sequence[str], bar: _RunProgress | None = None) -> np.ndarray:
-        vectors, new = embed_cached(self.store, embedder, texts, batch_size=self.options.batch_size,
-                                    on_batch=bar.embedded if bar is not None else None)
-        return vectors
+    def encode(self, embedder: Embedder, texts: Sequence[str]) -> np.ndarray:
+        """Vectors of texts outside the counts (the codebook's, the pilot's), through the cache."""
+        return embed_cached(self.store, embedder, texts, batch_size=self.options.batch_size)[0]
 
     def train(self, fragments: Sequence[Fragment], documents: Sequence[Document], options: SegmentOptions) -> None:
         from nlp_coder.train import train_matcher
@@ -408,10 +406,9 @@ class _SuggestJob:
             results, vectors = self._cascade(fragments, texts, bar)
         else:
             matcher = self._fitted()  # the codebook first: a fragment that is also an exemplar is then cached
-            before = self.embedded
             vectors, new = embed_cached(self.store, self.embedder, texts, batch_size=self.options.batch_size,
                                         on_batch=bar.embedded)
-            self.embedded = before + new
+            self.embedded += new
             self.cached += len(set(texts)) - new
             results = matcher.predict(vectors, fragments)
         lines = result_lines(results)
@@ -488,7 +485,7 @@ class _RunProgress:
     def __init__(self, enabled: bool, documents: Sequence[Document], label: str) -> None:
         self.chars = sum(len(d.text) for d in documents) or 1
         self.done_chars = self.done = 0
-        self._missing = self._texts = 0
+        self._texts = self._shown = 0  # the current chunk's fragments, and how many the bar has counted
         self.bar = None
         if enabled and sys.stderr.isatty():
             from tqdm import tqdm
