@@ -260,10 +260,12 @@ def quality(store_path: Path, k: int, seeds: int, shares: Sequence[float], fast_
 
     from benchmarks.evaluate import annomi_dataset, load_book, manifesto_dataset
     from nlp_coder.embed import load_embedder, load_registry
-    from nlp_coder.eval_methods import topk
+    from nlp_coder.eval_methods import DEFAULT, METHODS
     from nlp_coder.evaluate import build_inputs, draw_split, evaluated_codes, score_predictions
     from nlp_coder.fast import CascadeOptions, map_vectors, select_uncertain, shifted, uncertainty
-    from nlp_coder.match import CodebookMatcher
+    from nlp_coder.match import build_matcher
+
+    decide = METHODS[DEFAULT]  # what suggest does by default
 
     registry = load_registry()
     full_spec, fast_spec = registry.model("default"), registry.model("fast")
@@ -314,13 +316,13 @@ def quality(store_path: Path, k: int, seeds: int, shares: Sequence[float], fast_
                     if model == "fast":
                         model_book, settings = shifted(book, settings, shift)
                     training, test = build_inputs(model_book, codes, drawn, test_gold, lookup, settings, seed)
-                    predictions[model] = (topk(training, test), training, test)
+                    predictions[model] = (decide(training, test), training, test)
                 full_pred, full_train, full_test = predictions["full"]
                 fast_pred, fast_train, fast_test = predictions["fast"]
                 book_texts = _book_texts(book)
                 fast_book = np.stack([vectors["fast"][row[t]] for t in book_texts])
                 full_book = np.stack([vectors["full"][row[t]] for t in book_texts])
-                matcher = CodebookMatcher(fast_train.settings).fit(fast_train.codebook, fast_train.encode)
+                matcher = build_matcher(fast_train.settings).fit(fast_train.codebook, fast_train.encode)
                 values = uncertainty(matcher, matcher.score(fast_test.vectors))
                 for label, pred in (("full", full_pred), ("fast", fast_pred)):
                     results.setdefault(label, []).append(_row(truth, pred, full_pred, codes, 1.0 if label == "full"
@@ -336,7 +338,7 @@ def quality(store_path: Path, k: int, seeds: int, shares: Sequence[float], fast_
                     mapped[kept] = map_vectors(np.concatenate([fast_test.vectors[chosen], fast_book]),
                                                np.concatenate([full_test.vectors[chosen], full_book]),
                                                fast_test.vectors[kept])
-                    through_map = topk(full_train, replace(full_test, vectors=mapped))
+                    through_map = decide(full_train, replace(full_test, vectors=mapped))
                     results.setdefault(f"cascade {share}", []).append(
                         _row(truth, through_map, full_pred, codes, len(chosen) / len(values), score_predictions))
             base = float(np.mean([r[1] for r in results["full"]]))
@@ -354,11 +356,14 @@ def _book_texts(book) -> list[str]:  # type: ignore[no-untyped-def]
 
 
 def _settings(book, spec):  # type: ignore[no-untyped-def]
-    from nlp_coder.records import MatchSettings
+    """The settings suggest uses by default (method, its definition weight and threshold)."""
+    from nlp_coder.match import DEFINITION_WEIGHTS
+    from nlp_coder.records import DEFAULT_METHOD, MatchSettings
 
-    threshold = book.threshold if book.threshold is not None else spec.threshold
+    threshold = book.threshold if book.threshold is not None else spec.threshold_for(DEFAULT_METHOD)
     margin = book.margin if book.margin is not None else spec.margin
-    return MatchSettings(threshold=threshold, margin=margin)
+    return MatchSettings(threshold=threshold, margin=margin, definition_weight=DEFINITION_WEIGHTS[DEFAULT_METHOD],
+                         method=DEFAULT_METHOD)
 
 
 def _mix(fast, full, chosen: np.ndarray):  # type: ignore[no-untyped-def]
