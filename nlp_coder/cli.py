@@ -113,9 +113,10 @@ def _model_option(func: Callable[..., Any]) -> Callable[..., Any]:
 
 
 def _method_option(func: Callable[..., Any]) -> Callable[..., Any]:
-    return click.option("--method", type=click.Choice(METHODS), default=DEFAULT_METHOD, show_default=True,
+    return click.option("--method", type=click.Choice(METHODS), default=None,
                         help="How a code's exemplars score a fragment: centroid = similarity to their mean, "
-                             "topk = mean of the top-k most similar (docs/evaluation.md).")(func)
+                             "topk = mean of the top-k most similar (docs/evaluation.md). Default: the model's "
+                             f"(topk for --model fast), else {DEFAULT_METHOD}.")(func)
 
 
 # -- speed options (nlp_coder.fast): --device on suggest/embed, --cascade on suggest ----------------
@@ -232,7 +233,7 @@ def _corpus_argument(func: Callable[..., Any]) -> Callable[..., Any]:
 @_store_option
 @_quiet_option
 def suggest(corpus: Path, codebook: Path, out: Path | None, fmt: str | None, threshold: float | None,
-            margin: float | None, top_k: int, suggestions: int, where: tuple[str, ...], model: str, method: str,
+            margin: float | None, top_k: int, suggestions: int, where: tuple[str, ...], model: str, method: str | None,
             db: Path | None, quiet: bool, metadata: Path | None, device: str, scheduler: str | None,
             cascade: float | None, cascade_band: float | None, train_from: Path | None, **segmenting: Any) -> None:
     """Suggest codes for every fragment of CORPUS (a transcript, a folder, or a fragment table)."""
@@ -369,7 +370,7 @@ def embed(corpus: Path, model: str, db: Path | None, batch_size: int, quiet: boo
 @_coding_options
 def discover(corpus: Path, codebook: Path | None, out: Path | None, fmt: str | None, yaml_out: Path | None,
              selection: str | None, distance_threshold: float, min_cluster_size: int, threshold: float | None,
-             margin: float | None, model: str, method: str, db: Path | None, quiet: bool, metadata: Path | None,
+             margin: float | None, model: str, method: str | None, db: Path | None, quiet: bool, metadata: Path | None,
              **segmenting: Any) -> None:
     """Cluster the text no code fits into candidate themes, with keywords and example fragments."""
     from nlp_coder.discover import candidate_codes_yaml, discovery_as_dict, discovery_as_markdown
@@ -407,7 +408,7 @@ def discover(corpus: Path, codebook: Path | None, out: Path | None, fmt: str | N
 @_coding_options
 def sensitivity(corpus: Path, codebook: Path, out: Path | None, fmt: str | None, bootstrap: int, seed: int,
                 compare_model: str | None, threshold: float | None, margin: float | None, model: str,
-                method: str, db: Path | None, quiet: bool, metadata: Path | None, **segmenting: Any) -> None:
+                method: str | None, db: Path | None, quiet: bool, metadata: Path | None, **segmenting: Any) -> None:
     """Test the codebook's category boundaries: threshold and margin sweeps, exemplar stability,
     competing codes with their boundary fragments, and recommendations."""
     from nlp_coder.pipeline import SuggestOptions, boundary_sensitivity
@@ -445,7 +446,7 @@ def sensitivity(corpus: Path, codebook: Path, out: Path | None, fmt: str | None,
 @_coding_options
 def report(corpus: Path, codebook: Path, out: Path, bootstrap: int, distance_threshold: float,
            min_cluster_size: int, codings: Path | None, threshold: float | None, margin: float | None, model: str,
-           method: str, db: Path | None, quiet: bool, metadata: Path | None, **segmenting: Any) -> None:
+           method: str | None, db: Path | None, quiet: bool, metadata: Path | None, **segmenting: Any) -> None:
     """Write one self-contained HTML page (works offline) on a coded corpus: overview, codes by
     facet and attribute, a map of fragments, quotes, candidate themes, sensitivity, co-occurrence."""
     from nlp_coder.output import write_atomic

@@ -161,7 +161,7 @@ def sample(corpus: Path, n: int, stratify_by: str | None, seed: int, out: Path, 
 @_store_option
 @_quiet_option
 def check(project: Path, codebook: Path, codings: Path | None, fmt: str | None, out: Path | None,
-          threshold: float | None, margin: float | None, model: str, method: str, db: Path | None, quiet: bool,
+          threshold: float | None, margin: float | None, model: str, method: str | None, db: Path | None, quiet: bool,
           metadata: Path | None, **segmenting: Any) -> None:
     """Audit the human coding of PROJECT: fragments probably missed, doubtful codings, and a
     per-code summary, to review (nothing is changed)."""

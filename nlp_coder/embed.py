@@ -54,6 +54,7 @@ class ModelSpec:
     build: str = ""  # how to build a model that is not shipped in a package (named in errors)
     method_thresholds: tuple[tuple[str, float], ...] = ()  # scoring method -> its default threshold
     members: tuple[tuple[str, float], ...] = ()  # kind ensemble: (member model, weight) pairs
+    method: str | None = None  # the scoring method used with this model unless --method says otherwise
 
     def threshold_for(self, method: str) -> float:
         """The default threshold of ``method`` for this model (``threshold`` unless the registry
@@ -124,6 +125,7 @@ def load_registry() -> Registry:
             build=" ".join(str(m.get("build", "")).split()),
             method_thresholds=tuple((str(k), float(v)) for k, v in (m.get("method_thresholds") or {}).items()),
             members=tuple((str(k), float(v)) for k, v in (m.get("members") or {}).items()),
+            method=m.get("method"),
         )
         for m in data["models"]
     )

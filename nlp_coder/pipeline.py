@@ -48,12 +48,13 @@ DEFAULT_CHUNK = 4096
 class SuggestOptions:
     """Options of :func:`suggest` beyond segmentation.
 
-    ``threshold`` and ``margin`` default to the codebook's values, else the model's for the
-    method; ``definition_weight`` defaults to the method's (:data:`nlp_coder.match.DEFINITION_WEIGHTS`).
+    ``method`` defaults to the model's (registry ``method``), else :data:`DEFAULT_METHOD`;
+    ``threshold`` and ``margin`` to the codebook's values, else the model's for the method;
+    ``definition_weight`` to the method's (:data:`nlp_coder.match.DEFINITION_WEIGHTS`).
     """
 
     model: str = "default"
-    method: str = DEFAULT_METHOD
+    method: str | None = None  # None: the model's default method, else DEFAULT_METHOD
     threshold: float | None = None
     margin: float | None = None
     top_k: int = 3
@@ -190,10 +191,11 @@ def _progress(total: int, enabled: bool, label: str):  # type: ignore[no-untyped
 def match_settings(codebook: Codebook, options: SuggestOptions) -> MatchSettings:
     """Resolve threshold and margin: the option, else the codebook's, else the model's default
     for the method; the definition weight: the option, else the method's."""
-    if options.method not in MATCHERS:
-        raise InputError(f"unknown method '{options.method}'", "--method", f"Use one of: {', '.join(MATCHERS)}")
     spec = load_registry().model(options.model)
-    threshold = next(v for v in (options.threshold, codebook.threshold, spec.threshold_for(options.method))
+    method = options.method or spec.method or DEFAULT_METHOD
+    if method not in MATCHERS:
+        raise InputError(f"unknown method '{method}'", "--method", f"Use one of: {', '.join(MATCHERS)}")
+    threshold = next(v for v in (options.threshold, codebook.threshold, spec.threshold_for(method))
                      if v is not None)
     margin = next(v for v in (options.margin, codebook.margin, spec.margin) if v is not None)
     if not -1.0 <= threshold <= 1.0:
@@ -206,11 +208,11 @@ def match_settings(codebook: Codebook, options: SuggestOptions) -> MatchSettings
         threshold=threshold,
         margin=margin,
         top_k=options.top_k,
-        definition_weight=(DEFINITION_WEIGHTS[options.method] if options.definition_weight is None
+        definition_weight=(DEFINITION_WEIGHTS[method] if options.definition_weight is None
                            else options.definition_weight),
         counterexample_weight=options.counterexample_weight,
         suggestions=options.suggestions,
-        method=options.method,
+        method=method,
     )
 
 

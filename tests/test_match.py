@@ -157,6 +157,12 @@ def test_the_method_chooses_the_matcher_its_weight_and_threshold(tmp_path, codeb
     assert spec.threshold_for("centroid") == 0.42 and spec.threshold_for("topk") == spec.threshold
     with pytest.raises(InputError, match="unknown method"):
         match_settings(book, SuggestOptions(method="nearest"))
+    # Without --method, a model's own method applies (the fast model's is topk), else the default.
+    assert match_settings(book, SuggestOptions(model="default")).method == DEFAULT_METHOD
+    assert load_registry().model("fast").method == "topk"
+    fast = match_settings(book, SuggestOptions(model="fast"))
+    assert fast.method == "topk" and fast.definition_weight == 0.25
+    assert match_settings(book, SuggestOptions(model="fast", method="centroid")).method == "centroid"
     runs = {}
     for method in METHODS:
         result = suggest(transcript_file, codebook_file, tmp_path / "p.db", embedder=embedder,
