@@ -165,28 +165,55 @@ class Store:
 
     # -- documents and fragments -----------------------------------------------------------------
     def save_fragments(self, documents: Sequence[Document], fragments: Sequence[Fragment], unit: str) -> None:
-        """Store documents and their fragments for ``unit``, replacing earlier versions, at once."""
+        """Store documents and their fragments for ``unit``, replacing earlier versions, at once.
+
+        A document stored as it is, with the same fragments, is left untouched (a re-run writes
+        nothing for it). ``position`` is a fragment's place among its document's fragments.
+        """
         now = _now()
+        by_document: dict[str, list[tuple[object, ...]]] = {doc.id: [] for doc in documents}
+        for f in fragments:
+            rows = by_document[f.document]
+            rows.append((f.id, f.document, unit, len(rows), f.speaker, f.turn, f.start, f.end, text_sha256(f.text),
+                         f.timestamp, json.dumps(f.attributes, sort_keys=True)))
         with self._transaction():
+            stored = self._stored(documents, unit)
             for doc in documents:
+                row = (doc.source, doc.format, text_sha256(doc.text), json.dumps(doc.attributes, sort_keys=True))
+                if stored.get(doc.id) == (row, by_document[doc.id]):
+                    continue
                 self._db.execute(
                     "INSERT INTO documents (id, source, format, sha256, text, attributes, updated_at) "
                     "VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT(id) DO UPDATE SET source=excluded.source, "
                     "format=excluded.format, sha256=excluded.sha256, text=excluded.text, "
                     "attributes=excluded.attributes, updated_at=excluded.updated_at",
-                    (doc.id, doc.source, doc.format, text_sha256(doc.text), doc.text,
-                     json.dumps(doc.attributes, sort_keys=True), now),
+                    (doc.id, *row[:3], doc.text, row[3], now),
                 )
                 self._db.execute("DELETE FROM fragments WHERE document = ? AND unit = ?", (doc.id, unit))
-            self._db.executemany(
-                'INSERT INTO fragments (id, document, unit, position, speaker, turn, start, "end", '
-                "text_sha256, timestamp, attributes) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                [
-                    (f.id, f.document, unit, i, f.speaker, f.turn, f.start, f.end, text_sha256(f.text),
-                     f.timestamp, json.dumps(f.attributes, sort_keys=True))
-                    for i, f in enumerate(fragments)
-                ],
-            )
+                self._db.executemany(
+                    'INSERT INTO fragments (id, document, unit, position, speaker, turn, start, "end", '
+                    "text_sha256, timestamp, attributes) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                    by_document[doc.id],
+                )
+
+    def _stored(self, documents: Sequence[Document],
+                unit: str) -> dict[str, tuple[tuple[object, ...], list[tuple[object, ...]]]]:
+        """What the store holds for these documents and ``unit``: the document row (source,
+        format, sha256, attributes) and its fragment rows, as :meth:`save_fragments` writes them."""
+        out: dict[str, tuple[tuple[object, ...], list[tuple[object, ...]]]] = {}
+        ids = [doc.id for doc in documents]
+        for lo in range(0, len(ids), 500):
+            chunk = ids[lo:lo + 500]
+            marks = ",".join("?" * len(chunk))
+            for doc_id, *row in self._db.execute(
+                    f"SELECT id, source, format, sha256, attributes FROM documents WHERE id IN ({marks})", chunk):
+                out[doc_id] = (tuple(row), [])
+            for row in self._db.execute(
+                    'SELECT id, document, unit, position, speaker, turn, start, "end", text_sha256, timestamp, '
+                    f"attributes FROM fragments WHERE unit = ? AND document IN ({marks}) ORDER BY document, position",
+                    [unit, *chunk]):
+                out[row[1]][1].append(tuple(row))
+        return out
 
     def count(self, table: str) -> int:
         if table not in {"documents", "fragments", "embeddings", "codebooks", "runs", "suggestions", "segmentations"}:

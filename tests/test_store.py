@@ -137,6 +137,24 @@ def test_fragments_are_replaced_not_duplicated(tmp_path: Path) -> None:
         assert store.runs()[0][4]["parameters"] == {"threshold": 0.3}
 
 
+def test_unchanged_documents_are_not_written_again(tmp_path: Path) -> None:
+    doc = Document("d.txt", "P: hello there. And you", "d.txt", "txt", (Turn(0, "P", (Span(3, 23),)),))
+    first = [Fragment("d.txt#1.1", "d.txt", "P", 0, 3, 15, "hello there."),
+             Fragment("d.txt#1.2", "d.txt", "P", 0, 16, 23, "And you")]
+    with Store(tmp_path / "p.db") as store:
+        store.save_fragments([doc], first, "sentence")
+        store._db.execute("UPDATE documents SET updated_at = 'then'")
+        store.save_fragments([doc], first, "sentence")  # the same: nothing is written
+        assert store._db.execute("SELECT updated_at FROM documents").fetchone()[0] == "then"
+        store.save_fragments([doc], first[:1], "sentence")  # a fragment fewer: rewritten
+        assert store._db.execute("SELECT updated_at FROM documents").fetchone()[0] != "then"
+        rows = store._db.execute("SELECT id, position FROM fragments ORDER BY position").fetchall()
+        assert rows == [("d.txt#1.1", 0)]
+        store.save_fragments([doc], first, "sentence")
+        positions = store._db.execute("SELECT id, position FROM fragments ORDER BY position").fetchall()
+        assert positions == [("d.txt#1.1", 0), ("d.txt#1.2", 1)]  # the place within the document
+
+
 def test_store_location(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("NLP_CODER_DB", raising=False)
     assert resolve_store_path(None) == Path(".nlp-coder/store.db")
