@@ -42,6 +42,8 @@ from nlp_coder.train import Training
 DEFAULT_BATCH = 256
 DEFAULT_CHUNK = 4096
 """Fragments decided, stored and written together by :func:`suggest`: bounds its memory."""
+FIRST_CHUNK = 256
+"""The first chunk's size, so that the progress bar can estimate the total early."""
 
 
 @dataclass(frozen=True)
@@ -284,7 +286,8 @@ def suggest(corpus: str | Path, codebook: str | Path, store_path: str | Path, *,
                 fragments = known.pop(doc.id) if doc.id in known else job.segmenter.fragments(doc)
                 pending_documents.append(doc)
                 pending.extend(fragments)
-                if len(pending) >= chunk_size:
+                # A small first chunk gives the progress bar its rate and total early.
+                if len(pending) >= (chunk_size if job.fragments else min(chunk_size, FIRST_CHUNK)):
                     job.decide(pending_documents, pending, bar)
                     pending_documents, pending = [], []
             if job.fragments + len(pending) == 0:
