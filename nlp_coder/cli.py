@@ -261,8 +261,8 @@ def suggest(corpus: Path, codebook: Path, out: Path | None, fmt: str | None, thr
         def sink(results: Sequence[FragmentResult], lines: Sequence[str]) -> None:
             nonlocal written
             if where:
-                kept = {r.fragment.id for r in select_results(results, book, where)}
-                lines = [line for r, line in zip(results, lines) if r.fragment.id in kept]
+                kept = {id(r) for r in select_results(results, book, where)}  # ids repeat across documents
+                lines = [line for r, line in zip(results, lines) if id(r) in kept]
             handle.write("".join(line + "\n" for line in lines).encode("utf-8"))
             written += len(lines)
 
