@@ -130,3 +130,20 @@ def test_jsonl_is_streamed_and_only_appears_complete(tmp_path: Path, corpus: Pat
     failed = CliRunner().invoke(main, args)
     assert failed.exit_code == 1 and "simulated failure" in failed.output
     assert not broken.exists() and not list(tmp_path.glob(".broken.jsonl.*"))
+
+
+def test_where_on_streamed_jsonl_keeps_exactly_the_selected_lines(tmp_path: Path, codebook_file: Path) -> None:
+    table = tmp_path / "table.csv"  # the same ids in two documents
+    table.write_text("id,document,text\n1,a,She was warm and kind to my kids.\n2,a,The bus was late again.\n"
+                     "1,b,She helped me fill in the forms for housing.\n2,b,She really listened to me.\n",
+                     encoding="utf-8")
+    common = ["suggest", str(table), "-c", str(codebook_file), "--model", "hash-test", "--threshold", "0.0",
+              "--db", str(tmp_path / "p.db")]
+    everything = CliRunner().invoke(main, [*common, "--out", str(tmp_path / "all.jsonl")])
+    assert everything.exit_code == 0, everything.output
+    records = [json.loads(line) for line in (tmp_path / "all.jsonl").read_text(encoding="utf-8").splitlines()]
+    code = records[0]["codes"][0]
+    selected = CliRunner().invoke(main, [*common, "--out", str(tmp_path / "some.jsonl"), "--where", code])
+    assert selected.exit_code == 0, selected.output
+    kept = [json.loads(line) for line in (tmp_path / "some.jsonl").read_text(encoding="utf-8").splitlines()]
+    assert kept == [r for r in records if code in r["codes"]] and 0 < len(kept) < len(records) + 1
