@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import argparse
 import csv
-import hashlib
 import os
 import random
 import resource
@@ -32,6 +31,7 @@ import time
 from pathlib import Path
 
 from benchmarks.realdata import annomi_utterances, manifesto_sentences
+from nlp_coder.embed import file_sha256
 
 REPO = Path(__file__).resolve().parent.parent
 CODEBOOK = REPO / "codebooks" / "working-alliance.yaml"
@@ -72,14 +72,6 @@ def run_suggest(table: Path, db: Path, out: Path, model: str, kill_after: float 
     return {"wall": wall, "rss_mib": usage.ru_maxrss / 1024, "status": status}
 
 
-def _digest(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
-
-
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--fragments", type=int, default=1_000_000)
@@ -106,7 +98,7 @@ def main(argv: list[str] | None = None) -> None:
             (work / "resumed.db").unlink()
         again = run_suggest(table, work / "first.db", work / "again.jsonl", args.model)
         outputs = ["first.jsonl", "again.jsonl"] + (["resumed.jsonl"] if args.resume else [])
-        same = len({_digest(work / name) for name in outputs}) == 1
+        same = len({file_sha256(work / name) for name in outputs}) == 1
         sizes = {name: (work / name).stat().st_size / 2**20 for name in ("million.csv", "first.db", "first.jsonl")}
         print(f"{args.fragments} fragments ({distinct} distinct texts) in {args.fragments // PER_DOCUMENT} documents; "
               f"table built in {built:.0f} s; model {args.model}; {os.cpu_count()} CPUs; "
