@@ -247,8 +247,8 @@ def suggest(corpus: Path, codebook: Path, out: Path | None, fmt: str | None, thr
     fmt = _format_for(out, fmt)
     if fmt == "qdpx" and out is None:
         raise click.BadParameter("a .qdpx project is written to a file: give --out FILE.qdpx", param_hint="--format")
-    book = load_codebook(codebook)
-    if where:  # check the codes before any work is done
+    book = load_codebook(codebook) if where else None
+    if book is not None:  # check the codes before any work is done
         select_results((), book, where)
     written = 0
     # JSONL is written as the corpus streams through, a chunk at a time; other formats need every
@@ -260,7 +260,7 @@ def suggest(corpus: Path, codebook: Path, out: Path | None, fmt: str | None, thr
 
         def sink(results: Sequence[FragmentResult], lines: Sequence[str]) -> None:
             nonlocal written
-            if where:
+            if book is not None:
                 kept = {id(r) for r in select_results(results, book, where)}  # ids repeat across documents
                 lines = [line for r, line in zip(results, lines) if id(r) in kept]
             handle.write("".join(line + "\n" for line in lines).encode("utf-8"))
