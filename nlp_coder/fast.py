@@ -29,7 +29,7 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 
-from nlp_coder.embed import load_registry
+from nlp_coder.embed import load_registry, normalise
 from nlp_coder.errors import InputError
 from nlp_coder.match import CodebookMatcher, Scores, build_matcher, codebook_texts
 from nlp_coder.records import Codebook, Fragment, FragmentResult, MatchSettings
@@ -198,9 +198,7 @@ def map_vectors(fast: np.ndarray, full: np.ndarray, todo: np.ndarray) -> np.ndar
     from sklearn.linear_model import Ridge
 
     model = Ridge(alpha=RIDGE_ALPHA).fit(fast.astype(np.float64), full.astype(np.float64))
-    out = model.predict(todo.astype(np.float64))
-    norms = np.linalg.norm(out, axis=1, keepdims=True)
-    return (out / np.where(norms > 0, norms, 1.0)).astype(np.float32)
+    return normalise(model.predict(todo.astype(np.float64)))
 
 
 def _rows(scored: Scores, rows: np.ndarray) -> Scores:
