@@ -372,6 +372,7 @@ class _SuggestJob:
         self._vectors: list[np.ndarray] = []
         self.run_id = 0
         self.fragments = self.embedded = self.cached = 0
+        self._seen: set[int] = set()  # hash() of every fragment text so far: a text counts once per run
         self.matcher: CodebookMatcher | None = None
         self.training: Training | None = None
         self.cascade_report: CascadeReport | None = None
@@ -413,8 +414,7 @@ class _SuggestJob:
             matcher = self._fitted()  # the codebook first: a fragment that is also an exemplar is then cached
             vectors, new = embed_cached(self.store, self.embedder, texts, batch_size=self.options.batch_size,
                                         on_batch=bar.embedded)
-            self.embedded += new
-            self.cached += len(set(texts)) - new
+            self._count(texts, new)
             results = matcher.predict(vectors, fragments)
         lines = result_lines(results)
         self.store.save_suggestions(self.run_id, results, lines)
@@ -427,6 +427,14 @@ class _SuggestJob:
             self._vectors.append(vectors)
         bar.decided(len(fragments), sum(len(d.text) for d in documents))
 
+    def _count(self, texts: Sequence[str], new: int) -> None:
+        """Count a chunk's distinct texts not met earlier in the run: ``new`` of them were
+        embedded, the rest were in the cache before the run."""
+        fresh = {hash(t) for t in texts} - self._seen
+        self._seen |= fresh
+        self.embedded += new
+        self.cached += len(fresh) - new
+
     def _cascade(self, fragments: Sequence[Fragment], texts: list[str],
                  bar: _RunProgress) -> tuple[tuple[FragmentResult, ...], np.ndarray]:
         from nlp_coder.fast import cascade_predict
@@ -435,8 +443,7 @@ class _SuggestJob:
         book_texts = codebook_texts(self.book)
         fast_book = dict(zip(book_texts, self.encode(self.fast, book_texts)))
         vectors, new = embed_cached(self.store, self.fast, texts, batch_size=self.options.batch_size)
-        self.embedded += new
-        self.cached += len(set(texts)) - new
+        self._count(texts, new)
 
         def full_encode(chosen: Sequence[str], codebook_texts: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
             book_vectors = self.encode(self.embedder, codebook_texts)

@@ -55,6 +55,10 @@ def test_chunks_change_nothing_but_memory(tmp_path: Path, corpus: Path, codebook
     assert streamed.results == () and streamed.vectors is None
     assert streamed.summary == summarise(whole.results, whole.codebook)
     assert streamed.manifest.fragments == whole.manifest.fragments == len(lines)
+    # A text met in several chunks counts once: embedded in the first, not "from cache" later.
+    distinct = len({json.loads(line)["text"] for line in lines})
+    assert (streamed.embedded, streamed.cached) == (whole.embedded, whole.cached)
+    assert streamed.embedded + streamed.cached == distinct
     with Store(tmp_path / "b.db") as store:
         [(_, _, _, status, manifest)] = store.runs()
         assert status == "finished" and manifest["fragments"] == len(lines)
