@@ -20,7 +20,7 @@ from nlp_coder.errors import NlpCoderError
 from nlp_coder.records import DEFAULT_METHOD, METHODS
 
 if TYPE_CHECKING:
-    from nlp_coder.records import FragmentResult
+    from nlp_coder.match import Decisions
 
 CONTEXT = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
 
@@ -258,11 +258,10 @@ def suggest(corpus: Path, codebook: Path, out: Path | None, fmt: str | None, thr
     with contextlib.ExitStack() as stack, atomic_output(out) if fmt == "jsonl" else _nothing() as handle:
         embedder = _cluster_embedder(stack, scheduler, model, device, batch_size)
 
-        def sink(results: Sequence[FragmentResult], lines: Sequence[str]) -> None:
+        def sink(decided: Decisions, lines: Sequence[str]) -> None:
             nonlocal written
-            if book is not None:
-                kept = {id(r) for r in select_results(results, book, where)}  # ids repeat across documents
-                lines = [line for r, line in zip(results, lines) if id(r) in kept]
+            if where:
+                lines = [line for line, keep in zip(lines, decided.having(where).tolist()) if keep]
             handle.write("".join(line + "\n" for line in lines).encode("utf-8"))
             written += len(lines)
 

@@ -31,8 +31,8 @@ import numpy as np
 
 from nlp_coder.embed import load_registry, normalise
 from nlp_coder.errors import InputError
-from nlp_coder.match import CodebookMatcher, Scores, build_matcher, codebook_texts
-from nlp_coder.records import Codebook, Fragment, FragmentResult, MatchSettings
+from nlp_coder.match import CodebookMatcher, Decisions, Scores, build_matcher, codebook_texts
+from nlp_coder.records import Codebook, Fragment, MatchSettings
 
 FAST_MODEL = "fast"
 DEFAULT_SHARE = 0.3
@@ -134,8 +134,7 @@ def select_uncertain(values: np.ndarray, options: CascadeOptions) -> np.ndarray:
 def cascade_predict(fragments: Sequence[Fragment], codebook: Codebook, settings: MatchSettings, *,
                     fast_vectors: np.ndarray, fast_codebook_vectors: dict[str, np.ndarray],
                     full_encode, fast_model: str, full_model: str,  # type: ignore[no-untyped-def]
-                    options: CascadeOptions) -> tuple[tuple[FragmentResult, ...], CascadeReport, CodebookMatcher,
-                                                      np.ndarray]:
+                    options: CascadeOptions) -> tuple[Decisions, CascadeReport, CodebookMatcher, np.ndarray]:
     """Decide every fragment with the fast model, re-decide the uncertain ones with the full model,
     and the others through the map from the fast model's vectors to the full model's.
 
@@ -149,7 +148,7 @@ def cascade_predict(fragments: Sequence[Fragment], codebook: Codebook, settings:
         fast_model, full_model: model ids (for the threshold shift and the report).
 
     Returns:
-        One result per fragment, the report, the matcher that decided the unselected fragments,
+        The decisions (one row per fragment), the report, the matcher that decided the unselected fragments,
         and the vectors it decided them on (one row per fragment; full-model vectors where known).
     """
     options.check()
@@ -161,7 +160,7 @@ def cascade_predict(fragments: Sequence[Fragment], codebook: Codebook, settings:
     fast_scored = fast.score(fast_vectors)
     chosen = select_uncertain(uncertainty(fast, fast_scored), options)
     kept = np.setdiff1d(np.arange(len(fragments)), chosen)
-    results: list[FragmentResult | None] = [None] * len(fragments)
+    parts: list[tuple[np.ndarray, Decisions]] = []
     matcher, vectors, changed = fast, fast_vectors, 0
     if len(chosen):
         subset = [fragments[i] for i in chosen]
@@ -169,11 +168,11 @@ def cascade_predict(fragments: Sequence[Fragment], codebook: Codebook, settings:
         lookup = dict(zip(book_texts, full_book_vectors))
         # The fast matcher's codebook has shifted thresholds: give the full matcher the original.
         full = build_matcher(settings).fit(codebook, lambda texts: np.stack([lookup[t] for t in texts]))
-        before = fast.predict(fast_vectors[chosen], subset, scored=_rows(fast_scored, chosen))
-        for i, old, result in zip(chosen, before, full.predict(full_vectors, subset)):
-            if (old.decision.status, old.decision.codes) != (result.decision.status, result.decision.codes):
-                changed += 1
-            results[i] = result
+        before = fast.decide(fast_vectors[chosen], subset, scored=_rows(fast_scored, chosen))
+        after = full.decide(full_vectors, subset)
+        # A changed main decision: another status or other codes (picks: status, chosen, shown).
+        changed = sum(old[0][:2] != new[0][:2] for old, new in zip(before.picks, after.picks))
+        parts.append((chosen, after))
         pairs_fast = np.concatenate([fast_vectors[chosen], np.stack([fast_codebook_vectors[t] for t in book_texts])])
         pairs_full = np.concatenate([full_vectors, full_book_vectors])
         if len(pairs_fast) >= MIN_PAIRS and len(kept):
@@ -181,15 +180,13 @@ def cascade_predict(fragments: Sequence[Fragment], codebook: Codebook, settings:
             vectors = np.zeros((len(fragments), full_vectors.shape[1]), dtype=np.float32)
             vectors[chosen], vectors[kept] = full_vectors, mapped
             matcher = full
-    # Decisions are made per fragment in Python: make each one once, with the model that decides it.
     if len(kept):
         scored = _rows(fast_scored, kept) if matcher is fast else None
-        for i, result in zip(kept, matcher.predict(vectors[kept], [fragments[i] for i in kept], scored=scored)):
-            results[i] = result
+        parts.append((kept, matcher.decide(vectors[kept], [fragments[i] for i in kept], scored=scored)))
     report = CascadeReport(fast_model=fast_model, full_model=full_model, fragments=len(fragments),
                            rescored=int(len(chosen)), changed=changed, threshold_shift=round(shift, 6),
                            mapped=int(len(kept)) if matcher is not fast else 0)
-    return tuple(r for r in results if r is not None), report, matcher, vectors
+    return Decisions.join(parts), report, matcher, vectors
 
 
 def map_vectors(fast: np.ndarray, full: np.ndarray, todo: np.ndarray) -> np.ndarray:

@@ -29,11 +29,10 @@ The matcher follows the scikit-learn estimator pattern: settings in ``__init__``
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
-from nlp_coder.codebook import descendants
 from nlp_coder.errors import InputError
 from nlp_coder.records import (
     DEFAULT_METHOD,
@@ -76,20 +75,95 @@ class _CodeVectors:
     counterexample_rows: tuple[int, ...] = ()
 
 
-_Row = tuple[list[float], list[float], list[int], list[float], list[float]]
-"""One fragment's row of :class:`_Columns`: raw score, rounded score, nearest exemplar, its
-rounded similarity, rounded definition similarity (lists over codes)."""
+STATUSES = ("coded", "overlap", "uncoded")
+
+_Pick = tuple[str, list[int], list[int]]
+"""One group's decision on one fragment: status, codes chosen and codes shown (indices into the
+codebook's codes, best first)."""
 
 
 @dataclass(frozen=True)
-class _Columns:
-    """:class:`Scores` as nested Python lists, rounded for output where shown."""
+class Decisions:
+    """The decisions on a chunk of fragments, kept as columns (one row per fragment).
 
-    raw: list[list[float]]
+    The lists hold plain Python values over the codebook's codes (rounded where shown), so that
+    output lines are made without building a :class:`~nlp_coder.records.Suggestion` per code;
+    :meth:`results` builds the records for callers that keep them. ``picks`` holds, per fragment,
+    one :data:`_Pick` per group (main codes first, then the facets in codebook order);
+    ``assigned[i, k]`` says whether fragment ``i`` is assigned code ``k`` or a descendant of it.
+    """
+
+    fragments: tuple[Fragment, ...]
+    codes: tuple[Code, ...]
+    groups: tuple[str | None, ...]
     score: list[list[float]]
+    above: list[list[bool]]
     nearest: list[list[int]]
-    nearest_similarity: list[list[float]]
-    definition_similarity: list[list[float]]
+    exemplar_similarity: list[list[float]]  # NaN where a code has no exemplar
+    definition_similarity: list[list[float]]  # NaN where a code has no definition
+    picks: list[tuple[_Pick, ...]]
+    assigned: np.ndarray = field(repr=False)
+
+    def __len__(self) -> int:
+        return len(self.fragments)
+
+    def suggestion(self, i: int, j: int) -> Suggestion:
+        """Code ``j`` as suggested for fragment ``i``."""
+        code, nearest = self.codes[j], self.nearest[i][j]
+        exemplar, definition = self.exemplar_similarity[i][j], self.definition_similarity[i][j]
+        return Suggestion(
+            code.id,
+            code.name,
+            self.score[i][j],
+            code.examples[nearest] if nearest >= 0 else None,
+            None if exemplar != exemplar else exemplar,  # NaN: the code has no exemplar
+            None if definition != definition else definition,  # NaN: the code has no definition
+            self.above[i][j],
+        )
+
+    def results(self) -> tuple[FragmentResult, ...]:
+        """One :class:`~nlp_coder.records.FragmentResult` per fragment."""
+        out = []
+        for i, fragment in enumerate(self.fragments):
+            decisions = [Decision(status, tuple([self.codes[j].id for j in chosen]),
+                                  tuple([self.suggestion(i, j) for j in shown]))
+                         for status, chosen, shown in self.picks[i]]
+            out.append(FragmentResult(fragment, decisions[0], tuple(zip(self.groups[1:], decisions[1:]))))
+        return tuple(out)
+
+    def having(self, codes: Sequence[str]) -> np.ndarray:
+        """Which fragments are assigned every code in ``codes`` (a container code: any of its
+        descendants), as a boolean mask."""
+        position = {code.id: k for k, code in enumerate(self.codes)}
+        return self.assigned[:, [position[c] for c in codes]].all(axis=1)
+
+    def take(self, rows: Sequence[int]) -> Decisions:
+        """The decisions of the fragments at ``rows``, in that order."""
+        def pick(values: list) -> list:  # type: ignore[type-arg]
+            return [values[i] for i in rows]
+
+        return Decisions(tuple(pick(list(self.fragments))), self.codes, self.groups, pick(self.score),
+                         pick(self.above), pick(self.nearest), pick(self.exemplar_similarity),
+                         pick(self.definition_similarity), pick(self.picks),
+                         self.assigned[np.asarray(rows, dtype=np.int64)])
+
+    @staticmethod
+    def join(parts: Sequence[tuple[np.ndarray, Decisions]]) -> Decisions:
+        """Decisions made apart (``(rows, decisions)``: the rows each part decided) put back in
+        row order. The parts must cover rows ``0 .. n-1`` once each and share one codebook."""
+        parts = [(np.asarray(rows, dtype=np.int64), d) for rows, d in parts if len(rows)]
+        every = np.concatenate([rows for rows, _ in parts])
+        order = np.argsort(every, kind="stable")
+        assert np.array_equal(every[order], np.arange(len(every))), "the parts must cover every row once"
+
+        def joined(name: str) -> list:  # type: ignore[type-arg]
+            values = [v for _, d in parts for v in getattr(d, name)]
+            return [values[i] for i in order.tolist()]
+
+        first = parts[0][1]
+        return Decisions(tuple(joined("fragments")), first.codes, first.groups, joined("score"), joined("above"),
+                         joined("nearest"), joined("exemplar_similarity"), joined("definition_similarity"),
+                         joined("picks"), np.concatenate([d.assigned for _, d in parts])[order])
 
 
 def definition_text(code: Code) -> str:
@@ -151,8 +225,11 @@ class CodebookMatcher:
         self.matrix_ = matrix
         self.codes_ = tuple(code.id for code in codebook.codes)
         self.facets_: dict[str, Facet] = {f.name: f for f in codebook.facets}
-        self.lineage_ = tuple(set(codebook.ancestors(code_id)) | set(descendants(codebook, code_id))
-                              for code_id in self.codes_)
+        # ancestry_[j, k]: code k is code j or one of its ancestors (codebook order).
+        position = {code_id: k for k, code_id in enumerate(self.codes_)}
+        self.ancestry_ = np.eye(len(self.codes_), dtype=bool)
+        for j, code_id in enumerate(self.codes_):
+            self.ancestry_[j, [position[a] for a in codebook.ancestors(code_id)]] = True
         return self
 
     def with_settings(self, settings: MatchSettings) -> CodebookMatcher:
@@ -235,38 +312,69 @@ class CodebookMatcher:
 
         ``scored`` may pass scores already computed by :meth:`score` for these vectors.
         """
+        return self.decide(vectors, fragments, scored).results()
+
+    def decide(self, vectors: np.ndarray, fragments: Sequence[Fragment],
+               scored: Scores | None = None) -> Decisions:
+        """What :meth:`predict` decides, kept as columns (:class:`Decisions`): the whole chunk is
+        decided with array operations, and result objects are built only when asked for."""
         scored = scored if scored is not None else self.score(vectors)
-        groups = [None] + [facet.name for facet in self.codebook_.facets]
-        # Rank, round and convert once for the whole matrix; the per-fragment loop below then
-        # works on plain Python lists (numpy scalars are slow one at a time).
+        n = len(fragments)
+        groups = (None, *(facet.name for facet in self.codebook_.facets))
         raw = scored.score.astype(np.float64)
-        ranked_by_group = {}
-        for g in groups:
-            members = np.array([j for j, cv in enumerate(self.code_vectors_)
-                                if cv.code.facet == g and cv.code.codable], dtype=np.int64)
-            # Best first; ties broken by codebook order so the output never depends on float noise.
-            order = np.argsort(-np.round(raw[:, members], 6), axis=1, kind="stable") if members.size else None
-            ranked_by_group[g] = members[order].tolist() if order is not None else [[] for _ in fragments]
-        columns = _Columns(
-            raw=raw.tolist(),
+        limits = np.array([self.threshold_for(cv.code) for cv in self.code_vectors_], dtype=np.float64)
+        above = raw >= limits
+        chosen_any = np.zeros(raw.shape, dtype=bool)
+        per_group = [self._decide_group(raw, above, g, chosen_any) for g in groups]
+        assigned = (chosen_any.astype(np.int32) @ self.ancestry_.astype(np.int32)) > 0
+        return Decisions(
+            fragments=tuple(fragments),
+            codes=tuple(cv.code for cv in self.code_vectors_),
+            groups=groups,
             score=np.round(raw, 4).tolist(),
+            above=above.tolist(),
             nearest=scored.nearest.tolist(),
-            nearest_similarity=np.round(scored.nearest_similarity.astype(np.float64), 4).tolist(),
+            exemplar_similarity=np.round(scored.nearest_similarity.astype(np.float64), 4).tolist(),
             definition_similarity=np.round(scored.definition_similarity.astype(np.float64), 4).tolist(),
+            picks=list(zip(*per_group)) if n else [],
+            assigned=assigned,
         )
-        limits = [self.threshold_for(cv.code) for cv in self.code_vectors_]
-        margins = {g: self.margin_for(g) for g in groups}
-        facets = groups[1:]
-        results = []
-        for i, fragment in enumerate(fragments):
-            row = (columns.raw[i], columns.score[i], columns.nearest[i], columns.nearest_similarity[i],
-                   columns.definition_similarity[i])
-            results.append(FragmentResult(
-                fragment=fragment,
-                decision=self._decide(row, ranked_by_group[None][i], limits, margins[None]),
-                facets=tuple((g, self._decide(row, ranked_by_group[g][i], limits, margins[g])) for g in facets),
-            ))
-        return tuple(results)
+
+    def _decide_group(self, raw: np.ndarray, above: np.ndarray, group: str | None,
+                      chosen_any: np.ndarray) -> list[_Pick]:
+        """One group's decision for every row: its status, the codes chosen and the codes shown
+        (indices into the codebook, best first). Marks the chosen codes in ``chosen_any``."""
+        n = raw.shape[0]
+        members = np.array([j for j, cv in enumerate(self.code_vectors_)
+                            if cv.code.facet == group and cv.code.codable], dtype=np.int64)
+        if not members.size:
+            return [("uncoded", [], [])] * n
+        m, rows = members.size, np.arange(n)
+        sub, fits = raw[:, members], above[:, members]
+        # Best first; ties broken by codebook order so the output never depends on float noise.
+        order = np.argsort(-np.round(sub, 6), axis=1, kind="stable")
+        fits_ranked = np.take_along_axis(fits, order, axis=1)
+        coded = fits_ranked.any(axis=1)
+        best = order[rows, fits_ranked.argmax(axis=1)]  # the best code above threshold (where any)
+        floor = sub[rows, best] - self.margin_for(group)
+        # Rivals: above threshold, within the margin of the best, and not its ancestor or descendant.
+        related = self.ancestry_[np.ix_(members, members)] | self.ancestry_[np.ix_(members, members)].T
+        rivals = fits & (sub >= floor[:, None]) & ~related[best] & coded[:, None]
+        chosen = rivals.copy()
+        chosen[rows[coded], best[coded]] = True
+        chosen_any[:, members] |= chosen
+        status = np.where(coded, np.where(rivals.any(axis=1), 1, 0), 2).tolist()
+        rank = np.empty_like(order)
+        np.put_along_axis(rank, order, np.broadcast_to(np.arange(m), (n, m)), axis=1)
+        # Shown: the best few, and every chosen code even when ranked lower.
+        shown = (rank < self.settings.suggestions) | chosen
+        ranked = members[order].tolist()
+        chosen_ranked = np.take_along_axis(chosen, order, axis=1).tolist()
+        shown_ranked = np.take_along_axis(shown, order, axis=1).tolist()
+        return [
+            (STATUSES[st], [j for j, c in zip(codes, ch) if c], [j for j, w in zip(codes, sh) if w])
+            for st, codes, ch, sh in zip(status, ranked, chosen_ranked, shown_ranked)
+        ]
 
     def threshold_for(self, code: Code) -> float:
         """The code's own threshold, else its facet's, else the global one."""
@@ -281,39 +389,6 @@ class CodebookMatcher:
         """The facet's margin, else the global one (main codes always use the global one)."""
         spec = self.facets_.get(facet) if facet is not None else None
         return spec.margin if spec is not None and spec.margin is not None else self.settings.margin
-
-    def _decide(self, row: _Row, ranked: list[int], limits: list[float], margin: float) -> Decision:
-        raw = row[0]
-        above = [j for j in ranked if raw[j] >= limits[j]]
-        if not above:
-            status, chosen = "uncoded", []
-        else:
-            best = above[0]
-            related = self.lineage_[best]
-            floor = raw[best] - margin
-            rivals = [j for j in above[1:] if raw[j] >= floor and self.codes_[j] not in related]
-            status, chosen = ("overlap", [best, *rivals]) if rivals else ("coded", [best])
-        top = ranked[: self.settings.suggestions]
-        # The suggestions listed: the best few, and every assigned code even when ranked lower.
-        fits = not chosen or (chosen[0] in top if len(chosen) == 1 else set(chosen).issubset(top))
-        shown = top if fits else [j for j in ranked if j in chosen or j in top]
-        return Decision(status, tuple([self.codes_[j] for j in chosen]),
-                        tuple([self._suggestion(j, row, limits[j]) for j in shown]))
-
-    def _suggestion(self, j: int, row: _Row, limit: float) -> Suggestion:
-        raw, score, nearest, nearest_sim, definition_sim = row
-        code = self.code_vectors_[j].code
-        exemplar_sim = nearest_sim[j]
-        definition = definition_sim[j]
-        return Suggestion(
-            code.id,
-            code.name,
-            score[j],
-            code.examples[nearest[j]] if nearest[j] >= 0 else None,
-            None if exemplar_sim != exemplar_sim else exemplar_sim,  # NaN: the code has no exemplar
-            None if definition != definition else definition,  # NaN: the code has no definition
-            raw[j] >= limit,
-        )
 
 
 class CentroidMatcher(CodebookMatcher):

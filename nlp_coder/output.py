@@ -18,13 +18,16 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import BinaryIO
+from typing import TYPE_CHECKING, BinaryIO
 
 import orjson
 
 from nlp_coder.errors import InputError
 from nlp_coder.records import Codebook, Decision, Fragment, FragmentResult, RunManifest, Suggestion
 from nlp_coder.store import manifest_json
+
+if TYPE_CHECKING:
+    from nlp_coder.match import Decisions
 
 FORMATS = ("jsonl", "csv", "json", "md")
 
@@ -78,6 +81,52 @@ def json_line(record: dict[str, object]) -> str:
 def result_lines(results: Sequence[FragmentResult]) -> list[str]:
     """The JSONL line of every result: what ``suggest`` writes and what the store keeps."""
     return [json_line(result_record(r)) for r in results]
+
+
+def decision_lines(decided: Decisions) -> list[str]:
+    """The JSONL lines of a chunk's decisions: the same bytes as :func:`result_lines` of
+    ``decided.results()``, made from the columns without building the result objects."""
+    facets = decided.groups[1:]
+    dumps = orjson.dumps
+    lines = []
+    for i, f in enumerate(decided.fragments):
+        picks = decided.picks[i]
+        record = {
+            "document": f.document,
+            "fragment_id": f.id,
+            "speaker": f.speaker,
+            "turn": f.turn,
+            "start": f.start,
+            "end": f.end,
+            "timestamp": f.timestamp,
+            "text": f.text,
+            **_group_record(decided, i, picks[0]),
+            "facets": {name: _group_record(decided, i, pick) for name, pick in zip(facets, picks[1:])},
+            "attributes": dict(sorted(f.attributes.items())) if f.attributes else {},
+        }
+        lines.append(dumps(record).decode("utf-8"))
+    return lines
+
+
+def _group_record(decided: Decisions, i: int, pick: tuple[str, list[int], list[int]]) -> dict[str, object]:
+    """One group's decision on fragment ``i`` as :func:`_decision` writes it."""
+    status, chosen, shown = pick
+    codes = decided.codes
+    score, above, nearest = decided.score[i], decided.above[i], decided.nearest[i]
+    exemplar_sim, definition_sim = decided.exemplar_similarity[i], decided.definition_similarity[i]
+    suggestions = []
+    for j in shown:
+        code, e, d = codes[j], exemplar_sim[j], definition_sim[j]
+        suggestions.append({
+            "code": code.id,
+            "name": code.name,
+            "score": score[j],
+            "above_threshold": above[j],
+            "exemplar": code.examples[nearest[j]] if nearest[j] >= 0 else None,
+            "exemplar_similarity": None if e != e else e,  # NaN: the code has no exemplar
+            "definition_similarity": None if d != d else d,  # NaN: the code has no definition
+        })
+    return {"status": status, "codes": [codes[j].id for j in chosen], "suggestions": suggestions}
 
 
 def _jsonl(records: Sequence[dict[str, object]]) -> str:
@@ -252,6 +301,13 @@ class Tally:
         self.status.update(r.decision.status for r in results)
         for r in results:
             self.per_code.update(assigned_codes(r, self.codebook))
+
+    def add_decisions(self, decided: Decisions) -> None:
+        """Count a chunk's decisions from their columns (as :meth:`add` counts results)."""
+        self.fragments += len(decided)
+        self.status.update(picks[0][0] for picks in decided.picks)
+        counts = decided.assigned.sum(axis=0).tolist()
+        self.per_code.update({code.id: n for code, n in zip(decided.codes, counts) if n})
 
     def summary(self) -> Summary:
         book, per_code = self.codebook, self.per_code

@@ -24,8 +24,16 @@ from nlp_coder.discover import Discovery
 from nlp_coder.embed import Embedder, load_embedder, load_registry
 from nlp_coder.errors import InputError
 from nlp_coder.fast import CascadeOptions, CascadeReport
-from nlp_coder.match import DEFAULT_METHOD, DEFINITION_WEIGHTS, MATCHERS, CodebookMatcher, build_matcher, codebook_texts
-from nlp_coder.output import Summary, Tally, result_lines
+from nlp_coder.match import (
+    DEFAULT_METHOD,
+    DEFINITION_WEIGHTS,
+    MATCHERS,
+    CodebookMatcher,
+    Decisions,
+    build_matcher,
+    codebook_texts,
+)
+from nlp_coder.output import Summary, Tally, decision_lines
 from nlp_coder.readers import read_corpus_report
 from nlp_coder.records import Codebook, Document, Fragment, FragmentResult, MatchSettings, RunManifest
 from nlp_coder.segment import (
@@ -244,7 +252,8 @@ def suggest(corpus: str | Path, codebook: str | Path, store_path: str | Path, *,
         progress: show a progress bar with rate and time left (only on a terminal).
         fast_embedder: with ``options.cascade``, the fast model (loaded from the registry's
             ``fast`` otherwise); see :mod:`nlp_coder.fast`.
-        sink: called with each chunk's results, in corpus order, and their JSONL lines.
+        sink: called with each chunk's :class:`~nlp_coder.match.Decisions`, in corpus order, and
+            their JSONL lines.
         keep_results: return every result and vector (``False``: only counts and the summary).
         chunk_size: fragments per chunk (default :data:`DEFAULT_CHUNK`; whole documents are kept
             together).
@@ -273,9 +282,10 @@ def suggest(corpus: str | Path, codebook: str | Path, store_path: str | Path, *,
         cascade = CascadeOptions(share=options.cascade, band=options.cascade_band)
         cascade.check()
         fast_embedder = fast_embedder or load_embedder(cascade.fast_model)
-    with Store(store_path) as store, _long_lived_heap():
+    with Store(store_path) as store, _long_lived_heap() as frozen:
         job = _SuggestJob(store, book, settings, options, segment_options, embedder,
                           fast_embedder if cascade is not None else None, cascade, sink, keep_results)
+        job.frozen = frozen
         bar = _RunProgress(progress, documents, f"coding with {embedder.model_id}")
         try:
             known: dict[str, list[Fragment]] = {}
@@ -310,7 +320,8 @@ def suggest(corpus: str | Path, codebook: str | Path, store_path: str | Path, *,
                          training=job.training, summary=job.tally.summary())
 
 
-Sink = Callable[[Sequence[FragmentResult], Sequence[str]], None]
+Sink = Callable[[Decisions, Sequence[str]], None]
+"""Called with each chunk's decisions, in corpus order, and their JSONL lines."""
 
 
 @contextlib.contextmanager
@@ -320,11 +331,11 @@ def _long_lived_heap():  # type: ignore[no-untyped-def]
     cached run's time. They are frozen (:func:`gc.freeze`) for the run and thawed after it;
     objects made during the run are collected as usual. A caller's own freeze is left alone."""
     if gc.get_freeze_count():
-        yield
+        yield False
         return
     gc.freeze()
     try:
-        yield
+        yield True
     finally:
         gc.unfreeze()
 
@@ -394,6 +405,7 @@ class _SuggestJob:
         self.matcher: CodebookMatcher | None = None
         self.training: Training | None = None
         self.cascade_report: CascadeReport | None = None
+        self.frozen = False  # whether the run froze the heap (see _long_lived_heap)
 
     def encode(self, embedder: Embedder, texts: Sequence[str]) -> np.ndarray:
         """Vectors of texts outside the counts (the codebook's, the pilot's), through the cache."""
@@ -412,8 +424,8 @@ class _SuggestJob:
             texts = codebook_texts(self.book)
             lookup = dict(zip(texts, self.encode(self.embedder, texts)))
             self.matcher = build_matcher(self.settings).fit(self.book, lambda t: np.stack([lookup[x] for x in t]))
-            if gc.get_freeze_count():
-                gc.freeze()  # the model, if embedding the codebook just loaded it
+            if self.frozen:
+                gc.freeze()  # the model too, if embedding the codebook just loaded it
         return self.matcher
 
     def decide(self, documents: Sequence[Document], fragments: Sequence[Fragment], bar: _RunProgress) -> None:
@@ -429,21 +441,24 @@ class _SuggestJob:
         texts = [f.text for f in fragments]
         bar.chunk(texts)
         if self.cascade is not None and self.fast is not None:
-            results, vectors = self._cascade(fragments, texts, bar)
+            decided, vectors = self._cascade(fragments, texts, bar)
         else:
             matcher = self._fitted()  # the codebook first: a fragment that is also an exemplar is then cached
             vectors, new = embed_cached(self.store, self.embedder, texts, batch_size=self.options.batch_size,
                                         on_batch=bar.embedded)
             self._count(texts, new)
-            results = matcher.predict(vectors, fragments)
-        lines = result_lines(results)
-        self.store.save_suggestions(self.run_id, results, lines)
+            decided = matcher.decide(vectors, fragments)
+        lines = decision_lines(decided)
+        codes = decided.codes
+        self.store.save_suggestions(self.run_id, (
+            (f.document, f.id, picks[0][0], [codes[j].id for j in picks[0][1]], line)
+            for f, picks, line in zip(decided.fragments, decided.picks, lines)))
         if self.sink is not None:
-            self.sink(results, lines)
-        self.tally.add(results)
+            self.sink(decided, lines)
+        self.tally.add_decisions(decided)
         self.fragments += len(fragments)
         if self.keep:
-            self.results.extend(results)
+            self.results.extend(decided.results())
             self._vectors.append(vectors)
         bar.decided(len(fragments), sum(len(d.text) for d in documents))
 
@@ -456,7 +471,7 @@ class _SuggestJob:
         self.cached += len(fresh) - new
 
     def _cascade(self, fragments: Sequence[Fragment], texts: list[str],
-                 bar: _RunProgress) -> tuple[tuple[FragmentResult, ...], np.ndarray]:
+                 bar: _RunProgress) -> tuple[Decisions, np.ndarray]:
         from nlp_coder.fast import cascade_predict
 
         assert self.cascade is not None and self.fast is not None
@@ -472,7 +487,7 @@ class _SuggestJob:
             self.embedded += full_new
             return chosen_vectors, book_vectors
 
-        results, report, matcher, decided_on = cascade_predict(
+        decided, report, matcher, decided_on = cascade_predict(
             fragments, self.book, self.settings, fast_vectors=vectors, fast_codebook_vectors=fast_book,
             full_encode=full_encode, fast_model=self.fast.model_id, full_model=self.embedder.model_id,
             options=self.cascade)
@@ -481,7 +496,7 @@ class _SuggestJob:
         self.cascade_report = report if old is None else replace(
             old, fragments=old.fragments + report.fragments, rescored=old.rescored + report.rescored,
             changed=old.changed + report.changed, mapped=old.mapped + report.mapped)
-        return results, decided_on
+        return decided, decided_on
 
     def manifest(self, documents: Sequence[Document], corpus_hash: str,
                  extra: tuple[tuple[str, object], ...]) -> RunManifest:

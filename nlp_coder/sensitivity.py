@@ -110,7 +110,8 @@ def labels(matcher: CodebookMatcher, scores: np.ndarray, threshold: float | None
     has = above.any(axis=1)
     best_score = masked[np.arange(len(s)), best]
     # A code never competes with itself, its ancestors or its descendants.
-    related = np.array([[a == b or book.codes[b].id in matcher.lineage_[a] for b in cols] for a in cols])
+    family = matcher.ancestry_ | matcher.ancestry_.T
+    related = family[np.ix_(cols, cols)]
     rivals = above & (s >= (best_score - margin)[:, None]) & ~related[best]
     overlap = has & rivals.any(axis=1)
     return np.where(has, cols[best], UNCODED), overlap

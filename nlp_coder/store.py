@@ -21,7 +21,7 @@ from pathlib import Path
 import numpy as np
 
 from nlp_coder.errors import InputError
-from nlp_coder.records import Codebook, Document, Fragment, FragmentResult, RunManifest
+from nlp_coder.records import Codebook, Document, Fragment, RunManifest
 
 DEFAULT_STORE = Path(".nlp-coder") / "store.db"
 ENV_VAR = "NLP_CODER_DB"
@@ -172,10 +172,14 @@ class Store:
         """
         now = _now()
         by_document: dict[str, list[tuple[object, ...]]] = {doc.id: [] for doc in documents}
+        as_json: dict[int, str] = {}  # fragments of a document mostly share one attributes dict
         for f in fragments:
             rows = by_document[f.document]
+            attributes = as_json.get(id(f.attributes))
+            if attributes is None:
+                attributes = as_json[id(f.attributes)] = json.dumps(f.attributes, sort_keys=True)
             rows.append((f.id, f.document, unit, len(rows), f.speaker, f.turn, f.start, f.end, text_sha256(f.text),
-                         f.timestamp, json.dumps(f.attributes, sort_keys=True)))
+                         f.timestamp, attributes))
         with self._transaction():
             stored = self._stored(documents, unit)
             for doc in documents:
@@ -273,17 +277,16 @@ class Store:
             )
         return int(cursor.lastrowid or 0)
 
-    def save_suggestions(self, run_id: int, results: Sequence[FragmentResult], payloads: Sequence[str]) -> None:
-        """Add one batch of a running run's suggestions (``payloads``: their JSONL lines), committed at once."""
+    def save_suggestions(self, run_id: int, rows: Iterable[tuple[str, str, str, tuple[str, ...] | list[str], str]]
+                         ) -> None:
+        """Add one batch of a running run's suggestions, committed at once: per fragment its
+        document, id, main status, main codes and result (its JSONL line)."""
         with self._transaction():
             self._db.executemany(
                 "INSERT INTO suggestions (run_id, document, fragment_id, status, codes, result) "
                 "VALUES (?, ?, ?, ?, ?, ?)",
-                [
-                    (run_id, r.fragment.document, r.fragment.id, r.decision.status,
-                     ";".join(r.decision.codes), payload)
-                    for r, payload in zip(results, payloads)
-                ],
+                [(run_id, document, fragment_id, status, ";".join(codes), payload)
+                 for document, fragment_id, status, codes, payload in rows],
             )
 
     def finish_run(self, run_id: int, manifest: RunManifest | None = None) -> None:

@@ -107,7 +107,7 @@ def test_the_cascade_learns_a_map_from_the_fast_model_to_the_full_one() -> None:
         seen.append(len(chosen))
         return full_model.encode(chosen), full_model.encode(codebook)
 
-    results, report, matcher, vectors = cascade_predict(
+    decided, report, matcher, vectors = cascade_predict(
         fragments, book, settings, fast_vectors=fast_encode(texts),
         fast_codebook_vectors=dict(zip(book_texts, fast_encode(book_texts))), full_encode=full_encode,
         fast_model="hash-fast", full_model="hash-test", options=CascadeOptions(share=0.3))
@@ -116,7 +116,7 @@ def test_the_cascade_learns_a_map_from_the_fast_model_to_the_full_one() -> None:
     # The fast space is a linear image of the full one: through the map (a ridge regression, so
     # not quite exact) nearly every fragment gets the full model's decision.
     same = [(r.decision.status, r.decision.codes) == (f.decision.status, f.decision.codes)
-            for r, f in zip(results, full)]
+            for r, f in zip(decided.results(), full)]
     assert sum(same) >= 0.95 * len(same)
     assert np.sum(vectors * full_model.encode(texts), axis=1).mean() > 0.95 and matcher.codebook_ is book
 

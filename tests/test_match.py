@@ -171,3 +171,44 @@ def test_the_method_chooses_the_matcher_its_weight_and_threshold(tmp_path, codeb
         assert type(result.matcher) is MATCHERS[method]
         runs[method] = [s.score for r in result.results for s in r.decision.suggestions]
     assert runs["topk"] != runs["centroid"]
+
+
+def _decided(embedder, threshold: float = 0.1, margin: float = 0.05):  # type: ignore[no-untyped-def]
+    book = parse_codebook(SMALL_CODEBOOK)
+    texts = ["She helped me with the forms and was kind.", "He listened and was warm with the kids.",
+             "The bus was late.", "I was happy, she listened to my side.", "It was awful and unfair."]
+    fragments = [Fragment(f"d{i % 2}#{i}", f"d{i % 2}", "P", i, 0, len(t), t,
+                          attributes={"site": "north", "age": str(30 + i)} if i % 2 else {})
+                 for i, t in enumerate(texts)]
+    matcher = CodebookMatcher(MatchSettings(threshold=threshold, margin=margin)).fit(book, embedder.encode)
+    return book, matcher.decide(embedder.encode(texts), fragments)
+
+
+def test_decisions_give_the_lines_and_counts_of_their_results(embedder) -> None:
+    from nlp_coder.output import Tally, decision_lines, result_lines
+
+    book, decided = _decided(embedder)
+    results = decided.results()
+    assert {r.decision.status for r in results} == {"coded", "overlap", "uncoded"}  # the case needs each
+    assert decision_lines(decided) == result_lines(results)
+    by_objects, by_columns = Tally(book), Tally(book)
+    by_objects.add(results)
+    by_columns.add_decisions(decided)
+    assert by_columns.summary() == by_objects.summary()
+
+
+def test_decisions_select_by_code_and_keep_rows_when_split_and_joined(embedder) -> None:
+    from nlp_coder.match import Decisions
+    from nlp_coder.output import assigned_codes
+
+    book, decided = _decided(embedder)
+    results = decided.results()
+    for where in (["care"], ["support"], ["care", "positive"], ["listening"]):
+        expected = [set(where) <= assigned_codes(r, book) for r in results]
+        assert decided.having(where).tolist() == expected
+    assert any(decided.having(["care"]))  # a container matches any of its descendants
+    odd, even = [1, 3], [4, 0, 2]
+    joined = Decisions.join([(even, decided.take(even)), (odd, decided.take(odd))])
+    assert joined.results() == results and (joined.assigned == decided.assigned).all()
+    with pytest.raises(AssertionError):
+        Decisions.join([(odd, decided.take(odd)), ([1], decided.take([1]))])
