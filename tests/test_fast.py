@@ -322,3 +322,45 @@ def test_suggest_after_kill_9_re_embeds_no_finished_batch(tmp_path: Path, codebo
     assert counting.texts_encoded == total - kept  # only what the killed run had not committed
     assert result.embedded == counting.texts_encoded and len(result.results) == 200
     json.dumps([r.decision.status for r in result.results])
+
+
+TRICKY = ["She was warm, and KIND!", "", "   ", "snake_case 3.14 $5 #tag @me ~`x`|y|", "don't stop-gap",
+          "tab\there\r\nnew line", "bell\x07 and \x0b vertical", "Über café naïve", "中文 mixed text",
+          "x" * 120, "unwarmed kindness", "(laughs) yeah... [pause]"]
+
+
+def _bert_tokenizer():  # type: ignore[no-untyped-def]
+    from tokenizers import Tokenizer
+    from tokenizers.models import WordPiece
+    from tokenizers.normalizers import BertNormalizer
+    from tokenizers.pre_tokenizers import BertPreTokenizer
+
+    words = ["[UNK]", "she", "was", "warm", "and", "kind", "!", ",", "un", "##warm", "##ed", "##ness", "x", "##x",
+             "3", ".", "14", "$", "5", "#", "tag", "@", "me", "_", "case", "snake", "don", "'", "t", "-", "gap",
+             "cafe", "nai", "##ve", "uber", "(", ")", "[", "]", "yeah", "laugh", "##s", "pause", "中", "文"]
+    tokenizer = Tokenizer(WordPiece({w: i for i, w in enumerate(words)}, unk_token="[UNK]"))
+    tokenizer.normalizer = BertNormalizer(lowercase=True)
+    tokenizer.pre_tokenizer = BertPreTokenizer()
+    return tokenizer
+
+
+def test_word_piece_ids_are_the_tokenizers_own() -> None:
+    from nlp_coder.embed import WordPieceIds, load_registry, model_folder
+
+    tokenizers = [_bert_tokenizer()]
+    try:  # the default model's real vocabulary too, when its package is installed
+        from tokenizers import Tokenizer
+
+        packaged = Tokenizer.from_file(str(model_folder(load_registry().model("default")) / "tokenizer.json"))
+        assert not WordPieceIds(packaged)._ascii  # it pads and truncates: the library's way only
+        packaged.no_padding()
+        packaged.no_truncation()
+        tokenizers.append(packaged)
+    except ModelNotInstalledError:
+        pass
+    for tokenizer in tokenizers:
+        ids = WordPieceIds(tokenizer)
+        assert ids._ascii  # a BERT-style tokenizer takes the fast path
+        expected = [e.ids for e in tokenizer.encode_batch(TRICKY, add_special_tokens=False)]
+        assert ids(TRICKY) == expected
+        assert ids(TRICKY) == expected  # again, with every word remembered
