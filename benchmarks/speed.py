@@ -10,8 +10,10 @@ Run from the repository root (needs ``../shared/data`` and the fast model, ``mak
 ``SentenceTransformer.encode`` of the fragment texts by the default model (the baseline); the
 raw ``encode`` of the fast model; ``suggest`` end to end with a cold store (every text embedded)
 and again on the warm store (every vector cached) for the default model, the fast model and the
-cascade. Figures are fragments/s, medians over ``--repeats`` runs; ratios are against the
-baseline or the default model measured in the same run. Models are loaded once, before timing.
+cascade, as ``suggest --format jsonl`` runs (results streamed to a sink, not kept). Each of
+``--repeats`` rounds times everything back to back; figures are fragments/s, and ratios (against
+the baseline or the default model) are taken within a round; the table gives medians over the
+rounds. Models are loaded once, before timing.
 
 **Quality** (``--quality``): the few-shot protocol of ``benchmarks.evaluate`` (K exemplars per
 code drawn from training documents; only other documents are scored), on AnnoMI therapist
@@ -66,6 +68,10 @@ def _load_average() -> str:
 
 def measure_speed(name: str, corpus: Path, full, fast, repeats: int, work: Path,  # type: ignore[no-untyped-def]
                   share: float) -> dict[str, float | int | str]:
+    """Every measure of one data set, in rounds: each round times the raw encodes and each
+    variant cold (a new store) and cached (the same store again) back to back, so that a ratio
+    compares runs made within seconds of each other; the table gives the median over rounds of
+    each throughput and of each ratio (the machine's speed drifts by 10-20 % over minutes)."""
     from nlp_coder.pipeline import SuggestOptions, read_and_segment, suggest
     from nlp_coder.segment import SegmentOptions
 
@@ -75,37 +81,42 @@ def measure_speed(name: str, corpus: Path, full, fast, repeats: int, work: Path,
     unique = list(dict.fromkeys(texts))
     n = len(texts)
     row: dict[str, float | int | str] = {"data": name, "fragments": n, "distinct": len(unique)}
-    row["segment"] = n / _median_seconds(lambda: read_and_segment(corpus, seg_options), repeats)
-    t_raw = _median_seconds(lambda: full._model.encode(unique, batch_size=64, normalize_embeddings=True), repeats)
-    row["raw"] = n / t_raw
-    row["raw_fast"] = n / _median_seconds(lambda: fast.encode(unique), repeats)
-    counter = iter(range(10_000))
     variants = {
-        "default": (SuggestOptions(), None),
-        "fast": (SuggestOptions(model="fast"), None),
-        "cascade": (SuggestOptions(cascade=share), fast),
+        "default": (SuggestOptions(), full, None),
+        "fast": (SuggestOptions(model="fast"), fast, None),
+        "cascade": (SuggestOptions(cascade=share), full, fast),
     }
-    cold: dict[str, float] = {}
-    for label, (options, fast_embedder) in variants.items():
-        embedder = fast if label == "fast" else full
-        stores = [work / f"{name[:6]}-{label}-{next(counter)}.db" for _ in range(repeats)]
-        pending = iter(stores)
+    rounds: list[dict[str, float]] = []
+    for r in range(repeats):
+        t: dict[str, float] = {}
+        t["segment"] = _median_seconds(lambda: read_and_segment(corpus, seg_options), 1)
+        t["raw"] = _median_seconds(lambda: full._model.encode(unique, batch_size=64, normalize_embeddings=True), 1)
+        t["raw_fast"] = _median_seconds(lambda: fast.encode(unique), 1)
+        for label, (options, embedder, fast_embedder) in variants.items():
+            db = work / f"{name[:6]}-{label}-{r}.db"
 
-        def run(db: Path, options: SuggestOptions = options, embedder=embedder,  # type: ignore[no-untyped-def]
-                fast_embedder=fast_embedder) -> None:
-            result = suggest(corpus, CODEBOOK, db, segment_options=seg_options, options=options,
-                             embedder=embedder, fast_embedder=fast_embedder)
-            if result.cascade is not None:
-                row["cascade_share"] = result.cascade.share
+            def run(options: SuggestOptions = options, embedder=embedder,  # type: ignore[no-untyped-def]
+                    fast_embedder=fast_embedder, db: Path = db) -> None:
+                result = suggest(corpus, CODEBOOK, db, segment_options=seg_options, options=options,
+                                 embedder=embedder, fast_embedder=fast_embedder, keep_results=False,
+                                 sink=lambda decided, lines: None)
+                if result.cascade is not None:
+                    row["cascade_share"] = result.cascade.share
 
-        cold[label] = _median_seconds(lambda pending=pending, run=run: run(next(pending)), repeats)
-        t_cached = _median_seconds(lambda run=run, db=stores[-1]: run(db), repeats)
-        row[f"{label}_cold"] = n / cold[label]
-        row[f"{label}_cached"] = n / t_cached
-        row[f"{label}_cached_speedup"] = cold[label] / t_cached
-    row["default_vs_raw"] = t_raw / cold["default"]
-    row["fast_vs_default"] = cold["default"] / cold["fast"]
-    row["cascade_cost"] = cold["cascade"] / cold["default"]
+            t[f"{label}_cold"] = _median_seconds(run, 1)
+            t[f"{label}_cached"] = _median_seconds(run, 1)
+        rounds.append(t)
+
+    def median(value: Callable[[dict[str, float]], float]) -> float:
+        return statistics.median(value(t) for t in rounds)
+
+    for key in ("segment", "raw", "raw_fast", *(f"{v}_{w}" for v in variants for w in ("cold", "cached"))):
+        row[key] = median(lambda t, key=key: n / t[key])
+    for label in variants:
+        row[f"{label}_cached_speedup"] = median(lambda t, label=label: t[f"{label}_cold"] / t[f"{label}_cached"])
+    row["default_vs_raw"] = median(lambda t: t["raw"] / t["default_cold"])
+    row["fast_vs_default"] = median(lambda t: t["default_cold"] / t["fast_cold"])
+    row["cascade_cost"] = median(lambda t: t["cascade_cold"] / t["default_cold"])
     return row
 
 

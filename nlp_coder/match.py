@@ -368,12 +368,13 @@ class CodebookMatcher:
         np.put_along_axis(rank, order, np.broadcast_to(np.arange(m), (n, m)), axis=1)
         # Shown: the best few, and every chosen code even when ranked lower.
         shown = (rank < self.settings.suggestions) | chosen
-        ranked = members[order].tolist()
-        chosen_ranked = np.take_along_axis(chosen, order, axis=1).tolist()
-        shown_ranked = np.take_along_axis(shown, order, axis=1).tolist()
+        ranked = members[order]
+        chosen_codes, chosen_bounds = _row_lists(ranked, np.take_along_axis(chosen, order, axis=1))
+        shown_codes, shown_bounds = _row_lists(ranked, np.take_along_axis(shown, order, axis=1))
         return [
-            (STATUSES[st], [j for j, c in zip(codes, ch) if c], [j for j, w in zip(codes, sh) if w])
-            for st, codes, ch, sh in zip(status, ranked, chosen_ranked, shown_ranked)
+            (STATUSES[st], chosen_codes[chosen_bounds[i]:chosen_bounds[i + 1]],
+             shown_codes[shown_bounds[i]:shown_bounds[i + 1]])
+            for i, st in enumerate(status)
         ]
 
     def threshold_for(self, code: Code) -> float:
@@ -389,6 +390,14 @@ class CodebookMatcher:
         """The facet's margin, else the global one (main codes always use the global one)."""
         spec = self.facets_.get(facet) if facet is not None else None
         return spec.margin if spec is not None and spec.margin is not None else self.settings.margin
+
+
+def _row_lists(values: np.ndarray, mask: np.ndarray) -> tuple[list[int], list[int]]:
+    """The masked values of every row, in row order, flattened, and where each row's run starts
+    (row ``i``: ``flat[bounds[i]:bounds[i + 1]]``)."""
+    rows, cols = np.nonzero(mask)
+    bounds = np.concatenate(([0], np.cumsum(mask.sum(axis=1))))
+    return values[rows, cols].tolist(), bounds.tolist()
 
 
 class CentroidMatcher(CodebookMatcher):

@@ -116,13 +116,13 @@ def _group_record(decided: Decisions, i: int, pick: tuple[str, list[int], list[i
     exemplar_sim, definition_sim = decided.exemplar_similarity[i], decided.definition_similarity[i]
     suggestions = []
     for j in shown:
-        code, e, d = codes[j], exemplar_sim[j], definition_sim[j]
+        code, e, d, k = codes[j], exemplar_sim[j], definition_sim[j], nearest[j]
         suggestions.append({
             "code": code.id,
             "name": code.name,
             "score": score[j],
             "above_threshold": above[j],
-            "exemplar": code.examples[nearest[j]] if nearest[j] >= 0 else None,
+            "exemplar": code.examples[k] if k >= 0 else None,
             "exemplar_similarity": None if e != e else e,  # NaN: the code has no exemplar
             "definition_similarity": None if d != d else d,  # NaN: the code has no definition
         })

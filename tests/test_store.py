@@ -165,3 +165,18 @@ def test_store_location(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None
 
 def test_text_hash_is_sha256() -> None:
     assert text_sha256("abc") == "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"
+
+
+def test_a_new_store_has_large_pages_and_an_old_one_keeps_its_own(tmp_path: Path) -> None:
+    from nlp_coder.store import PAGE_SIZE
+
+    with Store(tmp_path / "new.db") as store:
+        assert store._db.execute("PRAGMA page_size").fetchone()[0] == PAGE_SIZE
+    old = sqlite3.connect(tmp_path / "old.db")
+    old.execute("CREATE TABLE t (x)")
+    old.commit()
+    default = old.execute("PRAGMA page_size").fetchone()[0]
+    old.close()
+    assert default != PAGE_SIZE
+    with Store(tmp_path / "old.db") as store:  # opened and migrated in place, pages untouched
+        assert store._db.execute("PRAGMA page_size").fetchone()[0] == default
