@@ -102,7 +102,7 @@ class Decisions:
     exemplar_similarity: list[list[float]]  # NaN where a code has no exemplar
     definition_similarity: list[list[float]]  # NaN where a code has no definition
     picks: list[tuple[_Pick, ...]]
-    assigned: np.ndarray = field(repr=False)
+    assigned: np.ndarray = field(repr=False, compare=False)
 
     def __len__(self) -> int:
         return len(self.fragments)

@@ -151,3 +151,25 @@ def test_where_on_streamed_jsonl_keeps_exactly_the_selected_lines(tmp_path: Path
     assert selected.exit_code == 0, selected.output
     kept = [json.loads(line) for line in (tmp_path / "some.jsonl").read_text(encoding="utf-8").splitlines()]
     assert kept == [r for r in records if code in r["codes"]] and 0 < len(kept) < len(records) + 1
+
+
+def test_a_run_thaws_the_heap_it_froze_and_leaves_a_callers_freeze_alone(tmp_path: Path, corpus: Path,
+                                                                         codebook_file: Path, embedder) -> None:
+    import gc
+
+    frozen_during: list[int] = []
+
+    def sink(decided, lines) -> None:  # type: ignore[no-untyped-def]
+        frozen_during.append(gc.get_freeze_count())
+
+    assert gc.get_freeze_count() == 0
+    _run(corpus, codebook_file, tmp_path / "a.db", embedder, sink=sink, keep_results=False)
+    assert frozen_during and min(frozen_during) > 0  # the objects older than the run were frozen
+    assert gc.get_freeze_count() == 0  # and thawed after it
+    gc.freeze()
+    try:
+        mine = gc.get_freeze_count()
+        _run(corpus, codebook_file, tmp_path / "b.db", embedder)
+        assert 0 < gc.get_freeze_count() <= mine  # a caller's freeze: neither thawed nor extended
+    finally:
+        gc.unfreeze()
