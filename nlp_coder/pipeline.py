@@ -150,16 +150,18 @@ def corpus_sha256(documents: Sequence[Document]) -> str:
 
 
 def embed_cached(store: Store, embedder: Embedder, texts: Sequence[str], *, batch_size: int = DEFAULT_BATCH,
-                 progress: bool = False, on_batch: Callable[[int, int], None] | None = None) -> tuple[np.ndarray, int]:
+                 progress: bool = False, on_batch: Callable[[int, int], None] | None = None,
+                 hashes: Sequence[str] | None = None) -> tuple[np.ndarray, int]:
     """Vectors for ``texts``, embedding only what the store has not cached for this model.
 
     Each batch is committed as soon as it is embedded, so an interrupted run keeps it.
     ``on_batch(done, missing)`` is called after each batch (texts embedded, of how many).
+    ``hashes`` may pass the texts' :func:`~nlp_coder.store.text_sha256` when known.
 
     Returns:
         The vectors (one row per text) and how many distinct texts were newly embedded.
     """
-    hashes = [text_sha256(t) for t in texts]
+    hashes = [text_sha256(t) for t in texts] if hashes is None else hashes
     key = cache_key(embedder.model_id, embedder.weights_sha256)
     found = store.cached_vectors(key, hashes)
     missing: dict[str, str] = {}
@@ -432,20 +434,21 @@ class _SuggestJob:
         """Store, embed, decide, record and hand on one chunk of whole documents."""
         if not documents:
             return
-        self.store.save_fragments(documents, fragments, self.segment_options.unit)
+        texts = [f.text for f in fragments]
+        hashes = [text_sha256(t) for t in texts]
+        self.store.save_fragments(documents, fragments, self.segment_options.unit, hashes=hashes)
         if not fragments:
             return
         if not self.run_id:
             self.store.save_codebook(self.book)
             self.run_id = self.store.start_run("suggest", self.manifest(documents, "", ()))
-        texts = [f.text for f in fragments]
         bar.chunk(texts)
         if self.cascade is not None and self.fast is not None:
-            decided, vectors = self._cascade(fragments, texts, bar)
+            decided, vectors = self._cascade(fragments, texts, hashes, bar)
         else:
             matcher = self._fitted()  # the codebook first: a fragment that is also an exemplar is then cached
             vectors, new = embed_cached(self.store, self.embedder, texts, batch_size=self.options.batch_size,
-                                        on_batch=bar.embedded)
+                                        on_batch=bar.embedded, hashes=hashes)
             self._count(texts, new)
             decided = matcher.decide(vectors, fragments)
         lines = decision_lines(decided)
@@ -470,14 +473,14 @@ class _SuggestJob:
         self.embedded += new
         self.cached += len(fresh) - new
 
-    def _cascade(self, fragments: Sequence[Fragment], texts: list[str],
+    def _cascade(self, fragments: Sequence[Fragment], texts: list[str], hashes: list[str],
                  bar: _RunProgress) -> tuple[Decisions, np.ndarray]:
         from nlp_coder.fast import cascade_predict
 
         assert self.cascade is not None and self.fast is not None
         book_texts = codebook_texts(self.book)
         fast_book = dict(zip(book_texts, self.encode(self.fast, book_texts)))
-        vectors, new = embed_cached(self.store, self.fast, texts, batch_size=self.options.batch_size)
+        vectors, new = embed_cached(self.store, self.fast, texts, batch_size=self.options.batch_size, hashes=hashes)
         self._count(texts, new)
 
         def full_encode(chosen: Sequence[str], codebook_texts: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:

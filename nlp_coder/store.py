@@ -169,22 +169,25 @@ class Store:
         return int(self._db.execute("PRAGMA user_version").fetchone()[0])
 
     # -- documents and fragments -----------------------------------------------------------------
-    def save_fragments(self, documents: Sequence[Document], fragments: Sequence[Fragment], unit: str) -> None:
+    def save_fragments(self, documents: Sequence[Document], fragments: Sequence[Fragment], unit: str, *,
+                       hashes: Sequence[str] | None = None) -> None:
         """Store documents and their fragments for ``unit``, replacing earlier versions, at once.
 
         A document stored as it is, with the same fragments, is left untouched (a re-run writes
         nothing for it). ``position`` is a fragment's place among its document's fragments.
+        ``hashes`` may pass the fragments' :func:`text_sha256` when known.
         """
         now = _now()
         by_document: dict[str, list[tuple[object, ...]]] = {doc.id: [] for doc in documents}
         as_json: dict[int, str] = {}  # fragments of a document mostly share one attributes dict
-        for f in fragments:
+        hashes = [text_sha256(f.text) for f in fragments] if hashes is None else hashes
+        for f, sha in zip(fragments, hashes):
             rows = by_document[f.document]
-            attributes = as_json.get(id(f.attributes))
+            attributes = as_json.get(id(f.attributes)) if f.attributes else "{}"
             if attributes is None:
                 attributes = as_json[id(f.attributes)] = json.dumps(f.attributes, sort_keys=True)
-            rows.append((f.id, f.document, unit, len(rows), f.speaker, f.turn, f.start, f.end, text_sha256(f.text),
-                         f.timestamp, attributes))
+            rows.append((f.id, f.document, unit, len(rows), f.speaker, f.turn, f.start, f.end, sha, f.timestamp,
+                         attributes))
         with self._transaction():
             stored = self._stored(documents, unit)
             for doc in documents:

@@ -245,16 +245,16 @@ def _json_text(value: object) -> str:
 
 def _delimiter(text: str) -> str:
     """The delimiter among comma, semicolon and tab, as csv.Sniffer detects it."""
-    try:
-        sniffed = csv.Sniffer().sniff(text[:_SNIFF_SAMPLE], delimiters=_DELIMITERS).delimiter
-    except csv.Error:
-        sniffed = ","  # one column, or too little text to tell
     # Commas in unquoted speech can outvote the real delimiter; the header line rarely lies.
+    # A header with exactly one of them decides (the sniffer, slow on long text, is not asked).
     header = next((line for line in text.split("\n", 50) if line.strip()), "")
     in_header = [d for d in _DELIMITERS if d in header]
-    if sniffed not in header and len(in_header) == 1:
+    if len(in_header) == 1:
         return in_header[0]
-    return sniffed
+    try:
+        return csv.Sniffer().sniff(text[:_SNIFF_SAMPLE], delimiters=_DELIMITERS).delimiter
+    except csv.Error:
+        return ","  # one column, or too little text to tell
 
 
 def _columns(count: int) -> str:
