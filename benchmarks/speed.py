@@ -2,7 +2,7 @@
 
 Run from the repository root (needs ``../shared/data`` and the fast model, ``make fast-model``)::
 
-    .venv/bin/python -m benchmarks.speed --limit 2000 --repeats 3          # speed
+    .venv/bin/python -m benchmarks.speed --limit 2000 --repeats 5          # speed
     .venv/bin/python -m benchmarks.speed --quality                          # quality of fast / cascade
     .venv/bin/python -m benchmarks.speed --pool                             # 2 threads vs 2 processes
 
@@ -67,7 +67,7 @@ def _load_average() -> str:
 # -- speed -----------------------------------------------------------------------------------------
 
 def measure_speed(name: str, corpus: Path, full, fast, repeats: int, work: Path,  # type: ignore[no-untyped-def]
-                  share: float) -> dict[str, float | int | str]:
+                  share: float, default_only: bool = False) -> dict[str, float | int | str]:
     """Every measure of one data set, in rounds: each round times the raw encodes and each
     variant cold (a new store) and cached (the same store again) back to back, so that a ratio
     compares runs made within seconds of each other; the table gives the median over rounds of
@@ -86,12 +86,15 @@ def measure_speed(name: str, corpus: Path, full, fast, repeats: int, work: Path,
         "fast": (SuggestOptions(model="fast"), fast, None),
         "cascade": (SuggestOptions(cascade=share), full, fast),
     }
+    if default_only:
+        variants = {"default": variants["default"]}
     rounds: list[dict[str, float]] = []
     for r in range(repeats):
         t: dict[str, float] = {}
         t["segment"] = _median_seconds(lambda: read_and_segment(corpus, seg_options), 1)
         t["raw"] = _median_seconds(lambda: full._model.encode(unique, batch_size=64, normalize_embeddings=True), 1)
-        t["raw_fast"] = _median_seconds(lambda: fast.encode(unique), 1)
+        if not default_only:
+            t["raw_fast"] = _median_seconds(lambda: fast.encode(unique), 1)
         for label, (options, embedder, fast_embedder) in variants.items():
             db = work / f"{name[:6]}-{label}-{r}.db"
 
@@ -110,17 +113,18 @@ def measure_speed(name: str, corpus: Path, full, fast, repeats: int, work: Path,
     def median(value: Callable[[dict[str, float]], float]) -> float:
         return statistics.median(value(t) for t in rounds)
 
-    for key in ("segment", "raw", "raw_fast", *(f"{v}_{w}" for v in variants for w in ("cold", "cached"))):
+    for key in rounds[0]:
         row[key] = median(lambda t, key=key: n / t[key])
     for label in variants:
         row[f"{label}_cached_speedup"] = median(lambda t, label=label: t[f"{label}_cold"] / t[f"{label}_cached"])
     row["default_vs_raw"] = median(lambda t: t["raw"] / t["default_cold"])
-    row["fast_vs_default"] = median(lambda t: t["default_cold"] / t["fast_cold"])
-    row["cascade_cost"] = median(lambda t: t["cascade_cold"] / t["default_cold"])
+    if not default_only:
+        row["fast_vs_default"] = median(lambda t: t["default_cold"] / t["fast_cold"])
+        row["cascade_cost"] = median(lambda t: t["cascade_cold"] / t["default_cold"])
     return row
 
 
-def speed(limit: int, repeats: int, share: float) -> str:
+def speed(limit: int, repeats: int, share: float, default_only: bool = False) -> str:
     from benchmarks.realdata import annomi_corpus, manifesto_table
     from nlp_coder.embed import load_embedder
 
@@ -136,15 +140,24 @@ def speed(limit: int, repeats: int, share: float) -> str:
     with tempfile.TemporaryDirectory() as tmp:
         work = Path(tmp)
         rows.append(measure_speed("AnnoMI (client turns, sentences)", annomi_corpus(work, limit), full, fast,
-                                  repeats, work, share))
+                                  repeats, work, share, default_only))
         rows.append(measure_speed("Manifesto UK (quasi-sentences)", manifesto_table(work, limit), full, fast,
-                                  repeats, work, share))
+                                  repeats, work, share, default_only))
     lines = [
         f"Models loaded before timing: all-MiniLM-L6-v2 {t_full:.1f} s (imports torch and sentence-transformers), "
         f"fast {t_fast:.2f} s. {platform.machine()}, {os.cpu_count()} CPUs, torch threads "
         f"{_torch_threads()}; load average before/after {load_before} / {_load_average()}; median of {repeats}; "
         f"peak RSS of the whole run {_peak_mib():.0f} MiB. Cascade share {share}.",
         "",
+    ]
+    if default_only:
+        lines += ["| data | fragments (distinct) | raw encode /s (MiniLM) | default cold /s | default vs raw | "
+                  "default cached /s | cached vs cold |", "|---|---|---|---|---|---|---|"]
+        lines += [f"| {r['data']} | {r['fragments']} ({r['distinct']}) | {r['raw']:.1f} | {r['default_cold']:.1f} | "
+                  f"{r['default_vs_raw']:.2f}x | {r['default_cached']:.0f} | {r['default_cached_speedup']:.0f}x |"
+                  for r in rows]
+        return "\n".join(lines)
+    lines += [
         "| data | fragments (distinct) | segment /s | raw encode /s (MiniLM) | default cold /s | default vs raw | "
         "default cached /s | cached vs cold | raw encode /s (fast) | fast cold /s | fast vs default | "
         "fast cached /s | cascade cold /s | cascade cost vs default | cascade cached /s |",
@@ -402,6 +415,8 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument("--limit", type=int, default=2000, help="fragments per data set (speed)")
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--share", type=float, default=0.3, help="cascade share (speed)")
+    parser.add_argument("--default-only", action="store_true",
+                        help="speed: only the raw encode and the default model (for larger --limit)")
     parser.add_argument("--quality", action="store_true", help="measure quality instead of speed")
     parser.add_argument("--pool", action="store_true", help="compare 2 threads with 2 processes instead")
     parser.add_argument("--cli", action="store_true", help="time the command line in fresh processes instead")
@@ -422,7 +437,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     elif args.quality:
         print(quality(args.db, args.k, args.seeds, SHARES, args.fast_threshold, args.fast_folder))
     else:
-        print(speed(args.limit, args.repeats, args.share))
+        print(speed(args.limit, args.repeats, args.share, args.default_only))
 
 
 if __name__ == "__main__":
