@@ -5,6 +5,7 @@ Run from the repository root (needs ``../shared/data`` and the fast model, ``mak
     .venv/bin/python -m benchmarks.speed --limit 2000 --repeats 5          # speed
     .venv/bin/python -m benchmarks.speed --quality                          # quality of fast / cascade
     .venv/bin/python -m benchmarks.speed --pool                             # 2 threads vs 2 processes
+    .venv/bin/python -m benchmarks.speed --limit 8000 --default-only       # raw vs default, more text
 
 **Speed** (per data set, in one process, on the same fragments): reading + segmentation; the raw
 ``SentenceTransformer.encode`` of the fragment texts by the default model (the baseline); the

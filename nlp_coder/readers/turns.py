@@ -88,6 +88,8 @@ def match_label(line: str, *, timed: bool = True) -> LabelMatch | None:
     Returns:
         The label with its decorations stripped, or None when the line has no label shape.
     """
+    if ":" not in line:  # both shapes end the label, or its time, with a colon
+        return None
     match = _LABEL_LINE.match(line) or (_LABEL_ONLY_LINE.match(line) if timed else None)
     if match is None:
         return None
@@ -150,14 +152,15 @@ def parse_turns(text: str, *, speakers: Collection[str] = ()) -> tuple[Turn, ...
         without labels) gives speaker-None turns, one per paragraph.
     """
     lines = _lines(text)
-    matches = [None if _is_break(text[s:e]) else match_label(text[s:e]) for s, e in lines]
+    breaks = [_is_break(text[s:e]) for s, e in lines]
+    matches = [None if is_break else match_label(text[s:e]) for (s, e), is_break in zip(lines, breaks)]
     accepted = accepted_labels([m.label for m in matches if m is not None], speakers)
     builder = _TurnBuilder(text)
-    for (start, end), match in zip(lines, matches):
+    for (start, end), match, is_break in zip(lines, matches, breaks):
         line = text[start:end]
         if not line.strip():
             builder.blank()
-        elif _is_break(line):
+        elif is_break:
             builder.close()
         elif match is not None and match.label.casefold() in accepted:
             builder.open(match.label)
@@ -262,6 +265,9 @@ class _TurnBuilder:
 
 def _pieces(text: str, start: int, end: int) -> Iterator[str | tuple[int, int]]:
     """The timestamps (as values) and stripped text ranges of ``text[start:end]``, in order."""
+    if text.find(":", start, end) < 0:  # every timestamp has a colon: most lines have none
+        yield from _stripped(text, start, end)
+        return
     pos = start
     while (match := _LEADING_STAMP.match(text, pos, end)) is not None:
         yield timestamp_value(match.group(1))
