@@ -12,7 +12,6 @@ from nlp_coder.readers.decoding import SUPPORTED_SUFFIXES, decode, supported_for
 from nlp_coder.readers.metadata import attach_metadata
 from nlp_coder.readers.tables import read_csv, read_jsonl, table_documents
 from nlp_coder.readers.turns import parse_turns
-from nlp_coder.readers.word import read_docx
 from nlp_coder.records import Document
 
 METADATA_FILE = "metadata.csv"
@@ -116,6 +115,8 @@ def read_document(path: Path, *, document_id: str | None = None) -> tuple[Docume
     if fmt == "docx":
         if _size(path, where) == 0:
             raise InputError("file is empty", where, "Put the transcript text in it, or remove it")
+        from nlp_coder.readers.word import read_docx  # python-docx and lxml: only for Word files
+
         word = read_docx(path, where)
         return (_transcript(doc_id, word.text, where, fmt, (), word.speakers),)
     text, warnings = decode(_bytes(path, where), where)
