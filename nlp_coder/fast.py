@@ -148,8 +148,9 @@ def cascade_predict(fragments: Sequence[Fragment], codebook: Codebook, settings:
         fast_model, full_model: model ids (for the threshold shift and the report).
 
     Returns:
-        The decisions (one row per fragment), the report, the matcher that decided the unselected fragments,
-        and the vectors it decided them on (one row per fragment; full-model vectors where known).
+        The decisions (one row per fragment), the report, the matcher that decided the
+        unselected fragments, and the vectors it decided them on (one row per fragment;
+        full-model vectors where known).
     """
     options.check()
     shift = threshold_shift(fast_model, full_model, settings.method)

@@ -179,13 +179,14 @@ class Store:
         """
         now = _now()
         by_document: dict[str, list[tuple[object, ...]]] = {doc.id: [] for doc in documents}
-        as_json: dict[int, str] = {}  # fragments of a document mostly share one attributes dict
+        as_json: dict[tuple[tuple[str, str], ...], str] = {}  # a document's fragments mostly share attributes
         hashes = [text_sha256(f.text) for f in fragments] if hashes is None else hashes
         for f, sha in zip(fragments, hashes):
             rows = by_document[f.document]
-            attributes = as_json.get(id(f.attributes)) if f.attributes else "{}"
+            items = tuple(f.attributes.items())
+            attributes = as_json.get(items) if items else "{}"
             if attributes is None:
-                attributes = as_json[id(f.attributes)] = json.dumps(f.attributes, sort_keys=True)
+                attributes = as_json[items] = json.dumps(f.attributes, sort_keys=True)
             rows.append((f.id, f.document, unit, len(rows), f.speaker, f.turn, f.start, f.end, sha, f.timestamp,
                          attributes))
         with self._transaction():
