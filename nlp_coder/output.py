@@ -91,19 +91,11 @@ def decision_lines(decided: Decisions) -> list[str]:
     lines = []
     for i, f in enumerate(decided.fragments):
         picks = decided.picks[i]
-        record = {
-            "document": f.document,
-            "fragment_id": f.id,
-            "speaker": f.speaker,
-            "turn": f.turn,
-            "start": f.start,
-            "end": f.end,
-            "timestamp": f.timestamp,
-            "text": f.text,
-            **_group_record(decided, i, picks[0]),
-            "facets": {name: _group_record(decided, i, pick) for name, pick in zip(facets, picks[1:])},
-            "attributes": dict(sorted(f.attributes.items())) if f.attributes else {},
-        }
+        record = fragment_record(f)
+        attributes = record.pop("attributes")  # last, as in result_record
+        record.update(_group_record(decided, i, picks[0]))
+        record["facets"] = {name: _group_record(decided, i, pick) for name, pick in zip(facets, picks[1:])}
+        record["attributes"] = attributes
         lines.append(dumps(record).decode("utf-8"))
     return lines
 
