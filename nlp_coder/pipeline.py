@@ -11,7 +11,7 @@ import gc
 import hashlib
 import json
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
@@ -44,6 +44,7 @@ from nlp_coder.segment import (
     pipeline_identity,
     pipeline_name,
     segment_document,
+    segment_documents,
 )
 from nlp_coder.sensitivity import Sensitivity
 from nlp_coder.store import Store, text_sha256
@@ -54,6 +55,9 @@ DEFAULT_CHUNK = 4096
 """Fragments decided, stored and written together by :func:`suggest`: bounds its memory."""
 FIRST_CHUNK = 256
 """The first chunk's size, so that the progress bar can estimate the total early."""
+GROUP_CHARS = 100_000
+FIRST_GROUP_CHARS = 20_000
+"""Documents are cut in groups of about this much text (the first group smaller, like the first chunk)."""
 
 
 @dataclass(frozen=True)
@@ -134,7 +138,7 @@ def read_and_segment(corpus: str | Path, options: SegmentOptions | None = None,
     documents = reading.documents
     warnings = [*reading.warnings, *(w for d in documents for w in d.warnings)]
     segmenter = Segmenter(options)
-    fragments = tuple(f for doc in documents for f in segmenter.fragments(doc))
+    fragments = tuple(f for cut in segmenter.fragments_many(documents) for f in cut)
     name = segmenter.name
     if not fragments:
         raise InputError("no fragments to code", str(corpus),
@@ -292,18 +296,22 @@ def suggest(corpus: str | Path, codebook: str | Path, store_path: str | Path, *,
         try:
             known: dict[str, list[Fragment]] = {}
             if options.train_from is not None:  # training needs the pilot documents' fragments first
-                known = {d.id: job.segmenter.fragments(d) for d in documents}
+                known = dict(zip((d.id for d in documents), job.segmenter.fragments_many(documents)))
                 job.train([f for d in documents for f in known[d.id]], documents, segment_options)
             pending_documents: list[Document] = []
             pending: list[Fragment] = []
-            for doc in documents:
-                fragments = known.pop(doc.id) if doc.id in known else job.segmenter.fragments(doc)
-                pending_documents.append(doc)
-                pending.extend(fragments)
-                # A small first chunk gives the progress bar its rate and total early.
-                if len(pending) >= (chunk_size if job.fragments else min(chunk_size, FIRST_CHUNK)):
-                    job.decide(pending_documents, pending, bar)
-                    pending_documents, pending = [], []
+            for group in _by_size(documents, FIRST_GROUP_CHARS, GROUP_CHARS):
+                # Documents are cut a group at a time: one pass of the pipeline for many documents.
+                uncut = [doc for doc in group if doc.id not in known]
+                cut = dict(zip((doc.id for doc in uncut), job.segmenter.fragments_many(uncut)))
+                for doc in group:
+                    fragments = known.pop(doc.id) if doc.id in known else cut[doc.id]
+                    pending_documents.append(doc)
+                    pending.extend(fragments)
+                    # A small first chunk gives the progress bar its rate and total early.
+                    if len(pending) >= (chunk_size if job.fragments else min(chunk_size, FIRST_CHUNK)):
+                        job.decide(pending_documents, pending, bar)
+                        pending_documents, pending = [], []
             if job.fragments + len(pending) == 0:
                 raise InputError("no fragments to code", str(corpus),
                                  "Check --speaker/--exclude-speaker and --min-words, or that the files hold text")
@@ -320,6 +328,21 @@ def suggest(corpus: str | Path, codebook: str | Path, store_path: str | Path, *,
     return SuggestResult(seg, book, tuple(job.results), manifest, job.run_id, embedded=job.embedded,
                          cached=job.cached, vectors=job.vectors(), matcher=job.matcher, cascade=job.cascade_report,
                          training=job.training, summary=job.tally.summary())
+
+
+def _by_size(documents: Sequence[Document], first: int, rest: int) -> Iterator[list[Document]]:
+    """Consecutive documents in groups of at least ``first`` characters of text, then ``rest``
+    (the last group may be smaller)."""
+    group: list[Document] = []
+    size, limit = 0, first
+    for doc in documents:
+        group.append(doc)
+        size += len(doc.text)
+        if size >= limit:
+            yield group
+            group, size, limit = [], 0, rest
+    if group:
+        yield group
 
 
 Sink = Callable[[Decisions, Sequence[str]], None]
@@ -371,20 +394,35 @@ class Segmenter:
         return hashlib.sha256(blob).hexdigest()
 
     def fragments(self, doc: Document) -> list[Fragment]:
-        if doc.presegmented:  # a fragment table: nothing to cut
-            return segment_document(doc, self.options, None)
-        key = self.key(doc)
-        hit = self.store.cached_segmentation(key) if self.store is not None else None
-        if hit is not None:
-            self.pipeline = self.pipeline or hit[0]
-            return fragments_from_spans(doc, orjson.loads(hit[1]))
-        if self.nlp is None:
-            self.nlp = load_pipeline(self.options.pipeline)
-        name = pipeline_name(self.nlp)
-        self.pipeline = self.pipeline or name
-        out = segment_document(doc, self.options, self.nlp)
-        if self.store is not None:
-            self.store.save_segmentation([(key, name, orjson.dumps(fragment_spans(out)))])
+        return self.fragments_many([doc])[0]
+
+    def fragments_many(self, docs: Sequence[Document]) -> list[list[Fragment]]:
+        """The fragments of each document: from the cache, else cut (all the uncached ones in
+        one pass of the pipeline) and cached, committed together."""
+        out: list[list[Fragment]] = [[] for _ in docs]
+        todo: list[tuple[int, str]] = []
+        for k, doc in enumerate(docs):
+            if doc.presegmented:  # a fragment table: nothing to cut
+                out[k] = segment_document(doc, self.options, None)
+                continue
+            key = self.key(doc)
+            hit = self.store.cached_segmentation(key) if self.store is not None else None
+            if hit is not None:
+                self.pipeline = self.pipeline or hit[0]
+                out[k] = fragments_from_spans(doc, orjson.loads(hit[1]))
+            else:
+                todo.append((k, key))
+        if todo:
+            if self.nlp is None:
+                self.nlp = load_pipeline(self.options.pipeline)
+            name = pipeline_name(self.nlp)
+            self.pipeline = self.pipeline or name
+            cut = segment_documents([docs[k] for k, _ in todo], self.options, self.nlp)
+            for (k, _), fragments in zip(todo, cut):
+                out[k] = fragments
+            if self.store is not None:
+                self.store.save_segmentation([(key, name, orjson.dumps(fragment_spans(fragments)))
+                                              for (_, key), fragments in zip(todo, cut)])
         return out
 
 

@@ -156,24 +156,32 @@ def segment(documents: Iterable[Document], options: SegmentOptions | None = None
     docs = list(documents)
     if nlp is None and any(not d.presegmented for d in docs):
         nlp = load_pipeline(options.pipeline)
-    out: list[Fragment] = []
-    for doc in docs:
-        out.extend(segment_document(doc, options, nlp))
-    return tuple(out)
+    return tuple(f for fragments in segment_documents(docs, options, nlp) for f in fragments)
 
 
 def segment_document(doc: Document, options: SegmentOptions, nlp: Any | None) -> list[Fragment]:
     """The fragments of one document (see :func:`segment`); ``nlp`` may be None for a fragment table."""
-    coded = _coded_turns(doc, options)
-    if doc.presegmented:
-        return _table_fragments(doc, coded)
-    turns = [turn for turn in doc.turns if turn.index in coded]
-    spans = _sentences(doc, turns, nlp)
-    return [
-        _fragment(doc, turn, f"{doc.id}#{turn.index + 1}.{n}", start, end)
-        for turn in turns
-        for n, (start, end) in enumerate(_units(doc.text, spans[turn.index], options), start=1)
-    ]
+    return segment_documents([doc], options, nlp)[0]
+
+
+def segment_documents(docs: Sequence[Document], options: SegmentOptions, nlp: Any | None) -> list[list[Fragment]]:
+    """The fragments of each document, as :func:`segment_document` cuts them, with one pass of
+    the pipeline over all of them (many short documents cost less together than one by one)."""
+    out: list[list[Fragment]] = [[] for _ in docs]
+    talk: list[tuple[int, Document, list[Turn]]] = []
+    for k, doc in enumerate(docs):
+        coded = _coded_turns(doc, options)
+        if doc.presegmented:
+            out[k] = _table_fragments(doc, coded)
+        else:
+            talk.append((k, doc, [turn for turn in doc.turns if turn.index in coded]))
+    for (k, doc, turns), spans in zip(talk, _sentences([(doc, turns) for _, doc, turns in talk], nlp)):
+        out[k] = [
+            _fragment(doc, turn, f"{doc.id}#{turn.index + 1}.{n}", start, end)
+            for turn in turns
+            for n, (start, end) in enumerate(_units(doc.text, spans[turn.index], options), start=1)
+        ]
+    return out
 
 
 def fragment_spans(fragments: Sequence[Fragment]) -> list[tuple[str, int, int, int]]:
@@ -253,19 +261,24 @@ def _fragment(doc: Document, turn: Turn, fragment_id: str, start: int, end: int)
     )
 
 
-def _sentences(doc: Document, turns: Sequence[Turn], nlp: Any) -> dict[int, list[list[Span]]]:
-    """Sentence spans per turn, grouped per turn span (sentences never cross a span)."""
-    result: dict[int, list[list[Span]]] = {turn.index: [] for turn in turns}
+def _sentences(items: Sequence[tuple[Document, Sequence[Turn]]], nlp: Any) -> list[dict[int, list[list[Span]]]]:
+    """Per document, sentence spans per turn, grouped per turn span (sentences never cross a
+    span). The pipeline runs once over every document's spans that need it."""
+    results: list[dict[int, list[list[Span]]]] = []
     jobs = []
-    for turn in turns:
-        for span in turn.spans:
-            chunk = doc.text[span.start:span.end]
-            if _one_sentence(chunk):
-                result[turn.index].append([span])
-            else:
-                result[turn.index].append([])
-                jobs.append((turn.index, len(result[turn.index]) - 1, span, chunk))
-    for (index, slot, span, chunk), parsed in zip(jobs, nlp.pipe((j[3] for j in jobs), batch_size=256)):
+    for doc, turns in items:
+        result: dict[int, list[list[Span]]] = {turn.index: [] for turn in turns}
+        results.append(result)
+        for turn in turns:
+            for span in turn.spans:
+                chunk = doc.text[span.start:span.end]
+                if _one_sentence(chunk):
+                    result[turn.index].append([span])
+                else:
+                    result[turn.index].append([])
+                    jobs.append((result[turn.index], len(result[turn.index]) - 1, span, chunk))
+    parsed_all = nlp.pipe((j[3] for j in jobs), batch_size=256) if jobs else ()
+    for (groups, slot, span, chunk), parsed in zip(jobs, parsed_all):
         starts = sorted({s.start_char for s in parsed.sents} | {0})
         starts = _keep_annotations_whole(chunk, _after_punctuation(chunk, starts))
         sentences = []
@@ -276,8 +289,8 @@ def _sentences(doc: Document, turns: Sequence[Turn], nlp: Any) -> dict[int, list
                 continue
             lead = len(piece) - len(piece.lstrip())
             sentences.append(Span(span.start + a + lead, span.start + a + lead + len(stripped)))
-        result[index][slot] = sentences
-    return result
+        groups[slot] = sentences
+    return results
 
 
 # Short text with no sentence-final punctuation before its end is one sentence: no model needed.

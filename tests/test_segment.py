@@ -166,3 +166,23 @@ def test_pipeline_names_are_readable(blank) -> None:
     from nlp_coder.segment import pipeline_name
 
     assert pipeline_name(blank) == "blank:en (sentencizer)"
+
+
+def test_documents_cut_together_are_cut_as_one_by_one(blank) -> None:
+    from nlp_coder.segment import segment_document, segment_documents
+
+    table = Document(id="t.csv", text="Yes.\nShe listened.", source="t.csv", format="csv", presegmented=True,
+                     turns=(Turn(0, "client", (Span(0, 4),), fragment_id="r1"),
+                            Turn(1, "client", (Span(5, 18),), fragment_id="r2")))
+    docs = [
+        _doc([("I", "How was it?"), ("P", "It was fine. Then she left. We waited for a long time, and nobody came.")],
+             "a.txt"),
+        table,
+        _doc([("P", "Short one.")], "b.txt"),
+        _doc([("I", "Anything else?"), ("P", "No. Well, yes. The forms were late again and I had to ring them.")],
+             "c.txt"),
+    ]
+    for options in (SegmentOptions(), SegmentOptions(unit="window", window=2)):
+        one_by_one = [segment_document(doc, options, blank) for doc in docs]
+        assert segment_documents(docs, options, blank) == one_by_one
+        assert sum(len(f) for f in one_by_one) > len(docs)  # several sentences were cut
