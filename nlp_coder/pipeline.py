@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import functools
 import gc
 import hashlib
 import json
@@ -366,7 +367,7 @@ def _long_lived_heap():  # type: ignore[no-untyped-def]
 
 
 class Segmenter:
-    """Cuts documents one at a time through the store's segmentation cache.
+    """Cuts documents through the store's segmentation cache, the uncached ones of a call together.
 
     A document is cut again only when its text, turns, attributes, the segmentation options,
     the spaCy pipeline (package and version) or nlp_coder's version changed; spaCy is loaded
@@ -378,8 +379,12 @@ class Segmenter:
         self.store = store
         self.nlp: object | None = None
         self.pipeline: str | None = None
-        self._identity = pipeline_identity(options.pipeline)
         self._options = dataclasses.asdict(options)
+
+    @functools.cached_property
+    def _identity(self) -> str:
+        """The pipeline's packages and versions: looked up only when a transcript needs a key."""
+        return pipeline_identity(self.options.pipeline)
 
     @property
     def name(self) -> str:
@@ -392,9 +397,6 @@ class Segmenter:
         blob = orjson.dumps([__version__, self._identity, self._options, doc.id, doc.text, doc.attributes, turns],
                             option=orjson.OPT_SORT_KEYS)
         return hashlib.sha256(blob).hexdigest()
-
-    def fragments(self, doc: Document) -> list[Fragment]:
-        return self.fragments_many([doc])[0]
 
     def fragments_many(self, docs: Sequence[Document]) -> list[list[Fragment]]:
         """The fragments of each document: from the cache, else cut (all the uncached ones in
@@ -446,10 +448,19 @@ class _SuggestJob:
         self.training: Training | None = None
         self.cascade_report: CascadeReport | None = None
         self.frozen = False  # whether the run froze the heap (see _long_lived_heap)
+        self._codebook_vectors: dict[str, dict[str, np.ndarray]] = {}
 
     def encode(self, embedder: Embedder, texts: Sequence[str]) -> np.ndarray:
         """Vectors of texts outside the counts (the codebook's, the pilot's), through the cache."""
         return embed_cached(self.store, embedder, texts, batch_size=self.options.batch_size)[0]
+
+    def codebook_vectors(self, embedder: Embedder) -> dict[str, np.ndarray]:
+        """The codebook's texts and their vectors by ``embedder``, looked up once per run."""
+        key = cache_key(embedder.model_id, embedder.weights_sha256)
+        if key not in self._codebook_vectors:
+            texts = codebook_texts(self.book)
+            self._codebook_vectors[key] = dict(zip(texts, self.encode(embedder, texts)))
+        return self._codebook_vectors[key]
 
     def train(self, fragments: Sequence[Fragment], documents: Sequence[Document], options: SegmentOptions) -> None:
         from nlp_coder.train import train_matcher
@@ -461,8 +472,7 @@ class _SuggestJob:
 
     def _fitted(self) -> CodebookMatcher:
         if self.matcher is None:
-            texts = codebook_texts(self.book)
-            lookup = dict(zip(texts, self.encode(self.embedder, texts)))
+            lookup = self.codebook_vectors(self.embedder)
             self.matcher = build_matcher(self.settings).fit(self.book, lambda t: np.stack([lookup[x] for x in t]))
             if self.frozen:
                 gc.freeze()  # the model too, if embedding the codebook just loaded it
@@ -516,13 +526,13 @@ class _SuggestJob:
         from nlp_coder.fast import cascade_predict
 
         assert self.cascade is not None and self.fast is not None
-        book_texts = codebook_texts(self.book)
-        fast_book = dict(zip(book_texts, self.encode(self.fast, book_texts)))
+        fast_book = self.codebook_vectors(self.fast)
         vectors, new = embed_cached(self.store, self.fast, texts, batch_size=self.options.batch_size, hashes=hashes)
         self._count(texts, new)
 
         def full_encode(chosen: Sequence[str], codebook_texts: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
-            book_vectors = self.encode(self.embedder, codebook_texts)
+            full_book = self.codebook_vectors(self.embedder)
+            book_vectors = np.stack([full_book[t] for t in codebook_texts])
             chosen_vectors, full_new = embed_cached(self.store, self.embedder, chosen,
                                                     batch_size=self.options.batch_size, on_batch=bar.embedded)
             self.embedded += full_new

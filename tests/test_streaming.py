@@ -92,9 +92,9 @@ def test_segmentation_cache_depends_on_the_options(tmp_path: Path, corpus: Path,
             for change in ({}, {"min_words": 1}, {"unit": "turn"}, {"speakers": ("Mother",)})}
     assert len(keys) == 4
     with Store(tmp_path / "p.db") as store:
-        cut = Segmenter(SegmentOptions(pipeline="blank"), store).fragments(doc)
+        cut = Segmenter(SegmentOptions(pipeline="blank"), store).fragments_many([doc])[0]
         again = Segmenter(SegmentOptions(pipeline="blank"), store)
-        assert again.fragments(doc) == cut and again.nlp is None
+        assert again.fragments_many([doc])[0] == cut and again.nlp is None
         assert store.count("segmentations") == 1
 
 
