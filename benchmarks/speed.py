@@ -26,6 +26,7 @@ with the full model (top-1 code; whole decision). Vectors are cached in ``--db``
 from __future__ import annotations
 
 import argparse
+import functools
 import os
 import platform
 import resource
@@ -287,7 +288,7 @@ def quality(store_path: Path, k: int, seeds: int, shares: Sequence[float], fast_
     from nlp_coder.embed import load_embedder, load_registry
     from nlp_coder.eval_methods import DEFAULT, METHODS
     from nlp_coder.evaluate import build_inputs, draw_split, evaluated_codes, score_predictions
-    from nlp_coder.fast import CascadeOptions, map_vectors, select_uncertain, shifted, uncertainty
+    from nlp_coder.fast import CascadeOptions, map_vectors, select_in_two_stages, select_uncertain, shifted, uncertainty
     from nlp_coder.match import build_matcher
 
     decide = METHODS[DEFAULT]  # what suggest does by default
@@ -349,6 +350,7 @@ def quality(store_path: Path, k: int, seeds: int, shares: Sequence[float], fast_
                 full_book = np.stack([vectors["full"][row[t]] for t in book_texts])
                 matcher = build_matcher(fast_train.settings).fit(fast_train.codebook, fast_train.encode)
                 values = uncertainty(matcher, matcher.score(fast_test.vectors))
+                full = build_matcher(full_train.settings).fit(full_train.codebook, full_train.encode)
                 for label, pred in (("full", full_pred), ("fast", fast_pred)):
                     results.setdefault(label, []).append(_row(truth, pred, full_pred, codes, 1.0 if label == "full"
                                                               else 0.0, score_predictions))
@@ -357,21 +359,37 @@ def quality(store_path: Path, k: int, seeds: int, shares: Sequence[float], fast_
                     mixed = _mix(fast_pred, full_pred, chosen)
                     results.setdefault(f"cascade {share}, fast decisions kept", []).append(
                         _row(truth, mixed, full_pred, codes, len(chosen) / len(values), score_predictions))
-                    # What suggest --cascade does: the others decided by the full matcher on mapped vectors.
-                    kept = np.setdiff1d(np.arange(len(values)), chosen)
-                    mapped = full_test.vectors.copy()
-                    mapped[kept] = map_vectors(np.concatenate([fast_test.vectors[chosen], fast_book]),
-                                               np.concatenate([full_test.vectors[chosen], full_book]),
-                                               fast_test.vectors[kept])
-                    through_map = decide(full_train, replace(full_test, vectors=mapped))
-                    results.setdefault(f"cascade {share}", []).append(
-                        _row(truth, through_map, full_pred, codes, len(chosen) / len(values), score_predictions))
+                    # The others decided by the full matcher on mapped vectors: with every re-scored
+                    # fragment chosen by the fast model's uncertainty (one stage), and as suggest
+                    # --cascade does, half of them by the uncertainty of the mapped decisions.
+                    def book_pairs(pairs: tuple[np.ndarray, np.ndarray] = (fast_book, full_book)
+                                   ) -> tuple[np.ndarray, np.ndarray]:
+                        return pairs
+
+                    two_stages, _ = select_in_two_stages(
+                        values, CascadeOptions(share=share), fast_test.vectors, full_test.vectors.__getitem__,
+                        book_pairs, functools.partial(_mapped_uncertainty, full))
+                    for label, rescored in ((f"cascade {share}, one stage", chosen), (f"cascade {share}", two_stages)):
+                        kept = np.setdiff1d(np.arange(len(values)), rescored)
+                        mapped = full_test.vectors.copy()
+                        mapped[kept] = map_vectors(np.concatenate([fast_test.vectors[rescored], fast_book]),
+                                                   np.concatenate([full_test.vectors[rescored], full_book]),
+                                                   fast_test.vectors[kept])
+                        through_map = decide(full_train, replace(full_test, vectors=mapped))
+                        results.setdefault(label, []).append(
+                            _row(truth, through_map, full_pred, codes, len(rescored) / len(values), score_predictions))
             base = float(np.mean([r[1] for r in results["full"]]))
             for label, runs in results.items():
                 share_done, f1, top1, decision = (float(np.mean([r[i] for r in runs])) for i in range(4))
                 lines.append(f"| {data.name} | {label} | {share_done:.0%} | {f1:.3f} | {f1 - base:+.3f} | "
                              f"{top1:.3f} | {decision:.3f} |")
     return "\n".join(lines)
+
+
+def _mapped_uncertainty(matcher, mapped: np.ndarray) -> np.ndarray:  # type: ignore[no-untyped-def]
+    from nlp_coder.fast import uncertainty
+
+    return uncertainty(matcher, matcher.score(mapped))
 
 
 def _book_texts(book) -> list[str]:  # type: ignore[no-untyped-def]

@@ -111,7 +111,8 @@ def test_the_cascade_learns_a_map_from_the_fast_model_to_the_full_one() -> None:
         fragments, book, settings, fast_vectors=fast_encode(texts),
         fast_codebook_vectors=dict(zip(book_texts, fast_encode(book_texts))), full_encode=full_encode,
         fast_model="hash-fast", full_model="hash-test", options=CascadeOptions(share=0.3))
-    assert seen == [90] and report.rescored == 90 and report.mapped == 210 and 90 + len(book_texts) >= MIN_PAIRS
+    # Two stages of 45: the least certain under the fast model, then under the map.
+    assert seen == [45, 45] and report.rescored == 90 and report.mapped == 210 and 90 + len(book_texts) >= MIN_PAIRS
     full = build_matcher(settings).fit(book, full_model.encode).predict(full_model.encode(texts), fragments)
     # The fast space is a linear image of the full one: through the map (a ridge regression, so
     # not quite exact) nearly every fragment gets the full model's decision.
@@ -141,6 +142,51 @@ def test_select_uncertain_takes_the_least_certain_in_fragment_order() -> None:
     assert select_uncertain(values, CascadeOptions(share=0.6)).tolist() == [1, 3, 4]
     assert select_uncertain(values, CascadeOptions(share=1.0, band=0.25)).tolist() == [1, 3, 4]
     assert select_uncertain(values, CascadeOptions(share=0.0)).tolist() == []
+
+
+def test_the_second_stage_takes_the_least_certain_decisions_through_the_map() -> None:
+    from nlp_coder.fast import select_in_two_stages
+
+    n, dims = 20, 8
+    values = np.arange(n) / n  # fragment 0 is the least certain under the fast model
+    fast_vectors = np.random.default_rng(1).normal(size=(n, dims)).astype(np.float32)
+    calls: list[list[int]] = []
+
+    def full_vectors_of(rows):  # type: ignore[no-untyped-def]
+        calls.append(rows.tolist())
+        return np.repeat(rows[:, None], dims, axis=1).astype(np.float32)  # row i is all i: order shows
+
+    def pairs(count):  # type: ignore[no-untyped-def]
+        book = np.random.default_rng(2).normal(size=(count, dims)).astype(np.float32)
+        return lambda: (book, book)
+
+    seen_by_map: list[int] = []
+
+    def reversed_order(mapped):  # type: ignore[no-untyped-def]
+        # The map's decisions are the least certain for the last fragments: the opposite order.
+        seen_by_map.append(len(mapped))
+        return -np.arange(len(mapped), dtype=float)
+
+    chosen, vectors = select_in_two_stages(values, CascadeOptions(share=0.4), fast_vectors, full_vectors_of,
+                                           pairs(70), reversed_order)
+    assert calls == [[0, 1, 2, 3], [16, 17, 18, 19]] and seen_by_map == [16]
+    assert chosen.tolist() == [0, 1, 2, 3, 16, 17, 18, 19] and vectors[:, 0].tolist() == chosen.tolist()
+
+    calls.clear()  # the band keeps both stages to fragments below it
+    chosen, _ = select_in_two_stages(values, CascadeOptions(share=0.4, band=0.5), fast_vectors, full_vectors_of,
+                                     pairs(70), reversed_order)
+    assert chosen.tolist() == [0, 1, 2, 3, 6, 7, 8, 9]
+
+    calls.clear()  # too few pairs to learn a map from: the whole budget by the fast model
+    chosen, vectors = select_in_two_stages(values, CascadeOptions(share=0.4), fast_vectors, full_vectors_of,
+                                           pairs(10), reversed_order)
+    assert chosen.tolist() == list(range(8)) and calls == [[0, 1, 2, 3], [4, 5, 6, 7]]
+    assert vectors[:, 0].tolist() == list(range(8))
+
+    calls.clear()  # nothing to re-score: the full model is never called
+    chosen, vectors = select_in_two_stages(values, CascadeOptions(share=0.0), fast_vectors, full_vectors_of,
+                                           pairs(70), reversed_order)
+    assert chosen.size == 0 and calls == []
 
 
 def test_uncertainty_is_the_smaller_of_lead_and_distance_to_threshold(codebook_file: Path) -> None:
