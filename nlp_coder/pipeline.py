@@ -15,13 +15,13 @@ import sys
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import orjson
 
 from nlp_coder import __version__
 from nlp_coder.codebook import load_codebook
-from nlp_coder.discover import Discovery
 from nlp_coder.embed import Embedder, load_embedder, load_registry
 from nlp_coder.errors import InputError
 from nlp_coder.fast import CascadeOptions, CascadeReport
@@ -47,9 +47,12 @@ from nlp_coder.segment import (
     segment_document,
     segment_documents,
 )
-from nlp_coder.sensitivity import Sensitivity
 from nlp_coder.store import Store, text_sha256
-from nlp_coder.train import Training
+
+if TYPE_CHECKING:  # only in annotations: imported when a command needs them
+    from nlp_coder.discover import Discovery
+    from nlp_coder.sensitivity import Sensitivity
+    from nlp_coder.train import Training
 
 DEFAULT_BATCH = 256
 DEFAULT_CHUNK = 4096

@@ -16,7 +16,15 @@ from conftest import REPO, SMALL_CODEBOOK
 
 from nlp_coder import embed as embed_module
 from nlp_coder.codebook import parse_codebook
-from nlp_coder.embed import HashingEmbedder, ModelSpec, StaticEmbedder, load_embedder, normalise, resolve_device
+from nlp_coder.embed import (
+    HashingEmbedder,
+    ModelSpec,
+    StaticEmbedder,
+    load_embedder,
+    load_registry,
+    normalise,
+    resolve_device,
+)
 from nlp_coder.errors import InputError, ModelNotInstalledError
 from nlp_coder.fast import CascadeOptions, select_uncertain, uncertainty
 from nlp_coder.match import CodebookMatcher, build_matcher
@@ -252,6 +260,19 @@ def test_the_default_device_is_found_only_when_the_model_loads(tmp_path: Path) -
     if not torch.cuda.is_available():
         with pytest.raises(InputError, match="no CUDA GPU"):  # asked for explicitly: fails at once
             load_embedder("default", device="cuda")
+
+
+def test_the_default_weights_are_hashed_only_when_the_network_loads(monkeypatch: pytest.MonkeyPatch) -> None:
+    from nlp_coder import embed as embed_module
+
+    hashed: list[Path] = []
+    monkeypatch.setattr(embed_module, "file_sha256", lambda path: hashed.append(path) or "0" * 64)
+    embedder = load_embedder("default")  # a run whose vectors are all cached reads no weights
+    assert hashed == [] and embedder.weights_sha256 == load_registry().model("default").weights_sha256
+    # Weights that are not the registry's are refused before the network is loaded from them.
+    with pytest.raises(InputError, match="have SHA-256 000000000000"):
+        embedder.encode(["The bus was late."])
+    assert [p.name for p in hashed] == ["model.safetensors"]
 
 
 # -- the static embedder -------------------------------------------------------------------------

@@ -7,7 +7,6 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 
 from nlp_coder.errors import InputError
-from nlp_coder.readers.captions import read_srt, read_vtt
 from nlp_coder.readers.decoding import SUPPORTED_SUFFIXES, decode, supported_formats
 from nlp_coder.readers.metadata import attach_metadata
 from nlp_coder.readers.tables import read_csv, read_jsonl, table_documents
@@ -123,6 +122,8 @@ def read_document(path: Path, *, document_id: str | None = None) -> tuple[Docume
     if fmt in ("txt", "md"):
         return (_transcript(doc_id, text, where, fmt, warnings),)
     if fmt in ("vtt", "srt"):
+        from nlp_coder.readers.captions import read_srt, read_vtt  # srt and webvtt: only for captions
+
         built = read_vtt(text, where) if fmt == "vtt" else read_srt(text, where)
         return (Document(doc_id, built.text, where, fmt, built.turns, warnings=warnings),)
     table = read_csv(text, where) if fmt == "csv" else read_jsonl(text, where)
