@@ -351,15 +351,8 @@ class CodebookMatcher:
             return [("uncoded", [], [])] * n
         m, rows = members.size, np.arange(n)
         sub, fits = raw[:, members], above[:, members]
-        # Best first; ties broken by codebook order so the output never depends on float noise.
-        order = np.argsort(-np.round(sub, 6), axis=1, kind="stable")
-        fits_ranked = np.take_along_axis(fits, order, axis=1)
-        coded = fits_ranked.any(axis=1)
-        best = order[rows, fits_ranked.argmax(axis=1)]  # the best code above threshold (where any)
-        floor = sub[rows, best] - self.margin_for(group)
-        # Rivals: above threshold, within the margin of the best, and not its ancestor or descendant.
-        related = self.ancestry_[np.ix_(members, members)] | self.ancestry_[np.ix_(members, members)].T
-        rivals = fits & (sub >= floor[:, None]) & ~related[best] & coded[:, None]
+        order = ranked_codes(sub)
+        coded, best, rivals = best_and_rivals(sub, fits, order, self.related(members), self.margin_for(group))
         chosen = rivals.copy()
         chosen[rows[coded], best[coded]] = True
         chosen_any[:, members] |= chosen
@@ -377,6 +370,12 @@ class CodebookMatcher:
             for i, st in enumerate(status)
         ]
 
+    def related(self, members: np.ndarray) -> np.ndarray:
+        """Among the codes ``members`` (codebook indices), which pairs are ancestor and descendant:
+        such codes never compete with each other."""
+        own = self.ancestry_[np.ix_(members, members)]
+        return own | own.T
+
     def threshold_for(self, code: Code) -> float:
         """The code's own threshold, else its facet's, else the global one."""
         if code.threshold is not None:
@@ -390,6 +389,37 @@ class CodebookMatcher:
         """The facet's margin, else the global one (main codes always use the global one)."""
         spec = self.facets_.get(facet) if facet is not None else None
         return spec.margin if spec is not None and spec.margin is not None else self.settings.margin
+
+
+def ranked_codes(sub: np.ndarray) -> np.ndarray:
+    """Per row, the columns of one group's scores best first; ties broken by codebook order
+    (scores rounded to 6 decimals), so that a decision never depends on float noise."""
+    return np.argsort(-np.round(sub, 6), axis=1, kind="stable")
+
+
+def best_and_rivals(sub: np.ndarray, fits: np.ndarray, order: np.ndarray, related: np.ndarray,
+                    margin: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The decision rule of one group, for every row at once.
+
+    Args:
+        sub: the group's scores (rows: fragments; columns: the group's codes).
+        fits: which scores are at or above their code's threshold.
+        order: :func:`ranked_codes` of ``sub``.
+        related: which pairs of the group's codes are ancestor and descendant.
+        margin: how far below the best score a rival may be.
+
+    Returns:
+        Whether each row is coded (some code fits), its best fitting column (meaningful where
+        coded), and its rivals: the other fitting codes within the margin of the best and not
+        related to it (any rival makes an overlap).
+    """
+    rows = np.arange(sub.shape[0])
+    fits_ranked = np.take_along_axis(fits, order, axis=1)
+    coded = fits_ranked.any(axis=1)
+    best = order[rows, fits_ranked.argmax(axis=1)]
+    floor = sub[rows, best] - margin
+    rivals = fits & (sub >= floor[:, None]) & ~related[best] & coded[:, None]
+    return coded, best, rivals
 
 
 def _row_lists(values: np.ndarray, mask: np.ndarray) -> tuple[list[int], list[int]]:

@@ -27,7 +27,7 @@ from itertools import combinations
 
 import numpy as np
 
-from nlp_coder.match import CodebookMatcher, build_matcher
+from nlp_coder.match import CodebookMatcher, best_and_rivals, build_matcher, ranked_codes
 from nlp_coder.records import Code, Codebook, FragmentResult
 
 UNCODED = -1
@@ -93,37 +93,37 @@ def _main_codable(book: Codebook) -> list[int]:
 
 
 def labels(matcher: CodebookMatcher, scores: np.ndarray, threshold: float | None = None,
-           margin: float | None = None) -> tuple[np.ndarray, np.ndarray]:
+           margin: float | None = None, order: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
     """Best main code per fragment (a column index, or ``UNCODED``) and whether it is an overlap,
-    decided as the matcher does, for any threshold and margin, vectorised over fragments."""
+    decided by the matcher's own rule (:func:`~nlp_coder.match.best_and_rivals`) for any
+    threshold and margin, vectorised over fragments. ``order`` may pass
+    :func:`main_order` of these scores (it does not depend on the threshold or margin)."""
     book = matcher.codebook_
     cols = np.array(_main_codable(book))
     base = matcher.settings.threshold if threshold is None else threshold
     shift = base - matcher.settings.threshold
     margin = matcher.settings.margin if margin is None else margin
     limits = np.array([(c.threshold if c.threshold is not None else matcher.settings.threshold) + shift
-                       for c in (book.codes[j] for j in cols)], dtype=np.float32)
-    s = scores[:, cols]
-    above = s >= limits
-    masked = np.where(above, s, -np.inf)
-    best = masked.argmax(axis=1)
-    has = above.any(axis=1)
-    best_score = masked[np.arange(len(s)), best]
-    # A code never competes with itself, its ancestors or its descendants.
-    family = matcher.ancestry_ | matcher.ancestry_.T
-    related = family[np.ix_(cols, cols)]
-    rivals = above & (s >= (best_score - margin)[:, None]) & ~related[best]
-    overlap = has & rivals.any(axis=1)
-    return np.where(has, cols[best], UNCODED), overlap
+                       for c in (book.codes[j] for j in cols)], dtype=np.float64)
+    s = scores[:, cols].astype(np.float64)
+    order = ranked_codes(s) if order is None else order
+    coded, best, rivals = best_and_rivals(s, s >= limits, order, matcher.related(cols), margin)
+    return np.where(coded, cols[best], UNCODED), rivals.any(axis=1)
+
+
+def main_order(matcher: CodebookMatcher, scores: np.ndarray) -> np.ndarray:
+    """The main codes best first per fragment, for :func:`labels`."""
+    return ranked_codes(scores[:, np.array(_main_codable(matcher.codebook_))].astype(np.float64))
 
 
 def _sweep(matcher: CodebookMatcher, scores: np.ndarray, thresholds: Sequence[float],
            margins: Sequence[float]) -> list[SweepPoint]:
     book = matcher.codebook_
+    order = main_order(matcher, scores)
     points = []
     for t in thresholds:
         for m in margins:
-            best, overlap = labels(matcher, scores, t, m)
+            best, overlap = labels(matcher, scores, t, m, order)
             per_code = [(book.codes[j].id, int((best == j).sum())) for j in _main_codable(book)]
             points.append(SweepPoint(round(t, 4), round(m, 4), int(((best != UNCODED) & ~overlap).sum()),
                                      int(overlap.sum()), int((best == UNCODED).sum()), tuple(per_code)))

@@ -47,6 +47,24 @@ def test_vectorised_labels_agree_with_the_matcher(embedder) -> None:
                 assert d.codes[0] == matcher.codes_[b]
 
 
+def test_labels_break_ties_as_the_matcher_does(embedder) -> None:
+    from nlp_coder.match import Scores
+
+    matcher, _, _, _ = _setup(embedder, margin=0.0)
+    main = [j for j, c in enumerate(matcher.codebook_.codes) if c.facet is None and c.codable]
+    assert len(main) >= 2
+    # The first two main codes tie at 6 decimals; the second is higher by float noise only.
+    score = np.full((1, len(matcher.codes_)), 0.05, dtype=np.float32)
+    score[0, main[0]], score[0, main[1]] = 0.5000001, 0.5000004
+    shape = score.shape
+    scored = Scores(score, np.zeros(shape, dtype=np.int64), score.copy(), np.full(shape, np.nan, np.float32))
+    fragment = Fragment("d#1.1", "d", "P", 0, 0, 4, "text")
+    decided = matcher.decide(np.zeros((1, 1), np.float32), [fragment], scored=scored).results()[0]
+    best, overlap = labels(matcher, score)
+    assert decided.decision.codes[0] == matcher.codes_[main[0]] == matcher.codes_[best[0]]
+    assert (decided.decision.status == "overlap") == bool(overlap[0])
+
+
 def test_report_matches_the_run_and_is_deterministic(embedder) -> None:
     matcher, vectors, results, lookup = _setup(embedder)
     report = sensitivity(results, vectors, matcher, lookup, bootstrap=5, seed=1)
