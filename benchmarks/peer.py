@@ -23,7 +23,8 @@ quasi-sentences as a fragment table), on the same fragments and in one process:
   words;
 - **BERTopic, precomputed embeddings**: ``fit_transform(texts, embeddings=...)``: the clustering part only;
 - **nlp_coder read + segment** alone: part of every nlp_coder row (BERTopic is handed the texts);
-- **nlp_coder suggest**, default model and ``model="fast"``, each with a fresh (cold) store: reading,
+- **nlp_coder suggest**, default model, ``model="fast"`` and the cascade (``cascade=0.3``: the fast
+  model, then MiniLM for 30 % of the fragments), each with a fresh (cold) store: reading,
   segmentation, embedding every distinct text, matching against ``codebooks/working-alliance.yaml``,
   writing the run to the store;
 - **nlp_coder discover** without a codebook (open coding: every fragment clustered, BERTopic's job), cold
@@ -200,10 +201,12 @@ def measure(name: str, corpus: Path, models: dict, repeats: int, work: Path,  # 
     for label, options, embedder in (
         ("nlp_coder suggest, default model, cold store", SuggestOptions(), full),
         ('nlp_coder suggest, model="fast", cold store', SuggestOptions(model="fast"), fast),
+        ("nlp_coder suggest, cascade 0.3 (fast model, then MiniLM), cold store", SuggestOptions(cascade=0.3), full),
     ):
         seconds, peak, result = _timed(
             lambda options=options, embedder=embedder: suggest(
-                corpus, CODEBOOK, fresh_store(), segment_options=seg_options, options=options, embedder=embedder),
+                corpus, CODEBOOK, fresh_store(), segment_options=seg_options, options=options, embedder=embedder,
+                fast_embedder=fast),
             repeats)
         statuses = Counter(r.decision.status for r in result.results)  # type: ignore[attr-defined]
         add(label, seconds, peak, ", ".join(f"{count} {status}" for status, count in sorted(statuses.items())))

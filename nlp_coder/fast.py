@@ -18,8 +18,8 @@ two stages:
    ones whose *mapped* decision is least certain (the same measure, on the full model's scores).
 
 The second stage aims the budget at the decisions that are actually kept: on the real data it
-gains up to 0.02 macro-F1 (and never lost) over choosing everything by the fast model's uncertainty,
-at the same share (docs/results.md). The re-scored fragments take the full model's decision.
+gains up to 0.02 macro-F1 over choosing everything by the fast model's uncertainty, and lost at
+no share measured (docs/results.md). The re-scored fragments take the full model's decision.
 
 The others are not left with the fast model's decision: the re-scored fragments and the
 codebook's texts, which both models have now embedded, teach a linear map from the fast model's

@@ -143,6 +143,17 @@ def test_worker_refuses_other_weights():
         encode_chunk(["a text"], "hash-test", "0" * 64, 64, None)
 
 
+def test_worker_whose_weights_fail_their_check_is_named(monkeypatch):
+    from nlp_coder import distributed as module
+
+    def tampered(model, batch_size, device):  # what loading the network raises for weights not the registry's
+        raise InputError("model 'default': the weights in package x have SHA-256 000000000000..., not the expected")
+
+    monkeypatch.setattr(module, "_worker_embedder", tampered)
+    with pytest.raises(InputError, match="--scheduler: on worker .*: model 'default': the weights .* have SHA-256"):
+        encode_chunk(["a text"], "default", "1" * 64, 64, None)
+
+
 @pytest.mark.slow
 def test_default_model_matches_local_encoding():
     """The real model on two worker processes agrees with a local run (float tolerance)."""
