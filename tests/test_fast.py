@@ -320,6 +320,18 @@ def test_static_model_missing_or_tampered_is_a_clear_error(tmp_path: Path, monke
     assert spec.installed
     with pytest.raises(InputError, match="not the expected"):
         embed_module._checked_sha256(_static_spec(weights_sha256="0" * 64), tmp_path / "tiny")
+    # Through the registry: loading reads nothing (a cached run never needs the vectors); the
+    # first encode checks the weights before it reads them.
+    tampered = _static_spec(weights_sha256="0" * 64)
+    monkeypatch.setattr(embed_module, "load_registry", lambda: type("R", (), {"model": lambda _, name: tampered})())
+    hashed: list[Path] = []
+    real_sha256 = embed_module.file_sha256
+    monkeypatch.setattr(embed_module, "file_sha256", lambda path: hashed.append(path) or real_sha256(path))
+    model = embed_module.load_embedder("tiny-static")
+    assert hashed == [] and model.weights_sha256 == "0" * 64
+    with pytest.raises(InputError, match="not the expected"):
+        model.encode(["warm kind"])
+    assert [p.name for p in hashed] == ["model.safetensors"]
 
 
 def test_the_registry_has_the_fast_model() -> None:
