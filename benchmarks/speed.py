@@ -288,7 +288,15 @@ def quality(store_path: Path, k: int, seeds: int, shares: Sequence[float], fast_
     from nlp_coder.embed import load_embedder, load_registry
     from nlp_coder.eval_methods import DEFAULT, METHODS
     from nlp_coder.evaluate import build_inputs, draw_split, evaluated_codes, score_predictions
-    from nlp_coder.fast import CascadeOptions, map_vectors, select_in_two_stages, select_uncertain, shifted, uncertainty
+    from nlp_coder.fast import (
+        CascadeOptions,
+        estimate_full,
+        select_in_two_stages,
+        select_uncertain,
+        shifted,
+        uncertainty,
+        unit_bags,
+    )
     from nlp_coder.match import build_matcher
 
     decide = METHODS[DEFAULT]  # what suggest does by default
@@ -296,8 +304,9 @@ def quality(store_path: Path, k: int, seeds: int, shares: Sequence[float], fast_
     registry = load_registry()
     full_spec, fast_spec = registry.model("default"), registry.model("fast")
     shift = (fast_threshold if fast_threshold is not None else fast_spec.threshold) - full_spec.threshold
+    fast_model = _fast_embedder(fast_folder)
     encoders = {"full": _cached_encoder(store_path, load_embedder("default")),
-                "fast": _cached_encoder(store_path, _fast_embedder(fast_folder))}
+                "fast": _cached_encoder(store_path, fast_model)}
     lines = [f"Few-shot protocol, K={k} exemplars per code from training documents, {seeds} seeds, mean; threshold "
              f"{full_spec.threshold} (full), {full_spec.threshold + shift:.2f} (fast). Agreement: with the full "
              "model's top-1 code / whole decision (status and codes) on the same fragments.", "",
@@ -351,6 +360,10 @@ def quality(store_path: Path, k: int, seeds: int, shares: Sequence[float], fast_
                 matcher = build_matcher(fast_train.settings).fit(fast_train.codebook, fast_train.encode)
                 values = uncertainty(matcher, matcher.score(fast_test.vectors))
                 full = build_matcher(full_train.settings).fit(full_train.codebook, full_train.encode)
+                bags = unit_bags(fast_model.bags([g.text for g in test_gold]))
+                book_pairs = (fast_book, full_book, unit_bags(fast_model.bags(book_texts)))
+                corrected = functools.partial(estimate_full, fast_test.vectors, bags, book_pairs)
+                mapped_only = functools.partial(_mapped_only, fast_test.vectors, fast_book, full_book)
                 for label, pred in (("full", full_pred), ("fast", fast_pred)):
                     results.setdefault(label, []).append(_row(truth, pred, full_pred, codes, 1.0 if label == "full"
                                                               else 0.0, score_predictions))
@@ -359,23 +372,26 @@ def quality(store_path: Path, k: int, seeds: int, shares: Sequence[float], fast_
                     mixed = _mix(fast_pred, full_pred, chosen)
                     results.setdefault(f"cascade {share}, fast decisions kept", []).append(
                         _row(truth, mixed, full_pred, codes, len(chosen) / len(values), score_predictions))
-                    # The others decided by the full matcher on mapped vectors: with every re-scored
-                    # fragment chosen by the fast model's uncertainty (one stage), and as suggest
-                    # --cascade does, half of them by the uncertainty of the mapped decisions.
-                    def book_pairs(pairs: tuple[np.ndarray, np.ndarray] = (fast_book, full_book)
-                                   ) -> tuple[np.ndarray, np.ndarray]:
-                        return pairs
-
-                    two_stages, _ = select_in_two_stages(
-                        values, CascadeOptions(share=share), fast_test.vectors, full_test.vectors.__getitem__,
-                        book_pairs, functools.partial(_mapped_uncertainty, full))
-                    for label, rescored in ((f"cascade {share}, one stage", chosen), (f"cascade {share}", two_stages)):
+                    # The others decided by the full matcher on estimated vectors. Three ways, each
+                    # adding one step of what suggest --cascade does: every re-scored fragment chosen by
+                    # the fast model's uncertainty and the map alone (one stage); half of them chosen
+                    # by the uncertainty of the mapped decisions (two stages); and the map corrected by
+                    # bags of tokens (the cascade).
+                    variants = (
+                        (f"cascade {share}, one stage, map only", chosen, mapped_only),
+                        (f"cascade {share}, two stages, map only",
+                         select_in_two_stages(values, CascadeOptions(share=share), full_test.vectors.__getitem__,
+                                              functools.partial(_uncertainty_of, full, mapped_only),
+                                              len(book_texts))[0], mapped_only),
+                        (f"cascade {share}", select_in_two_stages(
+                            values, CascadeOptions(share=share), full_test.vectors.__getitem__,
+                            functools.partial(_uncertainty_of, full, corrected), len(book_texts))[0], corrected),
+                    )
+                    for label, rescored, estimate in variants:
                         kept = np.setdiff1d(np.arange(len(values)), rescored)
-                        mapped = full_test.vectors.copy()
-                        mapped[kept] = map_vectors(np.concatenate([fast_test.vectors[rescored], fast_book]),
-                                                   np.concatenate([full_test.vectors[rescored], full_book]),
-                                                   fast_test.vectors[kept])
-                        through_map = decide(full_train, replace(full_test, vectors=mapped))
+                        estimated = full_test.vectors.copy()
+                        estimated[kept] = estimate(rescored, full_test.vectors[rescored], kept)
+                        through_map = decide(full_train, replace(full_test, vectors=estimated))
                         results.setdefault(label, []).append(
                             _row(truth, through_map, full_pred, codes, len(rescored) / len(values), score_predictions))
             base = float(np.mean([r[1] for r in results["full"]]))
@@ -386,10 +402,21 @@ def quality(store_path: Path, k: int, seeds: int, shares: Sequence[float], fast_
     return "\n".join(lines)
 
 
-def _mapped_uncertainty(matcher, mapped: np.ndarray) -> np.ndarray:  # type: ignore[no-untyped-def]
+def _uncertainty_of(matcher, estimate, rows: np.ndarray, vectors: np.ndarray,  # type: ignore[no-untyped-def]
+                    todo: np.ndarray) -> np.ndarray:
+    """The uncertainty of the full matcher's decisions on the estimated vectors of ``todo``."""
     from nlp_coder.fast import uncertainty
 
-    return uncertainty(matcher, matcher.score(mapped))
+    return uncertainty(matcher, matcher.score(estimate(rows, vectors, todo)))
+
+
+def _mapped_only(fast_vectors: np.ndarray, fast_book: np.ndarray, full_book: np.ndarray, rows: np.ndarray,
+                 vectors: np.ndarray, todo: np.ndarray) -> np.ndarray:
+    """Full-model vectors of ``todo`` through the linear map alone (no correction by tokens)."""
+    from nlp_coder.fast import map_vectors
+
+    return map_vectors(np.concatenate([fast_vectors[rows], fast_book]), np.concatenate([vectors, full_book]),
+                       fast_vectors[todo])
 
 
 def _book_texts(book) -> list[str]:  # type: ignore[no-untyped-def]

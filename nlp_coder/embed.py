@@ -17,7 +17,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
-from typing import Protocol
+from typing import Any, Protocol
 
 import numpy as np
 import yaml
@@ -327,19 +327,28 @@ class StaticEmbedder(_RegisteredEmbedder):
         return int(self._load()[0].shape[1])
 
     def encode(self, texts: Sequence[str]) -> np.ndarray:
+        matrix = self._load()[0]
+        if not texts:
+            return np.zeros((0, matrix.shape[1]), dtype=np.float32)
+        # Each text's mean token vector, as one sparse product: a row of 1/length at its tokens.
+        return normalise(np.asarray(self._bags(texts, mean=True) @ matrix, dtype=np.float32))
+
+    def bags(self, texts: Sequence[str]) -> Any:
+        """The texts as bags of the model's tokens: a scipy CSR matrix, one row per text, one
+        column per token of the vocabulary, holding how often the text has the token (the
+        model's vector of a text is the mean of its tokens' rows)."""
+        return self._bags(texts, mean=False)
+
+    def _bags(self, texts: Sequence[str], *, mean: bool) -> Any:
         from scipy.sparse import csr_matrix
 
         matrix, word_piece_ids = self._load()
-        if not texts:
-            return np.zeros((0, matrix.shape[1]), dtype=np.float32)
-        ids = word_piece_ids(texts)
+        ids = word_piece_ids(texts) if texts else []
         lengths = np.fromiter((len(i) for i in ids), dtype=np.int64, count=len(ids))
         flat = np.fromiter((t for i in ids for t in i), dtype=np.int64, count=int(lengths.sum()))
-        # Each text's mean token vector, as one sparse product: a row of 1/length at its tokens.
-        weights = np.repeat(1.0 / np.maximum(lengths, 1), lengths).astype(np.float32)
-        bag = csr_matrix((weights, flat, np.concatenate(([0], np.cumsum(lengths)))),
-                         shape=(len(ids), matrix.shape[0]))
-        return normalise(np.asarray(bag @ matrix, dtype=np.float32))
+        weights = (np.repeat(1.0 / np.maximum(lengths, 1), lengths) if mean else np.ones(len(flat))).astype(np.float32)
+        return csr_matrix((weights, flat, np.concatenate(([0], np.cumsum(lengths)))),
+                          shape=(len(ids), matrix.shape[0]))
 
 
 GPU_BATCH = 256

@@ -544,7 +544,7 @@ class _SuggestJob:
         decided, report, matcher, decided_on = cascade_predict(
             fragments, self.book, self.settings, fast_vectors=vectors, fast_codebook_vectors=fast_book,
             full_encode=full_encode, fast_model=self.fast.model_id, full_model=self.embedder.model_id,
-            options=self.cascade)
+            options=self.cascade, fast_bags=getattr(self.fast, "bags", None))
         self.matcher = matcher
         old = self.cascade_report
         self.cascade_report = report if old is None else replace(

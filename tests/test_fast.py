@@ -157,44 +157,63 @@ def test_the_second_stage_takes_the_least_certain_decisions_through_the_map() ->
 
     n, dims = 20, 8
     values = np.arange(n) / n  # fragment 0 is the least certain under the fast model
-    fast_vectors = np.random.default_rng(1).normal(size=(n, dims)).astype(np.float32)
     calls: list[list[int]] = []
 
     def full_vectors_of(rows):  # type: ignore[no-untyped-def]
         calls.append(rows.tolist())
         return np.repeat(rows[:, None], dims, axis=1).astype(np.float32)  # row i is all i: order shows
 
-    def pairs(count):  # type: ignore[no-untyped-def]
-        book = np.random.default_rng(2).normal(size=(count, dims)).astype(np.float32)
-        return lambda: (book, book)
+    learned: list[tuple[list[int], list[int]]] = []
 
-    seen_by_map: list[int] = []
+    def reversed_order(rows, vectors, todo):  # type: ignore[no-untyped-def]
+        # Learned from the first stage; the estimated decisions are the least certain for the
+        # last fragments: the opposite order.
+        assert vectors[:, 0].tolist() == rows.tolist()
+        learned.append((rows.tolist(), todo.tolist()))
+        return -todo.astype(float)
 
-    def reversed_order(mapped):  # type: ignore[no-untyped-def]
-        # The map's decisions are the least certain for the last fragments: the opposite order.
-        seen_by_map.append(len(mapped))
-        return -np.arange(len(mapped), dtype=float)
-
-    chosen, vectors = select_in_two_stages(values, CascadeOptions(share=0.4), fast_vectors, full_vectors_of,
-                                           pairs(70), reversed_order)
-    assert calls == [[0, 1, 2, 3], [16, 17, 18, 19]] and seen_by_map == [16]
+    chosen, vectors = select_in_two_stages(values, CascadeOptions(share=0.4), full_vectors_of, reversed_order, 70)
+    assert calls == [[0, 1, 2, 3], [16, 17, 18, 19]] and learned == [([0, 1, 2, 3], list(range(4, 20)))]
     assert chosen.tolist() == [0, 1, 2, 3, 16, 17, 18, 19] and vectors[:, 0].tolist() == chosen.tolist()
 
     calls.clear()  # the band keeps both stages to fragments below it
-    chosen, _ = select_in_two_stages(values, CascadeOptions(share=0.4, band=0.5), fast_vectors, full_vectors_of,
-                                     pairs(70), reversed_order)
+    chosen, _ = select_in_two_stages(values, CascadeOptions(share=0.4, band=0.5), full_vectors_of, reversed_order, 70)
     assert chosen.tolist() == [0, 1, 2, 3, 6, 7, 8, 9]
 
-    calls.clear()  # too few pairs to learn a map from: the whole budget by the fast model
-    chosen, vectors = select_in_two_stages(values, CascadeOptions(share=0.4), fast_vectors, full_vectors_of,
-                                           pairs(10), reversed_order)
+    calls.clear()  # too few pairs to learn from: the whole budget by the fast model
+    chosen, vectors = select_in_two_stages(values, CascadeOptions(share=0.4), full_vectors_of, reversed_order, 10)
     assert chosen.tolist() == list(range(8)) and calls == [[0, 1, 2, 3], [4, 5, 6, 7]]
     assert vectors[:, 0].tolist() == list(range(8))
 
     calls.clear()  # nothing to re-score: the full model is never called
-    chosen, vectors = select_in_two_stages(values, CascadeOptions(share=0.0), fast_vectors, full_vectors_of,
-                                           pairs(70), reversed_order)
+    chosen, vectors = select_in_two_stages(values, CascadeOptions(share=0.0), full_vectors_of, reversed_order, 70)
     assert chosen.size == 0 and calls == []
+
+
+def test_the_estimate_corrects_the_map_by_shared_tokens() -> None:
+    from nlp_coder.fast import FullEstimate, unit_bags, word_bags
+
+    rng = np.random.default_rng(3)
+    # A "fast" space that is a linear image of the full one, except for one word whose texts
+    # the map gets wrong: those share a direction of their own in the full space.
+    words = "housing forms kind warm listened late bus walked school plan money ring".split()
+    texts = [" ".join(rng.choice(words, size=4)) + f" w{i}" for i in range(200)]
+    odd = np.array(["ring" in t.split() for t in texts])
+    full = rng.normal(size=(len(texts), 32))
+    fast = full @ rng.normal(size=(32, 32))
+    full[odd] += 6.0 * np.eye(32)[0]  # invisible to the fast model
+    full = normalise(full)
+    bags = unit_bags(word_bags(texts))
+    train, test = np.arange(0, 150), np.arange(150, 200)
+    assert unit_bags(word_bags(["a b b"])).toarray().max() == pytest.approx(1 / np.sqrt(2))  # binary, unit length
+    estimate = FullEstimate(fast[train], full[train], bags[train])
+    corrected = estimate(fast[test], bags[test])
+    mapped_only = estimate.mapped(fast[test])
+    assert np.allclose(np.linalg.norm(corrected, axis=1), 1.0, atol=1e-5)
+    on_odd = odd[test]
+    # The texts with the odd word come closer to their full vectors; the others stay as close.
+    gain = np.sum(corrected * full[test], axis=1) - np.sum(mapped_only * full[test], axis=1)
+    assert gain[on_odd].mean() > 0.1 and gain[~on_odd].mean() > -0.01
 
 
 def test_uncertainty_is_the_smaller_of_lead_and_distance_to_threshold(codebook_file: Path) -> None:
