@@ -152,7 +152,7 @@ def select_uncertain(values: np.ndarray, options: CascadeOptions) -> np.ndarray:
 
 def select_in_two_stages(values: np.ndarray, options: CascadeOptions,
                          full_vectors_of: Callable[[np.ndarray], np.ndarray],
-                         estimate: Callable[[np.ndarray, np.ndarray, np.ndarray], np.ndarray],
+                         estimated_uncertainty: Callable[[np.ndarray, np.ndarray, np.ndarray], np.ndarray],
                          book_pairs: int) -> tuple[np.ndarray, np.ndarray]:
     """The fragments to re-score and their full-model vectors, chosen in two stages.
 
@@ -160,9 +160,10 @@ def select_in_two_stages(values: np.ndarray, options: CascadeOptions,
         values: each fragment's uncertainty under the fast model (:func:`uncertainty`).
         options: the share and the band (which limits both stages to fragments below it).
         full_vectors_of: full-model vectors of the given fragment rows (called once per stage).
-        estimate: ``(rows, their full vectors, other rows)``: the full model's decisions'
-            uncertainty for the other rows, learned from the re-scored ones and the codebook's
-            texts (:class:`FullEstimate`, then :func:`uncertainty`).
+        estimated_uncertainty: ``(rows, their full vectors, other rows)``: the uncertainty
+            of the full model's decisions on the other rows' vectors estimated from the
+            re-scored ones and the codebook's texts (:class:`FullEstimate`, then
+            :func:`uncertainty`).
         book_pairs: how many codebook texts the estimate learns from besides the rows.
 
     Returns:
@@ -184,7 +185,7 @@ def select_in_two_stages(values: np.ndarray, options: CascadeOptions,
         candidates = np.setdiff1d(np.arange(n), first)
         if options.band is not None:
             candidates = candidates[values[candidates] < options.band]
-        later = estimate(first, first_vectors, candidates)
+        later = estimated_uncertainty(first, first_vectors, candidates)
         second = np.sort(candidates[np.lexsort((candidates, later))[:rest]])
     if not len(second):
         return first, first_vectors
