@@ -294,6 +294,20 @@ def test_the_default_weights_are_hashed_only_when_the_network_loads(monkeypatch:
     assert [p.name for p in hashed] == ["model.safetensors"]
 
 
+def test_length_batches_keep_like_lengths_together() -> None:
+    from nlp_coder.embed import length_batches
+
+    texts = ["x" * n for n in [40, 5, 700, 41, 42, 6, 2000, 39, 650]]
+    batches = length_batches(texts, 64)
+    assert sorted(i for b in batches for i in b) == list(range(len(texts)))  # every text once
+    lengths = [[len(texts[i]) for i in b] for b in batches]
+    assert lengths == sorted(lengths) and all(b == sorted(b) for b in lengths)  # shortest first
+    # Short texts go together; the long ones (counted up to what the model reads) do not pad them.
+    assert lengths == [[5, 6, 39, 40, 41, 42], [650, 700, 2000]]
+    assert [len(b) for b in length_batches(["same"] * 150, 64)] == [64, 64, 22]  # at most the batch size
+    assert length_batches([], 64) == []
+
+
 # -- the static embedder -------------------------------------------------------------------------
 
 
