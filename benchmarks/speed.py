@@ -43,7 +43,7 @@ import numpy as np
 REPO = Path(__file__).resolve().parent.parent
 CODEBOOK = REPO / "codebooks" / "working-alliance.yaml"
 DEFAULT_STORE = REPO / "out" / "speed-cache.db"
-SHARES = (0.1, 0.2, 0.3, 0.4, 0.5, 0.7)
+SHARES = (0.1, 0.2, 0.25, 0.3, 0.4, 0.5, 0.7)
 
 
 def _median_seconds(run: Callable[[], object], repeats: int) -> float:
