@@ -170,8 +170,9 @@ def select_in_two_stages(values: np.ndarray, options: CascadeOptions,
         The chosen rows (ascending) and their full-model vectors (same order).
     """
     n = len(values)
-    budget = len(select_uncertain(values, options))
-    least_certain = np.lexsort((np.arange(n), values))[:budget]
+    everything = select_uncertain(values, options)  # the whole budget by the fast model's uncertainty
+    budget = len(everything)
+    least_certain = everything[np.lexsort((everything, values[everything]))]
     first = np.sort(least_certain[:int(np.ceil(budget * FIRST_STAGE))])
     if not budget:
         return first, np.zeros((0, 0), np.float32)
