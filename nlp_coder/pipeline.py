@@ -555,6 +555,8 @@ class _SuggestJob:
     def manifest(self, documents: Sequence[Document], corpus_hash: str,
                  extra: tuple[tuple[str, object], ...]) -> RunManifest:
         cascade = _cascade_parameters(self.cascade, self.fast) if self.cascade and self.fast else ()
+        runtime = getattr(self.embedder, "runtime", None)  # what runs the model: ONNX Runtime or torch
+        runtime_parameter = (("model_runtime", runtime),) if runtime else ()
         return RunManifest(
             tool_version=__version__,
             model=self.embedder.model_id,
@@ -562,7 +564,8 @@ class _SuggestJob:
             codebook=self.book.name,
             codebook_sha256=self.book.sha256,
             corpus_sha256=corpus_hash,
-            parameters=_parameters(self.segment_options, self.settings, self.segmenter.name) + cascade + extra,
+            parameters=(_parameters(self.segment_options, self.settings, self.segmenter.name) + runtime_parameter
+                        + cascade + extra),
             documents=len(documents),
             fragments=self.fragments,
         )
