@@ -61,10 +61,13 @@ def codebook_as_text(book: Codebook) -> str:
 
 
 def models_as_dicts() -> list[dict[str, object]]:
+    from nlp_coder.embed import onnx_export
+
     registry = load_registry()
     rows: list[dict[str, object]] = [
         {"type": "embedding", "name": m.name, "aliases": list(m.aliases), "package": m.package,
          "folder": f"models/{m.path}" if m.path else None,
+         "onnx": {"folder": f"models/{m.onnx_path}", "built": onnx_export(m) is not None} if m.onnx_path else None,
          "members": dict(m.members) or None, "dimensions": m.dimensions, "languages": list(m.languages),
          "threshold": m.threshold, "method_thresholds": dict(m.method_thresholds) or None,
          "margin": m.margin, "installed": m.installed, "description": m.description}
@@ -100,6 +103,10 @@ def models_as_text() -> str:
         lines.append(f"  {row['name']}{aliases}: {row['dimensions']} dims, {', '.join(row['languages'])}, "  # type: ignore[arg-type]
                      f"{package}, {threshold}, margin {row['margin']}: {state}")
         lines.append(f"      {row['description']}")
+        if row["onnx"]:
+            onnx: dict = row["onnx"]  # type: ignore[assignment]
+            lines.append(f"      On the CPU: ONNX Runtime, from the export in {onnx['folder']}" if onnx["built"] else
+                         f"      On the CPU: torch (its ONNX export in {onnx['folder']} is not built: make onnx-model)")
     lines.append("spaCy pipelines (sentence splitting; a blank pipeline is used when none is installed):")
     for row in models_as_dicts():
         if row["type"] == "spacy":

@@ -552,8 +552,12 @@ class OnnxEmbedder(_RegisteredEmbedder):
             tokenizer.enable_truncation(int(config["max_seq_length"]))
             options = onnxruntime.SessionOptions()
             options.log_severity_level = 3  # errors only: keep stderr for nlp_coder's own messages
-            if self._threads:
-                options.intra_op_num_threads = self._threads
+            # Threads as torch takes them: OMP_NUM_THREADS where set (Dask's workers set it to 1),
+            # else ONNX Runtime's choice (one per physical core).
+            omp = os.environ.get("OMP_NUM_THREADS", "").strip()
+            threads = self._threads or (int(omp) if omp.isdigit() else 0)
+            if threads > 0:
+                options.intra_op_num_threads = threads
             session = onnxruntime.InferenceSession(str(folder / "model.onnx"), options,
                                                    providers=["CPUExecutionProvider"])
             self._loaded = (session, tokenizer)
