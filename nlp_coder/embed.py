@@ -503,6 +503,11 @@ class SentenceTransformerEmbedder(_RegisteredEmbedder):
         return np.asarray(vectors, dtype=np.float32)
 
 
+ONNX_BATCH = 16
+"""Texts per forward pass at most on ONNX Runtime. Unlike torch, it runs small passes faster on
+the CPU: passes of 8-24 texts ran 1.2-1.3x faster than 64, and about 1.4x faster than 128, on 2 cores."""
+
+
 class OnnxEmbedder(_RegisteredEmbedder):
     """A sentence-transformers model run by ONNX Runtime on the CPU, from an export of its
     transformer built into ``models/`` (``models/build_onnx_model.py``).
@@ -520,13 +525,13 @@ class OnnxEmbedder(_RegisteredEmbedder):
 
     runtime = "onnxruntime"
 
-    def __init__(self, spec: ModelSpec, folder: Path, weights_sha256: str, *, batch_size: int = 64,
+    def __init__(self, spec: ModelSpec, folder: Path, weights_sha256: str, *, batch_size: int = ONNX_BATCH,
                  threads: int | None = None, check: Callable[[], object] | None = None) -> None:
         super().__init__(spec, weights_sha256, check)
         self._folder = folder
         self._threads = threads
         self._loaded: tuple[Any, Any] | None = None
-        self.batch_size = batch_size
+        self.batch_size = min(batch_size, ONNX_BATCH)
 
     def _load(self) -> tuple[Any, Any]:
         if self._loaded is None:
