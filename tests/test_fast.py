@@ -479,3 +479,17 @@ def test_word_piece_ids_are_the_tokenizers_own() -> None:
         expected = [e.ids for e in tokenizer.encode_batch(TRICKY, add_special_tokens=False)]
         assert ids(TRICKY) == expected
         assert ids(TRICKY) == expected  # again, with every word remembered
+
+
+@pytest.mark.parametrize("pairs", [40, 600])  # fewer pairs than dimensions, and more
+def test_the_cascade_map_is_scikit_learns_ridge_regression(pairs: int) -> None:
+    from sklearn.linear_model import Ridge
+
+    from nlp_coder.fast import RIDGE_ALPHA, _fit_map
+
+    rng = np.random.default_rng(pairs)
+    fast, full = rng.normal(size=(pairs, 64)), rng.normal(size=(pairs, 48)) + 0.5
+    fast[:, 0] += 3.0  # an off-centre input: the intercept matters
+    others = rng.normal(size=(7, 64))
+    expected = Ridge(alpha=RIDGE_ALPHA).fit(fast, full).predict(others)
+    assert np.allclose(_fit_map(fast, full).predict(others), expected, atol=1e-8)
