@@ -77,6 +77,36 @@ def is_interviewer(speaker: str | None, labels: Sequence[str] = DEFAULT_INTERVIE
 
 
 @lru_cache(maxsize=4)
+def import_spacy() -> Any:
+    """``import spacy``, keeping torch out of it where torch is not loaded yet.
+
+    spaCy's machine-learning library (thinc) imports torch when it is installed, only to offer
+    it as a backend: 1-2 s, a fifth of a cold run on the bundled example. The pipelines used
+    here (the trained sentence recogniser, lemmas, the sentencizer) run on numpy, so torch is
+    hidden while spaCy is imported (thinc then records it as absent) and is imported normally
+    later by whatever needs it (sentence-transformers on a GPU). Should spaCy itself need
+    torch, it is imported again without the veil.
+    """
+    import sys
+
+    if "spacy" in sys.modules or "torch" in sys.modules:
+        import spacy
+
+        return spacy
+    sys.modules["torch"] = None  # type: ignore[assignment]  # `import torch` now raises ImportError
+    try:
+        import spacy
+    except ImportError:  # pragma: no cover - a spaCy that cannot do without torch
+        for name in [m for m in sys.modules if m == "spacy" or m.startswith(("spacy.", "thinc"))]:
+            del sys.modules[name]
+        del sys.modules["torch"]
+        import spacy
+    finally:
+        if sys.modules.get("torch", 0) is None:
+            del sys.modules["torch"]
+    return spacy
+
+
 def load_pipeline(name: str = "auto") -> Any:
     """A spaCy pipeline that sets sentence boundaries.
 
@@ -84,8 +114,7 @@ def load_pipeline(name: str = "auto") -> Any:
         name: ``auto`` (the registered trained pipeline when installed, else ``blank``),
             ``blank`` (rule-based sentencizer, no model), or an installed pipeline's name.
     """
-    import spacy
-
+    spacy = import_spacy()
     if name == "blank":
         nlp = spacy.blank("en")
         nlp.add_pipe("sentencizer")
@@ -110,8 +139,7 @@ def load_pipeline(name: str = "auto") -> Any:
 @lru_cache(maxsize=1)
 def load_analysis_pipeline() -> Any | None:
     """The registered trained pipeline with lemmas and noun chunks (for keywords), or None."""
-    import spacy
-
+    spacy = import_spacy()
     for spec in load_registry().spacy:
         if importlib.util.find_spec(spec.module) is not None:
             return spacy.load(spec.module, exclude=["ner"])
@@ -119,8 +147,7 @@ def load_analysis_pipeline() -> Any | None:
 
 
 def _trained_senter(module: str) -> Any:
-    import spacy
-
+    spacy = import_spacy()
     # Only the fast sentence recogniser is needed here, not the parser, tagger or NER.
     nlp = spacy.load(module, exclude=["parser", "ner", "lemmatizer", "tagger", "attribute_ruler"])
     if "senter" in nlp.disabled:

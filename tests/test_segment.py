@@ -186,3 +186,22 @@ def test_documents_cut_together_are_cut_as_one_by_one(blank) -> None:
         one_by_one = [segment_document(doc, options, blank) for doc in docs]
         assert segment_documents(docs, options, blank) == one_by_one
         assert sum(len(f) for f in one_by_one) > len(docs)  # several sentences were cut
+
+
+def test_spacy_is_imported_without_torch_and_splits_the_same() -> None:
+    import subprocess
+    import sys
+
+    text = ("Yeah. I mean, she came round on the Tuesday and we talked for ages. Dr. Smith wasn't there, "
+            "was he? No... he'd gone at 5 p.m. sharp.")
+    code = ("import sys\n{first}from nlp_coder.segment import load_pipeline\n"
+            "nlp = load_pipeline('auto')\n"
+            f"print([(s.start_char, s.end_char) for s in nlp({text!r}).sents])\n"
+            "print('torch' in sys.modules)\n"
+            "import torch, thinc.compat\nprint(torch.ones(2).sum().item(), thinc.compat.has_torch)\n")
+    runs = [subprocess.run([sys.executable, "-c", code.format(first=first)], capture_output=True, text=True,
+                           check=True).stdout.splitlines() for first in ("", "import torch\n")]
+    hidden, loaded = runs
+    assert hidden[0] == loaded[0] and hidden[0].count("(") >= 3  # the same sentences either way
+    assert hidden[1] == "False" and loaded[1] == "True"  # spaCy alone no longer imports torch
+    assert hidden[2] == "2.0 False" and loaded[2] == "2.0 True"  # torch still imports when wanted
