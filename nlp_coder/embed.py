@@ -574,13 +574,18 @@ class OnnxEmbedder(_RegisteredEmbedder):
         if not texts:
             return np.zeros((0, self.dimensions), dtype=np.float32)
         session, tokenizer = self._load()
+        encodings = tokenizer.encode_batch(list(texts))
+        lengths = np.fromiter((len(e.ids) for e in encodings), dtype=np.int64, count=len(encodings))
+        # Passes of texts with like numbers of word pieces: each pass is padded to its longest
+        # text, and sorting by characters instead left about a fifth of the work on padding.
+        order = np.argsort(lengths, kind="stable")
         vectors = np.empty((len(texts), self.dimensions), dtype=np.float32)
-        for batch in length_batches(texts, self.batch_size):
-            encodings = tokenizer.encode_batch([texts[i] for i in batch])
-            ids = np.zeros((len(batch), max(len(e.ids) for e in encodings)), dtype=np.int64)
-            for row, encoding in enumerate(encodings):
-                ids[row, :len(encoding.ids)] = encoding.ids
-            mask = (np.arange(ids.shape[1]) < np.array([len(e.ids) for e in encodings])[:, None]).astype(np.int64)
+        for start in range(0, len(order), self.batch_size):
+            batch = order[start:start + self.batch_size]
+            ids = np.zeros((len(batch), int(lengths[batch].max())), dtype=np.int64)
+            for row, i in enumerate(batch):
+                ids[row, :lengths[i]] = encodings[i].ids
+            mask = (np.arange(ids.shape[1]) < lengths[batch][:, None]).astype(np.int64)
             hidden = session.run(None, {"input_ids": ids, "attention_mask": mask,
                                         "token_type_ids": np.zeros_like(ids)})[0]
             weights = mask.astype(np.float32)
