@@ -76,7 +76,6 @@ def is_interviewer(speaker: str | None, labels: Sequence[str] = DEFAULT_INTERVIE
     return base in {label.lower() for label in labels}
 
 
-@lru_cache(maxsize=4)
 def import_spacy() -> Any:
     """``import spacy``, keeping torch out of it where torch is not loaded yet.
 
@@ -107,6 +106,7 @@ def import_spacy() -> Any:
     return spacy
 
 
+@lru_cache(maxsize=4)
 def load_pipeline(name: str = "auto") -> Any:
     """A spaCy pipeline that sets sentence boundaries.
 

@@ -205,3 +205,9 @@ def test_spacy_is_imported_without_torch_and_splits_the_same() -> None:
     assert hidden[0] == loaded[0] and hidden[0].count("(") >= 3  # the same sentences either way
     assert hidden[1] == "False" and loaded[1] == "True"  # spaCy alone no longer imports torch
     assert hidden[2] == "2.0 False" and loaded[2] == "2.0 True"  # torch still imports when wanted
+
+
+def test_a_pipeline_is_loaded_once_per_process() -> None:
+    # Loading spaCy's trained pipeline takes about a second; segmenting each group of documents
+    # must not pay it again.
+    assert load_pipeline("auto") is load_pipeline("auto") and load_pipeline("blank") is load_pipeline("blank")
