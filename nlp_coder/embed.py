@@ -548,9 +548,13 @@ class OnnxEmbedder(_RegisteredEmbedder):
                                              "Install it: pip install onnxruntime") from exc
             self._verify()
             folder = self._folder
-            config = json.loads((folder / "config.json").read_text(encoding="utf-8"))
-            if (config.get("pooling"), config.get("normalize"), config.get("source_sha256")) != (
-                    "mean", True, self._weights):
+            try:
+                config = json.loads((folder / "config.json").read_text(encoding="utf-8"))
+                described = (config.get("pooling"), config.get("normalize"), config.get("source_sha256"),
+                             isinstance(config.get("max_seq_length"), int))
+            except (OSError, ValueError, AttributeError):
+                described = None
+            if described != ("mean", True, self._weights, True):
                 raise InputError(f"model '{self._spec.name}': models/{folder.name}/config.json does not describe a "
                                  "mean-pooled, normalised export of the registered weights",
                                  fix="Rebuild it: make onnx-model")

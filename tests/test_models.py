@@ -137,6 +137,18 @@ def test_an_export_that_is_not_the_registered_one_is_refused_before_it_is_read(m
     # A config that does not describe the registered weights is refused too.
     monkeypatch.setattr(embed, "load_registry", lambda: replace(load_registry(), models=(spec,)))
     (copy / "config.json").unlink()
-    (copy / "config.json").write_text('{"pooling": "cls", "normalize": true, "max_seq_length": 256}')
-    with pytest.raises(InputError, match="mean-pooled, normalised export"):
+    for broken in ('{"pooling": "cls", "normalize": true, "max_seq_length": 256}', "{not json", "[]"):
+        (copy / "config.json").write_text(broken)
+        with pytest.raises(InputError, match="mean-pooled, normalised export"):
+            load_embedder("default", device="cpu").encode(["The bus was late."])
+
+
+@needs_onnx
+def test_without_onnx_runtime_the_error_names_the_package(monkeypatch: pytest.MonkeyPatch) -> None:
+    import sys
+
+    from nlp_coder.errors import ModelNotInstalledError
+
+    monkeypatch.setitem(sys.modules, "onnxruntime", None)  # `import onnxruntime` raises ImportError
+    with pytest.raises(ModelNotInstalledError, match="pip install onnxruntime"):
         load_embedder("default", device="cpu").encode(["The bus was late."])
