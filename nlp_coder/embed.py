@@ -518,9 +518,9 @@ class OnnxEmbedder(_RegisteredEmbedder):
     ONNX Runtime, the mean pooling over the real tokens and the unit length from numpy: what the
     model's sentence-transformers modules compute, without importing torch or
     sentence-transformers (5-20 s). It loads in a fraction of a second and, on 2 CPU cores,
-    encodes 1.2-1.8x as fast as sentence-transformers on torch; its vectors differ from sentence-transformers' by float
-    rounding (at most about 1e-6, as between two batchings of the same texts under torch), so
-    it is the same model: ``weights_sha256`` is the hash of the weights the export was made
+    encodes 1.2-1.8x as fast as sentence-transformers on torch. Its vectors differ from
+    sentence-transformers' by float rounding (at most about 1e-6, as between two batchings of the
+    same texts under torch), so it is the same model: ``weights_sha256`` is the hash of the weights the export was made
     from, and vectors cached under either runtime serve both. The export itself is checked
     against its own hash (``check``) just before it is first read.
     """
