@@ -520,9 +520,9 @@ class OnnxEmbedder(_RegisteredEmbedder):
     sentence-transformers (5-20 s). It loads in a fraction of a second and, on 2 CPU cores,
     encodes 1.2-1.8x as fast as sentence-transformers on torch. Its vectors differ from
     sentence-transformers' by float rounding (at most about 1e-6, as between two batchings of the
-    same texts under torch), so it is the same model: ``weights_sha256`` is the hash of the weights the export was made
-    from, and vectors cached under either runtime serve both. The export itself is checked
-    against its own hash (``check``) just before it is first read.
+    same texts under torch), so it is the same model: ``weights_sha256`` is the hash of the
+    weights the export was made from, and vectors cached under either runtime serve both. The
+    export itself is checked against its own hash (``check``) just before it is first read.
     """
 
     runtime = "onnxruntime"
@@ -682,9 +682,10 @@ def load_embedder(name: str = "default", *, batch_size: int = 64, device: str | 
     sha, check = _weights(spec, folder)
     export = onnx_export(spec)
     if export is not None and _on_cpu(device):
-        _, export_check = _weights(export, MODELS_DIR / (export.path or ""))
+        export_folder = static_folder(export)
         # The export is checked against its own hash; the weights it was made from are not read.
-        return OnnxEmbedder(spec, MODELS_DIR / (export.path or ""), sha, batch_size=batch_size, check=export_check)
+        _, export_check = _weights(export, export_folder)
+        return OnnxEmbedder(spec, export_folder, sha, batch_size=batch_size, check=export_check)
     return SentenceTransformerEmbedder(spec, folder, sha, batch_size=batch_size, device=device, check=check)
 
 
