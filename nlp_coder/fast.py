@@ -218,13 +218,13 @@ class FullEstimate:
         self._weights = np.linalg.solve(kernel + KERNEL_RIDGE * np.eye(len(kernel)), residuals)
 
     def mapped(self, fast: np.ndarray) -> np.ndarray:
-        """The linear map alone (unit length, float64): :func:`map_vectors`."""
+        """The linear map alone (unit length, float32): :func:`map_vectors`."""
         return normalise(self._map.predict(fast.astype(np.float64)))
 
     def __call__(self, fast: np.ndarray, bags: Any) -> np.ndarray:
         """Estimated full-model vectors (unit length) of texts with these fast vectors and bags."""
         similarity = (bags @ self._bags.T).toarray().astype(np.float64)
-        return normalise(self.mapped(fast) + similarity @ self._weights).astype(np.float32)
+        return normalise(self.mapped(fast) + similarity @ self._weights)
 
 
 def estimate_full(fast_vectors: np.ndarray, bags: Any, book: tuple[np.ndarray, np.ndarray, Any],
