@@ -20,9 +20,9 @@ import numpy as np
 
 from benchmarks.evaluate import CLIENT_CODES, DEFAULT_STORE, THERAPIST_CODES, annomi_dataset, cached_encoder, load_book
 from benchmarks.realdata import annomi_full
-from nlp_coder.eval_methods import METHODS
-from nlp_coder.evaluate import EvaluateOptions, GoldFragment, build_inputs, evaluated_codes
-from nlp_coder.evaluate import _settings as settings_for
+from nlp_coder.analyses.evaluate import EvaluateOptions, GoldFragment, build_inputs, evaluated_codes
+from nlp_coder.analyses.evaluate import _settings as settings_for
+from nlp_coder.analyses.methods import METHODS
 
 KS = (16, 32)
 CEILING_METHODS = ("topk", "centroid-def", "head")

@@ -15,7 +15,7 @@ Data sets (read from ``benchmarks.realdata.SHARED``, never copied into the repos
 Codebooks are written at run time into a temporary folder: definitions only (no exemplars), the
 AnnoMI ones short neutral descriptions of the MI categories written for this benchmark, the
 Manifesto one from manifesto_codes.csv. Exemplars come from the gold of training documents
-(:func:`nlp_coder.evaluate.evaluate_gold`, few-shot protocol). Vectors are cached in a store
+(:func:`nlp_coder.analyses.evaluate.evaluate_gold`, few-shot protocol). Vectors are cached in a store
 (default ``out/eval-cache.db``), so re-runs embed nothing.
 """
 
@@ -33,9 +33,9 @@ import numpy as np
 import yaml
 
 from benchmarks.realdata import SHARED, annomi_utterances, manifesto_codes, manifesto_sentences
+from nlp_coder.analyses.evaluate import EvaluateOptions, EvaluationReport, GoldFragment, evaluate_gold
+from nlp_coder.analyses.methods import BASELINES, DEFAULT, METHODS
 from nlp_coder.codebook import load_codebook
-from nlp_coder.eval_methods import BASELINES, DEFAULT, METHODS
-from nlp_coder.evaluate import EvaluateOptions, EvaluationReport, GoldFragment, evaluate_gold
 from nlp_coder.records import Codebook
 
 REPO = Path(__file__).resolve().parent.parent
@@ -140,8 +140,8 @@ def datasets() -> tuple[Dataset, ...]:
 
 def cached_encoder(store_path: Path, model: str = "default"):  # type: ignore[no-untyped-def]
     """texts -> vectors with a registered model, through the store's cache."""
-    from nlp_coder.embed import load_embedder
-    from nlp_coder.pipeline import embed_cached
+    from nlp_coder.embed.models import load_embedder
+    from nlp_coder.run import embed_cached
     from nlp_coder.store import Store
 
     embedder = load_embedder(model)
@@ -296,7 +296,7 @@ def main(argv: Sequence[str] | None = None) -> None:
         + "".join(f" --also-model {m}" for m in args.also_model)
     section = render_section(reports, sets, ks, args.repeat, methods, command, extra)
     if args.json:
-        from nlp_coder.evaluate import report_dict
+        from nlp_coder.analyses.evaluate import report_dict
 
         args.json.parent.mkdir(parents=True, exist_ok=True)
         args.json.write_text(json.dumps({f"{name} K={k}": report_dict(r) for (name, k), r in reports.items()},

@@ -31,7 +31,7 @@ import time
 from pathlib import Path
 
 from benchmarks.realdata import annomi_utterances, manifesto_sentences
-from nlp_coder.embed import file_sha256
+from nlp_coder.embed.models import file_sha256
 
 REPO = Path(__file__).resolve().parent.parent
 CODEBOOK = REPO / "codebooks" / "working-alliance.yaml"

@@ -160,7 +160,7 @@ def _topics(result) -> str:  # type: ignore[no-untyped-def]
 
 def measure(name: str, corpus: Path, models: dict, repeats: int, work: Path,  # type: ignore[type-arg]
             first_call: bool) -> list[Row]:
-    from nlp_coder.pipeline import SuggestOptions, discover_themes, read_and_segment, suggest
+    from nlp_coder.run import SuggestOptions, discover_themes, read_and_segment, suggest
     from nlp_coder.segment import SegmentOptions
 
     seg_options = SegmentOptions()
@@ -237,7 +237,7 @@ def _versions() -> dict[str, str]:
 def run(limit: int, repeats: int, t_import: float, numba_cache: str) -> tuple[str, dict[str, object]]:
     from benchmarks.realdata import annomi_corpus, manifesto_table
     from benchmarks.speed import _sentence_transformer
-    from nlp_coder.embed import load_embedder
+    from nlp_coder.embed.models import load_embedder
     from nlp_coder.segment import load_analysis_pipeline
 
     load_before = _load_average()

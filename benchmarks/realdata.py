@@ -119,7 +119,7 @@ def manifesto_codes(folder: Path = MANIFESTO) -> dict[str, tuple[str, str]]:
 
 def annomi_corpus(folder: Path, limit: int) -> Path:
     """AnnoMI conversations rebuilt as text, as many as give ``limit`` client fragments."""
-    from nlp_coder.pipeline import read_and_segment
+    from nlp_coder.run import read_and_segment
     from nlp_coder.segment import SegmentOptions
 
     everything = folder / "all"

@@ -75,7 +75,7 @@ def measure_speed(name: str, corpus: Path, full, fast, reference, repeats: int, 
     variant cold (a new store) and cached (the same store again) back to back, so that a ratio
     compares runs made within seconds of each other; the table gives the median over rounds of
     each throughput and of each ratio (the machine's speed drifts by 10-20 % over minutes)."""
-    from nlp_coder.pipeline import SuggestOptions, read_and_segment, suggest
+    from nlp_coder.run import SuggestOptions, read_and_segment, suggest
     from nlp_coder.segment import SegmentOptions
 
     seg_options = SegmentOptions()
@@ -131,7 +131,7 @@ def measure_speed(name: str, corpus: Path, full, fast, reference, repeats: int, 
 
 def speed(limit: int, repeats: int, share: float, default_only: bool = False) -> str:
     from benchmarks.realdata import annomi_corpus, manifesto_table
-    from nlp_coder.embed import load_embedder
+    from nlp_coder.embed.models import load_embedder
 
     start = time.perf_counter()
     full = load_embedder("default", device="cpu")
@@ -189,7 +189,7 @@ def _sentence_transformer():  # type: ignore[no-untyped-def]
     """The default model as a plain ``SentenceTransformer`` on the CPU (torch): the raw baseline."""
     from sentence_transformers import SentenceTransformer
 
-    from nlp_coder.embed import load_registry, model_folder
+    from nlp_coder.embed.models import load_registry, model_folder
 
     return SentenceTransformer(str(model_folder(load_registry().model("default"))), device="cpu",
                                local_files_only=True)
@@ -277,7 +277,7 @@ def pool(limit: int, repeats: int) -> str:
 # -- quality ----------------------------------------------------------------------------------------
 
 def _cached_encoder(store_path: Path, embedder):  # type: ignore[no-untyped-def]
-    from nlp_coder.pipeline import embed_cached
+    from nlp_coder.run import embed_cached
     from nlp_coder.store import Store
 
     def encode(texts: Sequence[str]) -> np.ndarray:
@@ -292,7 +292,7 @@ def _fast_embedder(folder: Path | None):  # type: ignore[no-untyped-def]
     ``static:<folder name>`` so the cache keeps their vectors apart)."""
     from dataclasses import replace
 
-    from nlp_coder.embed import StaticEmbedder, file_sha256, load_embedder, load_registry
+    from nlp_coder.embed.models import StaticEmbedder, file_sha256, load_embedder, load_registry
 
     if folder is None:
         return load_embedder("fast")
@@ -304,10 +304,10 @@ def quality(store_path: Path, k: int, seeds: int, shares: Sequence[float], fast_
             fast_folder: Path | None = None) -> str:
 
     from benchmarks.evaluate import annomi_dataset, load_book, manifesto_dataset
-    from nlp_coder.embed import load_embedder, load_registry
-    from nlp_coder.eval_methods import DEFAULT, METHODS
-    from nlp_coder.evaluate import build_inputs, draw_split, evaluated_codes, score_predictions
-    from nlp_coder.fast import (
+    from nlp_coder.analyses.evaluate import build_inputs, draw_split, evaluated_codes, score_predictions
+    from nlp_coder.analyses.methods import DEFAULT, METHODS
+    from nlp_coder.embed.models import load_embedder, load_registry
+    from nlp_coder.match.cascade import (
         CascadeOptions,
         estimate_full,
         select_in_two_stages,
@@ -316,7 +316,7 @@ def quality(store_path: Path, k: int, seeds: int, shares: Sequence[float], fast_
         uncertainty,
         unit_bags,
     )
-    from nlp_coder.match import build_matcher
+    from nlp_coder.match.matcher import build_matcher
 
     decide = METHODS[DEFAULT]  # what suggest does by default
 
@@ -424,7 +424,7 @@ def quality(store_path: Path, k: int, seeds: int, shares: Sequence[float], fast_
 def _uncertainty_of(matcher, estimate, rows: np.ndarray, vectors: np.ndarray,  # type: ignore[no-untyped-def]
                     todo: np.ndarray) -> np.ndarray:
     """The uncertainty of the full matcher's decisions on the estimated vectors of ``todo``."""
-    from nlp_coder.fast import uncertainty
+    from nlp_coder.match.cascade import uncertainty
 
     return uncertainty(matcher, matcher.score(estimate(rows, vectors, todo)))
 
@@ -432,21 +432,21 @@ def _uncertainty_of(matcher, estimate, rows: np.ndarray, vectors: np.ndarray,  #
 def _mapped_only(fast_vectors: np.ndarray, fast_book: np.ndarray, full_book: np.ndarray, rows: np.ndarray,
                  vectors: np.ndarray, todo: np.ndarray) -> np.ndarray:
     """Full-model vectors of ``todo`` through the linear map alone (no correction by tokens)."""
-    from nlp_coder.fast import map_vectors
+    from nlp_coder.match.cascade import map_vectors
 
     return map_vectors(np.concatenate([fast_vectors[rows], fast_book]), np.concatenate([vectors, full_book]),
                        fast_vectors[todo])
 
 
 def _book_texts(book) -> list[str]:  # type: ignore[no-untyped-def]
-    from nlp_coder.match import codebook_texts
+    from nlp_coder.match.matcher import codebook_texts
 
     return codebook_texts(book)
 
 
 def _settings(book, spec):  # type: ignore[no-untyped-def]
     """The settings suggest uses by default (method, its definition weight and threshold)."""
-    from nlp_coder.match import DEFINITION_WEIGHTS
+    from nlp_coder.match.matcher import DEFINITION_WEIGHTS
     from nlp_coder.records import DEFAULT_METHOD, MatchSettings
 
     threshold = book.threshold if book.threshold is not None else spec.threshold_for(DEFAULT_METHOD)
@@ -456,7 +456,7 @@ def _settings(book, spec):  # type: ignore[no-untyped-def]
 
 
 def _mix(fast, full, chosen: np.ndarray):  # type: ignore[no-untyped-def]
-    from nlp_coder.eval_methods import Prediction
+    from nlp_coder.analyses.methods import Prediction
 
     scores = fast.scores.copy()
     assigned, status = list(fast.assigned), list(fast.status)

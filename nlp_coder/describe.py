@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import textwrap
 
-from nlp_coder.embed import load_registry
+from nlp_coder.embed.models import load_registry
 from nlp_coder.records import Code, Codebook
 
 
@@ -61,7 +61,7 @@ def codebook_as_text(book: Codebook) -> str:
 
 
 def models_as_dicts() -> list[dict[str, object]]:
-    from nlp_coder.embed import onnx_export
+    from nlp_coder.embed.models import onnx_export
 
     registry = load_registry()
     rows: list[dict[str, object]] = [

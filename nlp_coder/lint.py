@@ -21,7 +21,7 @@ from itertools import combinations
 
 import numpy as np
 
-from nlp_coder.match import DEFINITION_WEIGHTS, build_matcher, codebook_texts
+from nlp_coder.match.matcher import DEFINITION_WEIGHTS, build_matcher, codebook_texts
 from nlp_coder.records import DEFAULT_METHOD, Code, Codebook, MatchSettings
 
 

@@ -208,7 +208,7 @@ class FragmentResult:
 
 
 METHODS = ("centroid", "topk")
-"""Scoring methods of the matcher (:data:`nlp_coder.match.MATCHERS`)."""
+"""Scoring methods of the matcher (:data:`nlp_coder.match.matcher.MATCHERS`)."""
 
 DEFAULT_METHOD = "centroid"
 """The method ``suggest`` and the commands that code a corpus use unless told otherwise."""

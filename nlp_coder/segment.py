@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
 
-from nlp_coder.embed import load_registry
+from nlp_coder.embed.models import load_registry
 from nlp_coder.errors import InputError, ModelNotInstalledError
 from nlp_coder.records import Document, Fragment, Span, Turn
 

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from nlp_coder.embed import HashingEmbedder
+from nlp_coder.embed.models import HashingEmbedder
 
 REPO = Path(__file__).resolve().parent.parent
 SHARED = REPO.parent / "shared"

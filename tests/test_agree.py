@@ -14,7 +14,7 @@ from conftest import SHARED
 from refi_projects import TRANSCRIPT_1, TRANSCRIPT_2, make_qdpx
 from sklearn.metrics import cohen_kappa_score
 
-from nlp_coder.agree import OVERALL, Rater, agreement, agreement_from_inputs
+from nlp_coder.analyses.agree import OVERALL, Rater, agreement, agreement_from_inputs
 from nlp_coder.cli import main
 from nlp_coder.refi import Coding, read_codings
 

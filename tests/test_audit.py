@@ -12,10 +12,10 @@ from click.testing import CliRunner
 from conftest import SHARED
 from refi_projects import make_qdpx
 
-from nlp_coder.audit import AUDIT_USER, audit
+from nlp_coder.analyses.audit import AUDIT_USER, audit
 from nlp_coder.cli import main
-from nlp_coder.pipeline import SuggestOptions
 from nlp_coder.refi import read_qdpx
+from nlp_coder.run import SuggestOptions
 from nlp_coder.segment import SegmentOptions
 
 CODINGS = (
@@ -27,7 +27,7 @@ CODINGS = (
 
 
 def _audit(tmp_path: Path, codebook: Path | None = None):  # type: ignore[no-untyped-def]
-    from nlp_coder.embed import HashingEmbedder
+    from nlp_coder.embed.models import HashingEmbedder
 
     project = make_qdpx(tmp_path / "p.qdpx", crlf=True, codings=CODINGS)
     return project, audit(project, codebook or project, tmp_path / "s.db", segment_options=SegmentOptions(

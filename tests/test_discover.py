@@ -8,9 +8,9 @@ import pytest
 import yaml
 from click.testing import CliRunner
 
+from nlp_coder.analyses.discover import candidate_codes_yaml, class_tfidf_keywords, cluster_vectors, discover
 from nlp_coder.cli import main
 from nlp_coder.codebook import parse_codebook
-from nlp_coder.discover import candidate_codes_yaml, class_tfidf_keywords, cluster_vectors, discover
 from nlp_coder.errors import InputError
 from nlp_coder.records import Decision, Fragment, FragmentResult
 

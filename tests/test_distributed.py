@@ -1,4 +1,4 @@
-"""The embedding step on Dask (nlp_coder.distributed), in local mode with the hashing model."""
+"""The embedding step on Dask (nlp_coder.embed.dask), in local mode with the hashing model."""
 
 from __future__ import annotations
 
@@ -11,10 +11,10 @@ import pytest
 
 pytest.importorskip("distributed")
 
-from nlp_coder.distributed import DaskEmbedder, encode_chunk, load_dask_embedder  # noqa: E402
-from nlp_coder.embed import load_embedder  # noqa: E402
+from nlp_coder.embed.dask import DaskEmbedder, encode_chunk, load_dask_embedder  # noqa: E402
+from nlp_coder.embed.models import load_embedder  # noqa: E402
 from nlp_coder.errors import InputError  # noqa: E402
-from nlp_coder.pipeline import cache_key, embed_cached  # noqa: E402
+from nlp_coder.run import cache_key, embed_cached  # noqa: E402
 from nlp_coder.store import Store, text_sha256  # noqa: E402
 
 TEXTS = [
@@ -144,7 +144,7 @@ def test_worker_refuses_other_weights():
 
 
 def test_worker_whose_weights_fail_their_check_is_named(monkeypatch):
-    from nlp_coder import distributed as module
+    from nlp_coder.embed import dask as module
 
     def tampered(model, batch_size, device):  # what loading the network raises for weights not the registry's
         raise InputError("model 'default': the weights in package x have SHA-256 000000000000..., not the expected")

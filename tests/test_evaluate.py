@@ -10,12 +10,7 @@ import pytest
 from click.testing import CliRunner
 from conftest import SMALL_CODEBOOK
 
-from nlp_coder.cli import main
-from nlp_coder.codebook import parse_codebook
-from nlp_coder.embed import HashingEmbedder
-from nlp_coder.errors import InputError
-from nlp_coder.eval_methods import DEFAULT, METHODS, Prediction
-from nlp_coder.evaluate import (
+from nlp_coder.analyses.evaluate import (
     EvaluateOptions,
     GoldFragment,
     draw_split,
@@ -26,6 +21,11 @@ from nlp_coder.evaluate import (
     report_dict,
     score_predictions,
 )
+from nlp_coder.analyses.methods import DEFAULT, METHODS, Prediction
+from nlp_coder.cli import main
+from nlp_coder.codebook import parse_codebook
+from nlp_coder.embed.models import HashingEmbedder
+from nlp_coder.errors import InputError
 
 GOLD_CSV = """\
 id,text,codes,document,speaker
@@ -188,9 +188,9 @@ def test_topk_method_is_what_suggest_does() -> None:
     gold = [GoldFragment("1", "She was warm and kind to my kids.", ("warmth",)),
             GoldFragment("2", "The bus was late.", ())]
     report = evaluate_gold(gold, book, _encode, EvaluateOptions(model="hash-test"))
-    from nlp_coder.match import CodebookMatcher
-    from nlp_coder.pipeline import SuggestOptions, match_settings
+    from nlp_coder.match.matcher import CodebookMatcher
     from nlp_coder.records import Fragment
+    from nlp_coder.run import SuggestOptions, match_settings
 
     matcher = CodebookMatcher(match_settings(book, SuggestOptions(model="hash-test"))).fit(book, _encode)
     frags = [Fragment(g.id, "d", None, 0, 0, len(g.text), g.text) for g in gold]
@@ -298,7 +298,7 @@ def test_benchmark_data_sets_build() -> None:
 # -- the centroid matcher and leave-one-out thresholds -----------------------------------------
 
 def test_centroid_matcher_scores_against_the_normalised_mean() -> None:
-    from nlp_coder.match import MATCHERS, CentroidMatcher, CodebookMatcher
+    from nlp_coder.match.matcher import MATCHERS, CentroidMatcher, CodebookMatcher
     from nlp_coder.records import MatchSettings
 
     book = parse_codebook("codes:\n  - id: a\n    examples: [e1, e2, e3]\n  - id: b\n    examples: [f1]\n")
@@ -320,7 +320,7 @@ def test_centroid_matcher_scores_against_the_normalised_mean() -> None:
 
 
 def test_loo_thresholds_come_from_the_exemplars_alone() -> None:
-    from nlp_coder.eval_methods import Training, loo_thresholds
+    from nlp_coder.analyses.methods import Training, loo_thresholds
     from nlp_coder.records import MatchSettings
 
     vectors = np.array([[1, 0], [0.8, 0.6], [0.6, 0.8], [0, 1]], dtype=np.float32)

@@ -14,9 +14,9 @@ import numpy as np
 import pytest
 from conftest import REPO, SMALL_CODEBOOK
 
-from nlp_coder import embed as embed_module
 from nlp_coder.codebook import parse_codebook
-from nlp_coder.embed import (
+from nlp_coder.embed import models as embed_module
+from nlp_coder.embed.models import (
     HashingEmbedder,
     ModelSpec,
     StaticEmbedder,
@@ -26,10 +26,10 @@ from nlp_coder.embed import (
     resolve_device,
 )
 from nlp_coder.errors import InputError, ModelNotInstalledError
-from nlp_coder.fast import CascadeOptions, select_uncertain, uncertainty
-from nlp_coder.match import CodebookMatcher, build_matcher
-from nlp_coder.pipeline import SuggestOptions, suggest
+from nlp_coder.match.cascade import CascadeOptions, select_uncertain, uncertainty
+from nlp_coder.match.matcher import CodebookMatcher, build_matcher
 from nlp_coder.records import MatchSettings
+from nlp_coder.run import SuggestOptions, suggest
 from nlp_coder.store import Store
 
 # -- the cascade -----------------------------------------------------------------------------------
@@ -88,8 +88,8 @@ def test_cascade_rescores_at_most_its_share_and_records_it(tmp_path: Path, trans
 
 
 def test_the_cascade_learns_a_map_from_the_fast_model_to_the_full_one() -> None:
-    from nlp_coder.fast import MIN_PAIRS, CascadeOptions, cascade_predict, map_vectors
-    from nlp_coder.match import codebook_texts
+    from nlp_coder.match.cascade import MIN_PAIRS, CascadeOptions, cascade_predict, map_vectors
+    from nlp_coder.match.matcher import codebook_texts
     from nlp_coder.records import Fragment
 
     rng = np.random.default_rng(0)
@@ -153,7 +153,7 @@ def test_select_uncertain_takes_the_least_certain_in_fragment_order() -> None:
 
 
 def test_the_second_stage_takes_the_least_certain_decisions_through_the_map() -> None:
-    from nlp_coder.fast import select_in_two_stages
+    from nlp_coder.match.cascade import select_in_two_stages
 
     n, dims = 20, 8
     values = np.arange(n) / n  # fragment 0 is the least certain under the fast model
@@ -191,7 +191,7 @@ def test_the_second_stage_takes_the_least_certain_decisions_through_the_map() ->
 
 
 def test_the_estimate_corrects_the_map_by_shared_tokens() -> None:
-    from nlp_coder.fast import FullEstimate, unit_bags, word_bags
+    from nlp_coder.match.cascade import FullEstimate, unit_bags, word_bags
 
     rng = np.random.default_rng(3)
     # A "fast" space that is a linear image of the full one, except for one word whose texts
@@ -240,7 +240,7 @@ def test_cli_suggest_with_cascade_and_device(tmp_path: Path, transcript_file: Pa
     def fake_load(name: str = "default", **kwargs):  # type: ignore[no-untyped-def]
         return HashingEmbedder(16, "hash-fast") if name == "fast" else real(name, **kwargs)
 
-    monkeypatch.setattr("nlp_coder.pipeline.load_embedder", fake_load)
+    monkeypatch.setattr("nlp_coder.run.load_embedder", fake_load)
     out = tmp_path / "out.jsonl"
     result = CliRunner().invoke(main, ["suggest", str(transcript_file), "--codebook", str(codebook_file),
                                        "--model", "hash-test", "--db", str(tmp_path / "p.db"), "--out", str(out),
@@ -271,7 +271,7 @@ def test_the_default_device_is_found_only_when_the_model_loads(tmp_path: Path) -
 
     # Loading the default model on sentence-transformers (its ONNX export not built; auto device)
     # looks for no GPU until it embeds: no torch import.
-    code = ("import sys; from nlp_coder import embed; embed.onnx_export = lambda spec: None; "
+    code = ("import sys; from nlp_coder.embed import models as embed; embed.onnx_export = lambda spec: None; "
             "e = embed.load_embedder('default'); "
             "assert 'torch' not in sys.modules; print(e.device); assert 'torch' in sys.modules")
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
@@ -284,7 +284,7 @@ def test_the_default_device_is_found_only_when_the_model_loads(tmp_path: Path) -
 
 
 def test_the_default_weights_are_hashed_only_when_the_network_loads(monkeypatch: pytest.MonkeyPatch) -> None:
-    from nlp_coder import embed as embed_module
+    from nlp_coder.embed import models as embed_module
 
     hashed: list[Path] = []
     monkeypatch.setattr(embed_module, "file_sha256", lambda path: hashed.append(path) or "0" * 64)
@@ -298,7 +298,7 @@ def test_the_default_weights_are_hashed_only_when_the_network_loads(monkeypatch:
 
 
 def test_length_batches_keep_like_lengths_together() -> None:
-    from nlp_coder.embed import length_batches
+    from nlp_coder.embed.models import length_batches
 
     texts = ["x" * n for n in [40, 5, 700, 41, 42, 6, 2000, 39, 650]]
     batches = length_batches(texts, 64)
@@ -347,7 +347,7 @@ def test_static_embedder_means_token_vectors(tmp_path: Path) -> None:
 
 
 def test_static_model_missing_or_tampered_is_a_clear_error(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(embed_module, "MODELS_DIR", tmp_path)
+    monkeypatch.setattr("nlp_coder.embed.registry.MODELS_DIR", tmp_path)
     spec = _static_spec()
     assert not spec.installed
     with pytest.raises(ModelNotInstalledError, match="make fast-model"):
@@ -393,8 +393,8 @@ def test_the_built_fast_model_loads_and_matches_sentence_transformers() -> None:
 
 _SLOW_RUN = textwrap.dedent("""
     import sys, time
-    from nlp_coder.embed import HashingEmbedder
-    from nlp_coder.pipeline import SuggestOptions, suggest
+    from nlp_coder.embed.models import HashingEmbedder
+    from nlp_coder.run import SuggestOptions, suggest
 
     class Slow(HashingEmbedder):
         def encode(self, texts):
@@ -460,7 +460,7 @@ def _bert_tokenizer():  # type: ignore[no-untyped-def]
 
 
 def test_word_piece_ids_are_the_tokenizers_own() -> None:
-    from nlp_coder.embed import WordPieceIds, load_registry, model_folder
+    from nlp_coder.embed.models import WordPieceIds, load_registry, model_folder
 
     tokenizers = [_bert_tokenizer()]
     try:  # the default model's real vocabulary too, when its package is installed
@@ -485,7 +485,7 @@ def test_word_piece_ids_are_the_tokenizers_own() -> None:
 def test_the_cascade_map_is_scikit_learns_ridge_regression(pairs: int) -> None:
     from sklearn.linear_model import Ridge
 
-    from nlp_coder.fast import RIDGE_ALPHA, _fit_map
+    from nlp_coder.match.cascade import RIDGE_ALPHA, _fit_map
 
     rng = np.random.default_rng(pairs)
     fast, full = rng.normal(size=(pairs, 64)), rng.normal(size=(pairs, 48)) + 0.5

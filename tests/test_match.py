@@ -6,7 +6,7 @@ from conftest import SMALL_CODEBOOK
 
 from nlp_coder.codebook import load_codebook, parse_codebook
 from nlp_coder.errors import InputError
-from nlp_coder.match import CodebookMatcher, codebook_texts, definition_text
+from nlp_coder.match.matcher import CodebookMatcher, codebook_texts, definition_text
 from nlp_coder.records import Fragment, MatchSettings
 
 
@@ -142,10 +142,10 @@ def test_the_method_chooses_the_matcher_its_weight_and_threshold(tmp_path, codeb
                                                                   embedder) -> None:
     from dataclasses import replace
 
-    from nlp_coder.embed import load_registry
-    from nlp_coder.match import MATCHERS, CentroidMatcher, build_matcher
-    from nlp_coder.pipeline import SuggestOptions, match_settings, suggest
+    from nlp_coder.embed.models import load_registry
+    from nlp_coder.match.matcher import MATCHERS, CentroidMatcher, build_matcher
     from nlp_coder.records import DEFAULT_METHOD, METHODS
+    from nlp_coder.run import SuggestOptions, match_settings, suggest
 
     assert set(MATCHERS) == set(METHODS) and DEFAULT_METHOD in METHODS
     book = load_codebook(codebook_file)
@@ -185,7 +185,7 @@ def _decided(embedder, threshold: float = 0.1, margin: float = 0.05):  # type: i
 
 
 def test_decisions_give_the_lines_and_counts_of_their_results(embedder) -> None:
-    from nlp_coder.output import Tally, decision_lines, result_lines
+    from nlp_coder.export.tables import Tally, decision_lines, result_lines
 
     book, decided = _decided(embedder)
     results = decided.results()
@@ -198,8 +198,8 @@ def test_decisions_give_the_lines_and_counts_of_their_results(embedder) -> None:
 
 
 def test_decisions_select_by_code_and_keep_rows_when_split_and_joined(embedder) -> None:
-    from nlp_coder.match import Decisions
-    from nlp_coder.output import assigned_codes
+    from nlp_coder.export.tables import assigned_codes
+    from nlp_coder.match.matcher import Decisions
 
     book, decided = _decided(embedder)
     results = decided.results()

@@ -7,7 +7,7 @@ from dataclasses import replace
 import numpy as np
 import pytest
 
-from nlp_coder.embed import EnsembleEmbedder, HashingEmbedder, load_embedder, load_registry
+from nlp_coder.embed.models import EnsembleEmbedder, HashingEmbedder, load_embedder, load_registry
 from nlp_coder.errors import InputError
 
 TEXTS = ["I want to cut down on my drinking.", "So you are ready to make a change.", "The bus was late again."]
@@ -42,7 +42,7 @@ def test_the_registered_ensemble_joins_minilm_and_the_universal_sentence_encoder
 
 def test_universal_sentence_encoder_weights_are_checked() -> None:
     spec = replace(load_registry().model("use"), weights_sha256="0" * 64)
-    from nlp_coder import embed
+    from nlp_coder.embed import models as embed
 
     with pytest.raises(InputError, match="have SHA-256"):
         embed._checked_sha256(spec, embed.model_folder(spec))
@@ -51,7 +51,7 @@ def test_universal_sentence_encoder_weights_are_checked() -> None:
 # -- the default model on ONNX Runtime --------------------------------------------------------------
 
 def _onnx_built() -> bool:
-    from nlp_coder import embed
+    from nlp_coder.embed import models as embed
 
     return embed.onnx_export(load_registry().model("default")) is not None
 
@@ -60,7 +60,7 @@ needs_onnx = pytest.mark.skipif(not _onnx_built(), reason="the ONNX export is no
 
 
 def test_the_registry_names_an_onnx_export_of_the_default_weights() -> None:
-    from nlp_coder import embed
+    from nlp_coder.embed import models as embed
 
     spec = load_registry().model("default")
     assert spec.onnx_path and spec.onnx_sha256 and len(spec.onnx_sha256) == 64
@@ -71,16 +71,16 @@ def test_the_registry_names_an_onnx_export_of_the_default_weights() -> None:
 
 def test_without_the_export_the_default_runs_on_sentence_transformers(monkeypatch: pytest.MonkeyPatch,
                                                                         tmp_path) -> None:
-    from nlp_coder import embed
+    from nlp_coder.embed import models as embed
 
-    monkeypatch.setattr(embed, "MODELS_DIR", tmp_path)  # nothing built here
+    monkeypatch.setattr("nlp_coder.embed.registry.MODELS_DIR", tmp_path)  # nothing built here
     embedder = load_embedder("default", device="cpu")
     assert isinstance(embedder, embed.SentenceTransformerEmbedder) and embedder.runtime == "sentence-transformers"
     assert embedder.weights_sha256 == load_registry().model("default").weights_sha256
 
 
 def test_auto_means_the_cpu_exactly_when_torch_sees_no_gpu() -> None:
-    from nlp_coder import embed
+    from nlp_coder.embed import models as embed
 
     assert embed._on_cpu("cpu") and not embed._on_cpu("cuda") and not embed._on_cpu("cuda:1")
     assert embed._on_cpu("auto") == (embed.resolve_device("auto") == "cpu")
@@ -91,7 +91,7 @@ def test_the_default_model_runs_on_onnx_runtime_without_torch() -> None:
     import subprocess
     import sys
 
-    code = ("import sys; from nlp_coder.embed import load_embedder; e = load_embedder('default', device='cpu'); "
+    code = ("import sys; from nlp_coder.embed.models import load_embedder; e = load_embedder('default', device='cpu'); "
             "v = e.encode(['The bus was late again.', 'So you are ready to make a change.']); "
             "print(e.runtime, v.shape, round(float(v[0] @ v[0]), 4), 'torch' in sys.modules)")
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
@@ -101,7 +101,7 @@ def test_the_default_model_runs_on_onnx_runtime_without_torch() -> None:
 @pytest.mark.slow
 @needs_onnx
 def test_onnx_vectors_are_sentence_transformers_vectors() -> None:
-    from nlp_coder import embed
+    from nlp_coder.embed import models as embed
 
     spec = load_registry().model("default")
     onnx = load_embedder("default", device="cpu")
@@ -120,15 +120,15 @@ def test_onnx_vectors_are_sentence_transformers_vectors() -> None:
 @needs_onnx
 def test_an_export_that_is_not_the_registered_one_is_refused_before_it_is_read(monkeypatch: pytest.MonkeyPatch,
                                                                                 tmp_path) -> None:
-    from nlp_coder import embed
+    from nlp_coder.embed import models as embed
 
     spec = load_registry().model("default")
-    built = embed.MODELS_DIR / (spec.onnx_path or "")
+    built = embed._registry.MODELS_DIR / (spec.onnx_path or "")
     copy = tmp_path / (spec.onnx_path or "")
     copy.mkdir()
     for name in ("model.onnx", "tokenizer.json", "config.json"):
         (copy / name).symlink_to(built / name)
-    monkeypatch.setattr(embed, "MODELS_DIR", tmp_path)
+    monkeypatch.setattr("nlp_coder.embed.registry.MODELS_DIR", tmp_path)
     tampered = replace(spec, onnx_sha256="0" * 64)
     monkeypatch.setattr(embed, "load_registry", lambda: replace(load_registry(), models=(tampered,)))
     embedder = load_embedder("default", device="cpu")  # loading reads nothing

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from nlp_coder.pipeline import read_and_segment
+from nlp_coder.run import read_and_segment
 from nlp_coder.segment import SegmentOptions
 
 pytestmark = pytest.mark.shared

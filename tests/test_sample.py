@@ -10,11 +10,11 @@ import pytest
 from click.testing import CliRunner
 from refi_projects import make_qdpx
 
+from nlp_coder.analyses.sample import draw_sample
 from nlp_coder.cli import main
 from nlp_coder.errors import InputError
 from nlp_coder.records import Fragment
 from nlp_coder.refi import MACHINE_USER, read_codings, read_qdpx
-from nlp_coder.sample import draw_sample
 
 
 def _fragments(counts: dict[str, int]) -> list[Fragment]:

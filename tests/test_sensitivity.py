@@ -7,11 +7,11 @@ import numpy as np
 from click.testing import CliRunner
 from conftest import SMALL_CODEBOOK
 
+from nlp_coder.analyses.sensitivity import UNCODED, labels, sensitivity
 from nlp_coder.cli import main
 from nlp_coder.codebook import parse_codebook
-from nlp_coder.match import CodebookMatcher, codebook_texts
+from nlp_coder.match.matcher import CodebookMatcher, codebook_texts
 from nlp_coder.records import Fragment, MatchSettings
-from nlp_coder.sensitivity import UNCODED, labels, sensitivity
 
 TEXTS = [
     "She helped me fill in the housing forms and arranged childcare",
@@ -48,7 +48,7 @@ def test_vectorised_labels_agree_with_the_matcher(embedder) -> None:
 
 
 def test_labels_break_ties_as_the_matcher_does(embedder) -> None:
-    from nlp_coder.match import Scores
+    from nlp_coder.match.matcher import Scores
 
     matcher, _, _, _ = _setup(embedder, margin=0.0)
     main = [j for j, c in enumerate(matcher.codebook_.codes) if c.facet is None and c.codable]

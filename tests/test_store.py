@@ -7,8 +7,8 @@ import numpy as np
 import pytest
 
 from nlp_coder.errors import InputError
-from nlp_coder.pipeline import embed_cached
 from nlp_coder.records import Document, Fragment, RunManifest, Span, Turn
+from nlp_coder.run import embed_cached
 from nlp_coder.store import MIGRATIONS, Store, resolve_store_path, text_sha256
 
 
@@ -81,7 +81,7 @@ def test_batches_already_embedded_survive_an_interruption(tmp_path: Path, embedd
 
 def test_an_interrupted_suggest_run_is_marked_failed_and_keeps_its_batches(tmp_path: Path, transcript_file: Path,
                                                                           codebook_file: Path, embedder) -> None:
-    from nlp_coder.pipeline import SuggestOptions, suggest
+    from nlp_coder.run import SuggestOptions, suggest
 
     class Interrupted:
         model_id, weights_sha256, dimensions = "hash-test", "w", 256
@@ -105,7 +105,7 @@ def test_an_interrupted_suggest_run_is_marked_failed_and_keeps_its_batches(tmp_p
 
 
 def test_the_cache_is_keyed_by_model_and_weights(tmp_path: Path, embedder) -> None:
-    from nlp_coder.embed import HashingEmbedder
+    from nlp_coder.embed.models import HashingEmbedder
 
     other_weights = HashingEmbedder(dimensions=256, model_id="hash-test")
     other_weights_sha = "0" * 64

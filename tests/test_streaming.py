@@ -9,11 +9,11 @@ import pytest
 from click.testing import CliRunner
 from conftest import SMALL_TRANSCRIPT
 
-from nlp_coder import pipeline
+from nlp_coder import run as pipeline
 from nlp_coder.cli import main
 from nlp_coder.errors import InputError
-from nlp_coder.output import result_lines, summarise
-from nlp_coder.pipeline import SuggestOptions, suggest
+from nlp_coder.export.tables import result_lines, summarise
+from nlp_coder.run import SuggestOptions, suggest
 from nlp_coder.segment import SegmentOptions
 from nlp_coder.store import Store
 
@@ -84,8 +84,8 @@ def test_a_second_run_reuses_the_segmentation(tmp_path: Path, corpus: Path, code
 
 
 def test_segmentation_cache_depends_on_the_options(tmp_path: Path, corpus: Path, embedder) -> None:
-    from nlp_coder.pipeline import Segmenter
     from nlp_coder.readers import read_corpus
+    from nlp_coder.run import Segmenter
 
     [doc, *_] = read_corpus(corpus)
     keys = {Segmenter(SegmentOptions(pipeline="blank", **change)).key(doc)

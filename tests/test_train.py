@@ -7,10 +7,10 @@ from conftest import SMALL_CODEBOOK
 
 from nlp_coder.codebook import parse_codebook
 from nlp_coder.errors import InputError
+from nlp_coder.match.train import PilotPassage, label_fragments, train_matcher, training_text
 from nlp_coder.readers import read_corpus
 from nlp_coder.records import Fragment, MatchSettings
 from nlp_coder.segment import SegmentOptions, load_pipeline, segment
-from nlp_coder.train import PilotPassage, label_fragments, train_matcher, training_text
 
 THEMES = {
     "support": ["She helped me with the housing forms number {i}.",
@@ -119,7 +119,7 @@ def test_suggest_train_from_a_codings_csv(tmp_path: Path, codebook_file: Path) -
 def test_calibration_takes_the_highest_f1_best_cut_and_never_goes_below_the_floor() -> None:
     import numpy as np
 
-    from nlp_coder.train import _calibrate
+    from nlp_coder.match.train import _calibrate
 
     probabilities = np.array([0.9, 0.8, 0.6, 0.55, 0.3, 0.2, 0.1])
     truth = np.array([1, 1, 0, 1, 1, 0, 0], dtype=bool)

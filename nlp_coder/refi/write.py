@@ -54,7 +54,7 @@ class Marker:
 
 def write_atomic_bytes(path: str | Path, data: bytes) -> None:
     """Write bytes via a temporary file beside the target, so it is never half-written."""
-    from nlp_coder.output import write_atomic
+    from nlp_coder.export.tables import write_atomic
 
     write_atomic(path, data)
 

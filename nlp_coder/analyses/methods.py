@@ -22,7 +22,7 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 
-from nlp_coder.match import CentroidMatcher, CodebookMatcher
+from nlp_coder.match.matcher import CentroidMatcher, CodebookMatcher
 from nlp_coder.records import DEFAULT_METHOD, Codebook, Fragment, MatchSettings
 
 Encode = Callable[[Sequence[str]], np.ndarray]
@@ -129,7 +129,7 @@ def _matcher_prediction(train: Training, test: Test, codebook: Codebook, setting
 
 
 def topk(train: Training, test: Test) -> Prediction:
-    """The default matcher (:class:`nlp_coder.match.CodebookMatcher`): mean of the ``top_k``
+    """The default matcher (:class:`nlp_coder.match.matcher.CodebookMatcher`): mean of the ``top_k``
     nearest exemplars blended with the definition, counterexample penalty, threshold/margin."""
     return _matcher_prediction(train, test, train.codebook)
 
@@ -161,7 +161,7 @@ CENTROID_DEFINITION_WEIGHT = 0.5
 
 
 def centroid_def(train: Training, test: Test) -> Prediction:
-    """:class:`nlp_coder.match.CentroidMatcher`: cosine to the exemplars' centroid blended with the
+    """:class:`nlp_coder.match.matcher.CentroidMatcher`: cosine to the exemplars' centroid blended with the
     definition (weight 0.5), counterexample penalty, threshold/margin decision."""
     settings = replace(train.settings, definition_weight=CENTROID_DEFINITION_WEIGHT)
     return _matcher_prediction(train, test, train.codebook, settings, CentroidMatcher)

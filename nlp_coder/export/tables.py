@@ -27,7 +27,7 @@ from nlp_coder.records import Codebook, Decision, Fragment, FragmentResult, RunM
 from nlp_coder.store import manifest_json
 
 if TYPE_CHECKING:
-    from nlp_coder.match import Decisions
+    from nlp_coder.match.matcher import Decisions
 
 FORMATS = ("jsonl", "csv", "json", "md")
 

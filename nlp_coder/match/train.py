@@ -29,7 +29,7 @@ from pathlib import Path
 import numpy as np
 
 from nlp_coder.errors import InputError
-from nlp_coder.match import CodebookMatcher, Scores
+from nlp_coder.match.matcher import CodebookMatcher, Scores
 from nlp_coder.records import Codebook, Document, Fragment, MatchSettings
 
 MIN_POSITIVES = 5  # fewer pilot fragments than this: the code keeps the default cut, 0.5
@@ -261,7 +261,7 @@ def train_matcher(path: str | Path, codebook: Codebook, settings: MatchSettings,
         segment_options: how the corpus was segmented (the pilot documents are cut the same way).
         encode: texts to unit vectors, through the project store's cache.
     """
-    from nlp_coder.embed import file_sha256
+    from nlp_coder.embed.models import file_sha256
     from nlp_coder.segment import segment
 
     documents, passages = read_pilot(path, corpus)

@@ -21,7 +21,7 @@ from typing import Any
 import numpy as np
 
 from nlp_coder.errors import InputError
-from nlp_coder.match import CodebookMatcher
+from nlp_coder.match.matcher import CodebookMatcher
 from nlp_coder.records import Fragment, FragmentResult
 
 #: Spoken fillers and hedges that say nothing about a theme.

@@ -20,7 +20,7 @@ from nlp_coder.errors import NlpCoderError
 from nlp_coder.records import DEFAULT_METHOD, METHODS
 
 if TYPE_CHECKING:
-    from nlp_coder.match import Decisions
+    from nlp_coder.match.matcher import Decisions
 
 CONTEXT = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
 
@@ -119,7 +119,7 @@ def _method_option(func: Callable[..., Any]) -> Callable[..., Any]:
                              f"(topk for --model fast), else {DEFAULT_METHOD}.")(func)
 
 
-# -- speed options (nlp_coder.fast): --device on suggest/embed, --cascade on suggest ----------------
+# -- speed options (nlp_coder.match.cascade): --device on suggest/embed, --cascade on suggest ----------------
 def _device_option(func: Callable[..., Any]) -> Callable[..., Any]:
     return click.option("--device", type=click.Choice(["cpu", "cuda", "auto"]), default="auto", show_default=True,
                         help="Where the model runs: auto = a CUDA GPU when torch sees one, else the CPU.")(func)
@@ -137,7 +137,7 @@ def _cluster_embedder(stack: contextlib.ExitStack, scheduler: str | None, model:
     """The Dask embedder for ``--scheduler`` (closed with ``stack``), or None to embed here."""
     if scheduler is None:
         return None
-    from nlp_coder.distributed import load_dask_embedder
+    from nlp_coder.embed.dask import load_dask_embedder
 
     return stack.enter_context(load_dask_embedder(model, scheduler, batch_size=min(batch_size, 128), device=device))
 
@@ -185,7 +185,7 @@ def _format_for(out: Path | None, fmt: str | None) -> str:
 
 
 def _emit(text: str, out: Path | None) -> None:
-    from nlp_coder.output import write_atomic
+    from nlp_coder.export.tables import write_atomic
 
     if out is None:
         click.echo(text, nl=False)
@@ -238,9 +238,9 @@ def suggest(corpus: Path, codebook: Path, out: Path | None, fmt: str | None, thr
             cascade: float | None, cascade_band: float | None, train_from: Path | None, **segmenting: Any) -> None:
     """Suggest codes for every fragment of CORPUS (a transcript, a folder, or a fragment table)."""
     from nlp_coder.codebook import load_codebook
-    from nlp_coder.output import atomic_output, render_results, select_results
-    from nlp_coder.pipeline import DEFAULT_BATCH, SuggestOptions
-    from nlp_coder.pipeline import suggest as run_suggest
+    from nlp_coder.export.tables import atomic_output, render_results, select_results
+    from nlp_coder.run import DEFAULT_BATCH, SuggestOptions
+    from nlp_coder.run import suggest as run_suggest
     from nlp_coder.store import resolve_store_path
 
     store = resolve_store_path(db)
@@ -293,7 +293,7 @@ def suggest(corpus: Path, codebook: Path, out: Path | None, fmt: str | None, thr
         click.echo(f"{where_to}; run {result.run_id} recorded in {store} "
                    f"(fragments: {result.embedded} texts embedded, {result.cached} from cache)", err=out is None)
         if result.training is not None:
-            from nlp_coder.train import training_text
+            from nlp_coder.match.train import training_text
 
             click.echo(training_text(result.training), err=out is None)
         if result.cascade is not None:
@@ -311,8 +311,8 @@ def suggest(corpus: Path, codebook: Path, out: Path | None, fmt: str | None, thr
 def segment(corpus: Path, out: Path | None, fmt: str | None, quiet: bool, metadata: Path | None,
             **segmenting: Any) -> None:
     """Cut CORPUS into fragments and print them with their exact offsets (nothing is coded)."""
-    from nlp_coder.output import render_fragments
-    from nlp_coder.pipeline import read_and_segment
+    from nlp_coder.export.tables import render_fragments
+    from nlp_coder.run import read_and_segment
 
     seg = read_and_segment(corpus, _build_segment_options(**segmenting), metadata)
     _emit(render_fragments(seg.fragments, _format_for(out, fmt)), out)
@@ -335,7 +335,7 @@ def segment(corpus: Path, out: Path | None, fmt: str | None, quiet: bool, metada
 def embed(corpus: Path, model: str, db: Path | None, batch_size: int, quiet: bool, metadata: Path | None,
           device: str, scheduler: str | None, **segmenting: Any) -> None:
     """Embed CORPUS's fragments into the project store's cache, so later runs are fast."""
-    from nlp_coder.pipeline import embed_corpus
+    from nlp_coder.run import embed_corpus
     from nlp_coder.store import resolve_store_path
 
     store = resolve_store_path(db)
@@ -372,9 +372,9 @@ def discover(corpus: Path, codebook: Path | None, out: Path | None, fmt: str | N
              margin: float | None, model: str, method: str | None, db: Path | None, quiet: bool, metadata: Path | None,
              **segmenting: Any) -> None:
     """Cluster the text no code fits into candidate themes, with keywords and example fragments."""
-    from nlp_coder.discover import candidate_codes_yaml, discovery_as_dict, discovery_as_markdown
-    from nlp_coder.output import write_atomic
-    from nlp_coder.pipeline import SuggestOptions, discover_themes
+    from nlp_coder.analyses.discover import candidate_codes_yaml, discovery_as_dict, discovery_as_markdown
+    from nlp_coder.export.tables import write_atomic
+    from nlp_coder.run import SuggestOptions, discover_themes
     from nlp_coder.store import resolve_store_path
 
     found = discover_themes(corpus, codebook, resolve_store_path(db),
@@ -410,8 +410,8 @@ def sensitivity(corpus: Path, codebook: Path, out: Path | None, fmt: str | None,
                 method: str | None, db: Path | None, quiet: bool, metadata: Path | None, **segmenting: Any) -> None:
     """Test the codebook's category boundaries: threshold and margin sweeps, exemplar stability,
     competing codes with their boundary fragments, and recommendations."""
-    from nlp_coder.pipeline import SuggestOptions, boundary_sensitivity
-    from nlp_coder.sensitivity import sensitivity_as_dict, sensitivity_as_markdown
+    from nlp_coder.analyses.sensitivity import sensitivity_as_dict, sensitivity_as_markdown
+    from nlp_coder.run import SuggestOptions, boundary_sensitivity
     from nlp_coder.store import resolve_store_path
 
     if bootstrap < 0:
@@ -448,8 +448,8 @@ def report(corpus: Path, codebook: Path, out: Path, bootstrap: int, distance_thr
            method: str | None, db: Path | None, quiet: bool, metadata: Path | None, **segmenting: Any) -> None:
     """Write one self-contained HTML page (works offline) on a coded corpus: overview, codes by
     facet and attribute, a map of fragments, quotes, candidate themes, sensitivity, co-occurrence."""
-    from nlp_coder.output import write_atomic
-    from nlp_coder.pipeline import SuggestOptions, build_report
+    from nlp_coder.export.tables import write_atomic
+    from nlp_coder.run import SuggestOptions, build_report
     from nlp_coder.store import resolve_store_path
 
     options = SuggestOptions(model=model, method=method, threshold=threshold, margin=margin)
@@ -508,8 +508,8 @@ def codebook_lint(file: Path, min_examples: int, no_embed: bool, strict: bool, m
 
 
 def _cached_encoder(model: str, db: Path | None) -> Callable[[Any], Any]:
-    from nlp_coder.embed import load_embedder
-    from nlp_coder.pipeline import embed_cached
+    from nlp_coder.embed.models import load_embedder
+    from nlp_coder.run import embed_cached
     from nlp_coder.store import Store, resolve_store_path
 
     embedder = load_embedder(model)
@@ -536,10 +536,10 @@ def models(fmt: str) -> None:
 
 # Commands of other areas live in their own modules (cli_*.py) and are registered here.
 # (Imported last: they use the shared option decorators defined above.)
-from nlp_coder.cli_evaluate import evaluate  # noqa: E402
+from nlp_coder.cli.evaluate import evaluate  # noqa: E402
 
 main.add_command(evaluate)
-from nlp_coder.cli_refi import agree, check, convert, sample  # noqa: E402
+from nlp_coder.cli.refi import agree, check, convert, sample  # noqa: E402
 
 main.add_command(agree)
 main.add_command(sample)

@@ -71,7 +71,7 @@ def draw_sample(fragments: Sequence[Fragment], n: int, *, seed: int, stratify_by
 
 def sample_as_csv(sample: Sample) -> str:
     """The sample as a codings CSV to fill in: ``document,start,end,code,coder`` first."""
-    from nlp_coder.output import _csv_text
+    from nlp_coder.export.tables import _csv_text
 
     keys = sorted({k for f in sample.fragments for k in f.attributes})
     header = ["document", "start", "end", "code", "coder", "fragment_id", "speaker", "text", *keys]

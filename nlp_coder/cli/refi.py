@@ -31,7 +31,7 @@ def convert(source: Path, target: Path) -> None:
     (.qdc or .yaml). Definitions, criteria and exemplars travel in each code's Description."""
     from nlp_coder.codebook import load_codebook
     from nlp_coder.errors import InputError
-    from nlp_coder.output import write_atomic
+    from nlp_coder.export.tables import write_atomic
     from nlp_coder.refi import codebook_to_yaml, write_qdc
 
     book = load_codebook(source)
@@ -70,8 +70,8 @@ def agree(inputs: tuple[Path, ...], coders: tuple[str, ...], level: str, within:
 
     INPUTS are one or two .qdpx projects, codings CSVs (document,start,end,code,coder) or suggest
     JSONL files (the machine as a coder)."""
-    from nlp_coder.agree import agreement_as_dicts, agreement_as_text, agreement_from_inputs
-    from nlp_coder.output import _csv_text
+    from nlp_coder.analyses.agree import agreement_as_dicts, agreement_as_text, agreement_from_inputs
+    from nlp_coder.export.tables import _csv_text
     from nlp_coder.refi import read_codings
     from nlp_coder.refi.codings import read_passages
 
@@ -108,12 +108,12 @@ def sample(corpus: Path, n: int, stratify_by: str | None, seed: int, out: Path, 
            quiet: bool, metadata: Path | None, **segmenting: Any) -> None:
     """Draw a random (or stratified) sample of CORPUS's fragments for a second coder, without
     anyone's codes."""
+    from nlp_coder.analyses.sample import draw_sample, sample_as_csv
     from nlp_coder.codebook import load_codebook
     from nlp_coder.errors import InputError
-    from nlp_coder.output import write_atomic
-    from nlp_coder.pipeline import read_and_segment
+    from nlp_coder.export.tables import write_atomic
     from nlp_coder.refi import Marker, build_qdpx, read_qdpx, write_atomic_bytes
-    from nlp_coder.sample import draw_sample, sample_as_csv
+    from nlp_coder.run import read_and_segment
 
     suffix = out.suffix.casefold()
     if suffix not in (".csv", ".qdpx"):
@@ -165,10 +165,10 @@ def check(project: Path, codebook: Path, codings: Path | None, fmt: str | None, 
           metadata: Path | None, **segmenting: Any) -> None:
     """Audit the human coding of PROJECT: fragments probably missed, doubtful codings, and a
     per-code summary, to review (nothing is changed)."""
-    from nlp_coder.audit import audit, audit_codings, audit_csv, audit_jsonl, audit_summary_text
+    from nlp_coder.analyses.audit import audit, audit_codings, audit_csv, audit_jsonl, audit_summary_text
     from nlp_coder.errors import InputError
-    from nlp_coder.pipeline import SuggestOptions
     from nlp_coder.refi import build_qdpx, read_qdpx, write_atomic_bytes
+    from nlp_coder.run import SuggestOptions
     from nlp_coder.store import resolve_store_path
 
     fmt = fmt or {".csv": "csv", ".jsonl": "jsonl", ".qdpx": "qdpx"}.get(out.suffix.casefold() if out else "", "text")

@@ -17,12 +17,12 @@ from typing import Any
 
 import numpy as np
 
-from nlp_coder.agree import Agreement
-from nlp_coder.discover import Discovery
-from nlp_coder.output import Summary, assigned_codes, summarise
+from nlp_coder.analyses.agree import Agreement
+from nlp_coder.analyses.discover import Discovery
+from nlp_coder.analyses.sensitivity import Sensitivity
+from nlp_coder.export.tables import Summary, assigned_codes, summarise
 from nlp_coder.records import Codebook, Document, FragmentResult, RunManifest
 from nlp_coder.refi.model import Coding
-from nlp_coder.sensitivity import Sensitivity
 
 #: Okabe & Ito (2008): distinguishable with the common colour-vision deficiencies.
 PALETTE = ("#E69F00", "#56B4E9", "#009E73", "#F0E442", "#0072B2", "#D55E00", "#CC79A7", "#000000")
@@ -141,7 +141,7 @@ def machine_agreement(results: Sequence[FragmentResult], documents: Sequence[Doc
                       codings: Sequence[Coding]) -> tuple[Agreement, ...]:
     """Agreement of each human coder with the machine (and between the humans, when several),
     on the documents the humans coded, at fragment and character level."""
-    from nlp_coder.agree import Rater, agreement
+    from nlp_coder.analyses.agree import Rater, agreement
     from nlp_coder.refi import MACHINE_USER, Unit
 
     human = [c for c in codings if c.coder != MACHINE_USER]

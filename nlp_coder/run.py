@@ -22,10 +22,11 @@ import orjson
 
 from nlp_coder import __version__
 from nlp_coder.codebook import load_codebook
-from nlp_coder.embed import Embedder, load_embedder, load_registry
+from nlp_coder.embed.models import Embedder, load_embedder, load_registry
 from nlp_coder.errors import InputError
-from nlp_coder.fast import CascadeOptions, CascadeReport
-from nlp_coder.match import (
+from nlp_coder.export.tables import Summary, Tally, decision_lines
+from nlp_coder.match.cascade import CascadeOptions, CascadeReport
+from nlp_coder.match.matcher import (
     DEFAULT_METHOD,
     DEFINITION_WEIGHTS,
     MATCHERS,
@@ -34,7 +35,6 @@ from nlp_coder.match import (
     build_matcher,
     codebook_texts,
 )
-from nlp_coder.output import Summary, Tally, decision_lines
 from nlp_coder.readers import read_corpus_report
 from nlp_coder.records import Codebook, Document, Fragment, FragmentResult, MatchSettings, RunManifest
 from nlp_coder.segment import (
@@ -50,9 +50,9 @@ from nlp_coder.segment import (
 from nlp_coder.store import Store, text_sha256
 
 if TYPE_CHECKING:  # only in annotations: imported when a command needs them
-    from nlp_coder.discover import Discovery
-    from nlp_coder.sensitivity import Sensitivity
-    from nlp_coder.train import Training
+    from nlp_coder.analyses.discover import Discovery
+    from nlp_coder.analyses.sensitivity import Sensitivity
+    from nlp_coder.match.train import Training
 
 DEFAULT_BATCH = 256
 DEFAULT_CHUNK = 4096
@@ -70,7 +70,7 @@ class SuggestOptions:
 
     ``method`` defaults to the model's (registry ``method``), else :data:`DEFAULT_METHOD`;
     ``threshold`` and ``margin`` to the codebook's values, else the model's for the method;
-    ``definition_weight`` to the method's (:data:`nlp_coder.match.DEFINITION_WEIGHTS`).
+    ``definition_weight`` to the method's (:data:`nlp_coder.match.matcher.DEFINITION_WEIGHTS`).
     """
 
     model: str = "default"
@@ -82,12 +82,12 @@ class SuggestOptions:
     counterexample_weight: float = 1.0
     suggestions: int = 3
     batch_size: int = DEFAULT_BATCH
-    # Speed (nlp_coder.fast): the torch device of the model, and the cascade (None: off; else the
+    # Speed (nlp_coder.match.cascade): the torch device of the model, and the cascade (None: off; else the
     # largest share of fragments the full model re-scores after the fast model scored them all).
     device: str = "auto"
     cascade: float | None = None
     cascade_band: float | None = None
-    # Pilot coding to learn from (nlp_coder.train): a .qdpx project or a codings CSV.
+    # Pilot coding to learn from (nlp_coder.match.train): a .qdpx project or a codings CSV.
     train_from: str | None = None
 
 
@@ -261,8 +261,8 @@ def suggest(corpus: str | Path, codebook: str | Path, store_path: str | Path, *,
             otherwise.
         progress: show a progress bar with rate and time left (only on a terminal).
         fast_embedder: with ``options.cascade``, the fast model (loaded from the registry's
-            ``fast`` otherwise); see :mod:`nlp_coder.fast`.
-        sink: called with each chunk's :class:`~nlp_coder.match.Decisions`, in corpus order, and
+            ``fast`` otherwise); see :mod:`nlp_coder.match.cascade`.
+        sink: called with each chunk's :class:`~nlp_coder.match.matcher.Decisions`, in corpus order, and
             their JSONL lines.
         keep_results: return every result and vector (``False``: only counts and the summary).
         chunk_size: fragments per chunk (default :data:`DEFAULT_CHUNK`; whole documents are kept
@@ -466,7 +466,7 @@ class _SuggestJob:
         return self._codebook_vectors[key]
 
     def train(self, fragments: Sequence[Fragment], documents: Sequence[Document], options: SegmentOptions) -> None:
-        from nlp_coder.train import train_matcher
+        from nlp_coder.match.train import train_matcher
 
         assert self.options.train_from is not None
         self.matcher, self.training = train_matcher(
@@ -526,7 +526,7 @@ class _SuggestJob:
 
     def _cascade(self, fragments: Sequence[Fragment], texts: list[str], hashes: list[str],
                  bar: _RunProgress) -> tuple[Decisions, np.ndarray]:
-        from nlp_coder.fast import cascade_predict
+        from nlp_coder.match.cascade import cascade_predict
 
         assert self.cascade is not None and self.fast is not None
         fast_book = self.codebook_vectors(self.fast)
@@ -624,7 +624,7 @@ class _RunProgress:
 
 def _training_parameters(path: str) -> tuple[tuple[str, object], ...]:
     """Manifest parameters of a run trained on pilot coding: the file and its hash."""
-    from nlp_coder.embed import file_sha256
+    from nlp_coder.embed.models import file_sha256
 
     if not Path(path).is_file():
         raise InputError("pilot coding not found", path, "Give a .qdpx project or a codings .csv")
@@ -663,7 +663,7 @@ def embed_corpus(corpus: str | Path, store_path: str | Path, *, segment_options:
                  batch_size: int = DEFAULT_BATCH, progress: bool = False, device: str = "auto") -> Embedding:
     """Embed a corpus' fragments, through the project store's cache (``nlp-coder embed``).
 
-    ``device``: ``cpu``, ``cuda`` or ``auto`` (see :func:`nlp_coder.embed.resolve_device`).
+    ``device``: ``cpu``, ``cuda`` or ``auto`` (see :func:`nlp_coder.embed.models.resolve_device`).
     """
     segment_options = segment_options or SegmentOptions()
     seg = read_and_segment(corpus, segment_options, metadata)
@@ -686,7 +686,7 @@ def discover_themes(corpus: str | Path, codebook: str | Path | None, store_path:
     With a codebook, the corpus is coded first (recorded as a ``suggest`` run) and the
     ``uncoded`` fragments are clustered by default; without one, every fragment is (open coding).
     """
-    from nlp_coder.discover import discover
+    from nlp_coder.analyses.discover import discover
     from nlp_coder.records import Decision
     from nlp_coder.segment import load_analysis_pipeline
 
@@ -731,7 +731,7 @@ def boundary_sensitivity(corpus: str | Path, codebook: str | Path, store_path: s
 
 def _sensitivity_of(coded: SuggestResult, store_path: str | Path, options: SuggestOptions, *, bootstrap: int,
                     seed: int, compare_model: str | None, progress: bool) -> Sensitivity:
-    from nlp_coder.sensitivity import sensitivity
+    from nlp_coder.analyses.sensitivity import sensitivity
 
     assert coded.vectors is not None and coded.matcher is not None
     texts = codebook_texts(coded.codebook)
@@ -764,9 +764,9 @@ def build_report(corpus: str | Path, codebook: str | Path, store_path: str | Pat
     Human coding (``codings``: a ``.qdpx`` or a codings CSV; by default the corpus itself when it
     is a ``.qdpx``) adds agreement tables between each human coder and the machine.
     """
-    from nlp_coder.discover import discover
+    from nlp_coder.analyses.discover import discover
+    from nlp_coder.export.html import machine_agreement, render_report, report_context
     from nlp_coder.refi import read_codings
-    from nlp_coder.report import machine_agreement, render_report, report_context
     from nlp_coder.segment import load_analysis_pipeline
 
     options = options or SuggestOptions()

@@ -20,12 +20,12 @@ from pathlib import Path
 import numpy as np
 
 from nlp_coder.codebook import load_codebook
-from nlp_coder.embed import Embedder, load_embedder
+from nlp_coder.embed.models import Embedder, load_embedder
 from nlp_coder.errors import InputError
-from nlp_coder.match import build_matcher, codebook_texts
-from nlp_coder.pipeline import SuggestOptions, embed_cached, match_settings, read_and_segment
+from nlp_coder.match.matcher import build_matcher, codebook_texts
 from nlp_coder.records import Document, Fragment
 from nlp_coder.refi.model import Coding
+from nlp_coder.run import SuggestOptions, embed_cached, match_settings, read_and_segment
 from nlp_coder.segment import SegmentOptions
 from nlp_coder.store import Store
 
@@ -239,7 +239,7 @@ def audit_jsonl(report: Audit) -> str:
 
 
 def audit_csv(report: Audit) -> str:
-    from nlp_coder.output import _csv_text
+    from nlp_coder.export.tables import _csv_text
 
     header = ["kind", "rank", "document", "start", "end", "code", "score", "threshold", "other_code", "other_score",
               "coder", "reason", "text", "evidence_1", "evidence_1_similarity", "evidence_2", "evidence_2_similarity"]

@@ -17,199 +17,19 @@ import os
 import re
 import sys
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, replace
-from functools import lru_cache
+from dataclasses import replace
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any
 
 import numpy as np
-import yaml
 
+from nlp_coder.embed.protocol import Embedder, HashingEmbedder, normalise
+from nlp_coder.embed import registry as _registry
+from nlp_coder.embed.registry import ModelSpec, Registry, SpacySpec, load_registry
 from nlp_coder.errors import InputError, ModelNotInstalledError
 
-MODELS_DIR = Path(__file__).resolve().parent.parent / "models"
-"""Where models built from installed weights live (``models/`` of a source checkout)."""
-
-_REGISTRY_CANDIDATES = (
-    Path(__file__).resolve().parent.parent / "models" / "registry.yaml",  # source checkout
-    Path(__file__).resolve().parent / "_data" / "registry.yaml",  # installed wheel
-)
-
-
-@dataclass(frozen=True)
-class ModelSpec:
-    """One entry of the model registry."""
-
-    name: str
-    kind: str
-    dimensions: int
-    languages: tuple[str, ...]
-    threshold: float
-    margin: float
-    aliases: tuple[str, ...] = ()
-    package: str | None = None
-    module: str | None = None
-    path_function: str | None = None
-    weights_file: str | None = None
-    weights_sha256: str | None = None
-    description: str = ""
-    path: str | None = None  # kind static: the model folder, relative to models/ of the checkout
-    build: str = ""  # how to build a model that is not shipped in a package (named in errors)
-    method_thresholds: tuple[tuple[str, float], ...] = ()  # scoring method -> its default threshold
-    members: tuple[tuple[str, float], ...] = ()  # kind ensemble: (member model, weight) pairs
-    method: str | None = None  # the scoring method used with this model unless --method says otherwise
-    onnx_path: str | None = None  # an ONNX export of the same weights, built into models/ (CPU runs)
-    onnx_sha256: str | None = None
-
-    def threshold_for(self, method: str) -> float:
-        """The default threshold of ``method`` for this model (``threshold`` unless the registry
-        gives the method its own: scores of different methods sit on different scales)."""
-        return dict(self.method_thresholds).get(method, self.threshold)
-
-    @property
-    def installed(self) -> bool:
-        """Whether the model can be loaded here (its package is importable, its folder built, or
-        every member of an ensemble installed)."""
-        if self.members:
-            registry = load_registry()
-            return all(registry.model(name).installed for name, _ in self.members)
-        if self.path is not None:
-            return (MODELS_DIR / self.path / (self.weights_file or "model.safetensors")).is_file()
-        return self.module is None or importlib.util.find_spec(self.module) is not None
-
-
-@dataclass(frozen=True)
-class SpacySpec:
-    """A trained spaCy pipeline used for sentence segmentation when installed."""
-
-    name: str
-    package: str
-    module: str
-    languages: tuple[str, ...]
-
-
-@dataclass(frozen=True)
-class Registry:
-    models: tuple[ModelSpec, ...]
-    spacy: tuple[SpacySpec, ...]
-
-    def model(self, name: str) -> ModelSpec:
-        """The registered model called ``name`` (or one of its aliases)."""
-        for spec in self.models:
-            if name == spec.name or name in spec.aliases:
-                return spec
-        known = ", ".join(s.name for s in self.models)
-        raise InputError(f"unknown model '{name}'", "--model", f"Use one of: {known} (see 'nlp-coder models')")
-
-
-@lru_cache(maxsize=1)
-def load_registry() -> Registry:
-    """Read the model registry shipped with nlp_coder."""
-    for path in _REGISTRY_CANDIDATES:
-        if path.is_file():
-            data = yaml.safe_load(path.read_text(encoding="utf-8"))
-            break
-    else:  # pragma: no cover - a broken installation
-        raise FileNotFoundError("models/registry.yaml is missing from this installation of nlp_coder")
-    models = tuple(
-        ModelSpec(
-            name=m["name"],
-            kind=m["kind"],
-            dimensions=int(m["dimensions"]),
-            languages=tuple(m.get("languages", ())),
-            threshold=float(m["threshold"]),
-            margin=float(m["margin"]),
-            aliases=tuple(m.get("aliases") or ()),
-            package=m.get("package"),
-            module=m.get("module"),
-            path_function=m.get("path_function"),
-            weights_file=m.get("weights_file"),
-            weights_sha256=m.get("weights_sha256"),
-            description=" ".join(str(m.get("description", "")).split()),
-            path=m.get("path"),
-            build=" ".join(str(m.get("build", "")).split()),
-            method_thresholds=tuple((str(k), float(v)) for k, v in (m.get("method_thresholds") or {}).items()),
-            members=tuple((str(k), float(v)) for k, v in (m.get("members") or {}).items()),
-            method=m.get("method"),
-            onnx_path=(m.get("onnx") or {}).get("path"),
-            onnx_sha256=(m.get("onnx") or {}).get("sha256"),
-        )
-        for m in data["models"]
-    )
-    spacy = tuple(
-        SpacySpec(name=s["name"], package=s["package"], module=s["module"],
-                  languages=tuple(s.get("languages", ())))
-        for s in data.get("spacy", ())
-    )
-    return Registry(models=models, spacy=spacy)
-
-
-class Embedder(Protocol):
-    """What the pipeline needs from an embedding model."""
-
-    @property
-    def model_id(self) -> str: ...
-
-    @property
-    def weights_sha256(self) -> str: ...
-
-    @property
-    def dimensions(self) -> int: ...
-
-    def encode(self, texts: Sequence[str]) -> np.ndarray:
-        """Vectors for ``texts``: shape ``(len(texts), dimensions)``, float32, unit length."""
-        ...
-
-
-def normalise(vectors: np.ndarray) -> np.ndarray:
-    """Scale rows to unit length (zero rows stay zero), as float32."""
-    vectors = np.asarray(vectors, dtype=np.float32)
-    norms = np.linalg.norm(vectors, axis=1, keepdims=True)
-    return (vectors / np.where(norms == 0, 1, norms)).astype(np.float32)
-
-
-_WORD = re.compile(r"\w+", re.UNICODE)
-
-
-class HashingEmbedder:
-    """A deterministic, dependency-free embedder: hashed word unigrams and bigrams.
-
-    Texts that share words get similar vectors, which is all the pipeline's tests need. It is
-    not a semantic model and is never a default. It counts the texts it encodes, so tests can
-    assert what the cache saved.
-    """
-
-    def __init__(self, dimensions: int = 256, model_id: str = "hash-test") -> None:
-        self._dimensions = dimensions
-        self._model_id = model_id
-        self.calls = 0
-        self.texts_encoded = 0
-
-    @property
-    def model_id(self) -> str:
-        return self._model_id
-
-    @property
-    def weights_sha256(self) -> str:
-        return hashlib.sha256(f"{self._model_id}:{self._dimensions}".encode()).hexdigest()
-
-    @property
-    def dimensions(self) -> int:
-        return self._dimensions
-
-    def encode(self, texts: Sequence[str]) -> np.ndarray:
-        self.calls += 1
-        self.texts_encoded += len(texts)
-        out = np.zeros((len(texts), self._dimensions), dtype=np.float32)
-        for row, text in enumerate(texts):
-            words = [w.lower() for w in _WORD.findall(text)]
-            features = words + [f"{a} {b}" for a, b in zip(words, words[1:])]
-            for feature in features:
-                digest = hashlib.blake2b(feature.encode("utf-8"), digest_size=8).digest()
-                value = int.from_bytes(digest, "little")
-                out[row, value % self._dimensions] += 1.0 if (value >> 32) & 1 else -1.0
-        return normalise(out)
-
+__all__ = ["Embedder", "HashingEmbedder", "ModelSpec", "Registry", "SpacySpec", "load_registry",
+           "normalise"]  # re-exported
 
 class _RegisteredEmbedder:
     """What embedders of registered models share: the registry entry and the checked weights.
@@ -697,7 +517,7 @@ def onnx_export(spec: ModelSpec) -> ModelSpec | None:
         return None
     export = replace(spec, path=spec.onnx_path, weights_file="model.onnx", weights_sha256=spec.onnx_sha256,
                      build="make onnx-model", module=None, package=None, onnx_path=None, onnx_sha256=None)
-    folder = MODELS_DIR / spec.onnx_path
+    folder = _registry.MODELS_DIR / spec.onnx_path
     built = all((folder / name).is_file() for name in ("model.onnx", "tokenizer.json", "config.json"))
     return export if built else None
 
@@ -734,7 +554,7 @@ def static_folder(spec: ModelSpec) -> Path:
     """
     if spec.path is None:
         raise InputError(f"model '{spec.name}' has no path", "models/registry.yaml")
-    folder = MODELS_DIR / spec.path
+    folder = _registry.MODELS_DIR / spec.path
     if not (folder / (spec.weights_file or "model.safetensors")).is_file() or not (folder / "tokenizer.json").is_file():
         raise ModelNotInstalledError(
             f"model '{spec.name}' is not built: models/{spec.path} is missing or incomplete. "

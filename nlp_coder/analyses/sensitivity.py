@@ -27,7 +27,7 @@ from itertools import combinations
 
 import numpy as np
 
-from nlp_coder.match import CodebookMatcher, best_and_rivals, build_matcher, ranked_codes
+from nlp_coder.match.matcher import CodebookMatcher, best_and_rivals, build_matcher, ranked_codes
 from nlp_coder.records import Code, Codebook, FragmentResult
 
 UNCODED = -1
@@ -95,7 +95,7 @@ def _main_codable(book: Codebook) -> list[int]:
 def labels(matcher: CodebookMatcher, scores: np.ndarray, threshold: float | None = None,
            margin: float | None = None, order: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
     """Best main code per fragment (a column index, or ``UNCODED``) and whether it is an overlap,
-    decided by the matcher's own rule (:func:`~nlp_coder.match.best_and_rivals`) for any
+    decided by the matcher's own rule (:func:`~nlp_coder.match.matcher.best_and_rivals`) for any
     threshold and margin, vectorised over fragments. ``order`` may pass
     :func:`main_order` of these scores (it does not depend on the threshold or margin)."""
     book = matcher.codebook_

@@ -25,9 +25,6 @@ uncoded fragments, how well ``uncoded`` finds them.
 
 from __future__ import annotations
 
-import csv
-import hashlib
-import io
 import json
 import math
 from collections.abc import Callable, Sequence
@@ -36,11 +33,14 @@ from pathlib import Path
 
 import numpy as np
 
+from nlp_coder.analyses.methods import DEFAULT, METHODS, Prediction, Test, Training
 from nlp_coder.codebook import load_codebook
 from nlp_coder.errors import InputError
-from nlp_coder.eval_methods import DEFAULT, METHODS, Prediction, Test, Training
-from nlp_coder.match import codebook_texts, definition_text
+from nlp_coder.match.matcher import codebook_texts, definition_text
+from nlp_coder.readers.gold import GoldFragment, gold_sha256, parse_gold, read_gold
 from nlp_coder.records import Codebook, MatchSettings
+
+__all__ = ["GoldFragment", "parse_gold", "read_gold"]  # re-exported: the gold reader lives in readers
 
 Encode = Callable[[Sequence[str]], np.ndarray]
 
@@ -50,22 +50,10 @@ SCALARS = ("macro_f1", "micro_f1", "accuracy", "top3_recall", "kappa", "alpha", 
 
 
 @dataclass(frozen=True)
-class GoldFragment:
-    """A fragment with the codes a human gave it (empty ``codes``: left uncoded)."""
-
-    id: str
-    text: str
-    codes: tuple[str, ...]
-    document: str = ""
-    speaker: str | None = None
-    context: str = ""
-
-
-@dataclass(frozen=True)
 class EvaluateOptions:
     """How to evaluate.
 
-    ``methods``: names from :data:`nlp_coder.eval_methods.METHODS`; the first one is the
+    ``methods``: names from :data:`nlp_coder.analyses.methods.METHODS`; the first one is the
     headline. ``threshold``/``margin``: default the codebook's, else the model's.
     ``exemplars_from_gold``: ``K`` for the few-shot protocol (0: use the codebook as is).
     """
@@ -153,86 +141,6 @@ class EvaluationReport:
     splits: tuple[Split, ...]
     n: int
     warnings: tuple[str, ...] = field(default=())
-
-
-# -- reading gold ------------------------------------------------------------------------------
-
-def read_gold(path: str | Path) -> tuple[GoldFragment, ...]:
-    """Read a gold file: CSV (``.csv``/``.tsv``) or JSONL (``.jsonl``/``.json``)."""
-    path = Path(path)
-    if not path.is_file():
-        raise InputError("gold file not found", str(path), "Give a CSV or JSONL file of coded fragments")
-    try:
-        text = path.read_bytes().decode("utf-8-sig")
-    except UnicodeDecodeError as exc:
-        raise InputError("gold file is not UTF-8 text", str(path), "Save it as UTF-8") from exc
-    suffix = path.suffix.lower()
-    if suffix in {".jsonl", ".json", ".ndjson"}:
-        rows = _jsonl_rows(text, str(path))
-    elif suffix in {".csv", ".tsv", ".txt"}:
-        dialect = "excel-tab" if suffix == ".tsv" else "excel"
-        rows = [(i + 2, r) for i, r in enumerate(csv.DictReader(io.StringIO(text), dialect=dialect))]
-        header = next(csv.reader(io.StringIO(text), dialect=dialect), [])
-        _check_columns(header, str(path))
-    else:
-        raise InputError(f"unknown gold format '{suffix or path.name}'", str(path), "Use .csv or .jsonl")
-    return parse_gold(rows, str(path))
-
-
-def _jsonl_rows(text: str, source: str) -> list[tuple[int, dict[str, object]]]:
-    rows = []
-    for number, line in enumerate(text.splitlines(), start=1):
-        if not line.strip():
-            continue
-        try:
-            item = json.loads(line)
-        except json.JSONDecodeError as exc:
-            raise InputError(f"not valid JSON ({exc.msg})", f"{source}:{number}") from exc
-        if not isinstance(item, dict):
-            raise InputError("each line must be a JSON object", f"{source}:{number}")
-        _check_columns(list(item), f"{source}:{number}")
-        rows.append((number, item))
-    return rows
-
-
-def _check_columns(columns: Sequence[str], where: str) -> None:
-    missing = [c for c in ("id", "text", "codes") if c not in columns]
-    if missing:
-        raise InputError(f"gold file lacks column(s) {', '.join(missing)}", where,
-                         "A gold file needs id, text and codes (optional: document, speaker, context)")
-
-
-def parse_gold(rows: Sequence[tuple[int, dict[str, object]]], source: str = "<gold>") -> tuple[GoldFragment, ...]:
-    """Gold fragments from (line number, row) pairs; ids must be unique and texts non-empty."""
-    out: list[GoldFragment] = []
-    seen: dict[str, int] = {}
-    for number, row in rows:
-        where = f"{source}:{number}"
-        fid = str(row.get("id") or "").strip()
-        if not fid:
-            raise InputError("fragment has no id", where)
-        if fid in seen:
-            raise InputError(f"duplicate id '{fid}' (first on line {seen[fid]})", where, "Ids must be unique")
-        seen[fid] = number
-        text = str(row.get("text") or "").strip()
-        if not text:
-            raise InputError(f"fragment '{fid}' has no text", where)
-        raw = row.get("codes")
-        items = raw if isinstance(raw, list) else str(raw or "").split(";")
-        codes = tuple(dict.fromkeys(str(c).strip() for c in items if str(c).strip()))
-        speaker = str(row.get("speaker") or "").strip() or None
-        out.append(GoldFragment(fid, text, codes, str(row.get("document") or "").strip(), speaker,
-                                str(row.get("context") or "").strip()))
-    if not out:
-        raise InputError("gold file has no fragments", source)
-    return tuple(out)
-
-
-def gold_sha256(gold: Sequence[GoldFragment]) -> str:
-    digest = hashlib.sha256()
-    for g in gold:
-        digest.update(json.dumps([g.id, g.text, list(g.codes), g.document, g.speaker, g.context]).encode())
-    return digest.hexdigest()
 
 
 # -- the codes evaluated -----------------------------------------------------------------------
@@ -413,7 +321,7 @@ def draw_split(gold: Sequence[GoldFragment], codes: Sequence[str], k: int, seed:
 # -- running it --------------------------------------------------------------------------------
 
 def _settings(codebook: Codebook, options: EvaluateOptions) -> MatchSettings:
-    from nlp_coder.embed import load_registry
+    from nlp_coder.embed.models import load_registry
 
     spec = load_registry().model(options.model)
     threshold = next(v for v in (options.threshold, codebook.threshold, spec.threshold) if v is not None)
@@ -535,8 +443,8 @@ def evaluate_gold(gold: Sequence[GoldFragment], codebook: Codebook, encode: Enco
 def evaluate(gold_path: str | Path, codebook_path: str | Path, store_path: str | Path,
              options: EvaluateOptions | None = None, *, embedder=None) -> EvaluationReport:  # type: ignore[no-untyped-def]
     """Evaluate suggestions for a gold file against a codebook, caching vectors in the store."""
-    from nlp_coder.embed import load_embedder
-    from nlp_coder.pipeline import embed_cached
+    from nlp_coder.embed.models import load_embedder
+    from nlp_coder.run import embed_cached
     from nlp_coder.store import Store
 
     options = options or EvaluateOptions()

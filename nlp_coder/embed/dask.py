@@ -1,6 +1,6 @@
 """The embedding step on a Dask cluster (the optional ``dask`` extra).
 
-:class:`DaskEmbedder` is an :class:`~nlp_coder.embed.Embedder` whose :meth:`~DaskEmbedder.encode`
+:class:`DaskEmbedder` is an :class:`~nlp_coder.embed.models.Embedder` whose :meth:`~DaskEmbedder.encode`
 cuts each batch into chunks, has the workers of a Dask cluster encode them, and gathers the
 vectors back in input order. Each worker loads the registered model once, by name, and checks
 that its weights have the SHA-256 the client saw, so the vectors, the run manifest and the
@@ -22,7 +22,7 @@ from typing import Any
 
 import numpy as np
 
-from nlp_coder.embed import Embedder, load_embedder
+from nlp_coder.embed.models import Embedder, load_embedder
 from nlp_coder.errors import InputError
 
 LOCAL = "local"
@@ -86,7 +86,7 @@ def encode_chunk(texts: list[str], model: str, weights_sha256: str, model_batch_
 # --- on the client ---------------------------------------------------------------------------
 
 class DaskEmbedder:
-    """An :class:`~nlp_coder.embed.Embedder` whose texts are encoded by the workers of a Dask cluster.
+    """An :class:`~nlp_coder.embed.models.Embedder` whose texts are encoded by the workers of a Dask cluster.
 
     ``model_id``, ``weights_sha256`` and ``dimensions`` come from the registered model loaded
     here, on the client (a sentence-transformers model is not run here: its network is loaded,

@@ -1,4 +1,4 @@
-"""``nlp-coder evaluate``: agreement of suggestions with human codes (library: nlp_coder.evaluate)."""
+"""``nlp-coder evaluate``: agreement of suggestions with human codes (library: nlp_coder.analyses.evaluate)."""
 
 from __future__ import annotations
 
@@ -40,9 +40,9 @@ def evaluate(gold: Path, codebook: Path, fmt: str | None, out: Path | None, meth
              model: str, db: Path | None, quiet: bool) -> None:
     """Compare suggestions with human codes in GOLD (CSV or JSONL: id, text, codes; optional
     document, speaker, context) and report precision/recall/F1, kappa, alpha and coverage."""
-    from nlp_coder.eval_methods import BASELINES, DEFAULT, METHODS
-    from nlp_coder.evaluate import EvaluateOptions, render_report
-    from nlp_coder.evaluate import evaluate as run_evaluate
+    from nlp_coder.analyses.evaluate import EvaluateOptions, render_report
+    from nlp_coder.analyses.evaluate import evaluate as run_evaluate
+    from nlp_coder.analyses.methods import BASELINES, DEFAULT, METHODS
     from nlp_coder.store import resolve_store_path
 
     chosen: list[str] = []

@@ -42,9 +42,9 @@ from typing import Any
 
 import numpy as np
 
-from nlp_coder.embed import load_registry, normalise
+from nlp_coder.embed.models import load_registry, normalise
 from nlp_coder.errors import InputError
-from nlp_coder.match import CodebookMatcher, Decisions, Scores, build_matcher, codebook_texts
+from nlp_coder.match.matcher import CodebookMatcher, Decisions, Scores, build_matcher, codebook_texts
 from nlp_coder.records import Codebook, Fragment, MatchSettings
 
 FAST_MODEL = "fast"
@@ -259,7 +259,7 @@ def unit_bags(bags: Any) -> Any:
 
 def word_bags(texts: Sequence[str]) -> Any:
     """Bags of words (scikit-learn's hashing of lower-cased words), for a fast model that has no
-    bags of its own (:meth:`~nlp_coder.embed.StaticEmbedder.bags` has)."""
+    bags of its own (:meth:`~nlp_coder.embed.models.StaticEmbedder.bags` has)."""
     from sklearn.feature_extraction.text import HashingVectorizer
 
     return HashingVectorizer(n_features=2 ** 20, binary=True, norm=None, alternate_sign=False,
@@ -278,7 +278,7 @@ def cascade_predict(fragments: Sequence[Fragment], codebook: Codebook, settings:
     Args:
         fragments: the fragments, in order; ``fast_vectors`` holds one row per fragment.
         codebook, settings: as for the full model (thresholds are shifted for the fast one).
-        fast_codebook_vectors: fast-model vectors of :func:`~nlp_coder.match.codebook_texts`.
+        fast_codebook_vectors: fast-model vectors of :func:`~nlp_coder.match.matcher.codebook_texts`.
         full_encode: ``(fragment texts, codebook texts) -> (fragment vectors, codebook vectors)``
             with the full model; called once per stage of :func:`select_in_two_stages`, on the
             selected fragments only (and not at all when none is selected).
