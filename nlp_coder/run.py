@@ -242,7 +242,8 @@ def suggest(corpus: str | Path, codebook: str | Path, store_path: str | Path, *,
             segment_options: SegmentOptions | None = None, options: SuggestOptions | None = None,
             metadata: str | Path | None = None, embedder: Embedder | None = None,
             progress: bool = False, fast_embedder: Embedder | None = None,
-            sink: Sink | None = None, keep_results: bool = True, chunk_size: int | None = None) -> SuggestResult:
+            sink: Sink | None = None, keep_results: bool = True, chunk_size: int | None = None,
+            finish: Callable[[SuggestResult], None] | None = None) -> SuggestResult:
     """Pre-code a corpus: suggest codes for every fragment of respondent talk.
 
     The corpus is streamed: documents are cut, embedded, decided, stored and handed to ``sink``
@@ -267,6 +268,8 @@ def suggest(corpus: str | Path, codebook: str | Path, store_path: str | Path, *,
         keep_results: return every result and vector (``False``: only counts and the summary).
         chunk_size: fragments per chunk (default :data:`DEFAULT_CHUNK`; whole documents are kept
             together).
+        finish: called with the result once every chunk is done and before the run is recorded as
+            finished (it writes the outputs): if it raises, the run is recorded as failed.
 
     Returns:
         A :class:`SuggestResult`: one :class:`FragmentResult` per fragment when ``keep_results``.
@@ -321,6 +324,12 @@ def suggest(corpus: str | Path, codebook: str | Path, store_path: str | Path, *,
                                  "Check --speaker/--exclude-speaker and --min-words, or that the files hold text")
             job.decide(pending_documents, pending, bar)
             manifest = job.manifest(documents, corpus_sha256(documents), train_parameters)
+            seg = Segmentation(documents, tuple(job.results_fragments()), warnings, job.segmenter.name)
+            result = SuggestResult(seg, book, tuple(job.results), manifest, job.run_id, embedded=job.embedded,
+                                   cached=job.cached, vectors=job.vectors(), matcher=job.matcher,
+                                   cascade=job.cascade_report, training=job.training, summary=job.tally.summary())
+            if finish is not None:  # the outputs: a run whose output could not be written has failed
+                finish(result)
             store.finish_run(job.run_id, manifest)
         except BaseException as exc:
             if job.run_id:
@@ -328,10 +337,7 @@ def suggest(corpus: str | Path, codebook: str | Path, store_path: str | Path, *,
             raise
         finally:
             bar.close()
-    seg = Segmentation(documents, tuple(job.results_fragments()), warnings, job.segmenter.name)
-    return SuggestResult(seg, book, tuple(job.results), manifest, job.run_id, embedded=job.embedded,
-                         cached=job.cached, vectors=job.vectors(), matcher=job.matcher, cascade=job.cascade_report,
-                         training=job.training, summary=job.tally.summary())
+    return result
 
 
 def _by_size(documents: Sequence[Document], first: int, rest: int) -> Iterator[list[Document]]:
