@@ -21,8 +21,9 @@ from itertools import combinations
 
 import numpy as np
 
-from nlp_coder.match.matcher import DEFINITION_WEIGHTS, build_matcher, codebook_texts
-from nlp_coder.records import DEFAULT_METHOD, Code, Codebook, MatchSettings
+from nlp_coder.match.matcher import build_matcher, codebook_texts
+from nlp_coder.match.settings import resolve_settings
+from nlp_coder.records import Code, Codebook, MatchSettings
 
 
 @dataclass(frozen=True)
@@ -37,16 +38,18 @@ class LintFinding:
 
 def lint_codebook(codebook: Codebook, encode: Callable[[Sequence[str]], np.ndarray] | None = None, *,
                   min_examples: int = 3, settings: MatchSettings | None = None,
-                  margin: float = 0.02) -> tuple[LintFinding, ...]:
+                  margin: float = 0.02, model: str = "default") -> tuple[LintFinding, ...]:
     """Findings for ``codebook``, structural ones first, then the ones that need vectors.
 
     Args:
         codebook: a loaded codebook.
         encode: texts to unit vectors; without it only the structural checks run.
         min_examples: fewer exemplars than this is reported.
-        settings: the matcher's scoring settings (defaults: top 3 exemplars, definition weight
-            0.25); thresholds play no part here.
+        settings: the matcher's scoring settings (default: what ``suggest`` resolves for this
+            codebook and ``model``, :func:`nlp_coder.match.settings.resolve_settings`); thresholds
+            play no part here.
         margin: an exemplar is reported when another code outscores its own by more than this.
+        model: the registered model whose method and definition weight score by default.
     """
     findings: list[LintFinding] = []
     codable = [c for c in codebook.codes if c.codable]
@@ -82,9 +85,8 @@ def lint_codebook(codebook: Codebook, encode: Callable[[Sequence[str]], np.ndarr
     for code in codable:
         if code.id in vectors:
             groups.setdefault(code.facet, []).append(code)
-    # Scored as suggest scores by default: the default method with its definition weight.
-    settings = settings or MatchSettings(threshold=0.0, margin=margin,
-                                         definition_weight=DEFINITION_WEIGHTS[DEFAULT_METHOD])
+    # Scored as suggest scores (its method and definition weight); thresholds play no part here.
+    settings = settings or replace(resolve_settings(codebook, model), threshold=0.0, margin=margin)
     for members in groups.values():
         findings.extend(_similar_pairs(codebook, members, vectors))
     findings.extend(_misplaced(codebook, lookup, settings, margin))

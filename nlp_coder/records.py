@@ -208,7 +208,7 @@ class FragmentResult:
 
 
 METHODS = ("centroid", "topk")
-"""Scoring methods of the matcher (:data:`nlp_coder.match.matcher.MATCHERS`)."""
+"""Deprecated name of :data:`nlp_coder.match.settings.SCORING_METHODS`."""
 
 DEFAULT_METHOD = "centroid"
 """The method ``suggest`` and the commands that code a corpus use unless told otherwise."""
@@ -225,6 +225,9 @@ class MatchSettings:
     counterexample_weight: float = 1.0
     suggestions: int = 3
     method: str = DEFAULT_METHOD
+    origin: tuple[tuple[str, str], ...] = field(default=(), compare=False)
+    """Where each resolved value came from (``("threshold", "codebook")``, ...): see
+    :func:`nlp_coder.match.settings.resolve_settings`."""
 
 
 @dataclass(frozen=True)

@@ -22,19 +22,12 @@ import orjson
 
 from nlp_coder import __version__
 from nlp_coder.codebook import load_codebook
-from nlp_coder.embed.models import Embedder, load_embedder, load_registry
+from nlp_coder.embed.models import Embedder, load_embedder
 from nlp_coder.errors import InputError
 from nlp_coder.export.tables import Summary, Tally, decision_lines
 from nlp_coder.match.cascade import CascadeOptions, CascadeReport
-from nlp_coder.match.matcher import (
-    DEFAULT_METHOD,
-    DEFINITION_WEIGHTS,
-    MATCHERS,
-    CodebookMatcher,
-    Decisions,
-    build_matcher,
-    codebook_texts,
-)
+from nlp_coder.match.matcher import CodebookMatcher, Decisions, build_matcher, codebook_texts
+from nlp_coder.match.settings import resolve_settings
 from nlp_coder.readers import read_corpus_report
 from nlp_coder.records import Codebook, Document, Fragment, FragmentResult, MatchSettings, RunManifest
 from nlp_coder.segment import (
@@ -211,31 +204,11 @@ def _progress(total: int, enabled: bool, label: str):  # type: ignore[no-untyped
 
 
 def match_settings(codebook: Codebook, options: SuggestOptions) -> MatchSettings:
-    """Resolve threshold and margin: the option, else the codebook's, else the model's default
-    for the method; the definition weight: the option, else the method's."""
-    spec = load_registry().model(options.model)
-    method = options.method or spec.method or DEFAULT_METHOD
-    if method not in MATCHERS:
-        raise InputError(f"unknown method '{method}'", "--method", f"Use one of: {', '.join(MATCHERS)}")
-    threshold = next(v for v in (options.threshold, codebook.threshold, spec.threshold_for(method))
-                     if v is not None)
-    margin = next(v for v in (options.margin, codebook.margin, spec.margin) if v is not None)
-    if not -1.0 <= threshold <= 1.0:
-        raise InputError(f"threshold {threshold} is outside [-1, 1]", "--threshold")
-    if margin < 0:
-        raise InputError(f"margin {margin} is negative", "--margin")
-    if options.top_k < 1 or options.suggestions < 1:
-        raise InputError("--top-k and --suggestions must be at least 1")
-    return MatchSettings(
-        threshold=threshold,
-        margin=margin,
-        top_k=options.top_k,
-        definition_weight=(DEFINITION_WEIGHTS[method] if options.definition_weight is None
-                           else options.definition_weight),
-        counterexample_weight=options.counterexample_weight,
-        suggestions=options.suggestions,
-        method=method,
-    )
+    """The settings a run with ``options`` decides with: :func:`nlp_coder.match.settings.resolve_settings`
+    (the option, else the codebook, else the model's registry entry)."""
+    return resolve_settings(codebook, options.model, method=options.method, threshold=options.threshold,
+                            margin=options.margin, top_k=options.top_k, definition_weight=options.definition_weight,
+                            counterexample_weight=options.counterexample_weight, suggestions=options.suggestions)
 
 
 def suggest(corpus: str | Path, codebook: str | Path, store_path: str | Path, *,
@@ -661,6 +634,7 @@ def _parameters(seg: SegmentOptions, settings: MatchSettings, pipeline: str) -> 
         ("definition_weight", settings.definition_weight),
         ("counterexample_weight", settings.counterexample_weight),
         ("suggestions", settings.suggestions),
+        ("settings_from", dict(settings.origin)),
     )
 
 

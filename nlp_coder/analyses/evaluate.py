@@ -33,10 +33,11 @@ from pathlib import Path
 
 import numpy as np
 
-from nlp_coder.analyses.methods import DEFAULT, METHODS, Prediction, Test, Training
+from nlp_coder.analyses.methods import BASELINES, METHODS, SCORING_OF, SUGGEST_METHODS, Prediction, Test, Training
 from nlp_coder.codebook import load_codebook
 from nlp_coder.errors import InputError
 from nlp_coder.match.matcher import codebook_texts, definition_text
+from nlp_coder.match.settings import resolve_settings, with_method
 from nlp_coder.readers.gold import GoldFragment, gold_sha256, parse_gold, read_gold
 from nlp_coder.records import Codebook, MatchSettings
 
@@ -53,17 +54,20 @@ SCALARS = ("macro_f1", "micro_f1", "accuracy", "top3_recall", "kappa", "alpha", 
 class EvaluateOptions:
     """How to evaluate.
 
-    ``methods``: names from :data:`nlp_coder.analyses.methods.METHODS`; the first one is the
-    headline. ``threshold``/``margin``: default the codebook's, else the model's.
+    ``methods``: names from :data:`nlp_coder.analyses.methods.METHODS`, or ``all``,
+    ``baselines`` and ``suggest`` (what ``nlp-coder suggest`` does with this model and codebook);
+    the first one is the headline; empty: ``suggest``. ``threshold``, ``margin`` and
+    ``definition_weight`` are resolved as ``suggest`` resolves them
+    (:func:`nlp_coder.match.settings.resolve_settings`).
     ``exemplars_from_gold``: ``K`` for the few-shot protocol (0: use the codebook as is).
     """
 
     model: str = "default"
-    methods: tuple[str, ...] = (DEFAULT,)
+    methods: tuple[str, ...] = ()
     threshold: float | None = None
     margin: float | None = None
     top_k: int = 3
-    definition_weight: float = 0.25
+    definition_weight: float | None = None
     counterexample_weight: float = 1.0
     exemplars_from_gold: int = 0
     seed: int = 0
@@ -320,22 +324,36 @@ def draw_split(gold: Sequence[GoldFragment], codes: Sequence[str], k: int, seed:
 
 # -- running it --------------------------------------------------------------------------------
 
-def _settings(codebook: Codebook, options: EvaluateOptions) -> MatchSettings:
-    from nlp_coder.embed.models import load_registry
+def headline(codebook: Codebook, options: EvaluateOptions) -> tuple[tuple[str, ...], MatchSettings]:
+    """The methods ``options`` name (``all``, ``baselines`` and ``suggest`` expanded; none:
+    ``suggest``) and the settings of the headline, resolved exactly as ``suggest`` resolves them
+    for the same model, codebook and options (:func:`nlp_coder.match.settings.resolve_settings`)."""
+    settings = resolve_settings(codebook, options.model, threshold=options.threshold, margin=options.margin,
+                                top_k=options.top_k, definition_weight=options.definition_weight,
+                                counterexample_weight=options.counterexample_weight)
+    as_suggest = SUGGEST_METHODS[settings.method]
+    methods: list[str] = []
+    for name in options.methods or ("suggest",):
+        expand = {"all": tuple(METHODS), "baselines": (as_suggest, *BASELINES), "suggest": (as_suggest,)}.get(
+            name, (name,))
+        methods.extend(m for m in expand if m not in methods)
+    unknown = [m for m in methods if m not in METHODS]
+    if unknown:
+        raise InputError(f"unknown method(s) {', '.join(unknown)}", "--method",
+                         f"Use one of: {', '.join(METHODS)} (or all, baselines, suggest)", code="E130")
+    return tuple(methods), settings_for(methods[0], settings, codebook, options.model)
 
-    spec = load_registry().model(options.model)
-    threshold = next(v for v in (options.threshold, codebook.threshold, spec.threshold) if v is not None)
-    margin = next(v for v in (options.margin, codebook.margin, spec.margin) if v is not None)
-    return MatchSettings(threshold=threshold, margin=margin, top_k=options.top_k,
-                         definition_weight=options.definition_weight,
-                         counterexample_weight=options.counterexample_weight)
+
+def settings_for(method: str, settings: MatchSettings, codebook: Codebook, model: str) -> MatchSettings:
+    """The settings ``method`` decides with: a method that works as ``suggest --method M`` does
+    (:data:`~nlp_coder.analyses.methods.SCORING_OF`) gets what the resolver gives ``M``; the
+    others keep ``settings``."""
+    scoring = SCORING_OF.get(method)
+    return settings if scoring is None or scoring == settings.method else with_method(settings, codebook, model,
+                                                                                        scoring)
 
 
 def _check_options(options: EvaluateOptions, gold: Sequence[GoldFragment]) -> None:
-    unknown = [m for m in options.methods if m not in METHODS]
-    if unknown or not options.methods:
-        raise InputError(f"unknown method(s) {', '.join(unknown) or '(none)'}", "--method",
-                         f"Use one of: {', '.join(METHODS)} (or 'all')")
     if options.exemplars_from_gold < 0 or options.repeat < 1:
         raise InputError("--exemplars-from-gold must be 0 or more and --repeat at least 1")
     if options.group_by not in {"document", "speaker"}:
@@ -394,7 +412,8 @@ def evaluate_gold(gold: Sequence[GoldFragment], codebook: Codebook, encode: Enco
     options = options or EvaluateOptions()
     _check_options(options, gold)
     codes = evaluated_codes(codebook, gold)
-    settings = _settings(codebook, options)
+    methods, settings = headline(codebook, options)
+    per_method = {m: settings_for(m, settings, codebook, options.model) for m in methods}
     texts = list(dict.fromkeys([*(g.text for g in gold), *(g.context for g in gold if g.context),
                                 *codebook_texts(codebook)]))
     matrix = encode(texts)
@@ -410,7 +429,7 @@ def evaluate_gold(gold: Sequence[GoldFragment], codebook: Codebook, encode: Enco
 
     names = {c.id: c.name for c in codebook.codes}
     by_id = {g.id: g for g in gold}
-    runs: dict[str, list[Metrics]] = {m: [] for m in options.methods}
+    runs: dict[str, list[Metrics]] = {m: [] for m in methods}
     splits: list[Split] = []
     warnings: list[str] = []
     repeats = options.repeat if options.exemplars_from_gold else 1
@@ -428,10 +447,10 @@ def evaluate_gold(gold: Sequence[GoldFragment], codebook: Codebook, encode: Enco
             drawn, test_gold = {}, list(gold)
         training, test = build_inputs(codebook, codes, drawn, test_gold, lookup, settings, seed)
         truth = [g.codes for g in test_gold]
-        for method in options.methods:
-            prediction = METHODS[method](training, test)
+        for method in methods:
+            prediction = METHODS[method](replace(training, settings=per_method[method]), test)
             runs[method].append(score_predictions(truth, prediction, codes, names))
-    results = tuple(aggregate(m, runs[m]) for m in options.methods)
+    results = tuple(aggregate(m, runs[m]) for m in methods)
     n = round(float(np.mean([r.n for r in results[0].runs])))
     return EvaluationReport(
         gold=source, gold_sha256=gold_sha256(gold), codebook=codebook.name, codebook_sha256=codebook.sha256,

@@ -157,25 +157,24 @@ def centroid(train: Training, test: Test) -> Prediction:
     return _thresholded(train, test.vectors @ _centroids(train).T)
 
 
-CENTROID_DEFINITION_WEIGHT = 0.5
-
-
 def centroid_def(train: Training, test: Test) -> Prediction:
     """:class:`nlp_coder.match.matcher.CentroidMatcher`: cosine to the exemplars' centroid blended with the
-    definition (weight 0.5), counterexample penalty, threshold/margin decision."""
-    settings = replace(train.settings, definition_weight=CENTROID_DEFINITION_WEIGHT)
-    return _matcher_prediction(train, test, train.codebook, settings, CentroidMatcher)
+    definition (``train.settings.definition_weight``, 0.5 unless set), counterexample penalty,
+    threshold/margin decision: ``suggest --method centroid``."""
+    return _matcher_prediction(train, test, train.codebook, train.settings, CentroidMatcher)
 
 
 LOO_QUANTILE = 0.1
 
 
-def loo_thresholds(train: Training, definition_weight: float = CENTROID_DEFINITION_WEIGHT,
+def loo_thresholds(train: Training, definition_weight: float | None = None,
                    quantile: float = LOO_QUANTILE) -> dict[str, float]:
     """Per-code thresholds from the exemplars alone, by leave-one-out: each exemplar is scored
     against its own code's centroid without it (blended with the definition), and a code's
     threshold is the ``quantile`` of those scores, so about 90 % of its own exemplars would be
-    coded. Codes with fewer than three exemplars keep the codebook's threshold."""
+    coded. Codes with fewer than three exemplars keep the codebook's threshold. The definition's
+    weight is ``train.settings.definition_weight`` unless given."""
+    definition_weight = train.settings.definition_weight if definition_weight is None else definition_weight
     out: dict[str, float] = {}
     for j, code in enumerate(train.codes):
         rows = train.vectors[train.labels == j]
@@ -198,8 +197,7 @@ def centroid_def_loo(train: Training, test: Test) -> Prediction:
     book = replace(train.codebook, codes=tuple(
         replace(c, threshold=thresholds[c.id]) if c.id in thresholds and c.threshold is None else c
         for c in train.codebook.codes))
-    settings = replace(train.settings, definition_weight=CENTROID_DEFINITION_WEIGHT)
-    return _matcher_prediction(train, test, book, settings, CentroidMatcher)
+    return _matcher_prediction(train, test, book, train.settings, CentroidMatcher)
 
 
 def knn(train: Training, test: Test, neighbours: int = 10) -> Prediction:
@@ -427,7 +425,12 @@ SUGGEST_METHODS = {"topk": "topk", "centroid": "centroid-def"}
 """``suggest --method`` -> the method here that scores and decides exactly as it does."""
 
 DEFAULT = SUGGEST_METHODS[DEFAULT_METHOD]
-"""What ``nlp-coder suggest`` does by default: the headline of ``nlp-coder evaluate``."""
+"""What ``nlp-coder suggest`` does by default with the default model."""
+
+SCORING_OF = {"topk": "topk", "definitions": "topk", "head-gate": "topk", "centroid-def": "centroid",
+              "centroid-def-loo": "centroid"}
+"""The ``suggest --method`` whose settings (threshold, definition weight) each matcher-based
+method decides with; the other methods use the headline's."""
 
 BASELINES = ("tfidf-lr", "definitions", "centroid", "lr-emb")
 """The reference columns every method is compared with."""

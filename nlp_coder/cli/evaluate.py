@@ -20,8 +20,9 @@ from nlp_coder.cli import CONTEXT, _emit, _model_option, _quiet_option, _store_o
 @click.option("--method", "methods", multiple=True, metavar="NAME",
               help="Scoring method (repeatable; the first is the headline): centroid-def (what 'suggest' does "
                    "by default), topk ('suggest --method topk'), definitions, centroid, centroid-def-loo, knn, "
-                   "tfidf-lr, lr-emb, head, head-ctx, head-gate, centroid-ctx, blend; 'baselines' adds "
-                   "centroid-def and the four baselines, 'all' every method. Default: centroid-def.")
+                   "tfidf-lr, lr-emb, head, head-ctx, head-gate, centroid-ctx, blend; 'suggest' is what 'suggest' "
+                   "does with this model (centroid-def, or topk for --model fast); 'baselines' adds it and the "
+                   "four baselines, 'all' every method. Default: suggest.")
 @click.option("--exemplars-from-gold", "k", type=int, default=0, show_default=True, metavar="K",
               help="Few-shot protocol: draw K exemplars per code from training documents and evaluate "
                    "only the other documents.")
@@ -42,14 +43,9 @@ def evaluate(gold: Path, codebook: Path, fmt: str | None, out: Path | None, meth
     document, speaker, context) and report precision/recall/F1, kappa, alpha and coverage."""
     from nlp_coder.analyses.evaluate import EvaluateOptions, render_report
     from nlp_coder.analyses.evaluate import evaluate as run_evaluate
-    from nlp_coder.analyses.methods import BASELINES, DEFAULT, METHODS
     from nlp_coder.store import resolve_store_path
 
-    chosen: list[str] = []
-    for name in methods or (DEFAULT,):
-        expand = {"all": tuple(METHODS), "baselines": (DEFAULT, *BASELINES)}.get(name, (name,))
-        chosen.extend(m for m in expand if m not in chosen)
-    options = EvaluateOptions(model=model, methods=tuple(chosen), threshold=threshold, margin=margin, top_k=top_k,
+    options = EvaluateOptions(model=model, methods=tuple(methods), threshold=threshold, margin=margin, top_k=top_k,
                               exemplars_from_gold=k, seed=seed, group_by=group_by, repeat=repeat)
     report = run_evaluate(gold, codebook, resolve_store_path(db), options)
     if fmt is None:

@@ -34,18 +34,8 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from nlp_coder.errors import InputError
-from nlp_coder.records import (
-    DEFAULT_METHOD,
-    METHODS,
-    Code,
-    Codebook,
-    Decision,
-    Facet,
-    Fragment,
-    FragmentResult,
-    MatchSettings,
-    Suggestion,
-)
+from nlp_coder.match.settings import DEFINITION_WEIGHTS, SCORING_METHODS
+from nlp_coder.records import Code, Codebook, Decision, Facet, Fragment, FragmentResult, MatchSettings, Suggestion
 
 Encode = Callable[[Sequence[str]], np.ndarray]
 _CHUNK = 4096
@@ -449,10 +439,9 @@ class CentroidMatcher(CodebookMatcher):
 MATCHERS: dict[str, type[CodebookMatcher]] = {"topk": CodebookMatcher, "centroid": CentroidMatcher}
 """Scoring methods by name (``MatchSettings.method``, ``suggest --method``)."""
 
-assert set(MATCHERS) == set(METHODS) and DEFAULT_METHOD in METHODS
+assert set(MATCHERS) == set(SCORING_METHODS)
 
-DEFINITION_WEIGHTS = {"topk": 0.25, "centroid": 0.5}
-"""Each method's default weight of the definition in a code's score."""
+__all__ = ["DEFINITION_WEIGHTS"]  # re-exported from nlp_coder.match.settings
 
 
 def build_matcher(settings: MatchSettings) -> CodebookMatcher:
@@ -461,4 +450,4 @@ def build_matcher(settings: MatchSettings) -> CodebookMatcher:
         return MATCHERS[settings.method](settings)
     except KeyError:
         raise InputError(f"unknown method '{settings.method}'", "--method",
-                         f"Use one of: {', '.join(MATCHERS)}") from None
+                         f"Use one of: {', '.join(MATCHERS)}", code="E130") from None
