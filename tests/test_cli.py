@@ -185,27 +185,6 @@ def test_help_is_instant_and_does_not_import_torch() -> None:
     assert out.strip() == "[]"
 
 
-def test_every_command_has_help_and_a_docs_page() -> None:
-    import click
-
-    def walk(group: click.Group, prefix: str = "") -> list[str]:
-        names = []
-        for name, command in sorted(group.commands.items()):
-            if isinstance(command, click.Group):
-                names += walk(command, f"{prefix}{name} ")
-            else:
-                names.append(f"{prefix}{name}")
-        return names
-
-    commands = walk(main)
-    assert {"suggest", "codebook lint", "report", "evaluate"} <= set(commands)
-    for command in commands:
-        result = _run(*command.split(), "--help")
-        assert result.exit_code == 0 and "Usage:" in result.output
-        page = REPO / "docs" / "commands" / f"{command.replace(' ', '-')}.md"
-        assert page.is_file(), page
-
-
 def test_python_dash_m_runs_the_cli() -> None:
     result = subprocess.run([sys.executable, "-m", "nlp_coder", "--version"], capture_output=True, text=True)
     assert result.returncode == 0 and "nlp-coder" in result.stdout
