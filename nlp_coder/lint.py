@@ -123,7 +123,6 @@ def _misplaced(codebook: Codebook, lookup: dict[str, np.ndarray], settings: Matc
                margin: float) -> list[LintFinding]:
     """Leave each exemplar out of its code and score it with the matcher, as a fragment would be."""
     out = []
-    encode = lambda texts: np.stack([lookup[t] for t in texts])  # noqa: E731 - every text is embedded
     for code in codebook.codes:
         if not code.codable or len(code.examples) < 2:
             continue
@@ -132,7 +131,7 @@ def _misplaced(codebook: Codebook, lookup: dict[str, np.ndarray], settings: Matc
             kept = code.examples[:i] + code.examples[i + 1:]
             variant = replace(codebook, codes=tuple(replace(c, examples=kept) if c.id == code.id else c
                                                     for c in codebook.codes))
-            matcher = build_matcher(settings).fit(variant, encode)
+            matcher = build_matcher(settings).fit(variant, lookup)
             scores = matcher.decision_function(lookup[example][None, :])[0]
             own = float(scores[codebook.codes.index(code)])
             best = max((j for j in group if codebook.codes[j].id != code.id), key=lambda j: scores[j], default=None)

@@ -455,7 +455,7 @@ class _SuggestJob:
     def _fitted(self) -> CodebookMatcher:
         if self.matcher is None:
             lookup = self.codebook_vectors(self.embedder)
-            self.matcher = build_matcher(self.settings).fit(self.book, lambda t: np.stack([lookup[x] for x in t]))
+            self.matcher = build_matcher(self.settings).fit(self.book, lookup)
             if self.frozen:
                 gc.freeze()  # the model too, if embedding the codebook just loaded it
         return self.matcher
@@ -727,8 +727,7 @@ def _sensitivity_of(coded: SuggestResult, store_path: str | Path, options: Sugge
             other_lookup = dict(zip(texts, embed_cached(store, other, texts)[0]))
             other_vectors = embed_cached(store, other, fragment_texts, progress=progress)[0]
             settings = match_settings(coded.codebook, replace(options, model=compare_model))
-            other_matcher = build_matcher(settings).fit(coded.codebook,
-                                                          lambda t: np.stack([other_lookup[x] for x in t]))
+            other_matcher = build_matcher(settings).fit(coded.codebook, other_lookup)
             compare = (other.model_id, other_vectors, other_matcher)
     return sensitivity(coded.results, coded.vectors, coded.matcher, lookup, bootstrap=bootstrap, seed=seed,
                        compare=compare)

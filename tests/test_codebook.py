@@ -86,7 +86,7 @@ def test_facet_threshold_and_margin(embedder) -> None:
                                                  "    description: Positive or negative.\n    threshold: 0.05\n"
                                                  "    margin: 0.5\n"))
     assert book.facets[0].threshold == 0.05 and book.facets[0].margin == 0.5
-    matcher = CodebookMatcher(MatchSettings(0.9, 0.01)).fit(book, embedder.encode)
+    matcher = CodebookMatcher.from_settings(MatchSettings(0.9, 0.01)).fit(book, embedder.encode)
     assert matcher.threshold_for(book.code("positive")) == 0.05
     assert matcher.threshold_for(book.code("support")) == 0.9
     assert matcher.margin_for("valence") == 0.5 and matcher.margin_for(None) == 0.01

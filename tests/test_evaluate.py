@@ -192,7 +192,7 @@ def test_topk_method_is_what_suggest_does() -> None:
     from nlp_coder.records import Fragment
     from nlp_coder.run import SuggestOptions, match_settings
 
-    matcher = CodebookMatcher(match_settings(book, SuggestOptions(model="hash-test"))).fit(book, _encode)
+    matcher = CodebookMatcher.from_settings(match_settings(book, SuggestOptions(model="hash-test"))).fit(book, _encode)
     frags = [Fragment(g.id, "d", None, 0, 0, len(g.text), g.text) for g in gold]
     expected = [r.decision.status for r in matcher.predict(_encode([g.text for g in gold]), frags)]
     coverage = sum(s != "uncoded" for s in expected) / 2
@@ -312,10 +312,10 @@ def test_centroid_matcher_scores_against_the_normalised_mean() -> None:
     x = encode(["e2"])
     centroid = encode(["e1", "e2", "e3"]).mean(axis=0)
     expected = float(x[0] @ (centroid / np.linalg.norm(centroid)))
-    got = CentroidMatcher(settings).fit(book, encode).decision_function(x)
+    got = CentroidMatcher.from_settings(settings).fit(book, encode).decision_function(x)
     assert got[0, 0] == pytest.approx(expected, abs=1e-6)
     # The default matcher is unchanged: the single nearest exemplar (top_k=1) is e2 itself.
-    assert CodebookMatcher(settings).fit(book, encode).decision_function(x)[0, 0] == pytest.approx(1.0)
+    assert CodebookMatcher.from_settings(settings).fit(book, encode).decision_function(x)[0, 0] == pytest.approx(1.0)
     assert MATCHERS == {"topk": CodebookMatcher, "centroid": CentroidMatcher}
 
 

@@ -26,7 +26,7 @@ TEXTS = [
 
 def _setup(embedder, book_text: str = SMALL_CODEBOOK, threshold: float = 0.2, margin: float = 0.03):
     book = parse_codebook(book_text)
-    matcher = CodebookMatcher(MatchSettings(threshold, margin)).fit(book, embedder.encode)
+    matcher = CodebookMatcher.from_settings(MatchSettings(threshold, margin)).fit(book, embedder.encode)
     fragments = [Fragment(f"d#{i + 1}.1", "d", "P", i, 0, len(t), t) for i, t in enumerate(TEXTS)]
     vectors = embedder.encode(TEXTS)
     results = matcher.predict(vectors, fragments)

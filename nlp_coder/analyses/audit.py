@@ -150,7 +150,7 @@ def audit(project: str | Path, codebook: str | Path, store_path: str | Path, *, 
         code_texts = codebook_texts(book)
         code_vectors, _ = embed_cached(store, embedder, code_texts)
         lookup = dict(zip(code_texts, code_vectors))
-        matcher = build_matcher(settings).fit(book, lambda t: np.stack([lookup[x] for x in t]))
+        matcher = build_matcher(settings).fit(book, lookup)
         fragment_vectors, _ = embed_cached(store, embedder, [f.text for f in seg.fragments])
         passage_vectors, _ = embed_cached(store, embedder, passage_texts)
     fragment_scores = matcher.score(fragment_vectors).score

@@ -115,7 +115,7 @@ def _forced(train: Training, scores: np.ndarray) -> Prediction:
 
 def _matcher_prediction(train: Training, test: Test, codebook: Codebook, settings: MatchSettings | None = None,
                         matcher_class: type[CodebookMatcher] = CodebookMatcher) -> Prediction:
-    matcher = matcher_class(settings or train.settings).fit(codebook, train.encode)
+    matcher = matcher_class.from_settings(settings or train.settings).fit(codebook, train.encode)
     columns = [matcher.codes_.index(c) for c in train.codes]
     fragments = [Fragment(id=str(i), document="", speaker=None, turn=i, start=0, end=len(t), text=t)
                  for i, t in enumerate(test.texts)]

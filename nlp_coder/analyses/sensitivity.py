@@ -131,7 +131,7 @@ def _sweep(matcher: CodebookMatcher, scores: np.ndarray, thresholds: Sequence[fl
 
 
 def _refit(matcher: CodebookMatcher, book: Codebook, vectors: np.ndarray, lookup: dict[str, np.ndarray]) -> np.ndarray:
-    refit = build_matcher(matcher.settings).fit(book, lambda texts: np.stack([lookup[t] for t in texts]))
+    refit = build_matcher(matcher.settings).fit(book, lookup)
     return labels(refit, refit.decision_function(vectors))[0]
 
 

@@ -295,8 +295,7 @@ def cascade_predict(fragments: Sequence[Fragment], codebook: Codebook, settings:
     shift = threshold_shift(fast_model, full_model, settings.method)
     fast_book, fast_settings = shifted(codebook, settings, shift)
     book_texts = codebook_texts(codebook)
-    fast = build_matcher(fast_settings).fit(fast_book, lambda texts: np.stack([fast_codebook_vectors[t]
-                                                                               for t in texts]))
+    fast = build_matcher(fast_settings).fit(fast_book, fast_codebook_vectors)
     fast_scored = fast.score(fast_vectors)
     fast_book_vectors = np.stack([fast_codebook_vectors[t] for t in book_texts])
     full: CodebookMatcher | None = None
@@ -308,7 +307,7 @@ def cascade_predict(fragments: Sequence[Fragment], codebook: Codebook, settings:
         if full is None:
             lookup = dict(zip(book_texts, full_book_vectors))
             # The fast matcher's codebook has shifted thresholds: give the full matcher the original.
-            full = build_matcher(settings).fit(codebook, lambda texts: np.stack([lookup[t] for t in texts]))
+            full = build_matcher(settings).fit(codebook, lookup)
         return vectors
 
     bags_of = fast_bags or word_bags

@@ -28,8 +28,9 @@ The matcher follows the scikit-learn estimator pattern: settings in ``__init__``
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Union
 
 import numpy as np
 
@@ -38,6 +39,9 @@ from nlp_coder.match.settings import DEFINITION_WEIGHTS, SCORING_METHODS
 from nlp_coder.records import Code, Codebook, Decision, Facet, Fragment, FragmentResult, MatchSettings, Suggestion
 
 Encode = Callable[[Sequence[str]], np.ndarray]
+
+if TYPE_CHECKING:
+    from nlp_coder.embed.protocol import Embedder
 _CHUNK = 4096
 
 
@@ -172,25 +176,93 @@ def codebook_texts(codebook: Codebook) -> list[str]:
     return list(dict.fromkeys(texts))
 
 
+Embeddings = Union[Mapping[str, np.ndarray], np.ndarray, Encode, "Embedder"]
+"""What :meth:`CodebookMatcher.fit` takes for the codebook's texts: vectors by text, an array
+with one row per :func:`codebook_texts` text, an embedder, or a function from texts to vectors."""
+
+_PARAMS = ("threshold", "margin", "top_k", "definition_weight", "counterexample_weight", "suggestions")
+
+
 class CodebookMatcher:
     """Scores fragments against every code of a codebook and decides per group.
 
+    It follows scikit-learn's estimator contract: the parameters are set in ``__init__`` (and by
+    :meth:`set_params`), :meth:`fit` learns from the codebook and returns the matcher, the learned
+    state ends in ``_``, and :meth:`decision_function` and :meth:`predict` take fragment vectors.
+    A new threshold or margin (:meth:`set_params`) needs no refit and no embedding.
+
     Args:
-        settings: threshold, margin and scoring weights.
+        threshold: the score a code needs (a code's or facet's own threshold wins).
+        margin: how close a rival must be to the best code to make an overlap.
+        top_k: nearest exemplars averaged per code (``topk``).
+        definition_weight: weight of the definition in a code's score (default: the method's).
+        counterexample_weight: weight of the counterexample penalty.
+        suggestions: codes listed per fragment.
+
+    :meth:`from_settings` builds one from a resolved :class:`~nlp_coder.records.MatchSettings`
+    (:func:`nlp_coder.match.settings.resolve_settings`).
     """
 
-    def __init__(self, settings: MatchSettings) -> None:
-        self.settings = settings
+    method = "topk"
+    """The scoring method (``suggest --method``) this class implements."""
 
-    def fit(self, codebook: Codebook, encode: Encode) -> CodebookMatcher:
-        """Embed the codebook's exemplars, definitions and counterexamples.
+    def __init__(self, threshold: float = 0.30, margin: float = 0.02, top_k: int = 3,
+                 definition_weight: float | None = None, counterexample_weight: float = 1.0,
+                 suggestions: int = 3) -> None:
+        if isinstance(threshold, MatchSettings):
+            raise TypeError(f"{type(self).__name__}(settings) takes parameters; use "
+                            f"{type(self).__name__}.from_settings(settings)")
+        self.threshold = threshold
+        self.margin = margin
+        self.top_k = top_k
+        self.definition_weight = definition_weight
+        self.counterexample_weight = counterexample_weight
+        self.suggestions = suggestions
+        self._origin: tuple[tuple[str, str], ...] = ()
+
+    @classmethod
+    def from_settings(cls, settings: MatchSettings) -> CodebookMatcher:
+        """An unfitted matcher with resolved ``settings`` (their method must be this class's)."""
+        matcher = cls(**{name: getattr(settings, name) for name in _PARAMS})
+        matcher._origin = settings.origin
+        return matcher
+
+    @property
+    def settings(self) -> MatchSettings:
+        """The parameters as one record (the definition weight resolved to the method's default)."""
+        weight = DEFINITION_WEIGHTS[self.method] if self.definition_weight is None else self.definition_weight
+        return MatchSettings(threshold=self.threshold, margin=self.margin, top_k=self.top_k, definition_weight=weight,
+                             counterexample_weight=self.counterexample_weight, suggestions=self.suggestions,
+                             method=self.method, origin=self._origin)
+
+    def get_params(self, deep: bool = True) -> dict[str, object]:
+        """The parameters, as scikit-learn's ``get_params`` gives them."""
+        return {name: getattr(self, name) for name in _PARAMS}
+
+    def set_params(self, **params: object) -> CodebookMatcher:
+        """Set parameters (a fitted matcher stays fitted: the scores are recomputed, the codebook
+        is not embedded again). Unknown names raise ``ValueError``, as in scikit-learn."""
+        for name, value in params.items():
+            if name not in _PARAMS:
+                raise ValueError(f"invalid parameter {name!r} for {type(self).__name__}; valid: {', '.join(_PARAMS)}")
+            setattr(self, name, value)
+            self._origin = tuple((k, v) for k, v in self._origin if k != name) + ((name, "option"),)
+        return self
+
+    def fit(self, codebook: Codebook, embeddings: Embeddings) -> CodebookMatcher:
+        """Learn the codebook: the vectors of its exemplars, definitions and counterexamples.
 
         Args:
             codebook: a validated codebook.
-            encode: turns texts into unit-length vectors (the same model as the fragments).
+            embeddings: the vectors of :func:`codebook_texts` by the model that embeds the
+                fragments, as a mapping from text to vector, an array with one row per text (in
+                :func:`codebook_texts` order), an embedder, or a function from texts to vectors.
+
+        Raises:
+            InputError: ``E130`` when vectors given for the codebook are missing or misshapen.
         """
         unique = codebook_texts(codebook)
-        matrix = np.asarray(encode(unique), dtype=np.float32) if unique else np.zeros((0, 0), dtype=np.float32)
+        matrix = codebook_matrix(unique, embeddings)
         row = {text: i for i, text in enumerate(unique)}
         dims = matrix.shape[1] if matrix.size else 0
 
@@ -223,8 +295,8 @@ class CodebookMatcher:
         return self
 
     def with_settings(self, settings: MatchSettings) -> CodebookMatcher:
-        """The same fitted matcher with other settings (threshold, margin, weights): no refit."""
-        clone = type(self)(settings)
+        """A copy of this fitted matcher with other settings (threshold, margin, weights): no refit."""
+        clone = type(self).from_settings(settings)
         clone.__dict__.update({k: v for k, v in self.__dict__.items() if k.endswith("_")})
         return clone
 
@@ -267,14 +339,14 @@ class CodebookMatcher:
                     best_positive = best_positive if best_positive is not None else def_score
                 if cv.counterexample_rows and best_positive is not None:
                     worst = every[:, cv.counterexample_rows].max(axis=1)
-                    score = score - self.settings.counterexample_weight * np.maximum(0.0, worst - best_positive)
+                    score = score - self.counterexample_weight * np.maximum(0.0, worst - best_positive)
                 scores[lo:lo + len(x), j] = score
         self._roll_up(scores)
         return Scores(scores, nearest, nearest_sim, definition_sim)
 
     def _exemplar_score(self, x: np.ndarray, sims: np.ndarray, examples: np.ndarray) -> np.ndarray:
         """The exemplar part of a code's score: the mean of the ``top_k`` highest similarities."""
-        top = min(self.settings.top_k, sims.shape[1])
+        top = min(self.top_k, sims.shape[1])
         if top < sims.shape[1]:  # the top_k largest, by a partial sort
             sims = np.partition(sims, -top, axis=1)[:, -top:]
         return np.sort(sims, axis=1).mean(axis=1)  # sorted: the mean never depends on their order
@@ -350,7 +422,7 @@ class CodebookMatcher:
         rank = np.empty_like(order)
         np.put_along_axis(rank, order, np.broadcast_to(np.arange(m), (n, m)), axis=1)
         # Shown: the best few, and every chosen code even when ranked lower.
-        shown = (rank < self.settings.suggestions) | chosen
+        shown = (rank < self.suggestions) | chosen
         ranked = members[order]
         chosen_codes, chosen_bounds = _row_lists(ranked, np.take_along_axis(chosen, order, axis=1))
         shown_codes, shown_bounds = _row_lists(ranked, np.take_along_axis(shown, order, axis=1))
@@ -373,12 +445,12 @@ class CodebookMatcher:
         facet = self.facets_.get(code.facet) if code.facet is not None else None
         if facet is not None and facet.threshold is not None:
             return facet.threshold
-        return self.settings.threshold
+        return self.threshold
 
     def margin_for(self, facet: str | None) -> float:
         """The facet's margin, else the global one (main codes always use the global one)."""
         spec = self.facets_.get(facet) if facet is not None else None
-        return spec.margin if spec is not None and spec.margin is not None else self.settings.margin
+        return spec.margin if spec is not None and spec.margin is not None else self.margin
 
 
 def ranked_codes(sub: np.ndarray) -> np.ndarray:
@@ -430,6 +502,8 @@ class CentroidMatcher(CodebookMatcher):
     ``centroid-def``. See docs/evaluation.md for the evidence.
     """
 
+    method = "centroid"
+
     def _exemplar_score(self, x: np.ndarray, sims: np.ndarray, examples: np.ndarray) -> np.ndarray:
         centroid = examples.mean(axis=0)
         norm = float(np.linalg.norm(centroid))
@@ -447,7 +521,31 @@ __all__ = ["DEFINITION_WEIGHTS"]  # re-exported from nlp_coder.match.settings
 def build_matcher(settings: MatchSettings) -> CodebookMatcher:
     """An unfitted matcher of ``settings.method``."""
     try:
-        return MATCHERS[settings.method](settings)
+        kind = MATCHERS[settings.method]
     except KeyError:
         raise InputError(f"unknown method '{settings.method}'", "--method",
                          f"Use one of: {', '.join(MATCHERS)}", code="E130") from None
+    return kind.from_settings(settings)
+
+
+def codebook_matrix(texts: Sequence[str], embeddings: Embeddings) -> np.ndarray:
+    """The vectors of ``texts`` (one row each) from what :meth:`CodebookMatcher.fit` accepts."""
+    if not texts:
+        return np.zeros((0, 0), dtype=np.float32)
+    if isinstance(embeddings, Mapping):
+        missing = [t for t in texts if t not in embeddings]
+        if missing:
+            raise InputError(f"no vector for {len(missing)} codebook text(s), e.g. {missing[0][:60]!r}",
+                             "embeddings", "Give a vector for every text of codebook_texts(codebook)", code="E130")
+        matrix = np.stack([np.asarray(embeddings[t], dtype=np.float32) for t in texts])
+    elif isinstance(embeddings, np.ndarray):
+        matrix = np.asarray(embeddings, dtype=np.float32)
+    else:
+        encode = getattr(embeddings, "encode", embeddings)
+        matrix = np.asarray(encode(list(texts)), dtype=np.float32)
+    if matrix.ndim != 2 or matrix.shape[0] != len(texts):
+        raise InputError(f"the codebook's vectors have shape {matrix.shape}, not ({len(texts)}, dimensions)",
+                         "embeddings", "Give one row per text of codebook_texts(codebook)", code="E130")
+    if not np.isfinite(matrix).all():
+        raise InputError("the codebook's vectors hold NaN or infinite values", "embeddings", code="E130")
+    return matrix

@@ -281,7 +281,7 @@ def train_matcher(path: str | Path, codebook: Codebook, settings: MatchSettings,
                          "Check that the codings and the transcripts are the same text")
     book = with_pilot_exemplars(codebook, fragments, labels)
     vectors = encode([f.text for f in fragments])
-    matcher = TrainedMatcher(settings)
+    matcher = TrainedMatcher.from_settings(settings)
     calibrations = matcher.train(book, encode, vectors, labels, uncoded, seed=seed)
     training = Training(
         source=str(path),
