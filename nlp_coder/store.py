@@ -6,6 +6,11 @@ are cached by ``(model, sha256 of text)``, separately from the fragment rows tha
 them, so a re-run embeds only text it has not seen and changed fragment metadata is still
 stored. Each batch of vectors is committed on its own: an interrupted run loses no finished
 batch.
+
+The store holds the full text of every transcript, so a new one is private: its file is created
+0600 and any folder made for it 0700, whatever the umask (SQLite gives its side files, ``-wal``,
+``-shm`` and ``-journal``, the database file's mode). An existing file or folder keeps its mode.
+Every failure to open or use the store is a :class:`~nlp_coder.errors.StoreError` (``E300``).
 """
 
 from __future__ import annotations
@@ -14,18 +19,22 @@ import hashlib
 import json
 import os
 import sqlite3
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from datetime import UTC, datetime
+from functools import wraps
 from pathlib import Path
+from typing import Concatenate, ParamSpec, TypeVar
 
 import numpy as np
 
-from nlp_coder.errors import InputError
+from nlp_coder.errors import StoreError
 from nlp_coder.records import Codebook, Document, Fragment, RunManifest
 
 DEFAULT_STORE = Path(".nlp-coder") / "store.db"
 ENV_VAR = "NLP_CODER_DB"
 PAGE_SIZE = 16384
+BUSY_TIMEOUT = 5.0
+"""Seconds to wait for another process's write to end before a locked store is an error."""
 
 MIGRATIONS: tuple[str, ...] = (
     # 1: the first schema
@@ -111,17 +120,100 @@ def resolve_store_path(path: str | Path | None) -> Path:
     return Path(env) if env else DEFAULT_STORE
 
 
+def make_private_folders(folder: str | Path) -> None:
+    """Create ``folder`` and its missing parents, each owner-only (0700, whatever the umask).
+    Folders that exist already are left as they are.
+
+    Raises:
+        OSError: a folder cannot be created (a parent is a file, or is not writable).
+    """
+    missing: list[Path] = []
+    current = Path(folder)
+    while not current.is_dir() and current != current.parent:
+        missing.append(current)
+        current = current.parent
+    for made in reversed(missing):
+        try:
+            os.mkdir(made, 0o700)
+        except FileExistsError:
+            if made.is_dir():  # made meanwhile by another process: not ours to change
+                continue
+            raise
+        os.chmod(made, 0o700)  # mkdir's mode is cut by the umask
+
+
+def _create_private(path: Path) -> None:
+    """Create ``path`` as an empty owner-only (0600) file unless something is there already."""
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        return
+    try:
+        os.fchmod(fd, 0o600)  # the mode given to open is cut by the umask
+    finally:
+        os.close(fd)
+
+
+def _store_error(exc: sqlite3.Error, path: Path) -> StoreError:
+    """A SQLite error as a one-line :class:`StoreError` with the fix that fits it."""
+    name = getattr(exc, "sqlite_errorname", "") or ""
+    where = str(path)
+    if name.startswith(("SQLITE_BUSY", "SQLITE_LOCKED")):
+        return StoreError(f"the project store is in use by another command ({exc})", where,
+                          "Wait until it ends, or give another store with -d/--db")
+    if name.startswith(("SQLITE_CORRUPT", "SQLITE_NOTADB")):
+        return StoreError(f"cannot open the project store: not a SQLite database, or damaged ({exc})", where,
+                          "Give another file with -d/--db, or move this one away (a new store is made; its "
+                          "cached vectors and run history are lost)")
+    if name.startswith(("SQLITE_FULL", "SQLITE_IOERR")):
+        return StoreError(f"cannot write the project store ({exc})", where,
+                          "Free disk space, or give a store on another disk with -d/--db")
+    if name.startswith(("SQLITE_READONLY", "SQLITE_CANTOPEN", "SQLITE_PERM", "SQLITE_AUTH")):
+        return StoreError(f"cannot open the project store for writing ({exc})", where,
+                          "Make the file and its folder writable for you, or give another store with -d/--db")
+    return StoreError(f"cannot use the project store ({exc})", where, "Give another store with -d/--db")
+
+
+_P = ParamSpec("_P")
+_R = TypeVar("_R")
+
+
+def _store_errors(method: Callable[Concatenate[Store, _P], _R]) -> Callable[Concatenate[Store, _P], _R]:
+    """Turn SQLite errors of a :class:`Store` method into :class:`StoreError`."""
+    @wraps(method)
+    def guarded(store: Store, *args: _P.args, **kwargs: _P.kwargs) -> _R:
+        try:
+            return method(store, *args, **kwargs)
+        except sqlite3.Error as exc:
+            raise _store_error(exc, store.path) from exc
+    return guarded
+
+
 class Store:
-    """A project store opened on a SQLite file (created with its folder when missing)."""
+    """A project store opened on a SQLite file (created owner-only, with its folder, when missing).
+
+    Raises:
+        StoreError: the store cannot be created, opened or used (``E300``): the path is a folder
+            or not a SQLite database, the database is damaged, locked or read-only, the disk is
+            full, or it was made by a newer nlp_coder.
+    """
 
     def __init__(self, path: str | Path) -> None:
         self.path = Path(path)
-        if self.path.exists() and self.path.is_dir():
-            raise InputError("the project store path is a folder", str(self.path),
+        if self.path.is_dir():
+            raise StoreError("the project store path is a folder", str(self.path),
                              "Give a file path with -d/--db, e.g. project.db")
         try:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-            self._db = sqlite3.connect(self.path, isolation_level=None)
+            make_private_folders(self.path.parent)
+            _create_private(self.path)
+        except OSError as exc:
+            raise StoreError(f"cannot create the project store ({exc.strerror or exc})", str(self.path),
+                             "Give a location you can write to with -d/--db") from exc
+        try:
+            self._db = sqlite3.connect(self.path, isolation_level=None, timeout=BUSY_TIMEOUT)
+        except sqlite3.Error as exc:
+            raise _store_error(exc, self.path) from exc
+        try:
             # Takes effect only in a new file. A run's rows are large (a result line is 2-3 KB, a
             # vector 1.5 KB): with 16 KiB pages a result row is inserted in about a quarter of
             # the time it takes with SQLite's default 4 KiB, and takes less room.
@@ -130,12 +222,11 @@ class Store:
             self._db.execute("PRAGMA foreign_keys=ON")
             self._db.execute("PRAGMA synchronous=NORMAL")
             self._migrate()
-        except sqlite3.DatabaseError as exc:
-            raise InputError(f"cannot open the project store ({exc})", str(self.path),
-                             "Give another file with -d/--db or move this one away") from exc
-        except OSError as exc:
-            raise InputError(f"cannot create the project store ({exc.strerror})", str(self.path),
-                             "Give a writable location with -d/--db") from exc
+        except BaseException as exc:
+            self._db.close()
+            if isinstance(exc, sqlite3.Error):
+                raise _store_error(exc, self.path) from exc
+            raise
 
     # -- lifecycle -------------------------------------------------------------------------------
     def close(self) -> None:
@@ -150,7 +241,7 @@ class Store:
     def _migrate(self) -> None:
         version = self._db.execute("PRAGMA user_version").fetchone()[0]
         if version > len(MIGRATIONS):
-            raise InputError(f"the project store has schema version {version}, newer than this nlp_coder "
+            raise StoreError(f"the project store has schema version {version}, newer than this nlp_coder "
                              f"knows ({len(MIGRATIONS)})", str(self.path), "Upgrade nlp_coder")
         for number, script in enumerate(MIGRATIONS[version:], start=version + 1):
             self._db.execute("BEGIN")
@@ -165,10 +256,12 @@ class Store:
                 raise
 
     @property
+    @_store_errors
     def schema_version(self) -> int:
         return int(self._db.execute("PRAGMA user_version").fetchone()[0])
 
     # -- documents and fragments -----------------------------------------------------------------
+    @_store_errors
     def save_fragments(self, documents: Sequence[Document], fragments: Sequence[Fragment], unit: str, *,
                        hashes: Sequence[str] | None = None) -> None:
         """Store documents and their fragments for ``unit``, replacing earlier versions, at once.
@@ -228,12 +321,14 @@ class Store:
                 out[row[1]][1].append(tuple(row))
         return out
 
+    @_store_errors
     def count(self, table: str) -> int:
         if table not in {"documents", "fragments", "embeddings", "codebooks", "runs", "suggestions", "segmentations"}:
             raise ValueError(table)
         return int(self._db.execute(f"SELECT COUNT(*) FROM {table}").fetchone()[0])
 
     # -- embedding cache -------------------------------------------------------------------------
+    @_store_errors
     def cached_vectors(self, model: str, hashes: Iterable[str]) -> dict[str, np.ndarray]:
         """Cached vectors of ``model`` for the given text hashes (missing ones are left out)."""
         found: dict[str, np.ndarray] = {}
@@ -249,6 +344,7 @@ class Store:
                 found[sha] = np.frombuffer(blob, dtype=np.float32)
         return found
 
+    @_store_errors
     def save_vectors(self, model: str, hashes: Sequence[str], vectors: np.ndarray) -> None:
         """Add one batch of vectors to the cache, committed at once."""
         vectors = np.asarray(vectors, dtype=np.float32)
@@ -259,11 +355,13 @@ class Store:
             )
 
     # -- segmentation cache ----------------------------------------------------------------------
+    @_store_errors
     def cached_segmentation(self, key: str) -> tuple[str, bytes] | None:
         """``(pipeline, fragments)`` stored under ``key`` by :meth:`save_segmentation`, if any."""
         row = self._db.execute("SELECT pipeline, fragments FROM segmentations WHERE key = ?", (key,)).fetchone()
         return (row[0], row[1]) if row else None
 
+    @_store_errors
     def save_segmentation(self, items: Sequence[tuple[str, str, bytes]]) -> None:
         """Cache ``(key, pipeline, fragments)`` segmentations, committed at once."""
         with self._transaction():
@@ -271,6 +369,7 @@ class Store:
                                  items)
 
     # -- codebooks, runs, suggestions ------------------------------------------------------------
+    @_store_errors
     def save_codebook(self, codebook: Codebook) -> None:
         with self._transaction():
             self._db.execute(
@@ -278,6 +377,7 @@ class Store:
                 (codebook.sha256, codebook.name, codebook.source, _now()),
             )
 
+    @_store_errors
     def start_run(self, command: str, manifest: RunManifest) -> int:
         with self._transaction():
             cursor = self._db.execute(
@@ -286,6 +386,7 @@ class Store:
             )
         return int(cursor.lastrowid or 0)
 
+    @_store_errors
     def save_suggestions(self, run_id: int, rows: Iterable[tuple[str, str, str, tuple[str, ...] | list[str], str]]
                          ) -> None:
         """Add one batch of a running run's suggestions, committed at once: per fragment its
@@ -298,6 +399,7 @@ class Store:
                  for document, fragment_id, status, codes, payload in rows],
             )
 
+    @_store_errors
     def finish_run(self, run_id: int, manifest: RunManifest | None = None) -> None:
         """Mark a run finished, with its final manifest when given (e.g. the fragment count of a
         run that streamed its corpus)."""
@@ -306,12 +408,14 @@ class Store:
                 self._db.execute("UPDATE runs SET manifest = ? WHERE id = ?", (manifest_json(manifest), run_id))
             self._db.execute("UPDATE runs SET status = 'finished', finished_at = ? WHERE id = ?", (_now(), run_id))
 
+    @_store_errors
     def fail_run(self, run_id: int, reason: str) -> None:
         """Mark a run that stopped before the end; the vectors it cached stay."""
         with self._transaction():
             self._db.execute("UPDATE runs SET status = ?, finished_at = ? WHERE id = ?",
                              (f"failed: {reason}"[:500], _now(), run_id))
 
+    @_store_errors
     def runs(self) -> list[tuple[int, str, str, str, dict[str, object]]]:
         """(id, command, started_at, status, manifest) of every run, oldest first."""
         return [
@@ -331,7 +435,10 @@ class _Transaction:
         self._db.execute("BEGIN IMMEDIATE")
 
     def __exit__(self, exc_type: object, *rest: object) -> None:
-        self._db.execute("ROLLBACK" if exc_type else "COMMIT")
+        if not exc_type:
+            self._db.execute("COMMIT")
+        elif self._db.in_transaction:  # SQLite may have rolled back already (a full disk)
+            self._db.execute("ROLLBACK")
 
 
 def manifest_json(manifest: RunManifest) -> str:

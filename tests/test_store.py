@@ -1,12 +1,14 @@
 from __future__ import annotations
 
+import os
 import sqlite3
+from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
 import pytest
 
-from nlp_coder.errors import InputError
+from nlp_coder.errors import StoreError
 from nlp_coder.records import Document, Fragment, RunManifest, Span, Turn
 from nlp_coder.run import embed_cached
 from nlp_coder.store import MIGRATIONS, Store, resolve_store_path, text_sha256
@@ -32,17 +34,134 @@ def test_a_store_from_a_newer_version_is_refused(tmp_path: Path) -> None:
     db = sqlite3.connect(path)
     db.execute(f"PRAGMA user_version = {len(MIGRATIONS) + 1}")
     db.close()
-    with pytest.raises(InputError, match="newer than this nlp_coder"):
+    with pytest.raises(StoreError, match="newer than this nlp_coder") as caught:
         Store(path)
+    assert caught.value.code == "E300"
 
 
 def test_not_a_database_is_a_clear_error(tmp_path: Path) -> None:
     path = tmp_path / "p.db"
     path.write_bytes(b"this is not sqlite" * 100)
-    with pytest.raises(InputError, match="cannot open the project store"):
+    with pytest.raises(StoreError, match="cannot open the project store") as caught:
         Store(path)
-    with pytest.raises(InputError, match="is a folder"):
+    assert caught.value.code == "E300"
+    with pytest.raises(StoreError, match="is a folder") as caught:
         Store(tmp_path)
+    assert caught.value.code == "E300"
+
+
+@pytest.fixture
+def umask_022() -> Iterator[None]:
+    """The common umask, under which files are world-readable unless made otherwise."""
+    old = os.umask(0o022)
+    try:
+        yield
+    finally:
+        os.umask(old)
+
+
+def _mode(path: Path) -> int:
+    return os.stat(path).st_mode & 0o777
+
+
+def test_a_new_store_its_folders_and_side_files_are_owner_only(tmp_path: Path, umask_022: None) -> None:
+    before = _mode(tmp_path)
+    path = tmp_path / "project" / ".nlp-coder" / "store.db"
+    with Store(path) as store:
+        store.start_run("suggest", _manifest())  # a write: the -wal and -shm files are there now
+        side = [Path(f"{path}-wal"), Path(f"{path}-shm")]
+        assert all(p.exists() for p in side)
+        assert {p.name: _mode(p) for p in side} == {"store.db-wal": 0o600, "store.db-shm": 0o600}
+    assert _mode(path) == 0o600
+    assert _mode(path.parent) == 0o700 and _mode(path.parent.parent) == 0o700
+    assert _mode(tmp_path) == before  # a folder that was there is not changed
+
+
+def test_a_rollback_journal_gets_the_store_files_mode(tmp_path: Path, umask_022: None) -> None:
+    path = tmp_path / "p.db"
+    Store(path).close()
+    db = sqlite3.connect(path, isolation_level=None)
+    db.execute("PRAGMA journal_mode=DELETE")
+    db.execute("BEGIN")
+    db.execute("INSERT INTO codebooks VALUES ('x', 'x', 'x', 'x')")
+    journal = Path(f"{path}-journal")
+    assert journal.exists() and _mode(journal) == 0o600
+    db.execute("COMMIT")
+    db.close()
+
+
+def test_an_existing_store_and_folder_keep_their_modes(tmp_path: Path, umask_022: None) -> None:
+    folder = tmp_path / "shared"
+    folder.mkdir(mode=0o750)
+    os.chmod(folder, 0o750)
+    path = folder / "p.db"
+    Store(path).close()
+    os.chmod(path, 0o640)
+    with Store(path) as store:
+        store.start_run("suggest", _manifest())
+        assert _mode(Path(f"{path}-wal")) == 0o640
+    assert _mode(path) == 0o640 and _mode(folder) == 0o750
+
+
+def _code(path: Path) -> str:
+    with pytest.raises(StoreError) as caught:
+        Store(path)
+    assert "\n" not in str(caught.value) and str(path) in str(caught.value)
+    return caught.value.code
+
+
+def test_a_store_that_cannot_be_opened_is_a_store_error(tmp_path: Path) -> None:
+    folder = tmp_path / "folder.db"
+    folder.mkdir()
+    assert _code(folder) == "E300"
+    a_file = tmp_path / "file"
+    a_file.write_text("x")
+    assert _code(a_file / "store.db") == "E300"  # its folder would have to be a regular file
+    not_sqlite = tmp_path / "notes.db"
+    not_sqlite.write_text("interview notes, not a database\n" * 200)
+    assert _code(not_sqlite) == "E300"
+    damaged = tmp_path / "damaged.db"
+    Store(damaged).close()
+    data = bytearray(damaged.read_bytes())
+    data[100:500] = b"\xff" * 400  # the schema page after the header
+    damaged.write_bytes(bytes(data))
+    assert _code(damaged) == "E300"
+    assert not (tmp_path / "file").is_dir()
+
+
+def test_a_locked_store_is_a_store_error(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import nlp_coder.store
+
+    monkeypatch.setattr(nlp_coder.store, "BUSY_TIMEOUT", 0.05)
+    path = tmp_path / "p.db"
+    other = sqlite3.connect(path, isolation_level=None)  # another program, in rollback-journal mode
+    other.execute("CREATE TABLE t (x)")
+    other.execute("BEGIN EXCLUSIVE")
+    with pytest.raises(StoreError, match="in use by another command") as caught:
+        Store(path)  # switching to WAL needs the lock
+    assert caught.value.code == "E300"
+    other.execute("ROLLBACK")
+    with Store(path) as store:
+        other.execute("BEGIN EXCLUSIVE")
+        with pytest.raises(StoreError, match="in use by another command") as caught:
+            store.start_run("suggest", _manifest())  # a write while another holds the lock
+        assert caught.value.code == "E300"
+        other.execute("ROLLBACK")
+        store.start_run("suggest", _manifest())
+        assert len(store.runs()) == 1
+    other.close()
+
+
+@pytest.mark.skipif(os.geteuid() == 0, reason="permissions do not stop root")
+def test_a_read_only_location_is_a_store_error(tmp_path: Path) -> None:
+    folder = tmp_path / "ro"
+    folder.mkdir()
+    os.chmod(folder, 0o500)
+    try:
+        assert _code(folder / "store.db") == "E300"
+        assert not (folder / "store.db").exists()
+    finally:
+        os.chmod(folder, 0o700)
 
 
 def test_embedding_cache_embeds_only_new_text(tmp_path: Path, embedder) -> None:
