@@ -30,6 +30,8 @@ from nlp_coder.segment import SegmentOptions
 from nlp_coder.store import Store
 
 EVIDENCE = 3
+AUDIT_FORMATS = ("text", "csv", "jsonl", "qdpx")
+"""What an audit is written as (``docs/commands/check.md``)."""
 #: The user an audit's findings are recorded under in a ``.qdpx``.
 AUDIT_USER = "nlp-coder check"
 
@@ -273,3 +275,63 @@ def audit_codings(report: Audit) -> tuple[Coding, ...]:
         notes.setdefault((f.document, f.start, f.end, f.code), []).append("\n".join(lines))
     return tuple(Coding(d, s, e, code, AUDIT_USER, "\n\n".join(dict.fromkeys(n)))
                  for (d, s, e, code), n in notes.items())
+
+
+def audit_qdpx(report: Audit, project: str | Path, codebook: str | Path) -> bytes:
+    """``project`` (a ``.qdpx``) with every human coding untouched and each finding as a coding of
+    the user ``nlp-coder check``, with a note (:func:`audit_codings`); earlier findings are replaced."""
+    from nlp_coder.refi import build_qdpx, read_qdpx
+
+    base = read_qdpx(project)
+    return build_qdpx(documents=base.documents, codebook=load_codebook(codebook), codings=audit_codings(report),
+                      base=base)
+
+
+def write_audit(report: Audit, out: str | Path | None, fmt: str, *, project: str | Path | None = None,
+                codebook: str | Path | None = None) -> None:
+    """Write an audit as one of :data:`AUDIT_FORMATS` to ``out`` (standard output when None;
+    ``qdpx`` needs ``out``, and the ``.qdpx`` ``project`` and ``codebook`` it was checked with)."""
+    from nlp_coder.export.formats import emit
+
+    if fmt == "qdpx":
+        if out is None or project is None or codebook is None:
+            raise InputError("a .qdpx of findings needs a .qdpx PROJECT and --out FILE.qdpx", "--format",
+                             code="E131")
+        from nlp_coder.refi import write_atomic_bytes
+
+        write_atomic_bytes(out, audit_qdpx(report, project, codebook))
+        return
+    render = {"text": audit_summary_text, "csv": audit_csv, "jsonl": audit_jsonl}.get(fmt)
+    if render is None:
+        raise InputError(f"unknown format '{fmt}'", "--format", f"Use one of: {', '.join(AUDIT_FORMATS)}",
+                         code="E130")
+    emit(render(report), out)
+
+
+def check_project(project: str | Path, codebook: str | Path, store_path: str | Path, *,
+                  out: str | Path | None = None, fmt: str | None = None, codings: str | Path | None = None,
+                  segment_options: SegmentOptions | None = None, options: SuggestOptions | None = None,
+                  metadata: str | Path | None = None, embedder: Embedder | None = None) -> Audit:
+    """Audit a project (:func:`audit`) and write the findings (:func:`write_audit`): what
+    ``nlp-coder check`` does.
+
+    The format and the output are checked before any work: ``fmt`` defaults to the one ``out``'s
+    suffix names (else ``text``); ``qdpx`` needs a ``.qdpx`` ``project`` and an ``out`` file.
+
+    Raises:
+        InputError: as for :func:`audit`, or a format that cannot be written.
+        OutputError: ``out`` cannot be written (``E400``).
+    """
+    from nlp_coder.export.formats import check_output, format_for
+
+    fmt = format_for(out, fmt, "text", formats=AUDIT_FORMATS)
+    if fmt not in AUDIT_FORMATS:
+        raise InputError(f"unknown format '{fmt}'", "--format", f"Use one of: {', '.join(AUDIT_FORMATS)}",
+                         code="E130")
+    if fmt == "qdpx" and (out is None or Path(project).suffix.casefold() != ".qdpx"):
+        raise InputError("a .qdpx of findings needs a .qdpx PROJECT and --out FILE.qdpx", "--format", code="E131")
+    check_output(out)
+    report = audit(project, codebook, store_path, codings=codings, segment_options=segment_options,
+                   options=options, metadata=metadata, embedder=embedder)
+    write_audit(report, out, fmt, project=project, codebook=codebook)
+    return report

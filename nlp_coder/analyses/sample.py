@@ -10,13 +10,20 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from nlp_coder.errors import InputError
 from nlp_coder.records import Fragment
 
+if TYPE_CHECKING:
+    from nlp_coder.segment import SegmentOptions
+
 MISSING = "(missing)"
+SAMPLE_FORMATS = ("csv", "qdpx")
+"""What a sample is written as: a CSV to fill in, or a REFI-QDA project to code in a QDA tool."""
 
 
 @dataclass(frozen=True)
@@ -80,3 +87,67 @@ def sample_as_csv(sample: Sample) -> str:
         for f in sample.fragments
     ]
     return _csv_text(header, rows)
+
+
+@dataclass(frozen=True)
+class WrittenSample:
+    """A sample drawn from a corpus by :func:`write_sample`, and where it went."""
+
+    sample: Sample
+    fragments: int  # fragments in the corpus
+    warnings: tuple[str, ...]
+    out: Path
+    fmt: str
+
+
+def write_sample(corpus: str | Path, out: str | Path, *, n: int, seed: int, stratify_by: str | None = None,
+                 codebook: str | Path | None = None, fmt: str | None = None,
+                 segment_options: SegmentOptions | None = None, metadata: str | Path | None = None) -> WrittenSample:
+    """Cut ``corpus`` into fragments, draw a sample (:func:`draw_sample`) and write it to ``out``.
+
+    Args:
+        corpus: a transcript, a folder, a fragment table or a ``.qdpx`` project.
+        out: the sample file: ``.csv`` (:func:`sample_as_csv`) or ``.qdpx`` (the sampled documents,
+            the codebook, and one selection without code per sampled fragment).
+        n, seed, stratify_by: as for :func:`draw_sample`.
+        codebook: the codebook put in a ``.qdpx`` sample (default: the project's own when
+            ``corpus`` is a ``.qdpx``).
+        fmt: one of :data:`SAMPLE_FORMATS` (default: from ``out``'s suffix).
+        segment_options: how the corpus is cut (as for ``segment``).
+        metadata: a CSV of per-document attributes.
+
+    Raises:
+        InputError: the format is not known, the corpus or codebook cannot be read, ``n`` is out
+            of range, or no fragment has the stratifying attribute.
+        OutputError: ``out`` cannot be written (checked before any work).
+    """
+    from nlp_coder.export.formats import check_output, format_for
+    from nlp_coder.run import read_and_segment
+    from nlp_coder.segment import SegmentOptions
+
+    out = Path(out)
+    fmt = format_for(out, fmt, None, formats=SAMPLE_FORMATS, what="a sample")
+    if fmt not in SAMPLE_FORMATS:
+        raise InputError(f"unknown sample format '{fmt}'", "--format", "Use csv or qdpx", code="E130")
+    check_output(out)
+    seg = read_and_segment(corpus, segment_options or SegmentOptions(), metadata)
+    drawn = draw_sample(seg.fragments, n, seed=seed, stratify_by=stratify_by)
+    if fmt == "csv":
+        from nlp_coder.export.tables import write_atomic
+
+        write_atomic(out, sample_as_csv(drawn))
+    else:
+        from nlp_coder.codebook import load_codebook
+        from nlp_coder.refi import Marker, build_qdpx, read_qdpx, write_atomic_bytes
+
+        if codebook is not None:
+            book = load_codebook(codebook)
+        else:  # the project's own codebook, if it has one
+            book = read_qdpx(corpus).codebook if Path(corpus).suffix.casefold() == ".qdpx" else None
+        used = {f.document for f in drawn.fragments}
+        markers = [Marker(f.document, f.start, f.end, f"sample {i} of {len(drawn.fragments)} ({f.id})")
+                   for i, f in enumerate(drawn.fragments, start=1)]
+        data = build_qdpx(documents=[d for d in seg.documents if d.id in used], codebook=book, markers=markers,
+                          name=f"sample of {Path(corpus).stem}")
+        write_atomic_bytes(out, data)
+    return WrittenSample(drawn, len(seg.fragments), tuple(seg.warnings), out, fmt)
