@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -10,7 +11,10 @@ from click.testing import CliRunner
 from conftest import REPO
 
 from nlp_coder.cli import main
+from nlp_coder.errors import CATALOGUE
 from nlp_coder.readers import read_corpus
+
+ERROR_LINE = re.compile(r"^Error (E\d{3}): ")
 
 
 def _run(*args: str, env: dict[str, str] | None = None):
@@ -150,27 +154,29 @@ def _bad_inputs(tmp_path: Path, codebook_file: Path) -> list[tuple[list[str], st
     undecodable.write_bytes(b"P: caf\x81 \x8d\x8f\x90\x9d helped me a lot\n")
     cb = str(codebook_file)
     return [
-        ([str(empty), "-c", cb], "empty"),
-        ([str(binary), "-c", cb], "binary"),
-        ([str(notext), "-c", cb], "text"),
-        ([str(undecodable), "-c", cb], "encod"),
-        ([str(good), "-c", str(bad_yaml)], "not valid YAML"),
-        ([str(good), "-c", str(orphan)], "parent 'ghost' is not a code id"),
-        ([str(good), "-c", str(tmp_path / "missing.yaml")], "not found"),
-        ([str(good), "-c", cb, "--model", "nope"], "unknown model 'nope'"),
-        ([str(good), "-c", cb, "--speaker", "Nobody"], "no fragments to code"),
+        ([str(empty), "-c", cb], "empty", None),
+        ([str(binary), "-c", cb], "binary", None),
+        ([str(notext), "-c", cb], "text", None),
+        ([str(undecodable), "-c", cb], "encod", None),
+        ([str(good), "-c", str(bad_yaml)], "not valid YAML", "E110"),
+        ([str(good), "-c", str(orphan)], "parent 'ghost' is not a code id", "E110"),
+        ([str(good), "-c", str(tmp_path / "missing.yaml")], "not found", "E101"),
+        ([str(good), "-c", cb, "--model", "nope"], "unknown model 'nope'", None),
+        ([str(good), "-c", cb, "--speaker", "Nobody"], "no fragments to code", None),
     ]
 
 
-def test_bad_input_gets_one_line_and_writes_nothing(tmp_path: Path, codebook_file: Path) -> None:
-    for args, message in _bad_inputs(tmp_path, codebook_file):
+def test_bad_input_gets_one_line_with_its_code_and_writes_nothing(tmp_path: Path, codebook_file: Path) -> None:
+    for args, message, code in _bad_inputs(tmp_path, codebook_file):
         out = tmp_path / "out.jsonl"
         db = tmp_path / "never.db"
         result = CliRunner().invoke(main, ["suggest", *args, "--out", str(out), "--db", str(db)])
         assert result.exit_code == 1, (args, result.output)
         assert result.exception is None or isinstance(result.exception, SystemExit)
         lines = result.output.strip().splitlines()
-        assert len(lines) == 1 and lines[0].startswith("Error: "), result.output
+        match = ERROR_LINE.match(lines[0])
+        assert len(lines) == 1 and match is not None, result.output
+        assert match.group(1) in CATALOGUE and match.group(1) == (code or match.group(1)), lines[0]
         assert message in lines[0], (message, lines[0])
         assert not out.exists()
         if message != "no fragments to code":

@@ -1,5 +1,5 @@
-"""Commands for REFI-QDA exchange and reliability: ``codebook convert``, ``agree``, ``sample``,
-``check``. Each parses its options and calls one library function."""
+"""Commands on human coding (REFI-QDA projects, codings CSVs): ``agree``, ``sample``, ``check``.
+Each parses its options, calls one library function and prints."""
 
 from __future__ import annotations
 
@@ -9,41 +9,20 @@ from typing import Any
 
 import click
 
-from nlp_coder.cli import (
+from nlp_coder.cli.common import build_segment_options, emit, warn
+from nlp_coder.cli.options import (
+    AT_LEAST_ONE,
     CONTEXT,
-    _build_segment_options,
-    _corpus_argument,
-    _emit,
-    _method_option,
-    _model_option,
-    _quiet_option,
-    _segment_options,
-    _store_option,
-    _warn,
+    FINITE_FLOAT,
+    corpus_argument,
+    method_option,
+    model_option,
+    output_options,
+    quiet_option,
+    segment_options,
+    store_option,
+    threshold_options,
 )
-
-
-@click.command("convert", context_settings=CONTEXT)
-@click.argument("source", type=click.Path(exists=True, dir_okay=False, path_type=Path))
-@click.argument("target", type=click.Path(dir_okay=False, path_type=Path))
-def convert(source: Path, target: Path) -> None:
-    """Convert a codebook between YAML and REFI-QDA: SOURCE (.yaml, .qdc or .qdpx) to TARGET
-    (.qdc or .yaml). Definitions, criteria and exemplars travel in each code's Description."""
-    from nlp_coder.codebook import load_codebook
-    from nlp_coder.errors import InputError
-    from nlp_coder.export.tables import write_atomic
-    from nlp_coder.refi import codebook_to_yaml, write_qdc
-
-    book = load_codebook(source)
-    suffix = target.suffix.casefold()
-    if suffix == ".qdc":
-        write_qdc(target, book)
-    elif suffix in (".yaml", ".yml"):
-        write_atomic(target, codebook_to_yaml(book))
-    else:
-        raise InputError(f"cannot write a codebook as {target.suffix or 'a file without suffix'}", str(target),
-                         "Give a TARGET ending in .qdc or .yaml")
-    click.echo(f"wrote {len(book.codes)} codes to {target}", err=True)
 
 
 @click.command(context_settings=CONTEXT)
@@ -56,15 +35,12 @@ def convert(source: Path, target: Path) -> None:
 @click.option("--within", type=click.Path(exists=True, dir_okay=False, path_type=Path),
               help="Compare only these passages: the sample .csv or .qdpx that 'nlp-coder sample' wrote "
                    "(a .qdpx sample among the inputs is used by itself).")
-@click.option("--min-overlap", type=float, default=0.5, show_default=True,
+@click.option("--min-overlap", type=FINITE_FLOAT, default=0.5, show_default=True,
               help="Share of a fragment a coder's codings must cover for the code to count as applied.")
-@click.option("--format", "fmt", type=click.Choice(["text", "csv", "json"]),
-              help="Default: from the --out suffix, else text.")
-@click.option("-o", "--out", type=click.Path(dir_okay=False, path_type=Path),
-              help="Write to this file (written whole or not at all). Default: standard output.")
-@_quiet_option
+@output_options(("text", "csv", "json"), default="text")
+@quiet_option
 def agree(inputs: tuple[Path, ...], coders: tuple[str, ...], level: str, within: Path | None, min_overlap: float,
-          fmt: str | None, out: Path | None, quiet: bool) -> None:
+          fmt: str, out: Path | None, quiet: bool) -> None:
     """Inter-coder agreement per code and overall: percent agreement, Cohen's kappa and
     Krippendorff's alpha (nominal), at fragment and character level.
 
@@ -78,7 +54,6 @@ def agree(inputs: tuple[Path, ...], coders: tuple[str, ...], level: str, within:
     levels = ("fragment", "character") if level == "both" else (level,)
     report = agreement_from_inputs([read_codings(p) for p in inputs], coders, min_overlap=min_overlap,
                                    levels=levels, within=read_passages(within) if within else ())
-    fmt = fmt or {".csv": "csv", ".json": "json"}.get(out.suffix.casefold() if out else "", "text")
     if fmt == "text":
         text = agreement_as_text(report)
     elif fmt == "json":
@@ -88,56 +63,34 @@ def agree(inputs: tuple[Path, ...], coders: tuple[str, ...], level: str, within:
         rows = agreement_as_dicts(report)
         header = list(rows[0]) if rows else ["level", "code"]
         text = _csv_text(header, [[r[h] for h in header] for r in rows])
-    _emit(text, out)
-    _warn(report.warnings, quiet)
+    emit(text, out)
+    warn(report.warnings, quiet)
 
 
 @click.command(context_settings=CONTEXT)
-@_corpus_argument
-@click.option("--n", "n", type=int, required=True, help="Fragments to draw.")
+@corpus_argument
+@click.option("--n", "n", type=AT_LEAST_ONE, required=True, help="Fragments to draw.")
 @click.option("--stratify-by", metavar="ATTRIBUTE",
               help="Draw from each value of this document attribute in proportion to its size.")
 @click.option("--seed", type=int, required=True, help="Seed of the random draw (the same seed, the same sample).")
-@click.option("-o", "--out", type=click.Path(dir_okay=False, path_type=Path), required=True,
-              help="The sample: .csv (to fill in: code, coder) or .qdpx (to code in a QDA tool).")
+@output_options(("csv", "qdpx"), required=True, what="a sample")
 @click.option("-c", "--codebook", type=click.Path(exists=True, dir_okay=False, path_type=Path),
               help="Codebook to put in a .qdpx sample (default: the project's own when CORPUS is a .qdpx).")
-@_segment_options
-@_quiet_option
-def sample(corpus: Path, n: int, stratify_by: str | None, seed: int, out: Path, codebook: Path | None,
+@segment_options
+@quiet_option
+def sample(corpus: Path, n: int, stratify_by: str | None, seed: int, out: Path, fmt: str, codebook: Path | None,
            quiet: bool, metadata: Path | None, **segmenting: Any) -> None:
     """Draw a random (or stratified) sample of CORPUS's fragments for a second coder, without
-    anyone's codes."""
-    from nlp_coder.analyses.sample import draw_sample, sample_as_csv
-    from nlp_coder.codebook import load_codebook
-    from nlp_coder.errors import InputError
-    from nlp_coder.export.tables import write_atomic
-    from nlp_coder.refi import Marker, build_qdpx, read_qdpx, write_atomic_bytes
-    from nlp_coder.run import read_and_segment
+    anyone's codes: a .csv to fill in (code, coder) or a .qdpx to code in a QDA tool."""
+    from nlp_coder.analyses.sample import write_sample
 
-    suffix = out.suffix.casefold()
-    if suffix not in (".csv", ".qdpx"):
-        raise InputError(f"cannot write a sample as {out.suffix or 'a file without suffix'}", str(out),
-                         "Give --out ending in .csv or .qdpx")
-    seg = read_and_segment(corpus, _build_segment_options(**segmenting), metadata)
-    drawn = draw_sample(seg.fragments, n, seed=seed, stratify_by=stratify_by)
-    if suffix == ".csv":
-        write_atomic(out, sample_as_csv(drawn))
-    else:
-        if codebook is not None:
-            book = load_codebook(codebook)
-        else:  # the project's own codebook, if it has one
-            book = read_qdpx(corpus).codebook if corpus.suffix.casefold() == ".qdpx" else None
-        used = {f.document for f in drawn.fragments}
-        markers = [Marker(f.document, f.start, f.end, f"sample {i} of {len(drawn.fragments)} ({f.id})")
-                   for i, f in enumerate(drawn.fragments, start=1)]
-        data = build_qdpx(documents=[d for d in seg.documents if d.id in used], codebook=book, markers=markers,
-                          name=f"sample of {corpus.stem}")
-        write_atomic_bytes(out, data)
-    _warn(seg.warnings, quiet)
+    written = write_sample(corpus, out, n=n, seed=seed, stratify_by=stratify_by, codebook=codebook, fmt=fmt,
+                           segment_options=build_segment_options(**segmenting), metadata=metadata)
+    warn(written.warnings, quiet)
     if not quiet:
+        drawn = written.sample
         strata = ", ".join(f"{v}: {k} of {t}" for v, t, k in drawn.strata) if stratify_by else ""
-        click.echo(f"drew {len(drawn.fragments)} of {len(seg.fragments)} fragments (seed {seed})"
+        click.echo(f"drew {len(drawn.fragments)} of {written.fragments} fragments (seed {seed})"
                    + (f" by {stratify_by}: {strata}" if strata else "") + f"; wrote {out}", err=True)
 
 
@@ -148,46 +101,28 @@ def sample(corpus: Path, n: int, stratify_by: str | None, seed: int, out: Path, 
               help="Codebook to check against (YAML, .qdc, or the .qdpx project itself).")
 @click.option("--codings", type=click.Path(exists=True, dir_okay=False, path_type=Path),
               help="Human codings as a CSV (document,start,end,code,coder) when PROJECT is not a .qdpx.")
-@click.option("--format", "fmt", type=click.Choice(["text", "csv", "jsonl", "qdpx"]),
-              help="Default: from the --out suffix, else text (the per-code summary and the counts).")
-@click.option("-o", "--out", type=click.Path(dir_okay=False, path_type=Path),
-              help="Write the findings here: .csv, .jsonl, or .qdpx (the project with the findings as codings of "
-                   "the user 'nlp-coder check', each with a note).")
-@click.option("--threshold", type=float, help="As for suggest.")
-@click.option("--margin", type=float, help="As for suggest.")
-@_segment_options
-@_model_option
-@_method_option
-@_store_option
-@_quiet_option
-def check(project: Path, codebook: Path, codings: Path | None, fmt: str | None, out: Path | None,
+@output_options(("text", "csv", "jsonl", "qdpx"), default="text")
+@threshold_options()
+@segment_options
+@model_option
+@method_option
+@store_option
+@quiet_option
+def check(project: Path, codebook: Path, codings: Path | None, fmt: str, out: Path | None,
           threshold: float | None, margin: float | None, model: str, method: str | None, db: Path | None, quiet: bool,
           metadata: Path | None, **segmenting: Any) -> None:
     """Audit the human coding of PROJECT: fragments probably missed, doubtful codings, and a
-    per-code summary, to review (nothing is changed)."""
-    from nlp_coder.analyses.audit import audit, audit_codings, audit_csv, audit_jsonl, audit_summary_text
-    from nlp_coder.errors import InputError
-    from nlp_coder.refi import build_qdpx, read_qdpx, write_atomic_bytes
+    per-code summary, to review (nothing is changed). Written as text (the summary), .csv,
+    .jsonl, or .qdpx (the project with each finding as a coding of the user 'nlp-coder check',
+    with a note)."""
+    from nlp_coder.analyses.audit import audit_summary_text, check_project
     from nlp_coder.run import SuggestOptions
     from nlp_coder.store import resolve_store_path
 
-    fmt = fmt or {".csv": "csv", ".jsonl": "jsonl", ".qdpx": "qdpx"}.get(out.suffix.casefold() if out else "", "text")
-    if fmt == "qdpx" and (out is None or project.suffix.casefold() != ".qdpx"):
-        raise InputError("a .qdpx of findings needs a .qdpx PROJECT and --out FILE.qdpx", "--format")
-    report = audit(project, codebook, resolve_store_path(db), codings=codings,
-                   segment_options=_build_segment_options(**segmenting),
-                   options=SuggestOptions(model=model, method=method, threshold=threshold, margin=margin),
-                   metadata=metadata)
-    if fmt == "qdpx":
-        assert out is not None
-        base = read_qdpx(project)
-        from nlp_coder.codebook import load_codebook
-
-        write_atomic_bytes(out, build_qdpx(documents=base.documents, codebook=load_codebook(codebook),
-                                           codings=audit_codings(report), base=base))
-    else:
-        text = {"text": audit_summary_text, "csv": audit_csv, "jsonl": audit_jsonl}[fmt](report)
-        _emit(text, out)
-    _warn(report.warnings, quiet)
+    report = check_project(project, codebook, resolve_store_path(db), out=out, fmt=fmt, codings=codings,
+                           segment_options=build_segment_options(**segmenting),
+                           options=SuggestOptions(model=model, method=method, threshold=threshold, margin=margin),
+                           metadata=metadata)
+    warn(report.warnings, quiet)
     if not quiet and fmt != "text":
         click.echo(audit_summary_text(report), err=True, nl=False)

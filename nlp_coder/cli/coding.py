@@ -1,0 +1,150 @@
+"""Coding commands: ``suggest``, ``segment``, ``embed``. Each parses its options, calls one
+library function (:mod:`nlp_coder.run`) and prints."""
+
+from __future__ import annotations
+
+import contextlib
+from pathlib import Path
+from typing import Any
+
+import click
+
+from nlp_coder.cli.common import build_segment_options, cluster_embedder, emit, warn
+from nlp_coder.cli.options import (
+    AT_LEAST_ONE,
+    CONTEXT,
+    cascade_options,
+    corpus_argument,
+    device_option,
+    method_option,
+    model_option,
+    output_options,
+    quiet_option,
+    scheduler_option,
+    segment_options,
+    store_option,
+    threshold_options,
+    top_k_option,
+)
+
+
+@click.command(context_settings=CONTEXT)
+@corpus_argument
+@click.option("-c", "--codebook", "codebook", required=True, type=click.Path(path_type=Path),
+              help="Codebook: YAML (docs/codebook.md), or a REFI-QDA .qdc codebook or .qdpx project.")
+@output_options(("jsonl", "csv", "json", "md", "qdpx"), default="jsonl")
+@segment_options
+@threshold_options(threshold="Score a code needs to be suggested (default: codebook, else model).",
+                   margin="Codes within this of the best are an overlap (default: codebook, else model).")
+@top_k_option()
+@click.option("--suggestions", type=AT_LEAST_ONE, default=3, show_default=True,
+              help="Suggestions listed per fragment.")
+@click.option("--where", "where", multiple=True, metavar="CODE",
+              help="Output only fragments assigned this code (repeatable: all must hold, e.g. "
+                   "--where positive-feedback --where clinical). The store keeps every fragment.")
+@click.option("--train-from", "train_from", type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              help="Learn from pilot coding (a .qdpx project, or a codings CSV on the corpus): coded passages "
+                   "become exemplars, a classifier per code is fitted and its threshold calibrated.")
+@model_option
+@method_option
+@device_option
+@scheduler_option
+@cascade_options
+@store_option
+@quiet_option
+def suggest(corpus: Path, codebook: Path, out: Path | None, fmt: str, threshold: float | None,
+            margin: float | None, top_k: int, suggestions: int, where: tuple[str, ...], model: str, method: str | None,
+            db: Path | None, quiet: bool, metadata: Path | None, device: str, scheduler: str | None,
+            cascade: float | None, cascade_band: float | None, train_from: Path | None, **segmenting: Any) -> None:
+    """Suggest codes for every fragment of CORPUS (a transcript, a folder, or a fragment table)."""
+    from nlp_coder.codebook import load_codebook
+    from nlp_coder.export.formats import SuggestionWriter
+    from nlp_coder.run import DEFAULT_BATCH, SuggestOptions
+    from nlp_coder.run import suggest as run_suggest
+    from nlp_coder.store import resolve_store_path
+
+    store = resolve_store_path(db)
+    if fmt == "qdpx" and out is None:
+        raise click.BadParameter("a .qdpx project is written to a file: give --out FILE.qdpx", param_hint="--format")
+    # On a cluster, a batch must keep every worker busy: 1024 texts (16 tasks of 64).
+    batch_size = 1024 if scheduler else DEFAULT_BATCH
+    with contextlib.ExitStack() as stack:
+        # JSONL is written as the corpus streams through, a chunk at a time; other formats once the
+        # run is done. The file appears only complete, and a run whose output fails has failed.
+        writer = stack.enter_context(SuggestionWriter(out, fmt, corpus=corpus, where=where,
+                                                      codebook=load_codebook(codebook) if where else None))
+        embedder = cluster_embedder(stack, scheduler, model, device, batch_size)
+        result = run_suggest(
+            corpus, codebook, store,
+            segment_options=build_segment_options(**segmenting),
+            options=SuggestOptions(model=model, method=method, threshold=threshold, margin=margin, top_k=top_k,
+                                   suggestions=suggestions, device=device, cascade=cascade, cascade_band=cascade_band,
+                                   train_from=str(train_from) if train_from else None, batch_size=batch_size),
+            metadata=metadata, progress=not quiet, sink=writer.sink, keep_results=writer.keep_results,
+            embedder=embedder, finish=writer.finish,
+        )
+    assert result.summary is not None
+    warn(result.segmentation.warnings, quiet)
+    if not quiet:
+        click.echo(result.summary.as_text(), err=out is None)
+        selection = f" (of {result.summary.fragments}, where {' and '.join(where)})" if where else ""
+        where_to = (f"wrote {writer.written} fragments{selection} ({fmt}) to {out}" if out
+                    else "results on standard output")
+        click.echo(f"{where_to}; run {result.run_id} recorded in {store} "
+                   f"(fragments: {result.embedded} texts embedded, {result.cached} from cache)", err=out is None)
+        if result.training is not None:
+            from nlp_coder.match.train import training_text
+
+            click.echo(training_text(result.training), err=out is None)
+        if result.cascade is not None:
+            c = result.cascade
+            click.echo(f"cascade: {c.fast_model} scored {c.fragments} fragments; {c.full_model} re-scored "
+                       f"{c.rescored} ({c.share:.0%}), {c.changed} of them changed decision; "
+                       f"{c.mapped} decided through the learned map", err=out is None)
+
+
+@click.command(context_settings=CONTEXT)
+@corpus_argument
+@output_options(("jsonl", "csv", "json", "md"), default="jsonl")
+@segment_options
+@quiet_option
+def segment(corpus: Path, out: Path | None, fmt: str, quiet: bool, metadata: Path | None,
+            **segmenting: Any) -> None:
+    """Cut CORPUS into fragments and print them with their exact offsets (nothing is coded)."""
+    from nlp_coder.export.tables import render_fragments
+    from nlp_coder.run import read_and_segment
+
+    seg = read_and_segment(corpus, build_segment_options(**segmenting), metadata)
+    emit(render_fragments(seg.fragments, fmt), out)
+    warn(seg.warnings, quiet)
+    if not quiet:
+        click.echo(f"{len(seg.fragments)} fragments from {len(seg.documents)} documents "
+                   f"(sentences by {seg.pipeline})", err=True)
+
+
+@click.command(context_settings=CONTEXT)
+@corpus_argument
+@segment_options
+@model_option
+@device_option
+@scheduler_option
+@store_option
+@click.option("--batch-size", type=AT_LEAST_ONE, default=256, show_default=True,
+              help="Texts embedded and committed per batch (on a cluster: at least 64 x its worker threads).")
+@quiet_option
+def embed(corpus: Path, model: str, db: Path | None, batch_size: int, quiet: bool, metadata: Path | None,
+          device: str, scheduler: str | None, **segmenting: Any) -> None:
+    """Embed CORPUS's fragments into the project store's cache, so later runs are fast."""
+    from nlp_coder.run import embed_corpus
+    from nlp_coder.store import resolve_store_path
+
+    store = resolve_store_path(db)
+    with contextlib.ExitStack() as stack:
+        embedder = cluster_embedder(stack, scheduler, model, device, batch_size)
+        done = embed_corpus(corpus, store, segment_options=build_segment_options(**segmenting), model=model,
+                            metadata=metadata, batch_size=batch_size, progress=not quiet, device=device,
+                            embedder=embedder)
+    warn(done.segmentation.warnings, quiet)
+    if not quiet:
+        click.echo(f"{len(done.segmentation.fragments)} fragments: {done.embedded} texts embedded, "
+                   f"{done.cached} already cached, in {store}")
