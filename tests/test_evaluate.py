@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 from click.testing import CliRunner
-from conftest import SMALL_CODEBOOK
+from subprocess_run import same_in_two_processes
 
 from nlp_coder.analyses.evaluate import (
     EvaluateOptions,
@@ -164,16 +164,28 @@ def test_perfect_agreement_and_no_uncoded_gold() -> None:
 
 # -- the codebook-as-is protocol ---------------------------------------------------------------
 
-def test_evaluate_writes_documented_json_deterministically(tmp_path: Path, codebook_file: Path) -> None:
-    gold = _write(tmp_path, "gold.csv", GOLD_CSV)
-    outs = []
-    for name in ("one.json", "two.json"):
-        result = _run("evaluate", str(gold), "-c", str(codebook_file), "-m", "hash-test", "-d",
-                      str(tmp_path / "s.db"), "--method", "baselines", "--out", str(tmp_path / name), "-q")
-        assert result.exit_code == 0, result.output
-        outs.append((tmp_path / name).read_bytes())
-    assert outs[0] == outs[1]
-    data = json.loads(outs[0])
+_EVALUATE = """
+    import os, sys, tempfile
+    from click.testing import CliRunner
+    from conftest import SMALL_CODEBOOK
+    from nlp_coder.cli import main
+
+    os.chdir(tempfile.mkdtemp())  # a store of its own; the gold is named as given, so relative
+    with open("gold.csv", "w", encoding="utf-8") as f:
+        f.write(sys.argv[1])
+    with open("codebook.yaml", "w", encoding="utf-8") as f:
+        f.write(SMALL_CODEBOOK)
+    result = CliRunner().invoke(main, ["evaluate", "gold.csv", "-c", "codebook.yaml", "-m", "hash-test", "-d", "s.db",
+                                       "--method", "baselines", "--out", "out.json", "-q"], catch_exceptions=False)
+    assert result.exit_code == 0, result.output
+    with open("out.json", "rb") as f:
+        sys.stdout.buffer.write(f.read())
+"""
+
+
+def test_evaluate_writes_documented_json_deterministically() -> None:
+    """The same JSON, byte for byte, from two processes with different string hashing."""
+    data = json.loads(same_in_two_processes(_EVALUATE, GOLD_CSV))
     assert {"macro_f1", "micro_f1", "kappa", "alpha", "n", "accuracy", "top3_recall", "coverage",
             "uncoded_precision", "uncoded_recall", "per_code", "methods", "protocol", "model"} <= set(data)
     assert data["n"] == 6 and data["method"] == DEFAULT and data["model"] == "hash-test"
@@ -183,21 +195,49 @@ def test_evaluate_writes_documented_json_deterministically(tmp_path: Path, codeb
     assert data["methods"]["lr-emb"]["coverage"] == 1.0  # a classifier always assigns a code
 
 
-def test_topk_method_is_what_suggest_does() -> None:
-    book = parse_codebook(SMALL_CODEBOOK)
-    gold = [GoldFragment("1", "She was warm and kind to my kids.", ("warmth",)),
-            GoldFragment("2", "The bus was late.", ())]
-    report = evaluate_gold(gold, book, _encode, EvaluateOptions(model="hash-test"))
-    from nlp_coder.match.matcher import CodebookMatcher
-    from nlp_coder.records import Fragment
-    from nlp_coder.run import SuggestOptions, match_settings
+TOPK_TEXTS = [
+    "She helped me fill in the housing forms.", "He drove me to the hospital appointment.",
+    "She was warm and kind to my kids.", "He was so kind and gentle with us.",
+    "She really listened to what I said.", "They listened to my side of the story.",
+    "She was kind and she listened to what I said.", "She helped me and she was warm and kind.",
+    "The waiting room was warm and stuffy.", "The bus was late again so I walked.",
+    "It rained all week.", "They arranged childcare so I could rest and listened to me.",
+]
 
-    matcher = CodebookMatcher.from_settings(match_settings(book, SuggestOptions(model="hash-test"))).fit(book, _encode)
-    frags = [Fragment(g.id, "d", None, 0, 0, len(g.text), g.text) for g in gold]
-    expected = [r.decision.status for r in matcher.predict(_encode([g.text for g in gold]), frags)]
-    coverage = sum(s != "uncoded" for s in expected) / 2
-    assert report.methods[0].get("coverage") == coverage
-    assert report.methods[0].get("accuracy") == 1.0
+
+@pytest.mark.parametrize("settings", [(), ("--threshold", "0.2", "--margin", "0.1")], ids=["resolved", "given"])
+def test_topk_method_is_what_suggest_does(tmp_path: Path, codebook_file: Path, monkeypatch: pytest.MonkeyPatch,
+                                          settings: tuple[str, ...]) -> None:
+    """``evaluate --method topk`` decides each fragment (codes and status) as ``suggest --method
+    topk`` does with the same model, codebook and options (methods.SUGGEST_METHODS says so)."""
+    from nlp_coder.analyses.methods import SUGGEST_METHODS
+
+    assert SUGGEST_METHODS["topk"] == "topk"
+    rows = [f'{i},"{text}",,d' for i, text in enumerate(TOPK_TEXTS, 1)]
+    gold = _write(tmp_path, "gold.csv", "id,text,codes,document\n" + "\n".join(rows) + "\n")
+    table = _write(tmp_path, "table.csv", "id,text,document\n" + "\n".join(r.removesuffix(",,d") + ",d"
+                                                                           for r in rows) + "\n")
+    evaluated: dict[str, tuple[tuple[str, ...], str]] = {}
+    real = METHODS["topk"]
+
+    def recording(train, test):  # type: ignore[no-untyped-def]
+        prediction = real(train, test)
+        evaluated.update(zip(test.texts, zip(prediction.assigned, prediction.status)))
+        return prediction
+
+    monkeypatch.setitem(METHODS, "topk", recording)
+    done = _run("evaluate", str(gold), "-c", str(codebook_file), "-m", "hash-test", "-d", str(tmp_path / "e.db"),
+                "--method", "topk", "-q", *settings)
+    assert done.exit_code == 0, done.output
+    out = tmp_path / "s.jsonl"
+    done = _run("suggest", str(table), "-c", str(codebook_file), "-m", "hash-test", "-d", str(tmp_path / "s.db"),
+                "--method", "topk", "--out", str(out), "-q", *settings)
+    assert done.exit_code == 0, done.output
+    suggested = {r["text"]: (tuple(r["codes"]), r["status"])
+                 for r in map(json.loads, out.read_text(encoding="utf-8").splitlines())}
+    assert set(evaluated) == set(suggested) == set(TOPK_TEXTS)
+    assert evaluated == suggested
+    assert len({status for _, status in suggested.values()}) >= 2  # not all alike: the equality says something
 
 
 def test_markdown_report_has_a_row_per_method(tmp_path: Path, codebook_file: Path) -> None:
