@@ -3,6 +3,11 @@
 Validation errors name the file, the line and the field, and say how to fix them, e.g.::
 
     codebooks/x.yaml:41: code 'advice': parent 'promoting' is not a code id. Use one of: ...
+
+Every problem is an :class:`~nlp_coder.errors.InputError`: ``E110`` for a codebook that is not
+valid, ``E101``/``E102`` for a file that is missing or not UTF-8, ``E105`` for one beyond a safety
+limit (:mod:`nlp_coder.readers.limits`: file size, nesting, aliases and their expansion, counted
+before any alias is expanded).
 """
 
 from __future__ import annotations
@@ -15,6 +20,8 @@ from typing import Any
 import yaml
 
 from nlp_coder.errors import InputError
+from nlp_coder.readers import limits
+from nlp_coder.readers.limits import exceeded, read_limited
 from nlp_coder.records import Code, Codebook, Facet
 
 _CODE_KEYS = {
@@ -23,8 +30,8 @@ _CODE_KEYS = {
 }
 _TOP_KEYS = {"name", "description", "version", "language", "threshold", "margin", "codes", "facets"}
 _FACET_KEYS = {"description", "codes", "threshold", "margin"}
-# Resolves scalar nodes to Python values (bool, int, float, None, str) the way safe_load does.
-_SCALARS = yaml.SafeLoader("")
+INVALID = "E110"
+"""The catalogue code of a codebook that is not valid."""
 
 
 @dataclass(frozen=True)
@@ -36,21 +43,93 @@ class _Node:
     key_line: int | None = None  # for a mapping's value: the line of its key
 
 
-def _to_nodes(node: yaml.Node) -> _Node:
+def _to_nodes(node: yaml.Node, scalars: yaml.constructor.SafeConstructor) -> _Node:
+    """The composed YAML as :class:`_Node` values (call :func:`_check_graph` first: aliases are
+    expanded here)."""
     line = node.start_mark.line + 1
     if isinstance(node, yaml.MappingNode):
         mapping: dict[str, _Node] = {}
         for key_node, value_node in node.value:
-            key = key_node.value if isinstance(key_node, yaml.ScalarNode) else str(key_node.value)
+            if not isinstance(key_node, yaml.ScalarNode):
+                raise _Problem(key_node.start_mark.line + 1, "a key is a list or mapping, not a name",
+                               "Write keys as plain names followed by ':'")
+            key = key_node.value
             if key in mapping:
                 raise _Problem(key_node.start_mark.line + 1, f"key '{key}' appears twice", "Keep one")
-            value = _to_nodes(value_node)
+            value = _to_nodes(value_node, scalars)
             mapping[key] = _Node(value.value, value.line, key_node.start_mark.line + 1)
         return _Node(mapping, line)
     if isinstance(node, yaml.SequenceNode):
-        return _Node([_to_nodes(v) for v in node.value], line)
+        return _Node([_to_nodes(v, scalars) for v in node.value], line)
     # Scalars: let the safe constructor resolve types (bool, int, float, null, str).
-    return _Node(_SCALARS.construct_object(node), line)
+    try:
+        return _Node(scalars.construct_object(node), line)
+    except yaml.constructor.ConstructorError:
+        raise _Problem(line, f"the value {_snippet(node.value)!r} has the tag {_snippet(node.tag)!r}, which is not "
+                       "allowed in a codebook", "Remove the tag (the text after '!')") from None
+    except (ValueError, OverflowError) as error:  # a date such as 2024-13-45, an integer of 5,000 digits
+        raise _Problem(line, f"the value {_snippet(node.value)!r} cannot be read ({_snippet(str(error))})",
+                       "Put it in quotes to keep it as text") from None
+
+
+def _check_graph(root: yaml.Node, source: str) -> None:
+    """Refuse a composed document beyond the YAML limits before anything is expanded.
+
+    Aliases make the composed document a graph in which one node may be reached many times: the
+    size once expanded (:data:`~nlp_coder.readers.limits.MAX_YAML_NODES`) and the depth
+    (:data:`~nlp_coder.readers.limits.MAX_YAML_DEPTH`) are computed once per distinct node, and
+    aliases are counted (:data:`~nlp_coder.readers.limits.MAX_YAML_ALIASES`), without recursion.
+    An alias inside the value it refers to is refused.
+    """
+    sizes: dict[int, int] = {}
+    depths: dict[int, int] = {}
+    started: set[int] = set()  # begun and not finished: the ancestors of the node being visited
+    aliases = 0
+    stack: list[tuple[yaml.Node, bool]] = [(root, False)]
+    while stack:
+        node, finished = stack.pop()
+        key = id(node)
+        items = _items(node)
+        if finished:
+            started.discard(key)
+            sizes[key] = 1 + sum(sizes[id(item)] for item in items)
+            depths[key] = (1 + max((depths[id(item)] for item in items), default=0)
+                           if not isinstance(node, yaml.ScalarNode) else 0)
+            if sizes[key] > limits.MAX_YAML_NODES:
+                raise exceeded(f"the codebook holds more than {limits.MAX_YAML_NODES:,} values once its aliases "
+                               "are expanded", source, "MAX_YAML_NODES", "Write the codebook without aliases ('*name')")
+            if depths[key] > limits.MAX_YAML_DEPTH:
+                raise exceeded(f"lists and mappings nest more than {limits.MAX_YAML_DEPTH} levels deep",
+                               f"{source}:{node.start_mark.line + 1}", "MAX_YAML_DEPTH",
+                               "See docs/codebook.md for the format")
+            continue
+        if key in sizes:  # reached again: through an alias
+            aliases += 1
+            if aliases > limits.MAX_YAML_ALIASES:
+                raise exceeded(f"the codebook uses more than {limits.MAX_YAML_ALIASES:,} aliases",
+                               f"{source}:{node.start_mark.line + 1}", "MAX_YAML_ALIASES",
+                               "Write the values out instead of using aliases ('*name')")
+            continue
+        if key in started:
+            raise InputError("an alias ('*name') refers to the list or mapping it is in", f"{source}:"
+                             f"{node.start_mark.line + 1}", "Remove the alias", code=INVALID)
+        started.add(key)
+        stack.append((node, True))
+        stack.extend((item, False) for item in items)
+
+
+def _items(node: yaml.Node) -> list[yaml.Node]:
+    """The nodes directly inside a node: a mapping's keys and values, a list's items."""
+    if isinstance(node, yaml.MappingNode):
+        return [part for pair in node.value for part in pair]
+    if isinstance(node, yaml.SequenceNode):
+        return list(node.value)
+    return []
+
+
+def _snippet(value: object, size: int = 40) -> str:
+    text = " ".join(str(value).split())
+    return text if len(text) <= size else text[: size - 1] + "…"
 
 
 class _Problem(Exception):
@@ -78,14 +157,16 @@ def load_codebook(path: str | Path) -> Codebook:
 
         return load_codebook_any(path)
     if not path.is_file():
-        raise InputError("codebook file not found", str(path), "Give the path of a codebook YAML file")
-    data = path.read_bytes()
+        raise InputError("codebook file not found", str(path), "Give the path of a codebook YAML file", code="E101")
+    data = read_limited(path, str(path), limit="MAX_CODEBOOK_BYTES", what="codebook file",
+                        fix="Is this a codebook? See docs/codebook.md for the format")
     if not data.strip():
-        raise InputError("codebook file is empty", str(path), "See docs/codebook.md for the format")
+        raise InputError("codebook file is empty", str(path), "See docs/codebook.md for the format", code=INVALID)
     try:
         text = data.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
-        raise InputError("codebook is not UTF-8 text", str(path), "Save it as UTF-8") from exc
+        raise InputError(f"codebook is not UTF-8 text (byte {exc.start})", str(path), "Save it as UTF-8",
+                         code="E102") from None
     return parse_codebook(text, source=str(path), sha256=hashlib.sha256(data).hexdigest())
 
 
@@ -94,21 +175,42 @@ _LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
 
 def parse_codebook(text: str, *, source: str = "<codebook>", sha256: str | None = None) -> Codebook:
-    """Validate codebook YAML given as text (see :func:`load_codebook`)."""
-    sha = sha256 or hashlib.sha256(text.encode("utf-8")).hexdigest()
+    """Validate codebook YAML given as text (see :func:`load_codebook`).
+
+    Raises:
+        InputError: the text is not YAML or not a valid codebook (``E110``), or exceeds a YAML
+            limit of :mod:`nlp_coder.readers.limits` (``E105``).
+    """
+    try:
+        data = text.encode("utf-8")
+    except UnicodeEncodeError as exc:  # a lone surrogate: not text any file can hold
+        raise InputError(f"the codebook holds a character that is not valid Unicode (at {exc.start})", source,
+                         "Save it as UTF-8", code="E102") from None
+    if len(data) > limits.MAX_CODEBOOK_BYTES:
+        raise exceeded(f"the codebook is more than {limits.size_text(limits.MAX_CODEBOOK_BYTES)}", source,
+                       "MAX_CODEBOOK_BYTES", "Is this a codebook? See docs/codebook.md for the format")
+    sha = sha256 or hashlib.sha256(data).hexdigest()
     try:
         root = yaml.compose(text, Loader=_LOADER)
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f"{source}:{mark.line + 1}" if mark else source
         problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
-        raise InputError(f"not valid YAML ({problem})", where, "Check indentation and quoting") from exc
+        if "nesting depth" in problem:  # libyaml's own bound, beyond MAX_YAML_DEPTH
+            raise exceeded(f"lists and mappings nest more than {limits.MAX_YAML_DEPTH} levels deep", where,
+                           "MAX_YAML_DEPTH", "See docs/codebook.md for the format") from None
+        raise InputError(f"not valid YAML ({problem})", where, "Check indentation and quoting",
+                         code=INVALID) from None
+    except RecursionError:  # the pure-Python parser (PyYAML without libyaml) on deep nesting
+        raise exceeded(f"lists and mappings nest more than {limits.MAX_YAML_DEPTH} levels deep", source,
+                       "MAX_YAML_DEPTH", "See docs/codebook.md for the format") from None
     try:
         if root is None:
             raise _Problem(1, "codebook is empty", "See docs/codebook.md for the format")
-        return _build(_to_nodes(root), source, sha)
+        _check_graph(root, source)
+        return _build(_to_nodes(root, yaml.constructor.SafeConstructor()), source, sha)
     except _Problem as problem:
-        raise InputError(problem.what, f"{source}:{problem.line}", problem.fix) from None
+        raise InputError(problem.what, f"{source}:{problem.line}", problem.fix, code=INVALID) from None
 
 
 def _build(root: _Node, source: str, sha: str) -> Codebook:

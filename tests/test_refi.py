@@ -340,9 +340,9 @@ def test_sample_and_check_projects_validate_against_the_refi_schema(tmp_path: Pa
 
 def test_oversized_members_are_refused_before_they_are_unpacked(tmp_path: Path,
                                                                 monkeypatch: pytest.MonkeyPatch) -> None:
-    import nlp_coder.refi.read as read
+    from nlp_coder.readers import limits
 
-    monkeypatch.setattr(read, "MAX_MEMBER_BYTES", 1000)
+    monkeypatch.setattr(limits, "MAX_ZIP_MEMBER_BYTES", 1000)
     path = make_qdpx(tmp_path / "p.qdpx", extra_members={"sources/big.txt": b"a" * 5000})
     with pytest.raises(InputError, match="too large"):
         read_qdpx(path)

@@ -31,6 +31,8 @@ _SOUNDS = frozenset(
      "noise", "background noise", "pause", "unintelligible", "indistinct", "coughs", "sighs"}
 )
 _SNIPPET = 60
+MALFORMED = "E103"
+"""The catalogue code of a malformed subtitle file."""
 _MILLISECOND = timedelta(milliseconds=1)
 
 
@@ -77,12 +79,12 @@ def read_vtt(text: str, where: str) -> CaptionText:
     except MalformedFileError:
         raise InputError(
             "is not a WebVTT file (its first line must be WEBVTT)", where,
-            "Export the captions again as WebVTT, or give the file the suffix of its format",
+            "Export the captions again as WebVTT, or give the file the suffix of its format", code=MALFORMED,
         ) from None
     except (MalformedCaptionError, ValueError) as error:
         raise InputError(
             f"has a malformed cue: {_snippet(str(error))}", where,
-            "Correct the cue's timing line (hh:mm:ss.ttt --> hh:mm:ss.ttt) or remove the cue",
+            "Correct the cue's timing line (hh:mm:ss.ttt --> hh:mm:ss.ttt) or remove the cue", code=MALFORMED,
         ) from None
     lines: list[_CueLine] = []
     for caption in captions:
@@ -118,11 +120,17 @@ def read_srt(text: str, where: str) -> CaptionText:
             where,
             "Each block needs a number, a 'hh:mm:ss,mmm --> hh:mm:ss,mmm' line and text; "
             "correct or remove it",
+            code=MALFORMED,
         ) from None
     except srt.TimestampParseError as error:
         raise InputError(
             f"has an unreadable time: {_snippet(str(error))}", where,
-            "Write times as hh:mm:ss,mmm",
+            "Write times as hh:mm:ss,mmm", code=MALFORMED,
+        ) from None
+    except (OverflowError, ValueError) as error:  # a time of more days than Python's timedelta holds
+        raise InputError(
+            f"has a time too large to read ({_snippet(str(error))})", where,
+            "Write times as hh:mm:ss,mmm", code=MALFORMED,
         ) from None
     lines: list[_CueLine] = []
     for subtitle in subtitles:
@@ -189,7 +197,7 @@ def _build(lines: Iterable[_CueLine], where: str) -> CaptionText:
         layout.add(text, line.start_ms, speaker, named=named)
     turns = layout.finish()
     if not turns:
-        raise InputError("has no caption text", where, "Check that the cues hold text")
+        raise InputError("has no caption text", where, "Check that the cues hold text", code="E106")
     return CaptionText("".join(layout.parts), turns)
 
 

@@ -7,7 +7,8 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 
 from nlp_coder.errors import InputError
-from nlp_coder.readers.decoding import SUPPORTED_SUFFIXES, decode, supported_formats
+from nlp_coder.readers.decoding import EMPTY, SUPPORTED_SUFFIXES, UNKNOWN_FORMAT, decode, supported_formats
+from nlp_coder.readers.limits import read_limited
 from nlp_coder.readers.metadata import attach_metadata
 from nlp_coder.readers.tables import read_csv, read_jsonl, table_documents
 from nlp_coder.readers.turns import parse_turns
@@ -55,8 +56,9 @@ def read_corpus_report(path: Path, metadata: Path | None = None) -> CorpusReadin
         The documents sorted by id, and the warnings.
 
     Raises:
-        InputError: the path is missing, a file cannot be read, the folder holds no
-            transcript, or two documents have the same id.
+        InputError: the path is missing (``E101``), a file cannot be read (``E102``-``E105``,
+            see :func:`read_document`), the folder holds no transcript (``E106``), or two
+            documents have the same id (``E103``); the metadata table is invalid (``E122``).
     """
     path = Path(path)
     where = str(path)
@@ -69,12 +71,12 @@ def read_corpus_report(path: Path, metadata: Path | None = None) -> CorpusReadin
         if not documents:
             raise InputError(
                 "no transcript found in the folder", where,
-                f"Put transcripts with one of the suffixes {supported_formats()} in it",
+                f"Put transcripts with one of the suffixes {supported_formats()} in it", code=EMPTY,
             )
     elif path.is_file():
         documents = list(read_document(path))
     else:
-        raise InputError("no such file or folder", where, "Check the path")
+        raise InputError("no such file or folder", where, "Check the path", code="E101")
     ordered = tuple(sorted(documents, key=lambda d: d.id))
     _check_unique(ordered, where)
     if metadata is None:
@@ -95,7 +97,9 @@ def read_document(path: Path, *, document_id: str | None = None) -> tuple[Docume
         The file's documents in order of appearance.
 
     Raises:
-        InputError: the suffix is not supported, or the file cannot be read.
+        InputError: the suffix is not supported (``E104``); the file cannot be read or is not
+            text (``E102``); a transcript or table is malformed (``E103``); it holds nothing to
+            code (``E106``); it exceeds a safety limit (``E105``, :mod:`nlp_coder.readers.limits`).
     """
     path = Path(path)
     where = str(path)
@@ -108,17 +112,17 @@ def read_document(path: Path, *, document_id: str | None = None) -> tuple[Docume
     if suffix not in SUPPORTED_SUFFIXES:
         raise InputError(
             f"unsupported file type {path.suffix or '(no suffix)'!r}", where,
-            f"Give a transcript ending in one of {supported_formats()}",
+            f"Give a transcript ending in one of {supported_formats()}", code=UNKNOWN_FORMAT,
         )
     fmt = suffix.lstrip(".")
     if fmt == "docx":
         if _size(path, where) == 0:
-            raise InputError("file is empty", where, "Put the transcript text in it, or remove it")
+            raise InputError("file is empty", where, "Put the transcript text in it, or remove it", code=EMPTY)
         from nlp_coder.readers.word import read_docx  # python-docx and lxml: only for Word files
 
         word = read_docx(path, where)
         return (_transcript(doc_id, word.text, where, fmt, (), word.speakers),)
-    text, warnings = decode(_bytes(path, where), where)
+    text, warnings = decode(_bytes(path, where, fmt), where)
     if fmt in ("txt", "md"):
         return (_transcript(doc_id, text, where, fmt, warnings),)
     if fmt in ("vtt", "srt"):
@@ -143,7 +147,7 @@ def _transcript(
     turns = parse_turns(text, speakers=speakers)
     if not turns:
         raise InputError("has no transcript text (only headings or timestamps)", where,
-                         "Check that this is the transcript file")
+                         "Check that this is the transcript file", code=EMPTY)
     return Document(doc_id, text, where, fmt, turns, warnings=warnings)
 
 
@@ -174,16 +178,17 @@ def _check_unique(documents: tuple[Document, ...], where: str) -> None:
         if before.id == after.id:
             raise InputError(
                 f"two documents are named {after.id!r} ({before.source} and {after.source})",
-                where, "Give each document its own name (check the tables' 'document' column)",
+                where, "Give each document its own name (check the tables' 'document' column)", code="E103",
             )
 
 
-def _bytes(path: Path, where: str) -> bytes:
-    try:
-        return path.read_bytes()
-    except OSError as error:
-        raise InputError(f"cannot read the file ({error.strerror})", where,
-                         "Check that it exists and can be read") from None
+def _bytes(path: Path, where: str, fmt: str) -> bytes:
+    """A transcript's or table's bytes, within its size limit."""
+    if fmt in ("csv", "jsonl"):
+        return read_limited(path, where, limit="MAX_TABLE_BYTES", what="fragment table",
+                            fix="Split the table into several files")
+    return read_limited(path, where, limit="MAX_TRANSCRIPT_BYTES", what="transcript",
+                        fix="Split it into one file per interview")
 
 
 def _size(path: Path, where: str) -> int:
@@ -191,4 +196,4 @@ def _size(path: Path, where: str) -> int:
         return path.stat().st_size
     except OSError as error:
         raise InputError(f"cannot read the file ({error.strerror})", where,
-                         "Check that it exists and can be read") from None
+                         "Check that it exists and can be read", code="E102") from None

@@ -10,6 +10,13 @@ import codecs
 
 from nlp_coder.errors import InputError
 
+UNREADABLE = "E102"
+"""The catalogue code of a file that is not text in a known encoding."""
+UNKNOWN_FORMAT = "E104"
+"""The catalogue code of a file whose format is not supported (a PDF, a binary file)."""
+EMPTY = "E106"
+"""The catalogue code of a file with nothing to code in it."""
+
 SUPPORTED_SUFFIXES: tuple[str, ...] = (".txt", ".md", ".docx", ".vtt", ".srt", ".csv", ".jsonl")
 
 # Only the start of a file is checked: a NUL there means a binary file, and reading a whole
@@ -46,10 +53,11 @@ def decode(data: bytes, where: str) -> tuple[str, tuple[str, ...]]:
         The text (no byte-order mark, ``\\n`` line endings, otherwise unchanged) and warnings.
 
     Raises:
-        InputError: the file is empty, binary, or in no encoding that can be read.
+        InputError: the file is empty (``E106``), binary (``E104``), or in no encoding that can be
+            read (``E102``).
     """
     if not data.strip():
-        raise InputError("file is empty", where, "Put the transcript text in it, or remove it")
+        raise InputError("file is empty", where, "Put the transcript text in it, or remove it", code=EMPTY)
     warnings: tuple[str, ...] = ()
     if data.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
         try:
@@ -59,6 +67,7 @@ def decode(data: bytes, where: str) -> tuple[str, tuple[str, ...]]:
                 f"starts with a UTF-16 byte-order mark but is not valid UTF-16 (byte {error.start})",
                 where,
                 "Save it again as UTF-8",
+                code=UNREADABLE,
             ) from None
     else:
         _reject_binary(data, where)
@@ -74,6 +83,7 @@ def decode(data: bytes, where: str) -> tuple[str, tuple[str, ...]]:
                     f"is neither UTF-8 nor Windows-1252 text (undecodable byte at {error.start})",
                     where,
                     "Save it as UTF-8 (in most editors: Save As, encoding UTF-8)",
+                    code=UNREADABLE,
                 ) from None
             warnings = (
                 f"{where}: not valid UTF-8; read as Windows-1252 (cp1252). "
@@ -81,7 +91,7 @@ def decode(data: bytes, where: str) -> tuple[str, tuple[str, ...]]:
             )
     text = normalise_newlines(text)
     if not text.strip():
-        raise InputError("file is empty", where, "Put the transcript text in it, or remove it")
+        raise InputError("file is empty", where, "Put the transcript text in it, or remove it", code=EMPTY)
     return text, warnings
 
 
@@ -89,10 +99,11 @@ def _reject_binary(data: bytes, where: str) -> None:
     """Raise an InputError for a file that is plainly not text."""
     for signature, what, fix in _SIGNATURES:
         if data.startswith(signature):
-            raise InputError(what, where, f"{fix} (supported formats: {supported_formats()})")
+            raise InputError(what, where, f"{fix} (supported formats: {supported_formats()})", code=UNKNOWN_FORMAT)
     if b"\x00" in data[:_BINARY_PROBE]:
         raise InputError(
             "looks like a binary file, not a transcript",
             where,
             f"Supported formats are {supported_formats()}; save the transcript in one of them",
+            code=UNKNOWN_FORMAT,
         )

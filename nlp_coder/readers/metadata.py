@@ -11,8 +11,12 @@ from pathlib import Path, PurePosixPath
 
 from nlp_coder.errors import InputError
 from nlp_coder.readers.decoding import decode
+from nlp_coder.readers.limits import read_limited
 from nlp_coder.readers.tables import Table, read_csv
 from nlp_coder.records import Document
+
+INVALID = "E122"
+"""The catalogue code of an invalid metadata table."""
 
 
 def attach_metadata(
@@ -28,17 +32,15 @@ def attach_metadata(
         The documents with their attributes, and warnings (rows naming no document).
 
     Raises:
-        InputError: the file cannot be read, has no ``document`` column, a row names several
-            documents, or two rows name the same document.
+        InputError: the file is missing (``E101``) or cannot be read (``E102``), exceeds a safety
+            limit (``E105``), has no ``document`` column, a row names several documents, or two
+            rows name the same document (``E122``).
     """
     where = str(path)
-    try:
-        data = path.read_bytes()
-    except OSError as error:
-        raise InputError(f"cannot read the metadata file ({error.strerror})", where,
-                         "Check the path given for the metadata") from None
+    data = read_limited(path, where, limit="MAX_TABLE_BYTES", what="metadata file",
+                        fix="Check the path given for the metadata")
     text, warnings = decode(data, where)
-    table = read_csv(text, where)
+    table = read_csv(text, where, code=INVALID)
     column = _document_column(table, where)
     attributes: dict[str, dict[str, str]] = {}
     matched_by: dict[str, str] = {}
@@ -59,13 +61,13 @@ def attach_metadata(
             raise InputError(
                 f"{row.where} names {name!r}, which matches several documents "
                 f"({', '.join(d.id for d in targets)})",
-                where, "Name the document by its path relative to the corpus folder",
+                where, "Name the document by its path relative to the corpus folder", code=INVALID,
             )
         target = targets[0].id
         if target in matched_by:
             raise InputError(
                 f"{matched_by[target]} and {row.where} both give attributes of {target!r}",
-                where, "Keep one row per document",
+                where, "Keep one row per document", code=INVALID,
             )
         matched_by[target] = row.where
         attributes[target] = {k: v for k, v in row.cells.items() if k != column}
@@ -83,7 +85,7 @@ def _document_column(table: Table, where: str) -> str:
     found = ", ".join(table.columns) or "none"
     raise InputError(
         f"has no 'document' column (columns found: {found})", where,
-        "Add a 'document' column naming each row's transcript file",
+        "Add a 'document' column naming each row's transcript file", code=INVALID,
     )
 
 

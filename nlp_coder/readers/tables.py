@@ -13,11 +13,14 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 
 from nlp_coder.errors import InputError
+from nlp_coder.readers import limits
 from nlp_coder.readers.decoding import normalise_newlines
+from nlp_coder.readers.limits import JsonProblem, exceeded, load_json
 from nlp_coder.records import Document, Span, Turn
 
 _DELIMITERS = ",;\t"
-_SNIFF_SAMPLE = 16384  # enough rows to tell; csv.Sniffer is slow on more
+MALFORMED = "E103"
+"""The catalogue code of a malformed fragment table."""
 _RESERVED = ("id", "text", "document", "speaker")
 _NO_ATTRIBUTES: dict[str, str] = {}  # shared by the rows of a table with no other column: never modified
 
@@ -45,18 +48,20 @@ class Table:
     rows: tuple[TableRow, ...]
 
 
-def read_csv(text: str, where: str) -> Table:
+def read_csv(text: str, where: str, *, code: str = MALFORMED) -> Table:
     """Parse CSV text, detecting a ``,``, ``;`` or tab delimiter.
 
     Args:
         text: the normalised file text.
         where: the file's name, for messages.
+        code: the error code of a malformed table (``E122`` for a metadata table).
 
     Returns:
         The table; short rows are padded with empty values.
 
     Raises:
-        InputError: a row has more values than the header, or the CSV cannot be parsed.
+        InputError: a row has more values than the header, or the CSV cannot be parsed
+            (``code``); a value is longer than the csv module's field limit (``E105``).
     """
     delimiter = _delimiter(text)
     reader = csv.reader(_lines(text), delimiter=delimiter)
@@ -70,7 +75,7 @@ def read_csv(text: str, where: str) -> Table:
                 continue
             if columns is None:
                 columns = tuple(v.strip() for v in values)
-                _check_columns(columns, where)
+                _check_columns(columns, where, code)
                 continue
             if len(values) > len(columns) and any(v.strip() for v in values[len(columns):]):
                 raise InputError(
@@ -78,16 +83,25 @@ def read_csv(text: str, where: str) -> Table:
                     f"header has {_columns(len(columns))}",
                     where,
                     f"Put values that contain {_name(delimiter)} in double quotes",
+                    code=code,
                 )
             cells = {c: v for c, v in zip(columns, values) if c}
             cells.update({c: "" for c in columns[len(values):] if c})
             rows.append(TableRow(len(rows) + 1, row_line, cells))
     except csv.Error as error:
-        raise InputError(
-            f"cannot be read as CSV at line {reader.line_num}: {error}", where,
-            "Check the quoting on that line",
-        ) from None
+        raise csv_problem(error, where, reader.line_num, code) from None
     return Table(columns or (), tuple(rows))
+
+
+def csv_problem(error: csv.Error, where: str, line: int, code: str) -> InputError:
+    """The error for a :class:`csv.Error` raised at ``line``: a value longer than the csv module's
+    field limit is a safety limit (``E105``), anything else a malformed table (``code``)."""
+    if "field limit" in str(error):
+        return exceeded(f"line {line} holds a value longer than {csv.field_size_limit():,} characters", where,
+                        "csv.field_size_limit",
+                        "Check the quoting before that line (an unclosed quote runs on to the end of the file)")
+    return InputError(f"cannot be read as CSV at line {line}: {error}", where, "Check the quoting on that line",
+                      code=code)
 
 
 def _lines(text: str) -> Iterator[str]:
@@ -123,15 +137,25 @@ def read_jsonl(text: str, where: str) -> Table:
         if not line.strip():
             continue
         try:
-            value = json.loads(line)
-        except json.JSONDecodeError as error:
-            raise InputError(f"line {number} is not valid JSON ({error.msg})", where, fix) from None
+            value = load_json(line)
+        except JsonProblem as problem:
+            if problem.limit is not None:
+                raise exceeded(f"line {number} is {problem.message}", where, problem.limit,
+                               "Keep each row's values flat: text, numbers, short lists") from None
+            raise InputError(f"line {number} is not valid JSON ({problem.message})", where, fix,
+                             code=MALFORMED) from None
         if not isinstance(value, dict):
-            raise InputError(f"line {number} is not a JSON object", where, fix)
+            raise InputError(f"line {number} is not a JSON object", where, fix, code=MALFORMED)
         cells = {str(key): _json_text(item) for key, item in value.items()}
         columns.update(dict.fromkeys(cells))
         rows.append(TableRow(len(rows) + 1, number, cells, csv=False))
     return Table(tuple(columns), tuple(rows))
+
+
+def jsonl_lines(text: str) -> list[str]:
+    """The lines of JSON Lines text. Only ``\n``, ``\r\n`` and ``\r`` end a line: JSON may hold
+    characters such as U+2028 unescaped inside strings, where ``str.splitlines`` would split."""
+    return normalise_newlines(text).split("\n")
 
 
 def table_documents(
@@ -157,8 +181,8 @@ def table_documents(
     if "text" not in roles:
         found = ", ".join(table.columns) or "none"
         raise InputError(
-            f"has no 'text' column (columns found: {found})", where,
-            "A fragment table needs a 'text' column holding each fragment's text",
+            f"has no 'text' column (columns found: {_snippet(found)})", where,
+            "A fragment table needs a 'text' column holding each fragment's text", code=MALFORMED,
         )
     reserved = set(roles.values())
     extra_columns = any(c not in reserved for c in table.columns)
@@ -184,9 +208,9 @@ def table_documents(
             if fragment_id in seen:
                 first = next(r for r in rows if (cell_of(r, "id").strip() or f"row-{r.number}") == fragment_id)
                 raise InputError(
-                    f"fragment id {fragment_id!r} appears twice in document {name!r} "
+                    f"fragment id {_snippet(fragment_id)!r} appears twice in document {_snippet(name)!r} "
                     f"({first.where} and {row.where})",
-                    where, "Give every fragment of a document its own id",
+                    where, "Give every fragment of a document its own id", code=MALFORMED,
                 )
             seen.add(fragment_id)
             text = normalise_newlines(cell(roles["text"], "")).strip()
@@ -210,7 +234,7 @@ def table_documents(
             presegmented=True, warnings=tuple(warnings),
         ))
     if not documents:
-        raise InputError("has no fragment with text", where, "Fill in the 'text' column")
+        raise InputError("has no fragment with text", where, "Fill in the 'text' column", code="E106")
     return tuple(documents), tuple(file_warnings)
 
 
@@ -224,12 +248,12 @@ def _roles(columns: tuple[str, ...]) -> dict[str, str]:
     return roles
 
 
-def _check_columns(columns: tuple[str, ...], where: str) -> None:
+def _check_columns(columns: tuple[str, ...], where: str, code: str) -> None:
     seen: set[str] = set()
     for column in columns:
         if column and column in seen:
             raise InputError(
-                f"has two columns named {column!r}", where, "Give every column its own name"
+                f"has two columns named {_snippet(column)!r}", where, "Give every column its own name", code=code
             )
         seen.add(column)
 
@@ -252,9 +276,15 @@ def _delimiter(text: str) -> str:
     if len(in_header) == 1:
         return in_header[0]
     try:
-        return csv.Sniffer().sniff(text[:_SNIFF_SAMPLE], delimiters=_DELIMITERS).delimiter
+        return csv.Sniffer().sniff(text[:limits.MAX_SNIFF_CHARS], delimiters=_DELIMITERS).delimiter
     except csv.Error:
         return ","  # one column, or too little text to tell
+
+
+def _snippet(value: str, size: int = 80) -> str:
+    """A value quoted in a message, cut to one short line."""
+    value = " ".join(value.split())
+    return value if len(value) <= size else value[: size - 1] + "…"
 
 
 def _columns(count: int) -> str:

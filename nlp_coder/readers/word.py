@@ -2,11 +2,15 @@
 
 Paragraphs become lines; a two- or three-column table (speaker, text / time, speaker, text) is
 read row by row as ``speaker: text`` lines, the layout many transcription services export.
+
+The file is checked before python-docx opens it: the zip within the limits of
+:mod:`nlp_coder.readers.limits` (no zip bomb, no unreadable compression) and every XML part
+through defusedxml (no DTD, so no entity expansion).
 """
 
 from __future__ import annotations
 
-import zipfile
+import io
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -17,8 +21,15 @@ from docx.text.paragraph import Paragraph
 from lxml.etree import XMLSyntaxError
 
 from nlp_coder.errors import InputError
+from nlp_coder.readers.archive import read_file_bytes, read_zip
 from nlp_coder.readers.decoding import normalise_newlines
+from nlp_coder.readers.safexml import parse_xml
 from nlp_coder.readers.turns import is_timestamp, timestamp_value
+
+UNREADABLE = "E102"
+_FIX = "Open it in Word and save it again as .docx (old .doc files must be converted)"
+# What python-docx raises for a package it cannot make sense of.
+_BROKEN = (PackageNotFoundError, KeyError, ValueError, XMLSyntaxError)
 
 # A first row made only of these is a header, not speech.
 _HEADER_CELLS = frozenset(
@@ -46,15 +57,19 @@ def read_docx(path: Path, where: str) -> WordText:
         The text (paragraphs and table rows, one per line) and the table speakers.
 
     Raises:
-        InputError: the file is not a readable .docx file.
+        InputError: the file is not a readable .docx file (``E102``), is packed in a way that
+            cannot be read (``E104``), or exceeds a safety limit (``E105``).
     """
+    data = read_file_bytes(path, where, what="Word file")
+    members = read_zip(data, where, code=UNREADABLE, fix=_FIX,
+                       broken="is not a readable Word .docx file: not a zip archive")
+    for name, member in members:
+        if name.casefold().endswith((".xml", ".rels")) or member.lstrip(b"\xef\xbb\xbf \t\r\n").startswith(b"<"):
+            parse_xml(member, f"{where}:{name}", code=UNREADABLE, fix=_FIX)
     try:
-        document = docx.Document(str(path))
-    except (PackageNotFoundError, zipfile.BadZipFile, KeyError, ValueError, XMLSyntaxError):
-        raise InputError(
-            "is not a readable Word .docx file", where,
-            "Open it in Word and save it again as .docx (old .doc files must be converted)",
-        ) from None
+        document = docx.Document(io.BytesIO(data))
+    except _BROKEN:
+        raise InputError("is not a readable Word .docx file", where, _FIX, code=UNREADABLE) from None
     lines: list[str] = []
     speakers: set[str] = set()
     for block in document.iter_inner_content():

@@ -3,21 +3,28 @@
 
 Offsets in a CSV are character offsets into the document's normalised text, the same offsets
 ``segment`` and ``suggest`` print, with the end exclusive.
+
+Every problem is an :class:`~nlp_coder.errors.InputError`: ``E120`` for a codings file that is not
+valid, ``E101``/``E102``/``E104`` for one that is missing, not UTF-8 or of an unknown kind,
+``E105`` for one beyond a safety limit (:mod:`nlp_coder.readers.limits`).
 """
 
 from __future__ import annotations
 
 import csv
 import io
-import json
 from dataclasses import dataclass
 from pathlib import Path
 
 from nlp_coder.errors import InputError
+from nlp_coder.readers.limits import JsonProblem, exceeded, load_json, read_limited
+from nlp_coder.readers.tables import csv_problem, jsonl_lines
 from nlp_coder.refi.model import MACHINE_USER, Coding
 from nlp_coder.refi.read import read_qdpx
 
 CSV_COLUMNS = ("document", "start", "end", "code", "coder")
+INVALID = "E120"
+"""The catalogue code of a codings file that is not valid."""
 
 
 @dataclass(frozen=True)
@@ -62,16 +69,26 @@ def read_codings(path: str | Path) -> CodedInput:
     if suffix == ".jsonl":
         return read_suggest_jsonl(path)
     raise InputError(f"cannot read codings from a {path.suffix or 'file without suffix'}", str(path),
-                     "Give a .qdpx project, a codings .csv (document,start,end,code,coder) or a suggest .jsonl")
+                     "Give a .qdpx project, a codings .csv (document,start,end,code,coder) or a suggest .jsonl",
+                     code="E104")
 
 
 def _text(path: Path) -> str:
+    data = read_limited(path, str(path), limit="MAX_TABLE_BYTES", fix="Split it into several files")
     try:
-        return path.read_bytes().decode("utf-8-sig")
-    except FileNotFoundError:
-        raise InputError("no such file", str(path), "Check the path") from None
-    except UnicodeDecodeError:
-        raise InputError("not UTF-8 text", str(path), "Save it as UTF-8") from None
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise InputError(f"not UTF-8 text (byte {exc.start})", str(path), "Save it as UTF-8", code="E102") from None
+
+
+def _rows(path: Path) -> csv.DictReader:
+    """A CSV file's rows, with the header's names stripped."""
+    reader = csv.DictReader(io.StringIO(_text(path), newline=""))
+    try:
+        reader.fieldnames = [h.strip() for h in reader.fieldnames or []]
+    except csv.Error as error:
+        raise csv_problem(error, str(path), reader.line_num, INVALID) from None
+    return reader
 
 
 def read_passages(path: str | Path) -> tuple[Unit, ...]:
@@ -81,14 +98,17 @@ def read_passages(path: str | Path) -> tuple[Unit, ...]:
     path = Path(path)
     suffix = path.suffix.casefold()
     if suffix == ".csv":
-        reader = csv.DictReader(io.StringIO(_text(path), newline=""))
+        reader = _rows(path)
         out = []
-        for line, row in enumerate(reader, start=2):
-            try:
-                out.append(Unit(row["document"].strip(), int(row["start"]), int(row["end"])))
-            except (KeyError, AttributeError, TypeError, ValueError):
-                raise InputError("the row has no document, start and end", f"{path}:{line}",
-                                 "Give the sample CSV that 'nlp-coder sample' wrote") from None
+        try:
+            for line, row in enumerate(reader, start=2):
+                try:
+                    out.append(Unit(row["document"].strip(), int(row["start"]), int(row["end"])))
+                except (KeyError, AttributeError, TypeError, ValueError):
+                    raise InputError("the row has no document, start and end", f"{path}:{line}",
+                                     "Give the sample CSV that 'nlp-coder sample' wrote", code=INVALID) from None
+        except csv.Error as error:
+            raise csv_problem(error, str(path), reader.line_num, INVALID) from None
         return tuple(out)
     read = read_codings(path)
     if read.scope:
@@ -105,33 +125,44 @@ def read_codings_csv(path: str | Path) -> tuple[Coding, ...]:
 
 
 def _read_csv(path: Path) -> tuple[tuple[Coding, ...], tuple[str, ...]]:
-    reader = csv.DictReader(io.StringIO(_text(path), newline=""))
-    header = [h.strip() for h in reader.fieldnames or []]
-    reader.fieldnames = header
+    reader = _rows(path)
+    header = list(reader.fieldnames or [])
     missing = [c for c in CSV_COLUMNS if c not in header]
     if missing:
         raise InputError(f"the codings CSV has no column {', '.join(missing)}", str(path),
-                         f"Give the columns {', '.join(CSV_COLUMNS)}")
+                         f"Give the columns {', '.join(CSV_COLUMNS)}", code=INVALID)
     out: list[Coding] = []
     documents: dict[str, None] = {}
-    for line, row in enumerate(reader, start=2):
-        if (row.get("document") or "").strip():
-            documents.setdefault(row["document"].strip(), None)
-        if not (row.get("code") or "").strip():
-            continue
-        where = f"{path}:{line}"
-        try:
-            start, end = int(row["start"]), int(row["end"])
-        except (TypeError, ValueError):
-            raise InputError(f"start and end must be whole numbers, not {row['start']!r}, {row['end']!r}", where,
-                             "Use the character offsets that 'nlp-coder segment' prints") from None
-        if not 0 <= start < end:
-            raise InputError(f"start {start} and end {end} are not a passage (0 <= start < end)", where)
-        document, coder = (row["document"] or "").strip(), (row["coder"] or "").strip()
-        if not document or not coder:
-            raise InputError("the row has no document or no coder", where, "Fill in both")
-        out.append(Coding(document, start, end, row["code"].strip(), coder))
+    try:
+        line = reader.line_num + 1
+        for row in reader:
+            where = f"{path}:{line}"
+            line = reader.line_num + 1  # where the next row starts (a quoted value may span lines)
+            if (row.get("document") or "").strip():
+                documents.setdefault(row["document"].strip(), None)
+            if not (row.get("code") or "").strip():
+                continue
+            try:
+                start, end = int(row["start"]), int(row["end"])
+            except (TypeError, ValueError):
+                raise InputError(f"start and end must be whole numbers, not {_snippet(row['start'])!r}, "
+                                 f"{_snippet(row['end'])!r}", where,
+                                 "Use the character offsets that 'nlp-coder segment' prints", code=INVALID) from None
+            if not 0 <= start < end:
+                raise InputError(f"start {_snippet(str(start))} and end {_snippet(str(end))} are not a passage "
+                                 "(0 <= start < end)", where, code=INVALID)
+            document, coder = (row["document"] or "").strip(), (row["coder"] or "").strip()
+            if not document or not coder:
+                raise InputError("the row has no document or no coder", where, "Fill in both", code=INVALID)
+            out.append(Coding(document, start, end, row["code"].strip(), coder))
+    except csv.Error as error:
+        raise csv_problem(error, str(path), reader.line_num, INVALID) from None
     return tuple(out), tuple(documents)
+
+
+def _snippet(value: object, size: int = 40) -> str:
+    text = " ".join(str(value).split())
+    return text if len(text) <= size else text[: size - 1] + "…"
 
 
 def read_suggest_jsonl(path: str | Path) -> CodedInput:
@@ -140,17 +171,26 @@ def read_suggest_jsonl(path: str | Path) -> CodedInput:
     path = Path(path)
     codings: list[Coding] = []
     units: list[Unit] = []
-    for line, text in enumerate(_text(path).splitlines(), start=1):
+    fix = "Give the .jsonl that 'nlp-coder suggest' wrote"
+    for line, text in enumerate(jsonl_lines(_text(path)), start=1):
         if not text.strip():
             continue
         try:
-            record = json.loads(text)
+            record = load_json(text)
+        except JsonProblem as problem:
+            if problem.limit is not None:
+                raise exceeded(f"the line is {problem.message}", f"{path}:{line}", problem.limit, fix) from None
+            raise InputError(f"not a line of suggest JSONL output (not valid JSON: {problem.message})",
+                             f"{path}:{line}", fix, code=INVALID) from None
+        try:
             unit = Unit(str(record["document"]), int(record["start"]), int(record["end"]))
             groups = [record] + list((record.get("facets") or {}).values())
             codes = [code for group in groups for code in group.get("codes", [])]
-        except (ValueError, KeyError, TypeError, AttributeError):
-            raise InputError("not a line of suggest JSONL output", f"{path}:{line}",
-                             "Give the .jsonl that 'nlp-coder suggest' wrote") from None
+        except (ValueError, OverflowError, KeyError, TypeError, AttributeError):
+            raise InputError("not a line of suggest JSONL output", f"{path}:{line}", fix, code=INVALID) from None
+        if not all(isinstance(code, str) for code in codes):
+            raise InputError("not a line of suggest JSONL output (a code is not text)", f"{path}:{line}", fix,
+                             code=INVALID)
         units.append(unit)
         codings.extend(Coding(unit.document, unit.start, unit.end, code, MACHINE_USER) for code in codes)
     return CodedInput(str(path), tuple(codings), units=tuple(units),

@@ -4,10 +4,12 @@ A ``.qdpx`` is a zip holding ``project.qde`` (XML) and a sources folder whose na
 capitalise differently (``sources``, ``Sources``). Text sources hold their text inline
 (``PlainTextContent``) or in the sources folder (``plainTextPath="internal://<guid>.txt"``).
 
-Parsing is defensive: XML with a DTD is refused (no entity expansion, no external entities),
-archives are read in memory with limits on member count and size (no member is ever extracted,
-so no path can escape), and every problem is an :class:`~nlp_coder.errors.InputError` naming the
-file and what to do.
+Parsing is defensive: XML goes through defusedxml and a DTD is refused (no entity expansion, no
+external entities), archives are read in memory within the limits of
+:mod:`nlp_coder.readers.limits` (member count, sizes, compression ratio; no member is ever
+extracted, so no path can escape), and every problem is an :class:`~nlp_coder.errors.InputError`
+naming the file and what to do: ``E120`` for a malformed project, ``E110`` for a malformed
+``.qdc`` codebook, ``E105`` for a safety limit.
 
 Offsets: REFI positions count Unicode code points of the source text as the tool stored it,
 zero-based, end exclusive. nlp_coder normalises ``\\r\\n`` to ``\\n``; positions are mapped so
@@ -18,25 +20,23 @@ from __future__ import annotations
 
 import hashlib
 import re
-import zipfile
 from collections.abc import Iterator
 from pathlib import Path, PurePosixPath
 from xml.etree.ElementTree import Element
 
-from defusedxml import DefusedXmlException
-from defusedxml.ElementTree import ParseError, fromstring
-
 from nlp_coder.errors import InputError
+from nlp_coder.readers import limits
+from nlp_coder.readers.archive import read_file_bytes, read_zip
 from nlp_coder.readers.decoding import normalise_newlines
+from nlp_coder.readers.limits import exceeded, read_limited
+from nlp_coder.readers.safexml import parse_xml as safe_parse_xml
 from nlp_coder.readers.turns import parse_turns
 from nlp_coder.records import Codebook, Document
 from nlp_coder.refi.codebook import codebook_from_refi
 from nlp_coder.refi.model import MACHINE_USER, Coding, Project, RefiCode, Source, norm_guid
 
-MAX_MEMBERS = 20_000
-MAX_MEMBER_BYTES = 256 * 1024 * 1024
-MAX_TOTAL_BYTES = 1024 * 1024 * 1024
-MAX_XML_BYTES = 256 * 1024 * 1024
+PROJECT_CODE = "E120"
+"""The catalogue code of a malformed project (a malformed ``.qdc`` codebook is ``E110``)."""
 
 
 def local(tag: str) -> str:
@@ -52,56 +52,61 @@ def child(element: Element, name: str) -> Element | None:
     return next(children(element, name), None)
 
 
-def parse_xml(data: bytes, where: str) -> Element:
-    """Parse XML refusing DTDs and entities; errors name the file and line."""
-    if len(data) > MAX_XML_BYTES:
-        raise InputError(f"the XML is larger than {MAX_XML_BYTES // 2**20} MiB", where, "Split the project")
-    try:
-        return fromstring(data, forbid_dtd=True, forbid_entities=True, forbid_external=True)
-    except DefusedXmlException:
-        raise InputError("the XML declares a DTD or entities, which are refused for safety", where,
-                         "Export the project again from the QDA tool") from None
-    except ParseError as exc:
-        raise InputError(f"not well-formed XML ({exc})", where, "Export the project again from the QDA tool") from None
+def parse_xml(data: bytes, where: str, *, code: str = PROJECT_CODE,
+              fix: str = "Export the project again from the QDA tool") -> Element:
+    """Parse XML safely (:func:`nlp_coder.readers.safexml.parse_xml`), by default as a project's."""
+    return safe_parse_xml(data, where, code=code, fix=fix)
 
 
 def read_qdc(path: str | Path) -> tuple[RefiCode, ...]:
     """The codes of a REFI-QDA codebook file (``.qdc``), in document order."""
     path = Path(path)
-    root = parse_xml(_read_file(path), str(path))
+    return _qdc_codes(_read_file(path), str(path))
+
+
+def _qdc_codes(data: bytes, where: str) -> tuple[RefiCode, ...]:
+    root = parse_xml(data, where, code="E110", fix="Export the codebook again from the QDA tool")
     if local(root.tag) != "CodeBook":
-        raise InputError(f"the root element is <{local(root.tag)}>, not <CodeBook>", str(path),
-                         "Give a REFI-QDA codebook (.qdc)")
-    return _codes(root, str(path))
+        raise InputError(f"the root element is <{local(root.tag)}>, not <CodeBook>", where,
+                         "Give a REFI-QDA codebook (.qdc)", code="E110")
+    return _codes(root, where, code="E110")
 
 
 def load_qdc_codebook(path: str | Path) -> Codebook:
     """A ``.qdc`` file as a validated :class:`Codebook` (named after the file)."""
     path = Path(path)
     data = _read_file(path)
-    codes = read_qdc(path)
+    codes = _qdc_codes(data, str(path))
     return codebook_from_refi(codes, path.stem, source=str(path), sha256=hashlib.sha256(data).hexdigest())[0]
 
 
-def _codes(root: Element, where: str) -> tuple[RefiCode, ...]:
+def _codes(root: Element, where: str, *, code: str = PROJECT_CODE) -> tuple[RefiCode, ...]:
+    """The codes of a CodeBook element in document order (depth first), their nesting bounded by
+    :data:`~nlp_coder.readers.limits.MAX_CODE_DEPTH`."""
     codes_element = child(root, "Codes")
     out: list[RefiCode] = []
-
-    def walk(element: Element, parent: str | None) -> None:
-        for code in children(element, "Code"):
-            guid, name = code.get("guid"), code.get("name")
-            if not guid or name is None:
-                raise InputError("a <Code> has no guid or name", where, "Export the codebook again")
-            description = child(code, "Description")
-            out.append(RefiCode(
-                guid=guid, name=name, codable=(code.get("isCodable", "true").strip().lower() in ("true", "1")),
-                description=(description.text or "") if description is not None else "",
-                color=code.get("color"), parent=parent,
-            ))
-            walk(code, guid)
-
-    if codes_element is not None:
-        walk(codes_element, None)
+    if codes_element is None:
+        return ()
+    # Depth first without recursion: (the <Code> elements still to visit at each level, their parent).
+    stack: list[tuple[Iterator[Element], str | None]] = [(children(codes_element, "Code"), None)]
+    while stack:
+        element = next(stack[-1][0], None)
+        if element is None:
+            stack.pop()
+            continue
+        guid, name = element.get("guid"), element.get("name")
+        if not guid or name is None:
+            raise InputError("a <Code> has no guid or name", where, "Export the codebook again", code=code)
+        description = child(element, "Description")
+        out.append(RefiCode(
+            guid=guid, name=name, codable=(element.get("isCodable", "true").strip().lower() in ("true", "1")),
+            description=(description.text or "") if description is not None else "",
+            color=element.get("color"), parent=stack[-1][1],
+        ))
+        if len(stack) >= limits.MAX_CODE_DEPTH and child(element, "Code") is not None:
+            raise exceeded(f"codes are nested more than {limits.MAX_CODE_DEPTH} levels deep (under '{name}')",
+                           where, "MAX_CODE_DEPTH", "Flatten the code tree in the QDA tool")
+        stack.append((children(element, "Code"), guid))
     return tuple(out)
 
 
@@ -120,7 +125,7 @@ def read_qdpx(path: str | Path) -> Project:
     root = parse_xml(keep_carriage_returns(qde), f"{where}:{qde_name}")
     if local(root.tag) != "Project":
         raise InputError(f"project.qde's root element is <{local(root.tag)}>, not <Project>", where,
-                         "Give a REFI-QDA project (.qdpx)")
+                         "Give a REFI-QDA project (.qdpx)", code=PROJECT_CODE)
     warnings: list[str] = []
     sources_folder = {name.split("/", 1)[1].casefold(): name for name, _ in members
                       if "/" in name and name.split("/", 1)[0].casefold() == "sources"}
@@ -155,6 +160,9 @@ def read_qdpx(path: str | Path) -> Project:
         if raw is None:
             continue
         doc_id = name if name not in used_ids else f"{name} ({norm_guid(guid)[:8]})"
+        number = 2
+        while doc_id in used_ids:  # two sources with the same name and GUID
+            doc_id, number = f"{name} ({norm_guid(guid)[:8]}, {number})", number + 1
         used_ids.add(doc_id)
         text = normalise_newlines(raw)
         turns = parse_turns(text)
@@ -181,8 +189,8 @@ def read_qdpx(path: str | Path) -> Project:
     )
 
 
-_INLINE_TEXT = re.compile(rb"(<(?:[\w.-]+:)?PlainTextContent(?:\s[^>]*)?>)(.*?)(</(?:[\w.-]+:)?PlainTextContent\s*>)",
-                          re.DOTALL)
+_INLINE_OPEN = re.compile(rb"<(?:[\w.-]{1,100}:)?PlainTextContent(?:\s[^<>]{0,10000})?>")
+_INLINE_CLOSE = re.compile(rb"</(?:[\w.-]{1,100}:)?PlainTextContent\s*>")
 
 
 def keep_carriage_returns(qde: bytes) -> bytes:
@@ -193,7 +201,19 @@ def keep_carriage_returns(qde: bytes) -> bytes:
     """
     if b"\r" not in qde:
         return qde
-    return _INLINE_TEXT.sub(lambda m: m.group(1) + m.group(2).replace(b"\r", b"&#13;") + m.group(3), qde)
+    # One pass: each opening tag is paired with the first closing tag after it (a regex with a
+    # lazy ".*?" between them would rescan the rest of the file for every unclosed opening tag).
+    parts: list[bytes] = []
+    position = 0
+    while (opening := _INLINE_OPEN.search(qde, position)) is not None:
+        closing = _INLINE_CLOSE.search(qde, opening.end())
+        if closing is None:
+            break
+        parts.append(qde[position:opening.end()])
+        parts.append(qde[opening.end():closing.start()].replace(b"\r", b"&#13;"))
+        position = closing.start()
+    parts.append(qde[position:])
+    return b"".join(parts)
 
 
 def _path(root: Element, *names: str) -> Iterator[Element]:
@@ -220,17 +240,18 @@ def _source_text(element: Element, content: dict[str, bytes], folder: dict[str, 
     member = folder.get(rest.lstrip("/").casefold()) or by_basename.get(PurePosixPath(rest).name.casefold())
     if member is None:
         raise InputError(f"source '{name}' points at {text_path}, which is not in the archive", where,
-                         "Export the project again with its sources")
+                         "Export the project again with its sources", code=PROJECT_CODE)
     data = content[member]
+    encoding = "utf-8"
     if data.startswith(b"\xef\xbb\xbf"):
         data = data[3:]
     elif data.startswith((b"\xff\xfe", b"\xfe\xff")):
-        return data.decode("utf-16")
+        encoding = "utf-16"  # the codec reads the byte order from the mark and drops it
     try:
-        return data.decode("utf-8")
+        return data.decode(encoding)
     except UnicodeDecodeError as exc:
-        raise InputError(f"source '{name}' ({member}) is not UTF-8 text (byte {exc.start})", where,
-                         "REFI-QDA sources are UTF-8; export the project again") from None
+        raise InputError(f"source '{name}' ({member}) is not {encoding.upper()} text (byte {exc.start})", where,
+                         "REFI-QDA sources are UTF-8; export the project again", code=PROJECT_CODE) from None
 
 
 def _attributes(root: Element) -> dict[str, dict[str, str]]:
@@ -269,7 +290,7 @@ def _codings(element: Element, source: Source, code_ids: dict[str, str], users: 
             start, end = int(selection.get("startPosition", "")), int(selection.get("endPosition", ""))
         except ValueError:
             raise InputError(f"a selection in '{name}' has no valid startPosition/endPosition", where,
-                             "Export the project again") from None
+                             "Export the project again", code=PROJECT_CODE) from None
         if not 0 <= start <= end:
             warnings.append(f"{where}: selection {start}-{end} in '{name}' is not a valid range; skipped")
             continue
@@ -318,51 +339,32 @@ def _find_qde(members: list[tuple[str, bytes]], where: str) -> str:
     top = [n for n in names if "/" not in n and n.casefold().endswith(".qde")]
     if len(top) == 1:
         return top[0]
-    raise InputError("the archive holds no project.qde", where, "Give a REFI-QDA project exported as .qdpx")
+    raise InputError("the archive holds no project.qde", where, "Give a REFI-QDA project exported as .qdpx",
+                     code=PROJECT_CODE)
 
 
 def _read_file(path: Path) -> bytes:
-    try:
-        data = path.read_bytes()
-    except FileNotFoundError:
-        raise InputError("no such file", str(path), "Check the path") from None
-    except OSError as exc:
-        raise InputError(f"cannot read the file ({exc.strerror})", str(path), "Check that it can be read") from None
+    """A ``.qdc`` file's bytes, within :data:`~nlp_coder.readers.limits.MAX_XML_BYTES`."""
+    data = read_limited(path, str(path), limit="MAX_XML_BYTES", what="codebook file",
+                        fix="Is this a REFI-QDA codebook? Split it")
     if not data.strip():
-        raise InputError("file is empty", str(path), "Give a REFI-QDA file exported from the QDA tool")
+        raise InputError("file is empty", str(path), "Give a REFI-QDA file exported from the QDA tool", code="E110")
     return data
 
 
 def _read_zip(path: Path) -> list[tuple[str, bytes]]:
+    """The files of a ``.qdpx`` (names with ``/`` separators), within the limits of
+    :mod:`nlp_coder.readers.limits`; names that could escape a folder are refused."""
     where = str(path)
     if not path.is_file():
-        raise InputError("no such file", where, "Check the path")
-    try:
-        archive = zipfile.ZipFile(path)
-    except (zipfile.BadZipFile, OSError):
-        raise InputError("not a zip archive", where, "A .qdpx is a zip file; export the project again") from None
+        raise InputError("no such file", where, "Check the path", code="E101")
+    members = read_zip(read_file_bytes(path, where, what="project"), where, code=PROJECT_CODE,
+                       fix="A .qdpx is a zip file; export the project again")
     out: list[tuple[str, bytes]] = []
-    total = 0
-    with archive:
-        infos = [i for i in archive.infolist() if not i.is_dir()]
-        if len(infos) > MAX_MEMBERS:
-            raise InputError(f"the archive holds more than {MAX_MEMBERS} files", where, "Is this a .qdpx?")
-        for info in infos:
-            name = info.filename.replace("\\", "/")
-            if name.startswith("/") or ".." in PurePosixPath(name).parts:
-                raise InputError(f"the archive holds an unsafe path {info.filename!r}", where,
-                                 "Refused: export the project again from the QDA tool")
-            if info.file_size > MAX_MEMBER_BYTES or total + info.file_size > MAX_TOTAL_BYTES:
-                raise InputError(f"{info.filename} is too large ({info.file_size} bytes)", where,
-                                 "Projects over 1 GiB, or files over 256 MiB, are not read")
-            try:
-                with archive.open(info) as handle:
-                    data = handle.read(MAX_MEMBER_BYTES + 1)  # never trust the header's size alone
-            except (zipfile.BadZipFile, OSError, RuntimeError, NotImplementedError) as exc:
-                raise InputError(f"cannot read {info.filename} from the archive ({exc})", where,
-                                 "Export the project again") from None
-            if len(data) > MAX_MEMBER_BYTES:
-                raise InputError(f"{info.filename} unpacks to more than 256 MiB", where, "Refused")
-            total += len(data)
-            out.append((name, data))
+    for stored, data in members:
+        name = stored.replace("\\", "/")
+        if name.startswith("/") or ".." in PurePosixPath(name).parts:
+            raise InputError(f"the archive holds an unsafe path {stored!r}", where,
+                             "Refused: export the project again from the QDA tool", code=PROJECT_CODE)
+        out.append((name, data))
     return out
