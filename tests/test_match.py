@@ -3,6 +3,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 from conftest import SMALL_CODEBOOK
+from subprocess_run import run_python, same_in_two_processes
 
 from nlp_coder.codebook import load_codebook, parse_codebook
 from nlp_coder.errors import InputError
@@ -129,13 +130,37 @@ def test_codebook_texts_are_distinct_and_complete() -> None:
     assert definition_text(BOOK.code("c")) in texts
 
 
-def test_predict_is_deterministic(embedder) -> None:
+_PREDICT = """
+    from conftest import SMALL_CODEBOOK
+    from nlp_coder.codebook import parse_codebook
+    from nlp_coder.embed import HashingEmbedder
+    from nlp_coder.match.matcher import build_matcher
+    from nlp_coder.records import Fragment, MatchSettings
+
+    embedder = HashingEmbedder()
     book = parse_codebook(SMALL_CODEBOOK)
-    texts = [f"sentence {i} about kind warm help and forms" for i in range(50)]
-    vectors = embedder.encode(texts)
-    first = CodebookMatcher.from_settings(MatchSettings(0.2, 0.03)).fit(book, embedder.encode).predict(vectors, _fragments(*texts))
-    second = CodebookMatcher.from_settings(MatchSettings(0.2, 0.03)).fit(book, embedder.encode).predict(vectors, _fragments(*texts))
-    assert first == second
+    said = ["she was warm and kind to my kids", "she helped me fill in the housing forms",
+            "she really listened and was kind", "the bus was late again", "I was happy and grateful"]
+    texts = [f"{said[i % len(said)]} on visit {i}" for i in range(50)]
+    fragments = [Fragment(f"d#{i}", "d", "P", i, 0, len(t), t) for i, t in enumerate(texts)]
+    for method in ("topk", "centroid"):
+        matcher = build_matcher(MatchSettings(0.2, 0.03, method=method)).fit(book, embedder.encode)
+        for result in matcher.predict(embedder.encode(texts), fragments):
+            print(method, repr(result))
+"""
+
+
+def test_the_hash_seed_reaches_the_fresh_interpreters() -> None:
+    first, second = run_python("print(hash('nlp_coder'), sorted({'a', 'b'}) == ['a', 'b'])")
+    assert first != second and first.endswith(b" True\n")
+
+
+def test_predict_is_deterministic_across_processes() -> None:
+    """Every result, scores and reasons included, is the same in two processes with different
+    string hashing (and so different set and dict-of-set orders)."""
+    out = same_in_two_processes(_PREDICT).decode()
+    assert out.count("FragmentResult(") == 100
+    assert all(f"status='{status}'" in out for status in ("coded", "uncoded"))
 
 
 def test_the_method_chooses_the_matcher_its_weight_and_threshold(tmp_path, codebook_file, transcript_file,
