@@ -6,6 +6,7 @@ from pathlib import Path
 import numpy as np
 from click.testing import CliRunner
 from conftest import SMALL_CODEBOOK
+from subprocess_run import same_in_two_processes
 
 from nlp_coder.analyses.sensitivity import UNCODED, labels, sensitivity
 from nlp_coder.cli import main
@@ -65,7 +66,7 @@ def test_labels_break_ties_as_the_matcher_does(embedder) -> None:
     assert (decided.decision.status == "overlap") == bool(overlap[0])
 
 
-def test_report_matches_the_run_and_is_deterministic(embedder) -> None:
+def test_report_matches_the_run(embedder) -> None:
     matcher, vectors, results, lookup = _setup(embedder)
     report = sensitivity(results, vectors, matcher, lookup, bootstrap=5, seed=1)
     current = next(p for p in report.sweep if p.threshold == 0.2 and p.margin == 0.03)
@@ -76,7 +77,25 @@ def test_report_matches_the_run_and_is_deterministic(embedder) -> None:
     assert lower.uncoded <= current.uncoded
     assert {s.code for s in report.stability} == {"support", "warmth", "listening"}
     assert all(s.leave_one_out is None or 0 <= s.leave_one_out <= 1 for s in report.stability)
-    assert report == sensitivity(results, vectors, matcher, lookup, bootstrap=5, seed=1)
+
+
+_REPORT = """
+    from nlp_coder.analyses.sensitivity import sensitivity
+    from nlp_coder.embed import HashingEmbedder
+    from test_sensitivity import _setup
+
+    matcher, vectors, results, lookup = _setup(HashingEmbedder())
+    print(repr(sensitivity(results, vectors, matcher, lookup, bootstrap=5, seed=1)))
+"""
+
+
+def test_report_is_deterministic_across_processes(embedder) -> None:
+    """The whole report (sweeps, bootstrap and leave-one-out stability, competing pairs)
+    is the same in two processes with different string hashing, and as computed here."""
+    out = same_in_two_processes(_REPORT).decode()
+    matcher, vectors, results, lookup = _setup(embedder)
+    assert out == repr(sensitivity(results, vectors, matcher, lookup, bootstrap=5, seed=1)) + "\n"
+    assert out.count("CodeStability(") == 3 and "PairConfusion(" in out
 
 
 def test_interchangeable_codes_are_flagged(embedder) -> None:
