@@ -2,12 +2,14 @@
 
 Output is deterministic: the same results give the same bytes. Files are written to a temporary
 file beside the target and moved into place only when complete, so a failed run never leaves a
-half-written output.
+half-written output. Outputs hold transcript text, so a new file is created owner-only (0600)
+and a new folder 0700, whatever the umask; a file that is replaced keeps its mode.
 """
 
 from __future__ import annotations
 
 import csv
+import errno
 import io
 import json
 import os
@@ -15,16 +17,16 @@ import sys
 import tempfile
 from collections import Counter
 from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, BinaryIO
+from typing import TYPE_CHECKING, BinaryIO, cast
 
 import orjson
 
-from nlp_coder.errors import InputError
+from nlp_coder.errors import InputError, OutputError
 from nlp_coder.records import Codebook, Decision, Fragment, FragmentResult, RunManifest, Suggestion
-from nlp_coder.store import manifest_json
+from nlp_coder.store import make_private_folders, manifest_json
 
 if TYPE_CHECKING:
     from nlp_coder.match.matcher import Decisions
@@ -344,9 +346,81 @@ def select_results(results: Sequence[FragmentResult], codebook: Codebook,
     return tuple(r for r in results if wanted <= assigned_codes(r, codebook))
 
 
+def check_writable(path: str | Path) -> None:
+    """Refuse an output file that cannot be written, before any work is done; nothing is created.
+
+    ``path`` must not be a folder, a read-only file or anything but a regular file, and its folder
+    must be a folder you can write in. A folder that does not exist yet is fine when it can be
+    made (the nearest existing folder above it is writable): writing creates it. (Run as root,
+    permissions never refuse; the check still finds folders and files in the way.)
+
+    Raises:
+        OutputError: ``E400``, saying what is wrong with which path and how to fix it.
+    """
+    path = Path(path)
+    where = str(path)
+    if path.is_dir():
+        raise OutputError("the output path is a folder", where, "Give a file name, e.g. out/suggestions.jsonl")
+    if path.exists():
+        if not path.is_file():
+            raise OutputError("the output path is not a regular file", where,
+                              "Give a file name; leave out --out to write to standard output")
+        if not os.access(path, os.W_OK):
+            raise OutputError("the output file is read-only", where,
+                              "Make it writable (chmod u+w) or give another file name")
+    folder = path.parent
+    while not folder.exists() and folder != folder.parent:
+        folder = folder.parent  # the nearest existing folder: writing creates those below it
+    if not folder.is_dir():
+        raise OutputError(f"cannot make the output's folder: '{folder}' is not a folder", where,
+                          "Give a path whose folders are folders")
+    if not os.access(folder, os.W_OK | os.X_OK):
+        raise OutputError(f"the folder '{folder}' is not writable", where,
+                          "Choose a folder you can write in, or change its permissions")
+
+
+def _write_error(exc: OSError, path: Path) -> OutputError:
+    """An error while writing ``path`` as a one-line :class:`OutputError`."""
+    if exc.errno in (errno.ENOSPC, errno.EDQUOT, errno.EFBIG):
+        fix = "Free disk space or write to another disk"
+    elif exc.errno in (errno.EACCES, errno.EPERM, errno.EROFS):
+        fix = "Choose a folder you can write in"
+    else:
+        fix = "Choose another output file"
+    return OutputError(f"cannot write the output ({exc.strerror or exc})", str(path), fix)
+
+
+class _Output:
+    """The temporary file as :func:`atomic_output` hands it out: an error writing it is an
+    :class:`OutputError`."""
+
+    def __init__(self, raw: BinaryIO, path: Path) -> None:
+        self._raw = raw
+        self._path = path
+
+    def write(self, data: bytes) -> int:
+        try:
+            return self._raw.write(data)
+        except OSError as exc:
+            raise _write_error(exc, self._path) from exc
+
+    def flush(self) -> None:
+        try:
+            self._raw.flush()
+        except OSError as exc:
+            raise _write_error(exc, self._path) from exc
+
+    def __getattr__(self, name: str) -> object:
+        return getattr(self._raw, name)
+
+
 def write_atomic(path: str | Path, text: str | bytes) -> None:
     """Write ``text`` (UTF-8 when a string) to ``path`` via a temporary file beside it, so the
-    target is never half-written."""
+    target is never half-written (see :func:`atomic_output`).
+
+    Raises:
+        OutputError: ``E400``, the file cannot be written; no temporary file is left behind.
+    """
     with atomic_output(path) as handle:
         handle.write(text.encode("utf-8") if isinstance(text, str) else text)
 
@@ -355,28 +429,51 @@ def write_atomic(path: str | Path, text: str | bytes) -> None:
 def atomic_output(path: str | Path | None) -> Iterator[BinaryIO]:
     """A binary file to write a result into bit by bit: a temporary file beside ``path``, moved
     into place when the block ends without error and removed otherwise. ``None`` writes to
-    standard output as it comes."""
+    standard output as it comes.
+
+    A new file is owner-only (0600, whatever the umask; so is the temporary file from the
+    start), missing folders are created 0700, and a file that is replaced keeps its mode.
+
+    Raises:
+        OutputError: ``E400``, the file cannot be written (:func:`check_writable`'s cases, a full
+            disk, a write error); the temporary file is removed and an existing file is left as
+            it was.
+    """
     if path is None:
         yield sys.stdout.buffer
         sys.stdout.buffer.flush()
         return
     path = Path(path)
-    if path.is_dir():
-        raise InputError("the output path is a folder", str(path), "Give a file name with --out")
-    parent = path.parent if str(path.parent) else Path(".")
+    check_writable(path)
     try:
-        parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=parent)
+        make_private_folders(path.parent)
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     except OSError as exc:
-        raise InputError(f"cannot write the output ({exc.strerror})", str(path), "Choose a writable folder") from exc
+        raise _write_error(exc, path) from exc
     try:
-        with os.fdopen(fd, "wb") as handle:
-            yield handle
-        # mkstemp makes the file private; give it the permissions any new file would get.
-        umask = os.umask(0)
-        os.umask(umask)
-        os.chmod(tmp, 0o666 & ~umask)
-        os.replace(tmp, path)
+        try:
+            os.fchmod(fd, 0o600)  # mkstemp asks for 0600, which a umask can still cut
+        except OSError as exc:
+            os.close(fd)
+            raise _write_error(exc, path) from exc
+        raw = os.fdopen(fd, "wb")
+        try:
+            yield cast(BinaryIO, _Output(raw, path))
+        except BaseException:
+            with suppress(OSError):
+                raw.close()
+            raise
+        try:
+            raw.close()  # flushes: a full disk shows here
+            try:
+                mode = os.stat(path).st_mode & 0o777
+            except FileNotFoundError:
+                pass
+            else:
+                os.chmod(tmp, mode)  # replacing a file keeps its mode
+            os.replace(tmp, path)
+        except OSError as exc:
+            raise _write_error(exc, path) from exc
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise

@@ -53,7 +53,12 @@ class Marker:
 
 
 def write_atomic_bytes(path: str | Path, data: bytes) -> None:
-    """Write bytes via a temporary file beside the target, so it is never half-written."""
+    """Write bytes via a temporary file beside the target, so it is never half-written; a new file
+    is owner-only (0600), a replaced one keeps its mode (:func:`nlp_coder.export.tables.atomic_output`).
+
+    Raises:
+        OutputError: ``E400``, the file cannot be written; no temporary file is left behind.
+    """
     from nlp_coder.export.tables import write_atomic
 
     write_atomic(path, data)
