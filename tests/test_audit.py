@@ -12,8 +12,9 @@ from click.testing import CliRunner
 from conftest import SHARED
 from refi_projects import make_qdpx
 
-from nlp_coder.analyses.audit import AUDIT_USER, audit
+from nlp_coder.analyses.audit import AUDIT_USER, audit, audit_csv, check_project
 from nlp_coder.cli import main
+from nlp_coder.errors import NlpCoderError
 from nlp_coder.refi import read_qdpx
 from nlp_coder.run import SuggestOptions
 from nlp_coder.segment import SegmentOptions
@@ -113,3 +114,33 @@ def test_a_corpus_with_a_codings_csv_is_checked(tmp_path: Path, transcript_file:
     rows = list(csv.DictReader(result.stdout.splitlines()))
     assert any(r["kind"] == "doubtful" and r["text"] == phrase for r in rows)
     assert any(r["kind"] == "missed" and r["code"] == "support" for r in rows)
+
+
+def test_check_project_audits_and_writes_the_findings(tmp_path: Path, codebook_file: Path) -> None:
+    from nlp_coder.embed.models import HashingEmbedder
+
+    project = make_qdpx(tmp_path / "p.qdpx", crlf=True, codings=CODINGS)
+    options = SuggestOptions(model="hash-test", threshold=0.2)
+    out = tmp_path / "findings.csv"
+    report = check_project(project, codebook_file, tmp_path / "s.db", out=out, options=options,
+                           segment_options=SegmentOptions(pipeline="blank"), embedder=HashingEmbedder())
+    assert out.read_text(encoding="utf-8") == audit_csv(report)
+    assert report.missed and report.doubtful
+    review = tmp_path / "review.qdpx"
+    check_project(project, codebook_file, tmp_path / "s.db", out=review, options=options,
+                  segment_options=SegmentOptions(pipeline="blank"), embedder=HashingEmbedder())
+    assert any(c.coder == AUDIT_USER for c in read_qdpx(review).codings)
+
+
+def test_check_project_refuses_what_it_cannot_write_before_any_work(tmp_path: Path, transcript_file: Path,
+                                                                    codebook_file: Path) -> None:
+    db = tmp_path / "s.db"
+    with pytest.raises(NlpCoderError, match="needs a .qdpx PROJECT") as combined:
+        check_project(transcript_file, codebook_file, db, out=tmp_path / "r.qdpx")
+    assert combined.value.code == "E131"
+    blocker = tmp_path / "a-file"
+    blocker.write_text("")
+    with pytest.raises(NlpCoderError) as unwritable:
+        check_project(transcript_file, codebook_file, db, out=blocker / "r.csv")
+    assert unwritable.value.code == "E400"
+    assert not db.exists()

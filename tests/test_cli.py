@@ -225,3 +225,202 @@ def test_command_line_mistakes_are_one_line_with_where_to_find_help(tmp_path: Pa
         assert result.exit_code == 2, (args, result.output)
         assert len(lines) == 1 and lines[0].startswith("Error: ") and message in lines[0], result.output
         assert "--help')" in lines[0]
+
+
+def _commands(group=main, prefix: str = ""):  # type: ignore[no-untyped-def]
+    import click
+
+    for name, command in sorted(group.commands.items()):
+        if isinstance(command, click.Group):
+            yield from _commands(command, f"{prefix}{name} ")
+        else:
+            yield f"{prefix}{name}", command
+
+
+def test_every_out_and_format_option_comes_from_one_decorator() -> None:
+    from nlp_coder.cli.options import FORMAT_HELP, OUT_HELP, OutputOption
+
+    outs, formats = {}, {}
+    for name, command in _commands():
+        for param in command.params:
+            if "--out" in param.opts:
+                outs[name] = param
+            if "--format" in param.opts:
+                formats[name] = param
+    assert {"suggest", "segment", "discover", "sensitivity", "report", "agree", "sample", "check",
+            "evaluate"} <= set(outs)
+    assert set(outs) - {"report"} <= set(formats)  # report writes HTML only
+    for name, param in [*outs.items(), *formats.items()]:
+        assert isinstance(param, OutputOption), name
+    assert {p.help for p in outs.values()} == {OUT_HELP}
+    assert {p.help for p in formats.values()} == {FORMAT_HELP}
+    assert {tuple(p.opts) for p in outs.values()} == {("-o", "--out")}
+
+
+def test_format_for_is_the_one_map_from_suffix_to_format(tmp_path: Path) -> None:
+    from nlp_coder.errors import InputError
+    from nlp_coder.export.formats import format_for
+
+    assert format_for(Path("a.MARKDOWN"), None, "jsonl") == "md"
+    assert format_for(Path("a.csv"), "json", "jsonl") == "json"  # --format wins
+    assert format_for(None, None, "jsonl") == "jsonl"
+    assert format_for(Path("a.txt"), None, "jsonl", formats=("jsonl", "csv")) == "jsonl"
+    assert format_for(Path("a.yml"), None, None, formats=("qdc", "yaml")) == "yaml"
+    with pytest.raises(InputError, match=r"cannot write a sample as \.txt.*\.csv or \.qdpx") as caught:
+        format_for(Path("a.txt"), None, None, formats=("csv", "qdpx"), what="a sample")
+    assert caught.value.code == "E104"
+    # Every command follows it: an unknown suffix gives the default, a known one its format.
+    result = _run("segment", str(_transcript(tmp_path)), "--spacy", "blank", "-q", "-o", str(tmp_path / "f.CSV"))
+    assert result.exit_code == 0 and (tmp_path / "f.CSV").read_text().startswith("document,fragment_id")
+
+
+def _transcript(tmp_path: Path) -> Path:
+    path = tmp_path / "t.txt"
+    path.write_text("Interviewer: How was it?\nMother: She helped me fill in the forms for housing.\n")
+    return path
+
+
+def test_non_finite_floats_and_out_of_range_counts_are_usage_errors(tmp_path: Path, codebook_file: Path) -> None:
+    corpus = str(_transcript(tmp_path))
+    db = tmp_path / "never.db"
+    for args, message in [
+        (["suggest", corpus, "-c", str(codebook_file), "--threshold", "nan"], "not a finite number"),
+        (["suggest", corpus, "-c", str(codebook_file), "--margin", "inf"], "not a finite number"),
+        (["suggest", corpus, "-c", str(codebook_file), "--cascade", "inf"], "not a finite number"),
+        (["discover", corpus, "--distance-threshold", "nan"], "not a finite number"),
+        (["check", corpus, "-c", str(codebook_file), "--threshold", "NaN"], "not a finite number"),
+        (["agree", corpus, "--min-overlap", "inf"], "not a finite number"),
+        (["evaluate", corpus, "-c", str(codebook_file), "--margin", "nan"], "not a finite number"),
+        (["suggest", corpus, "-c", str(codebook_file), "--top-k", "0"], "not in the range x>=1"),
+        (["sample", corpus, "--n", "0", "--seed", "1", "-o", str(tmp_path / "s.csv")], "not in the range x>=1"),
+        (["segment", corpus, "--window", "0"], "not in the range x>=1"),
+    ]:
+        result = CliRunner().invoke(main, [*args, "--db", str(db)] if args[0] in ("suggest", "check") else args)
+        lines = result.output.strip().splitlines()
+        assert result.exit_code == 2, (args, result.output)
+        assert len(lines) == 1 and lines[0].startswith("Error: ") and message in lines[0], result.output
+    assert not db.exists()
+
+
+def test_an_unwritable_output_fails_before_any_coding(tmp_path: Path, transcript_file: Path,
+                                                      codebook_file: Path) -> None:
+    blocker = tmp_path / "a-file"
+    blocker.write_text("")
+    db = tmp_path / "p.db"
+    for out in (blocker / "out.jsonl", blocker / "deeper" / "out.csv"):
+        result = _suggest(transcript_file, codebook_file, tmp_path, "--out", str(out))
+        assert result.exit_code == 1 and ERROR_LINE.match(result.output).group(1) == "E400", result.output
+        assert len(result.output.strip().splitlines()) == 1
+        assert not db.exists()  # nothing was coded: no store, no run
+    for args in (["segment", str(transcript_file)], ["sample", str(transcript_file), "--n", "1", "--seed", "1"],
+                 ["check", str(transcript_file), "-c", str(codebook_file), "--db", str(db)]):
+        result = CliRunner().invoke(main, [*args, "-o", str(blocker / "out.csv")])
+        assert result.exit_code == 1 and result.output.startswith("Error E400: "), (args, result.output)
+    assert not db.exists()
+
+
+@pytest.mark.skipif(not hasattr(__import__("os"), "geteuid") or __import__("os").geteuid() == 0,
+                    reason="permissions never refuse root")
+def test_a_read_only_folder_fails_before_any_coding(tmp_path: Path, transcript_file: Path,
+                                                    codebook_file: Path) -> None:
+    locked = tmp_path / "locked"
+    locked.mkdir()
+    locked.chmod(0o500)
+    try:
+        result = _suggest(transcript_file, codebook_file, tmp_path, "--out", str(locked / "out.jsonl"))
+    finally:
+        locked.chmod(0o700)
+    assert result.exit_code == 1 and result.output.startswith("Error E400: "), result.output
+    assert not (tmp_path / "p.db").exists()
+
+
+def _last_run_status(db: Path) -> str:
+    from nlp_coder.store import Store
+
+    with Store(db) as store:
+        return store.runs()[-1][3]
+
+
+def test_a_write_that_fails_at_the_end_fails_the_run(tmp_path: Path, transcript_file: Path, codebook_file: Path,
+                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    import nlp_coder.export.tables as tables
+    from nlp_coder.errors import OutputError
+    from nlp_coder.export.formats import SuggestionWriter
+
+    def full_disk(path: object, text: object) -> None:
+        raise OutputError("cannot write the output (No space left on device)", str(path))
+
+    with monkeypatch.context() as patch:
+        patch.setattr(tables, "write_atomic", full_disk)
+        result = _suggest(transcript_file, codebook_file, tmp_path, "--out", str(tmp_path / "out.csv"))
+    assert result.exit_code == 1 and result.output.startswith("Error E400: "), result.output
+    assert _last_run_status(tmp_path / "p.db").startswith("failed")
+    assert not (tmp_path / "out.csv").exists()
+
+    # JSONL streams into a temporary file; moving it into place is part of the run.
+    out = tmp_path / "out.jsonl"
+    write_chunk = SuggestionWriter._write_chunk
+
+    def then_block(self: SuggestionWriter, decided: object, lines: object) -> None:
+        write_chunk(self, decided, lines)  # type: ignore[arg-type]
+        out.mkdir(exist_ok=True)
+        (out / "in-the-way").write_text("")
+
+    monkeypatch.setattr(SuggestionWriter, "_write_chunk", then_block)
+    result = _suggest(transcript_file, codebook_file, tmp_path, "--out", str(out))
+    assert result.exit_code == 1 and result.output.startswith("Error E400: "), result.output
+    assert _last_run_status(tmp_path / "p.db").startswith("failed")
+    assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".out.jsonl")] == []
+
+
+def test_ctrl_c_prints_one_line_and_exits_130(tmp_path: Path, transcript_file: Path, codebook_file: Path,
+                                              monkeypatch: pytest.MonkeyPatch) -> None:
+    from nlp_coder.export.formats import SuggestionWriter
+
+    def interrupt(*args: object) -> None:
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(SuggestionWriter, "_write_chunk", interrupt)
+    out = tmp_path / "out.jsonl"
+    result = _suggest(transcript_file, codebook_file, tmp_path, "--out", str(out))
+    assert result.exit_code == 130 and result.output == "interrupted\n"
+    assert _last_run_status(tmp_path / "p.db") == "failed: KeyboardInterrupt"
+    assert not out.exists()
+
+
+def test_a_bug_keeps_its_traceback(tmp_path: Path, transcript_file: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import nlp_coder.run
+
+    def broken(*args: object, **kwargs: object) -> None:
+        raise RuntimeError("a bug")
+
+    monkeypatch.setattr(nlp_coder.run, "read_and_segment", broken)
+    result = CliRunner().invoke(main, ["segment", str(transcript_file)])
+    assert isinstance(result.exception, RuntimeError) and result.exit_code == 1
+    code = ("import sys, nlp_coder.run as r; from nlp_coder.cli import main\n"
+            "def broken(*a, **k): raise RuntimeError('a bug')\n"
+            f"r.read_and_segment = broken; sys.argv = ['nlp-coder', 'segment', {str(transcript_file)!r}]; main()")
+    shown = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert shown.returncode == 1 and "Traceback" in shown.stderr and "RuntimeError: a bug" in shown.stderr
+
+
+def test_a_group_without_a_command_shows_its_help() -> None:
+    result = CliRunner().invoke(main, ["codebook"])
+    assert "Usage: " in result.output and "Commands:" in result.output and "Error" not in result.output
+
+
+def test_command_modules_import_only_the_shared_cli_modules() -> None:
+    import ast
+
+    shared = {"nlp_coder.cli.options", "nlp_coder.cli.common"}
+    folder = REPO / "nlp_coder" / "cli"
+    for path in folder.glob("*.py"):
+        if path.name == "__init__.py":
+            continue
+        tree = ast.parse(path.read_text(encoding="utf-8"))
+        for node in ast.walk(tree):
+            names = ([node.module or ""] if isinstance(node, ast.ImportFrom)
+                     else [a.name for a in node.names] if isinstance(node, ast.Import) else [])
+            for name in names:
+                if name == "nlp_coder.cli" or name.startswith("nlp_coder.cli."):
+                    assert name in shared, (path.name, name)

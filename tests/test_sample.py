@@ -10,11 +10,12 @@ import pytest
 from click.testing import CliRunner
 from refi_projects import make_qdpx
 
-from nlp_coder.analyses.sample import draw_sample
+from nlp_coder.analyses.sample import draw_sample, write_sample
 from nlp_coder.cli import main
-from nlp_coder.errors import InputError
+from nlp_coder.errors import InputError, NlpCoderError
 from nlp_coder.records import Fragment
 from nlp_coder.refi import MACHINE_USER, read_codings, read_qdpx
+from nlp_coder.segment import SegmentOptions
 
 
 def _fragments(counts: dict[str, int]) -> list[Fragment]:
@@ -85,3 +86,35 @@ def test_cli_writes_a_csv_to_fill_in_and_a_qdpx_without_codes(tmp_path: Path) ->
     again_qdpx = tmp_path / "again.qdpx"
     assert CliRunner().invoke(main, [*args, "-o", str(again_qdpx)]).exit_code == 0
     assert again_qdpx.read_bytes() == qdpx.read_bytes()
+
+
+def test_write_sample_draws_and_writes_what_the_command_writes(tmp_path: Path) -> None:
+    project = make_qdpx(tmp_path / "p.qdpx", crlf=True)
+    out = tmp_path / "lib.csv"
+    written = write_sample(project, out, n=3, seed=4, stratify_by="site", segment_options=SegmentOptions(
+        pipeline="blank"))
+    assert written.fmt == "csv" and len(written.sample.fragments) == 3 and written.fragments >= 3
+    cli = tmp_path / "cli.csv"
+    result = CliRunner().invoke(main, ["sample", str(project), "--n", "3", "--seed", "4", "--spacy", "blank",
+                                       "--stratify-by", "site", "-q", "-o", str(cli)])
+    assert result.exit_code == 0, result.output
+    assert cli.read_bytes() == out.read_bytes()
+    # --format wins over the suffix.
+    as_qdpx = write_sample(project, tmp_path / "sample.bin", n=2, seed=1, fmt="qdpx",
+                           segment_options=SegmentOptions(pipeline="blank"))
+    assert as_qdpx.fmt == "qdpx" and read_qdpx(as_qdpx.out).codings == ()
+
+
+def test_write_sample_refuses_a_bad_output_before_reading_the_corpus(tmp_path: Path) -> None:
+    missing = tmp_path / "no-such-corpus"
+    with pytest.raises(NlpCoderError, match=r"cannot write a sample as \.txt.*--out ending in \.csv or \.qdpx") as bad:
+        write_sample(missing, tmp_path / "s.txt", n=1, seed=0)
+    assert bad.value.code == "E104"
+    blocker = tmp_path / "a-file"
+    blocker.write_text("")
+    with pytest.raises(NlpCoderError) as unwritable:
+        write_sample(missing, blocker / "s.csv", n=1, seed=0)
+    assert unwritable.value.code == "E400"
+    result = CliRunner().invoke(main, ["sample", str(tmp_path), "--n", "1", "--seed", "0", "-o",
+                                       str(tmp_path / "s.txt")])
+    assert result.exit_code == 1 and result.output.startswith("Error E104: "), result.output
