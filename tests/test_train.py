@@ -4,6 +4,7 @@ from pathlib import Path
 
 import pytest
 from conftest import SMALL_CODEBOOK
+from subprocess_run import same_in_two_processes
 
 from nlp_coder.codebook import parse_codebook
 from nlp_coder.errors import InputError
@@ -75,10 +76,34 @@ def test_training_calibrates_each_code_and_codes_new_text(tmp_path: Path, embedd
     assert "precision" in training_text(training)
 
 
-def test_training_is_deterministic(tmp_path: Path, embedder) -> None:
-    (_, first), _ = _train(tmp_path, embedder)
-    (_, second), _ = _train(tmp_path, embedder)
-    assert first == second
+_TRAIN = """
+    import tempfile
+    from dataclasses import replace
+    from pathlib import Path
+
+    from nlp_coder.embed import HashingEmbedder
+    from nlp_coder.records import Fragment
+    from test_train import _train
+
+    embedder = HashingEmbedder()
+    (matcher, training), _ = _train(Path(tempfile.mkdtemp()), embedder)
+    print(repr(replace(training, source=Path(training.source).name)))  # the pilot file, wherever it is
+    new = ["She helped me with the housing forms again.", "He was gentle and kind to the baby.",
+           "She listened and was kind to us.", "The bus was late again this morning."]
+    vectors = embedder.encode(new)
+    print(matcher.decision_function(vectors).tolist())
+    fragments = [Fragment(f"n#{i}.1", "n", "P", i, 0, len(t), t) for i, t in enumerate(new)]
+    for result in matcher.predict(vectors, fragments):
+        print(repr(result))
+"""
+
+
+def test_training_is_deterministic() -> None:
+    """The calibration (folds, thresholds, precision and recall) and what the trained matcher
+    decides are the same in two processes with different string hashing."""
+    out = same_in_two_processes(_TRAIN).decode()
+    assert out.startswith("Training(source='codings.csv'") and out.count("CodeCalibration(") == 3
+    assert out.count("FragmentResult(") == 4
 
 
 def test_pilot_coding_errors(tmp_path: Path, embedder) -> None:
