@@ -192,11 +192,17 @@ def output_options(formats: Sequence[str], *, default: str | None = None, requir
         what: the output, for the message when no format can be decided ("a sample").
     """
     formats = tuple(formats)
+    format_option = click.option(
+        "--format", "fmt", cls=OutputOption, type=click.Choice(formats), help=FORMAT_HELP,
+        default=None if to_file else default,
+        show_default=("from the --out suffix" + (f", else {default}" if default else "")) if to_file else True)
+    out_option = click.option("-o", "--out", cls=OutputOption, type=click.Path(dir_okay=False, path_type=Path),
+                              required=required, show_default=None if required else "standard output",
+                              help=OUT_HELP)
 
     def decorate(func: Callable[..., Any]) -> Callable[..., Any]:
         if not to_file:
-            return click.option("--format", "fmt", cls=OutputOption, type=click.Choice(formats), default=default,
-                                show_default=True, help=FORMAT_HELP)(func)
+            return format_option(func)
 
         @functools.wraps(func)
         def command(*args: Any, out: Path | None = None, fmt: str | None = None, **kwargs: Any) -> Any:
@@ -206,14 +212,6 @@ def output_options(formats: Sequence[str], *, default: str | None = None, requir
             check_output(out)
             return func(*args, out=out, fmt=fmt, **kwargs)
 
-        decorators: list[Decorator] = [
-            click.option("-o", "--out", cls=OutputOption, type=click.Path(dir_okay=False, path_type=Path),
-                         required=required, show_default=None if required else "standard output", help=OUT_HELP),
-        ]
-        if len(formats) > 1:
-            by_suffix = "from the --out suffix" + (f", else {default}" if default else "")
-            decorators.append(click.option("--format", "fmt", cls=OutputOption, type=click.Choice(formats),
-                                           show_default=by_suffix, help=FORMAT_HELP))
-        return _apply(command, decorators)
+        return _apply(command, [out_option, format_option] if len(formats) > 1 else [out_option])
 
     return decorate

@@ -66,13 +66,10 @@ def format_for(path: str | Path | None, fmt: str | None, default: str | None, *,
 def check_output(path: str | Path | None) -> None:
     """Refuse (``E400``) an output file that cannot be written, before any work is done; None
     (standard output) is always fine."""
-    if path is None:
-        return
-    try:
-        from nlp_coder.export.tables import check_writable
-    except ImportError:  # pragma: no cover - an older tables module without the check
-        return
-    check_writable(path)
+    from nlp_coder.export.tables import check_writable
+
+    if path is not None:
+        check_writable(path)
 
 
 def emit(text: str | bytes, path: str | Path | None) -> None:
