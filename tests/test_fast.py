@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import os
 import signal
 import subprocess
@@ -391,52 +390,118 @@ def test_the_built_fast_model_loads_and_matches_sentence_transformers() -> None:
 
 # -- resuming after kill -9 ----------------------------------------------------------------------
 
-_SLOW_RUN = textwrap.dedent("""
-    import sys, time
+_STALLING_RUN = textwrap.dedent("""
+    import sys, threading
     from nlp_coder.embed.models import HashingEmbedder
     from nlp_coder.run import SuggestOptions, suggest
+    from nlp_coder.segment import SegmentOptions
 
-    class Slow(HashingEmbedder):
+    class Stalling(HashingEmbedder):
+        \"""Embeds the codebook and the first ``batches`` batches of fragments, then never returns:
+        the run stands still with those batches committed until it is killed.\"""
+
+        def __init__(self, batches):
+            super().__init__()
+            self.batches = batches
+
         def encode(self, texts):
-            vectors = super().encode(texts)
-            print(len(texts), flush=True)  # printed before the batch is committed
-            time.sleep(0.2)
-            return vectors
+            if any("sentence number" in t for t in texts):  # a batch of fragments, not the codebook's
+                if self.batches == 0:
+                    threading.Event().wait()
+                self.batches -= 1
+            return super().encode(texts)
 
-    suggest(sys.argv[1], sys.argv[2], sys.argv[3], options=SuggestOptions(model="hash-test", batch_size=10),
-            embedder=Slow())
-    print("done", flush=True)
+    corpus, codebook, db, batches = sys.argv[1:]
+    suggest(corpus, codebook, db, options=SuggestOptions(model="hash-test", batch_size=10),
+            segment_options=SegmentOptions(pipeline="blank"), embedder=Stalling(int(batches)), chunk_size=20)
 """)
 
 
+def _wait_for_rows(db: Path, table: str, rows: int, child: subprocess.Popen, errors: Path,
+                   timeout: float = 120.0) -> None:
+    """Wait until ``table`` of the store ``db``, read through a read-only connection, holds
+    ``rows`` committed rows; fail if the child exits first or ``timeout`` seconds pass."""
+    import contextlib
+    import sqlite3
+    import time
+
+    deadline = time.monotonic() + timeout
+    count = 0
+    while time.monotonic() < deadline:
+        if child.poll() is not None:
+            pytest.fail(f"the run exited ({child.returncode}) with {count} of {rows} rows in {table}:\n"
+                        f"{errors.read_text(encoding='utf-8', errors='replace')}")
+        try:
+            with contextlib.closing(sqlite3.connect(f"{db.as_uri()}?mode=ro", uri=True)) as con:
+                count = con.execute(f"SELECT COUNT(*) FROM {table}").fetchone()[0]
+        except sqlite3.OperationalError:  # not created yet
+            count = 0
+        if count >= rows:
+            assert count == rows, f"{count} rows in {table}: the run went on past the batch it stalls on"
+            return
+        time.sleep(0.05)
+    pytest.fail(f"after {timeout:.0f} s the store holds {count} of the {rows} rows expected in {table}:\n"
+                f"{errors.read_text(encoding='utf-8', errors='replace')}")
+
+
+class _Recording(HashingEmbedder):
+    """A hashing embedder that keeps every text it embeds."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.texts: list[str] = []
+
+    def encode(self, texts):  # type: ignore[no-untyped-def]
+        self.texts.extend(texts)
+        return super().encode(texts)
+
+
 def test_suggest_after_kill_9_re_embeds_no_finished_batch(tmp_path: Path, codebook_file: Path) -> None:
-    corpus = tmp_path / "big.txt"
-    corpus.write_text("".join(f"Mother: This is sentence number {i} about the housing forms and the kids.\n"
-                              for i in range(200)), encoding="utf-8")
+    import contextlib
+    import sqlite3
+
+    from nlp_coder.segment import SegmentOptions
+    from nlp_coder.store import text_sha256
+
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    for d in range(10):  # 10 documents of 20 fragments: a chunk each (chunk_size=20), 2 batches of 10
+        (corpus / f"interview-{d:02}.txt").write_text(
+            "".join(f"Mother: This is sentence number {d * 20 + i} about the housing forms and the kids.\n"
+                    for i in range(20)), encoding="utf-8")
     db = tmp_path / "p.db"
+    errors = tmp_path / "run.err"
     env = {**os.environ, "PYTHONPATH": str(REPO)}
-    child = subprocess.Popen([sys.executable, "-c", _SLOW_RUN, str(corpus), str(codebook_file), str(db)],
-                             stdout=subprocess.PIPE, text=True, env=env, cwd=REPO)
-    assert child.stdout is not None
-    batches = 0
-    for _line in child.stdout:  # the codebook's batches, then fragment batches of 10
-        batches += 1
-        if batches == 6:
-            break
-    child.send_signal(signal.SIGKILL)
-    child.wait(timeout=30)
+    with errors.open("w", encoding="utf-8") as err:
+        # The run stalls on its 7th batch of fragments: 3 chunks are embedded, decided and stored.
+        child = subprocess.Popen([sys.executable, "-c", _STALLING_RUN, str(corpus), str(codebook_file), str(db), "6"],
+                                 stdout=subprocess.DEVNULL, stderr=err, env=env, cwd=REPO)
+    try:
+        _wait_for_rows(db, "suggestions", 60, child, errors)
+    finally:
+        child.send_signal(signal.SIGKILL)
+        child.wait(timeout=30)
+    assert child.returncode == -signal.SIGKILL
     with Store(db) as store:
-        kept = store.count("embeddings")
-        assert store.runs()[-1][3] == "running"  # killed: never marked finished or failed
-    assert kept >= 30  # the codebook's texts and at least the first fragment batches
-    counting = HashingEmbedder()
+        [(_, command, _, status, _)] = store.runs()
+        assert (command, status) == ("suggest", "running")  # killed: never marked finished or failed
+        assert store.count("suggestions") == 60
+    with contextlib.closing(sqlite3.connect(f"{db.as_uri()}?mode=ro", uri=True)) as con:
+        kept = {sha for (sha,) in con.execute("SELECT text_sha256 FROM embeddings")}
+    fragments = {f"This is sentence number {n} about the housing forms and the kids." for n in range(200)}
+    assert len(kept - {text_sha256(t) for t in fragments}) > 0  # the codebook's texts
+    assert len(kept & {text_sha256(t) for t in fragments}) == 60  # the fragments of the 3 stored chunks
+
+    recording = _Recording()
     result = suggest(corpus, codebook_file, db, options=SuggestOptions(model="hash-test", batch_size=10),
-                     embedder=counting)
+                     segment_options=SegmentOptions(pipeline="blank"), embedder=recording, chunk_size=20)
+    again = {text_sha256(t) for t in recording.texts}
+    assert not again & kept, "texts whose vectors the killed run had committed were embedded again"
+    assert len(recording.texts) == len(again) == 140 == result.embedded
+    assert {r.fragment.text for r in result.results} == fragments
     with Store(db) as store:
-        total = store.count("embeddings")
-    assert counting.texts_encoded == total - kept  # only what the killed run had not committed
-    assert result.embedded == counting.texts_encoded and len(result.results) == 200
-    json.dumps([r.decision.status for r in result.results])
+        assert store.count("embeddings") == len(kept) + 140
+        assert [status for *_, status, _ in store.runs()] == ["running", "finished"]
 
 
 TRICKY = ["She was warm, and KIND!", "", "   ", "snake_case 3.14 $5 #tag @me ~`x`|y|", "don't stop-gap",
