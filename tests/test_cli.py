@@ -424,3 +424,25 @@ def test_command_modules_import_only_the_shared_cli_modules() -> None:
             for name in names:
                 if name == "nlp_coder.cli" or name.startswith("nlp_coder.cli."):
                     assert name in shared, (path.name, name)
+
+
+def test_suggestion_writer_checks_everything_before_the_run(tmp_path: Path, transcript_file: Path,
+                                                            codebook_file: Path) -> None:
+    from nlp_coder.errors import NlpCoderError
+    from nlp_coder.export.formats import SuggestionWriter
+    from nlp_coder.run import SuggestOptions, suggest
+
+    for kwargs, code in [({"out": None, "fmt": "qdpx"}, "E131"), ({"out": None, "fmt": "xml"}, "E130"),
+                         ({"out": tmp_path / "o.jsonl", "fmt": "jsonl", "where": ("ghost",)}, "E1"),
+                         ({"out": tmp_path / "f" / "o.csv", "fmt": "csv"}, "E400")]:
+        (tmp_path / "f").write_text("")
+        with pytest.raises(NlpCoderError) as caught:
+            SuggestionWriter(corpus=transcript_file, codebook=codebook_file, **kwargs)  # type: ignore[arg-type]
+        assert caught.value.code.startswith(code), (kwargs, caught.value)
+    out = tmp_path / "o.jsonl"
+    with SuggestionWriter(out, "jsonl", corpus=transcript_file, where=("support",), codebook=codebook_file) as writer:
+        result = suggest(transcript_file, codebook_file, tmp_path / "p.db", options=SuggestOptions(
+            model="hash-test", threshold=0.2), sink=writer.sink, keep_results=writer.keep_results, finish=writer.finish)
+    lines = out.read_text(encoding="utf-8").splitlines()
+    assert writer.written == len(lines) >= 1 and all("support" in json.loads(line)["codes"] for line in lines)
+    assert result.results == ()  # streamed: nothing kept

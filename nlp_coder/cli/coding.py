@@ -57,7 +57,6 @@ def suggest(corpus: Path, codebook: Path, out: Path | None, fmt: str, threshold:
             db: Path | None, quiet: bool, metadata: Path | None, device: str, scheduler: str | None,
             cascade: float | None, cascade_band: float | None, train_from: Path | None, **segmenting: Any) -> None:
     """Suggest codes for every fragment of CORPUS (a transcript, a folder, or a fragment table)."""
-    from nlp_coder.codebook import load_codebook
     from nlp_coder.export.formats import SuggestionWriter
     from nlp_coder.run import DEFAULT_BATCH, SuggestOptions
     from nlp_coder.run import suggest as run_suggest
@@ -71,8 +70,7 @@ def suggest(corpus: Path, codebook: Path, out: Path | None, fmt: str, threshold:
     with contextlib.ExitStack() as stack:
         # JSONL is written as the corpus streams through, a chunk at a time; other formats once the
         # run is done. The file appears only complete, and a run whose output fails has failed.
-        writer = stack.enter_context(SuggestionWriter(out, fmt, corpus=corpus, where=where,
-                                                      codebook=load_codebook(codebook) if where else None))
+        writer = stack.enter_context(SuggestionWriter(out, fmt, corpus=corpus, where=where, codebook=codebook))
         embedder = cluster_embedder(stack, scheduler, model, device, batch_size)
         result = run_suggest(
             corpus, codebook, store,

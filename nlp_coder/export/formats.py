@@ -107,7 +107,8 @@ class SuggestionWriter:
         fmt: one of :data:`SUGGESTION_FORMATS`.
         corpus: the corpus coded (a ``.qdpx`` corpus is the base of a ``qdpx`` output).
         where: write only fragments assigned every one of these codes (or a descendant).
-        codebook: the codebook, needed with ``where`` to check the code ids before any work.
+        codebook: the codebook (or its file), needed with ``where`` to check the code ids before any
+            work.
 
     Raises:
         InputError: an unknown format, a ``qdpx`` without a file, or an unknown ``where`` code.
@@ -115,7 +116,7 @@ class SuggestionWriter:
     """
 
     def __init__(self, out: str | Path | None, fmt: str, *, corpus: str | Path | None = None,
-                 where: Sequence[str] = (), codebook: Codebook | None = None) -> None:
+                 where: Sequence[str] = (), codebook: Codebook | str | Path | None = None) -> None:
         from nlp_coder.export.tables import select_results
 
         if fmt not in SUGGESTION_FORMATS:
@@ -127,6 +128,10 @@ class SuggestionWriter:
         if where:
             if codebook is None:
                 raise ValueError("where needs the codebook")
+            if isinstance(codebook, (str, Path)):
+                from nlp_coder.codebook import load_codebook
+
+                codebook = load_codebook(codebook)
             select_results((), codebook, tuple(where))  # unknown codes are refused before any work
         check_output(out)
         self.out = Path(out) if out is not None else None
