@@ -31,6 +31,7 @@ CATALOGUE: dict[str, str] = {
     "E122": "a metadata table is invalid",
     "E130": "an option's value is invalid (out of range, not a number, unknown name)",
     "E131": "options that cannot be combined",
+    "E150": "an optional package this needs is not installed",
     # Models
     "E200": "a model or spaCy pipeline is not installed",
     "E201": "a model's weights differ from the registered ones, or its files are broken",

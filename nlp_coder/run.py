@@ -15,7 +15,7 @@ import sys
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, TypeAlias
 
 import numpy as np
 import orjson
@@ -24,11 +24,11 @@ from nlp_coder import __version__
 from nlp_coder.codebook import load_codebook
 from nlp_coder.embed.models import Embedder, load_embedder
 from nlp_coder.errors import InputError
-from nlp_coder.export.tables import Summary, Tally, decision_lines
+from nlp_coder.export.tables import Summary, Tally, decision_lines, result_lines
 from nlp_coder.match.cascade import CascadeOptions, CascadeReport
 from nlp_coder.match.matcher import CodebookMatcher, Decisions, build_matcher, codebook_texts
 from nlp_coder.match.settings import resolve_settings
-from nlp_coder.readers import read_corpus_report
+from nlp_coder.readers import CorpusReading, read_corpus_report
 from nlp_coder.records import Codebook, Document, Fragment, FragmentResult, MatchSettings, RunManifest
 from nlp_coder.segment import (
     SegmentOptions,
@@ -46,6 +46,14 @@ if TYPE_CHECKING:  # only in annotations: imported when a command needs them
     from nlp_coder.analyses.discover import Discovery
     from nlp_coder.analyses.sensitivity import Sensitivity
     from nlp_coder.match.train import Training
+
+CorpusSource: TypeAlias = "str | Path | CorpusReading"
+"""A corpus: the path of a transcript, a folder of transcripts or a fragment table, or documents
+already read (:class:`~nlp_coder.readers.CorpusReading`, e.g. from :func:`nlp_coder.read_corpus`)."""
+CodebookSource: TypeAlias = "str | Path | Codebook"
+"""A codebook: the path of a YAML codebook or a ``.qdc``, or a loaded :class:`~nlp_coder.records.Codebook`."""
+StoreSource: TypeAlias = "str | Path | Store | None"
+"""A project store: its path, an open :class:`~nlp_coder.store.Store`, or ``None`` for one in memory."""
 
 DEFAULT_BATCH = 256
 DEFAULT_CHUNK = 4096
@@ -96,7 +104,13 @@ class Segmentation:
 
 @dataclass(frozen=True)
 class SuggestResult:
-    """What :func:`suggest` produced, with the manifest that reproduces it."""
+    """What :func:`suggest` produced, with the manifest that reproduces it.
+
+    ``results`` holds one :class:`~nlp_coder.records.FragmentResult` per fragment (empty when
+    the run did not keep them); :meth:`records` gives them as the JSONL output's objects and
+    :meth:`to_frame` as a pandas table. ``vectors`` are the fragments' vectors (rows in
+    ``results`` order) and ``matcher`` the fitted matcher, for further analysis.
+    """
 
     segmentation: Segmentation
     codebook: Codebook
@@ -111,6 +125,36 @@ class SuggestResult:
     training: Training | None = None
     summary: Summary | None = None
 
+    def __len__(self) -> int:
+        return len(self.results)
+
+    def records(self) -> list[dict[str, object]]:
+        """One plain dictionary per fragment, exactly the objects of the JSONL output
+        (``docs/output.md``), in document order."""
+        return [orjson.loads(line) for line in result_lines(self.results)]
+
+    def to_frame(self):  # type: ignore[no-untyped-def]
+        """The results as a pandas ``DataFrame``: one row per fragment with the JSONL keys as
+        columns (``codes`` a list; ``suggestions``, ``facets`` and ``attributes`` as in the
+        JSONL), plus ``top_code`` and ``top_score``, the best suggestion.
+
+        Raises:
+            NlpCoderError: ``E150`` when pandas is not installed (``pip install pandas``).
+        """
+        try:
+            import pandas as pd
+        except ImportError:
+            raise InputError("to_frame needs pandas, which is not installed", "SuggestResult.to_frame",
+                             "Install it (pip install pandas), or use records()", code="E150") from None
+        rows = self.records()
+        for row in rows:
+            best = row["suggestions"][0] if row["suggestions"] else None  # type: ignore[index]
+            row["top_code"] = best["code"] if best else None
+            row["top_score"] = best["score"] if best else None
+        columns = ["document", "fragment_id", "speaker", "turn", "start", "end", "timestamp", "text", "status",
+                   "codes", "top_code", "top_score", "suggestions", "facets", "attributes"]
+        return pd.DataFrame(rows, columns=columns)
+
 
 @dataclass(frozen=True)
 class Embedding:
@@ -123,7 +167,7 @@ class Embedding:
     cached: int
 
 
-def read_and_segment(corpus: str | Path, options: SegmentOptions | None = None,
+def read_and_segment(corpus: CorpusSource, options: SegmentOptions | None = None,
                      metadata: str | Path | None = None) -> Segmentation:
     """Read a corpus (file, folder or fragment table) and cut it into fragments.
 
@@ -131,16 +175,35 @@ def read_and_segment(corpus: str | Path, options: SegmentOptions | None = None,
         InputError: unreadable input, or no fragment left to code (e.g. every speaker excluded).
     """
     options = options or SegmentOptions()
-    reading = read_corpus_report(Path(corpus), metadata=Path(metadata) if metadata else None)
+    reading = read_corpus(corpus, metadata)
     documents = reading.documents
     warnings = [*reading.warnings, *(w for d in documents for w in d.warnings)]
     segmenter = Segmenter(options)
     fragments = tuple(f for cut in segmenter.fragments_many(documents) for f in cut)
     name = segmenter.name
     if not fragments:
-        raise InputError("no fragments to code", str(corpus),
-                         "Check --speaker/--exclude-speaker and --min-words, or that the files hold text")
+        raise InputError("no fragments to code", _where(corpus),
+                         "Check --speaker/--exclude-speaker and --min-words, or that the files hold text", code="E106")
     return Segmentation(documents, fragments, tuple(warnings), name)
+
+
+def read_corpus(corpus: CorpusSource, metadata: str | Path | None = None) -> CorpusReading:
+    """The documents of ``corpus``: read from its path, or as given when already read."""
+    if isinstance(corpus, CorpusReading):
+        return corpus
+    return read_corpus_report(Path(corpus), metadata=Path(metadata) if metadata else None)
+
+
+def _where(corpus: CorpusSource) -> str:
+    return "the corpus given" if isinstance(corpus, CorpusReading) else str(corpus)
+
+
+def open_store(store: StoreSource) -> contextlib.AbstractContextManager[Store]:
+    """The project store: opened at a path (and closed after), used as given when already open,
+    or, for ``None``, a store in memory that keeps nothing after the run."""
+    if isinstance(store, Store):
+        return contextlib.nullcontext(store)
+    return Store.in_memory() if store is None else Store(store)
 
 
 def corpus_sha256(documents: Sequence[Document]) -> str:
@@ -211,7 +274,7 @@ def match_settings(codebook: Codebook, options: SuggestOptions) -> MatchSettings
                             counterexample_weight=options.counterexample_weight, suggestions=options.suggestions)
 
 
-def suggest(corpus: str | Path, codebook: str | Path, store_path: str | Path, *,
+def suggest(corpus: CorpusSource, codebook: CodebookSource, store_path: StoreSource, *,
             segment_options: SegmentOptions | None = None, options: SuggestOptions | None = None,
             metadata: str | Path | None = None, embedder: Embedder | None = None,
             progress: bool = False, fast_embedder: Embedder | None = None,
@@ -225,9 +288,11 @@ def suggest(corpus: str | Path, codebook: str | Path, store_path: str | Path, *,
     is done: an interrupted run, started again, re-embeds and re-segments nothing it finished.
 
     Args:
-        corpus: a transcript, a folder of transcripts, or a fragment table.
-        codebook: the codebook YAML file.
-        store_path: the project store (created if missing).
+        corpus: a transcript, a folder of transcripts, or a fragment table; or documents
+            already read (:func:`read_corpus`).
+        codebook: the codebook YAML file, or a loaded :class:`~nlp_coder.records.Codebook`.
+        store_path: the project store (created if missing), an open :class:`~nlp_coder.store.Store`,
+            or ``None`` for a store in memory that keeps nothing.
         segment_options: unit, speakers, minimum words.
         options: model, threshold, margin and scoring weights.
         metadata: a CSV of per-document attributes (default: ``metadata.csv`` in the folder).
@@ -249,7 +314,7 @@ def suggest(corpus: str | Path, codebook: str | Path, store_path: str | Path, *,
     """
     segment_options = segment_options or SegmentOptions()
     options = options or SuggestOptions()
-    book = load_codebook(codebook)
+    book = codebook if isinstance(codebook, Codebook) else load_codebook(codebook)
     settings = match_settings(book, options)
     if options.train_from is not None and options.cascade is not None:
         raise InputError("--train-from and --cascade cannot be combined", "--train-from",
@@ -258,7 +323,7 @@ def suggest(corpus: str | Path, codebook: str | Path, store_path: str | Path, *,
     if chunk_size < 1:
         raise InputError("the chunk size must be at least 1", "chunk_size")
     train_parameters = _training_parameters(options.train_from) if options.train_from else ()
-    reading = read_corpus_report(Path(corpus), metadata=Path(metadata) if metadata else None)
+    reading = read_corpus(corpus, metadata)
     documents = reading.documents
     warnings = (*reading.warnings, *(w for d in documents for w in d.warnings))
     embedder = embedder or load_embedder(options.model, batch_size=min(options.batch_size, 128),
@@ -268,7 +333,7 @@ def suggest(corpus: str | Path, codebook: str | Path, store_path: str | Path, *,
         cascade = CascadeOptions(share=options.cascade, band=options.cascade_band)
         cascade.check()
         fast_embedder = fast_embedder or load_embedder(cascade.fast_model)
-    with Store(store_path) as store, _long_lived_heap() as frozen:
+    with open_store(store_path) as store, _long_lived_heap() as frozen:
         job = _SuggestJob(store, book, settings, options, segment_options, embedder,
                           fast_embedder if cascade is not None else None, cascade, sink, keep_results)
         job.frozen = frozen
@@ -293,8 +358,9 @@ def suggest(corpus: str | Path, codebook: str | Path, store_path: str | Path, *,
                         job.decide(pending_documents, pending, bar)
                         pending_documents, pending = [], []
             if job.fragments + len(pending) == 0:
-                raise InputError("no fragments to code", str(corpus),
-                                 "Check --speaker/--exclude-speaker and --min-words, or that the files hold text")
+                raise InputError("no fragments to code", _where(corpus),
+                                 "Check --speaker/--exclude-speaker and --min-words, or that the files hold text",
+                                 code="E106")
             job.decide(pending_documents, pending, bar)
             manifest = job.manifest(documents, corpus_sha256(documents), train_parameters)
             seg = Segmentation(documents, tuple(job.results_fragments()), warnings, job.segmenter.name)
@@ -638,7 +704,7 @@ def _parameters(seg: SegmentOptions, settings: MatchSettings, pipeline: str) -> 
     )
 
 
-def embed_corpus(corpus: str | Path, store_path: str | Path, *, segment_options: SegmentOptions | None = None,
+def embed_corpus(corpus: CorpusSource, store_path: StoreSource, *, segment_options: SegmentOptions | None = None,
                  model: str = "default", metadata: str | Path | None = None, embedder: Embedder | None = None,
                  batch_size: int = DEFAULT_BATCH, progress: bool = False, device: str = "auto") -> Embedding:
     """Embed a corpus' fragments, through the project store's cache (``nlp-coder embed``).
@@ -648,7 +714,7 @@ def embed_corpus(corpus: str | Path, store_path: str | Path, *, segment_options:
     segment_options = segment_options or SegmentOptions()
     seg = read_and_segment(corpus, segment_options, metadata)
     embedder = embedder or load_embedder(model, batch_size=min(batch_size, 128), device=device)
-    with Store(store_path) as store:
+    with open_store(store_path) as store:
         store.save_fragments(seg.documents, seg.fragments, segment_options.unit)
         vectors, new = embed_cached(store, embedder, [f.text for f in seg.fragments], batch_size=batch_size,
                                     progress=progress)
@@ -656,7 +722,7 @@ def embed_corpus(corpus: str | Path, store_path: str | Path, *, segment_options:
     return Embedding(seg, vectors, embedder.model_id, new, distinct - new)
 
 
-def discover_themes(corpus: str | Path, codebook: str | Path | None, store_path: str | Path, *,
+def discover_themes(corpus: CorpusSource, codebook: CodebookSource | None, store_path: StoreSource, *,
                     segment_options: SegmentOptions | None = None, options: SuggestOptions | None = None,
                     metadata: str | Path | None = None, selection: str | None = None,
                     distance_threshold: float = 0.6, min_cluster_size: int = 4,
@@ -690,7 +756,7 @@ def discover_themes(corpus: str | Path, codebook: str | Path | None, store_path:
                     nlp=load_analysis_pipeline())
 
 
-def boundary_sensitivity(corpus: str | Path, codebook: str | Path, store_path: str | Path, *,
+def boundary_sensitivity(corpus: CorpusSource, codebook: CodebookSource, store_path: StoreSource, *,
                          segment_options: SegmentOptions | None = None, options: SuggestOptions | None = None,
                          metadata: str | Path | None = None, bootstrap: int = 20, seed: int = 0,
                          compare_model: str | None = None, embedder: Embedder | None = None,
@@ -702,14 +768,15 @@ def boundary_sensitivity(corpus: str | Path, codebook: str | Path, store_path: s
     """
 
     options = options or SuggestOptions()
-    coded = suggest(corpus, codebook, store_path, segment_options=segment_options, options=options,
-                    metadata=metadata, embedder=embedder, progress=progress)
-    report = _sensitivity_of(coded, store_path, options, bootstrap=bootstrap, seed=seed,
-                             compare_model=compare_model, progress=progress)
+    with open_store(store_path) as store:  # one store for both steps (it may be in memory)
+        coded = suggest(corpus, codebook, store, segment_options=segment_options, options=options,
+                        metadata=metadata, embedder=embedder, progress=progress)
+        report = _sensitivity_of(coded, store, options, bootstrap=bootstrap, seed=seed,
+                                 compare_model=compare_model, progress=progress)
     return report, {f.id: f.text for f in coded.segmentation.fragments}
 
 
-def _sensitivity_of(coded: SuggestResult, store_path: str | Path, options: SuggestOptions, *, bootstrap: int,
+def _sensitivity_of(coded: SuggestResult, store_path: StoreSource, options: SuggestOptions, *, bootstrap: int,
                     seed: int, compare_model: str | None, progress: bool) -> Sensitivity:
     from nlp_coder.analyses.sensitivity import sensitivity
 
@@ -717,7 +784,7 @@ def _sensitivity_of(coded: SuggestResult, store_path: str | Path, options: Sugge
     texts = codebook_texts(coded.codebook)
     fragment_texts = [f.text for f in coded.segmentation.fragments]
     compare = None
-    with Store(store_path) as store:
+    with open_store(store_path) as store:
         # suggest() has just cached every codebook text: read them back rather than load the model again.
         key = cache_key(coded.manifest.model, coded.manifest.model_weights_sha256)
         cached = store.cached_vectors(key, [text_sha256(t) for t in texts])
@@ -733,7 +800,7 @@ def _sensitivity_of(coded: SuggestResult, store_path: str | Path, options: Sugge
                        compare=compare)
 
 
-def build_report(corpus: str | Path, codebook: str | Path, store_path: str | Path, *,
+def build_report(corpus: CorpusSource, codebook: CodebookSource, store_path: StoreSource, *,
                  segment_options: SegmentOptions | None = None, options: SuggestOptions | None = None,
                  metadata: str | Path | None = None, bootstrap: int = 10, seed: int = 0,
                  distance_threshold: float = 0.6, min_cluster_size: int = 4, codings: str | Path | None = None,
@@ -749,14 +816,16 @@ def build_report(corpus: str | Path, codebook: str | Path, store_path: str | Pat
     from nlp_coder.segment import load_analysis_pipeline
 
     options = options or SuggestOptions()
-    coded = suggest(corpus, codebook, store_path, segment_options=segment_options, options=options,
-                    metadata=metadata, embedder=embedder, progress=progress)
-    assert coded.vectors is not None and coded.matcher is not None
-    themes = discover(coded.results, coded.vectors, matcher=coded.matcher, distance_threshold=distance_threshold,
-                      min_cluster_size=min_cluster_size, nlp=load_analysis_pipeline())
-    boundaries = _sensitivity_of(coded, store_path, options, bootstrap=bootstrap, seed=seed, compare_model=None,
-                                 progress=progress)
-    source = codings or (corpus if Path(corpus).suffix.casefold() == ".qdpx" else None)
+    with open_store(store_path) as store:  # one store for every step (it may be in memory)
+        coded = suggest(corpus, codebook, store, segment_options=segment_options, options=options,
+                        metadata=metadata, embedder=embedder, progress=progress)
+        assert coded.vectors is not None and coded.matcher is not None
+        themes = discover(coded.results, coded.vectors, matcher=coded.matcher, distance_threshold=distance_threshold,
+                          min_cluster_size=min_cluster_size, nlp=load_analysis_pipeline())
+        boundaries = _sensitivity_of(coded, store, options, bootstrap=bootstrap, seed=seed, compare_model=None,
+                                     progress=progress)
+    is_project = not isinstance(corpus, CorpusReading) and Path(corpus).suffix.casefold() == ".qdpx"
+    source = codings or (corpus if is_project else None)
     human = read_codings(source).codings if source is not None else ()
     agreements = machine_agreement(coded.results, coded.segmentation.documents, human) if human else ()
     context = report_context(coded.results, coded.vectors, coded.codebook, coded.segmentation.documents,

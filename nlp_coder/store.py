@@ -189,6 +189,10 @@ def _store_errors(method: Callable[Concatenate[Store, _P], _R]) -> Callable[Conc
     return guarded
 
 
+MEMORY = ":memory:"
+"""The path of a store kept in memory only (:meth:`Store.in_memory`): nothing is written to disk."""
+
+
 class Store:
     """A project store opened on a SQLite file (created owner-only, with its folder, when missing).
 
@@ -200,6 +204,11 @@ class Store:
 
     def __init__(self, path: str | Path) -> None:
         self.path = Path(path)
+        if str(path) == MEMORY:  # nothing on disk: the database lives and dies with this object
+            self._db = sqlite3.connect(MEMORY, isolation_level=None)
+            self._db.execute("PRAGMA foreign_keys=ON")
+            self._migrate()
+            return
         if self.path.is_dir():
             raise StoreError("the project store path is a folder", str(self.path),
                              "Give a file path with -d/--db, e.g. project.db")
@@ -227,6 +236,11 @@ class Store:
             if isinstance(exc, sqlite3.Error):
                 raise _store_error(exc, self.path) from exc
             raise
+
+    @classmethod
+    def in_memory(cls) -> Store:
+        """A store that keeps everything in memory and nothing on disk (the Python API's default)."""
+        return cls(MEMORY)
 
     # -- lifecycle -------------------------------------------------------------------------------
     def close(self) -> None:

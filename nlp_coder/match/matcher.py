@@ -301,12 +301,16 @@ class CodebookMatcher:
         return clone
 
     def decision_function(self, vectors: np.ndarray) -> np.ndarray:
-        """Scores of every code (columns, codebook order) for every fragment vector (rows)."""
-        return self.score(vectors).score
+        """Scores of every code (columns, codebook order, :attr:`codes_`) for every fragment
+        vector (rows)."""
+        return self.score(_vectors(vectors)).score
 
     def score(self, vectors: np.ndarray) -> Scores:
         """Scores with their evidence (nearest exemplar, definition similarity)."""
         vectors = np.asarray(vectors, dtype=np.float32)
+        if self.matrix_.size and (vectors.ndim != 2 or vectors.shape[1] != self.matrix_.shape[1]):
+            raise InputError(f"vectors of shape {vectors.shape} for a codebook embedded in {self.matrix_.shape[1]} "
+                             "dimensions", "vectors", "Embed fragments and codebook with the same model", code="E130")
         n, k = vectors.shape[0], len(self.code_vectors_)
         scores = np.zeros((n, k), dtype=np.float32)
         nearest = np.full((n, k), -1, dtype=np.int64)
@@ -368,18 +372,26 @@ class CodebookMatcher:
             if not cv.code.codable:
                 scores[:, index[cv.code.id]] = rolled(cv.code.id)
 
-    def predict(self, vectors: np.ndarray, fragments: Sequence[Fragment],
+    def predict(self, vectors: np.ndarray, fragments: Sequence[Fragment] | None = None,
                 scored: Scores | None = None) -> tuple[FragmentResult, ...]:
-        """A decision for the main codes and for each facet of every fragment.
+        """A decision for the main codes and for each facet of every fragment vector (rows).
 
-        ``scored`` may pass scores already computed by :meth:`score` for these vectors.
+        ``fragments`` (one per row) are carried into the results; without them each row gets a
+        fragment whose id is its row number and whose text is empty. ``scored`` may pass scores
+        already computed by :meth:`score` for these vectors.
         """
         return self.decide(vectors, fragments, scored).results()
 
-    def decide(self, vectors: np.ndarray, fragments: Sequence[Fragment],
+    def decide(self, vectors: np.ndarray, fragments: Sequence[Fragment] | None = None,
                scored: Scores | None = None) -> Decisions:
         """What :meth:`predict` decides, kept as columns (:class:`Decisions`): the whole chunk is
         decided with array operations, and result objects are built only when asked for."""
+        vectors = _vectors(vectors)
+        if fragments is None:
+            fragments = [Fragment(str(i), "", None, i, 0, 0, "") for i in range(len(vectors))]
+        elif len(fragments) != len(vectors):
+            raise InputError(f"{len(fragments)} fragments for {len(vectors)} vectors", "fragments",
+                             "Give one fragment per row of vectors", code="E130")
         scored = scored if scored is not None else self.score(vectors)
         n = len(fragments)
         groups = (None, *(facet.name for facet in self.codebook_.facets))
@@ -526,6 +538,17 @@ def build_matcher(settings: MatchSettings) -> CodebookMatcher:
         raise InputError(f"unknown method '{settings.method}'", "--method",
                          f"Use one of: {', '.join(MATCHERS)}", code="E130") from None
     return kind.from_settings(settings)
+
+
+def _vectors(vectors: object) -> np.ndarray:
+    """Fragment vectors as a float32 matrix, or ``E130`` for anything else."""
+    matrix = np.asarray(vectors, dtype=np.float32)
+    if matrix.ndim != 2:
+        raise InputError(f"vectors must be a matrix (one row per fragment), not of shape {matrix.shape}",
+                         "vectors", code="E130")
+    if not np.isfinite(matrix).all():
+        raise InputError("vectors hold NaN or infinite values", "vectors", code="E130")
+    return matrix
 
 
 def codebook_matrix(texts: Sequence[str], embeddings: Embeddings) -> np.ndarray:
