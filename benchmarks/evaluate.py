@@ -141,8 +141,7 @@ def datasets() -> tuple[Dataset, ...]:
 def cached_encoder(store_path: Path, model: str = "default"):  # type: ignore[no-untyped-def]
     """texts -> vectors with a registered model, through the store's cache."""
     from nlp_coder.embed.models import load_embedder
-    from nlp_coder.run import embed_cached
-    from nlp_coder.store import Store
+    from nlp_coder.store import Store, embed_cached
 
     embedder = load_embedder(model)
 

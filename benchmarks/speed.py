@@ -277,8 +277,7 @@ def pool(limit: int, repeats: int) -> str:
 # -- quality ----------------------------------------------------------------------------------------
 
 def _cached_encoder(store_path: Path, embedder):  # type: ignore[no-untyped-def]
-    from nlp_coder.run import embed_cached
-    from nlp_coder.store import Store
+    from nlp_coder.store import Store, embed_cached
 
     def encode(texts: Sequence[str]) -> np.ndarray:
         with Store(store_path) as store:

@@ -171,7 +171,8 @@ def evaluate(gold: str | os.PathLike[str] | Sequence[GoldFragment], codebook: st
     """
     from nlp_coder.analyses.evaluate import EvaluateOptions, evaluate_gold, evaluated_codes
     from nlp_coder.readers.gold import read_gold
-    from nlp_coder.run import embed_cached, open_store
+    from nlp_coder.run import open_store
+    from nlp_coder.store import embed_cached
 
     records = read_gold(Path(gold)) if isinstance(gold, (str, os.PathLike)) else tuple(gold)
     book = load_codebook(codebook)

@@ -6,12 +6,9 @@ Each command of the CLI calls one function here. Everything between steps is a f
 from __future__ import annotations
 
 import contextlib
-import dataclasses
-import functools
 import gc
 import hashlib
 import json
-import sys
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -28,19 +25,11 @@ from nlp_coder.export.tables import Summary, Tally, decision_lines, result_lines
 from nlp_coder.match.cascade import CascadeOptions, CascadeReport
 from nlp_coder.match.matcher import CodebookMatcher, Decisions, build_matcher, codebook_texts
 from nlp_coder.match.settings import resolve_settings
+from nlp_coder.progress import RunProgress
 from nlp_coder.readers import CorpusReading, read_corpus_report
 from nlp_coder.records import Codebook, Document, Fragment, FragmentResult, MatchSettings, RunManifest
-from nlp_coder.segment import (
-    SegmentOptions,
-    fragment_spans,
-    fragments_from_spans,
-    load_pipeline,
-    pipeline_identity,
-    pipeline_name,
-    segment_document,
-    segment_documents,
-)
-from nlp_coder.store import Store, text_sha256
+from nlp_coder.segment import Segmenter, SegmentOptions
+from nlp_coder.store import Store, cache_key, embed_cached, text_sha256
 
 if TYPE_CHECKING:  # only in annotations: imported when a command needs them
     from nlp_coder.analyses.discover import Discovery
@@ -213,59 +202,6 @@ def corpus_sha256(documents: Sequence[Document]) -> str:
     return digest.hexdigest()
 
 
-def embed_cached(store: Store, embedder: Embedder, texts: Sequence[str], *, batch_size: int = DEFAULT_BATCH,
-                 progress: bool = False, on_batch: Callable[[int, int], None] | None = None,
-                 hashes: Sequence[str] | None = None) -> tuple[np.ndarray, int]:
-    """Vectors for ``texts``, embedding only what the store has not cached for this model.
-
-    Each batch is committed as soon as it is embedded, so an interrupted run keeps it.
-    ``on_batch(done, missing)`` is called after each batch (texts embedded, of how many).
-    ``hashes`` may pass the texts' :func:`~nlp_coder.store.text_sha256` when known.
-
-    Returns:
-        The vectors (one row per text) and how many distinct texts were newly embedded.
-    """
-    hashes = [text_sha256(t) for t in texts] if hashes is None else hashes
-    key = cache_key(embedder.model_id, embedder.weights_sha256)
-    found = store.cached_vectors(key, hashes)
-    missing: dict[str, str] = {}
-    for sha, text in zip(hashes, texts):
-        if sha not in found and sha not in missing:
-            missing[sha] = text
-    if missing:
-        # Batches of similar length need less padding: sort by length (then hash, for determinism).
-        todo = sorted(missing.items(), key=lambda item: (len(item[1]), item[0]))
-        bar = _progress(len(todo), progress, f"embedding with {embedder.model_id}")
-        for lo in range(0, len(todo), batch_size):
-            batch = todo[lo:lo + batch_size]
-            vectors = embedder.encode([t for _, t in batch])
-            store.save_vectors(key, [s for s, _ in batch], vectors)
-            found.update({s: v for (s, _), v in zip(batch, vectors)})
-            if bar is not None:
-                bar.update(len(batch))
-            if on_batch is not None:
-                on_batch(len(batch), len(todo))
-        if bar is not None:
-            bar.close()
-    if not hashes:
-        return np.zeros((0, embedder.dimensions), dtype=np.float32), 0
-    return np.stack([found[s] for s in hashes]).astype(np.float32), len(missing)
-
-
-def cache_key(model_id: str, weights_sha256: str) -> str:
-    """The embedding cache's model key: the model's name and its weights, so that vectors of
-    other weights published under the same name are never reused."""
-    return f"{model_id}@{weights_sha256[:16]}"
-
-
-def _progress(total: int, enabled: bool, label: str):  # type: ignore[no-untyped-def]
-    if not enabled or total < DEFAULT_BATCH or not sys.stderr.isatty():
-        return None
-    from tqdm import tqdm
-
-    return tqdm(total=total, desc=label, unit="text", file=sys.stderr, leave=False)
-
-
 def match_settings(codebook: Codebook, options: SuggestOptions) -> MatchSettings:
     """The settings a run with ``options`` decides with: :func:`nlp_coder.match.settings.resolve_settings`
     (the option, else the codebook, else the model's registry entry)."""
@@ -337,7 +273,7 @@ def suggest(corpus: CorpusSource, codebook: CodebookSource, store_path: StoreSou
         job = _SuggestJob(store, book, settings, options, segment_options, embedder,
                           fast_embedder if cascade is not None else None, cascade, sink, keep_results)
         job.frozen = frozen
-        bar = _RunProgress(progress, documents, f"coding with {embedder.model_id}")
+        bar = RunProgress(progress, documents, f"coding with {embedder.model_id}")
         try:
             known: dict[str, list[Fragment]] = {}
             if options.train_from is not None:  # training needs the pilot documents' fragments first
@@ -414,68 +350,6 @@ def _long_lived_heap():  # type: ignore[no-untyped-def]
         gc.unfreeze()
 
 
-class Segmenter:
-    """Cuts documents through the store's segmentation cache, the uncached ones of a call together.
-
-    A document is cut again only when its text, turns, attributes, the segmentation options,
-    the spaCy pipeline (package and version) or nlp_coder's version changed; spaCy is loaded
-    only when some document needs cutting.
-    """
-
-    def __init__(self, options: SegmentOptions, store: Store | None = None) -> None:
-        self.options = options
-        self.store = store
-        self.nlp: object | None = None
-        self.pipeline: str | None = None
-        self._options = dataclasses.asdict(options)
-
-    @functools.cached_property
-    def _identity(self) -> str:
-        """The pipeline's packages and versions: looked up only when a transcript needs a key."""
-        return pipeline_identity(self.options.pipeline)
-
-    @property
-    def name(self) -> str:
-        """The pipeline's name for the manifest (``none (fragment table)`` when none was needed)."""
-        return self.pipeline or "none (fragment table)"
-
-    def key(self, doc: Document) -> str:
-        turns = [(t.index, t.speaker, [(sp.start, sp.end) for sp in t.spans], t.timestamp, t.fragment_id,
-                  t.attributes) for t in doc.turns]
-        blob = orjson.dumps([__version__, self._identity, self._options, doc.id, doc.text, doc.attributes, turns],
-                            option=orjson.OPT_SORT_KEYS)
-        return hashlib.sha256(blob).hexdigest()
-
-    def fragments_many(self, docs: Sequence[Document]) -> list[list[Fragment]]:
-        """The fragments of each document: from the cache, else cut (all the uncached ones in
-        one pass of the pipeline) and cached, committed together."""
-        out: list[list[Fragment]] = [[] for _ in docs]
-        todo: list[tuple[int, str]] = []
-        for k, doc in enumerate(docs):
-            if doc.presegmented:  # a fragment table: nothing to cut
-                out[k] = segment_document(doc, self.options, None)
-                continue
-            key = self.key(doc)
-            hit = self.store.cached_segmentation(key) if self.store is not None else None
-            if hit is not None:
-                self.pipeline = self.pipeline or hit[0]
-                out[k] = fragments_from_spans(doc, orjson.loads(hit[1]))
-            else:
-                todo.append((k, key))
-        if todo:
-            if self.nlp is None:
-                self.nlp = load_pipeline(self.options.pipeline)
-            name = pipeline_name(self.nlp)
-            self.pipeline = self.pipeline or name
-            cut = segment_documents([docs[k] for k, _ in todo], self.options, self.nlp)
-            for (k, _), fragments in zip(todo, cut):
-                out[k] = fragments
-            if self.store is not None:
-                self.store.save_segmentation([(key, name, orjson.dumps(fragment_spans(fragments)))
-                                              for (_, key), fragments in zip(todo, cut)])
-        return out
-
-
 class _SuggestJob:
     """The state of one :func:`suggest` run while its chunks go through."""
 
@@ -526,7 +400,7 @@ class _SuggestJob:
                 gc.freeze()  # the model too, if embedding the codebook just loaded it
         return self.matcher
 
-    def decide(self, documents: Sequence[Document], fragments: Sequence[Fragment], bar: _RunProgress) -> None:
+    def decide(self, documents: Sequence[Document], fragments: Sequence[Fragment], bar: RunProgress) -> None:
         """Store, embed, decide, record and hand on one chunk of whole documents."""
         if not documents:
             return
@@ -570,7 +444,7 @@ class _SuggestJob:
         self.cached += len(fresh) - new
 
     def _cascade(self, fragments: Sequence[Fragment], texts: list[str], hashes: list[str],
-                 bar: _RunProgress) -> tuple[Decisions, np.ndarray]:
+                 bar: RunProgress) -> tuple[Decisions, np.ndarray]:
         from nlp_coder.match.cascade import cascade_predict
 
         assert self.cascade is not None and self.fast is not None
@@ -625,46 +499,6 @@ class _SuggestJob:
             return None
         dims = self._vectors[0].shape[1] if self._vectors else self.embedder.dimensions
         return np.concatenate(self._vectors) if self._vectors else np.zeros((0, dims), dtype=np.float32)
-
-
-class _RunProgress:
-    """A progress bar of fragments coded, with rate and time left. The total is estimated from
-    the share of the corpus' characters done, as documents are cut only when their turn comes."""
-
-    def __init__(self, enabled: bool, documents: Sequence[Document], label: str) -> None:
-        self.chars = sum(len(d.text) for d in documents) or 1
-        self.done_chars = self.done = 0
-        self._texts = self._shown = 0  # the current chunk's fragments, and how many the bar has counted
-        self.bar = None
-        if enabled and sys.stderr.isatty():
-            from tqdm import tqdm
-
-            self.bar = tqdm(total=None, desc=label, unit="fragment", file=sys.stderr, leave=False,
-                            dynamic_ncols=True)
-
-    def chunk(self, texts: Sequence[str]) -> None:
-        self._texts = len(texts)
-        self._shown = 0
-
-    def embedded(self, count: int, missing: int) -> None:
-        """``count`` more of the chunk's ``missing`` texts are embedded: move on proportionally."""
-        if self.bar is not None and missing:
-            step = int(self._texts * count / missing)
-            step = min(step, self._texts - self._shown)
-            self._shown += step
-            self.bar.update(step)
-
-    def decided(self, fragments: int, chars: int) -> None:
-        self.done += fragments
-        self.done_chars += chars
-        if self.bar is not None:
-            self.bar.update(fragments - self._shown)
-            self.bar.total = max(self.done, round(self.done * self.chars / max(self.done_chars, 1)))
-            self.bar.refresh()
-
-    def close(self) -> None:
-        if self.bar is not None:
-            self.bar.close()
 
 
 def _training_parameters(path: str) -> tuple[tuple[str, object], ...]:

@@ -8,16 +8,25 @@ the rule-based sentencizer.
 
 from __future__ import annotations
 
+import dataclasses
+import functools
+import hashlib
 import importlib.util
 import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
+import orjson
+
+from nlp_coder import __version__
 from nlp_coder.embed.models import load_registry
 from nlp_coder.errors import InputError, ModelNotInstalledError
 from nlp_coder.records import Document, Fragment, Span, Turn
+
+if TYPE_CHECKING:
+    from nlp_coder.store import Store
 
 #: Speaker labels recognised as the interviewer (case-insensitive, optional trailing number).
 DEFAULT_INTERVIEWER_LABELS: tuple[str, ...] = (
@@ -404,3 +413,65 @@ def _merge_short(text: str, sentences: list[Span], min_words: int) -> list[tuple
         elif word_count(text[pending:pending_end]) >= min_words:
             out.append((pending, pending_end))
     return out
+
+
+class Segmenter:
+    """Cuts documents through the store's segmentation cache, the uncached ones of a call together.
+
+    A document is cut again only when its text, turns, attributes, the segmentation options,
+    the spaCy pipeline (package and version) or nlp_coder's version changed; spaCy is loaded
+    only when some document needs cutting.
+    """
+
+    def __init__(self, options: SegmentOptions, store: Store | None = None) -> None:
+        self.options = options
+        self.store = store
+        self.nlp: object | None = None
+        self.pipeline: str | None = None
+        self._options = dataclasses.asdict(options)
+
+    @functools.cached_property
+    def _identity(self) -> str:
+        """The pipeline's packages and versions: looked up only when a transcript needs a key."""
+        return pipeline_identity(self.options.pipeline)
+
+    @property
+    def name(self) -> str:
+        """The pipeline's name for the manifest (``none (fragment table)`` when none was needed)."""
+        return self.pipeline or "none (fragment table)"
+
+    def key(self, doc: Document) -> str:
+        turns = [(t.index, t.speaker, [(sp.start, sp.end) for sp in t.spans], t.timestamp, t.fragment_id,
+                  t.attributes) for t in doc.turns]
+        blob = orjson.dumps([__version__, self._identity, self._options, doc.id, doc.text, doc.attributes, turns],
+                            option=orjson.OPT_SORT_KEYS)
+        return hashlib.sha256(blob).hexdigest()
+
+    def fragments_many(self, docs: Sequence[Document]) -> list[list[Fragment]]:
+        """The fragments of each document: from the cache, else cut (all the uncached ones in
+        one pass of the pipeline) and cached, committed together."""
+        out: list[list[Fragment]] = [[] for _ in docs]
+        todo: list[tuple[int, str]] = []
+        for k, doc in enumerate(docs):
+            if doc.presegmented:  # a fragment table: nothing to cut
+                out[k] = segment_document(doc, self.options, None)
+                continue
+            key = self.key(doc)
+            hit = self.store.cached_segmentation(key) if self.store is not None else None
+            if hit is not None:
+                self.pipeline = self.pipeline or hit[0]
+                out[k] = fragments_from_spans(doc, orjson.loads(hit[1]))
+            else:
+                todo.append((k, key))
+        if todo:
+            if self.nlp is None:
+                self.nlp = load_pipeline(self.options.pipeline)
+            name = pipeline_name(self.nlp)
+            self.pipeline = self.pipeline or name
+            cut = segment_documents([docs[k] for k, _ in todo], self.options, self.nlp)
+            for (k, _), fragments in zip(todo, cut):
+                out[k] = fragments
+            if self.store is not None:
+                self.store.save_segmentation([(key, name, orjson.dumps(fragment_spans(fragments)))
+                                              for (_, key), fragments in zip(todo, cut)])
+        return out

@@ -23,12 +23,16 @@ from collections.abc import Callable, Iterable, Sequence
 from datetime import UTC, datetime
 from functools import wraps
 from pathlib import Path
-from typing import Concatenate, ParamSpec, TypeVar
+from typing import TYPE_CHECKING, Concatenate, ParamSpec, TypeVar
 
 import numpy as np
 
 from nlp_coder.errors import StoreError
+from nlp_coder.progress import text_progress
 from nlp_coder.records import Codebook, Document, Fragment, RunManifest
+
+if TYPE_CHECKING:
+    from nlp_coder.embed.protocol import Embedder
 
 DEFAULT_STORE = Path(".nlp-coder") / "store.db"
 ENV_VAR = "NLP_CODER_DB"
@@ -469,3 +473,50 @@ def manifest_json(manifest: RunManifest) -> str:
         "fragments": manifest.fragments,
     }
     return json.dumps(data, sort_keys=True, ensure_ascii=False)
+
+
+# -- the embedding cache ---------------------------------------------------------------------
+
+def embed_cached(store: Store, embedder: Embedder, texts: Sequence[str], *, batch_size: int = 256,
+                 progress: bool = False, on_batch: Callable[[int, int], None] | None = None,
+                 hashes: Sequence[str] | None = None) -> tuple[np.ndarray, int]:
+    """Vectors for ``texts``, embedding only what the store has not cached for this model.
+
+    Each batch is committed as soon as it is embedded, so an interrupted run keeps it.
+    ``on_batch(done, missing)`` is called after each batch (texts embedded, of how many).
+    ``hashes`` may pass the texts' :func:`~nlp_coder.store.text_sha256` when known.
+
+    Returns:
+        The vectors (one row per text) and how many distinct texts were newly embedded.
+    """
+    hashes = [text_sha256(t) for t in texts] if hashes is None else hashes
+    key = cache_key(embedder.model_id, embedder.weights_sha256)
+    found = store.cached_vectors(key, hashes)
+    missing: dict[str, str] = {}
+    for sha, text in zip(hashes, texts):
+        if sha not in found and sha not in missing:
+            missing[sha] = text
+    if missing:
+        # Batches of similar length need less padding: sort by length (then hash, for determinism).
+        todo = sorted(missing.items(), key=lambda item: (len(item[1]), item[0]))
+        bar = text_progress(len(todo), progress, f"embedding with {embedder.model_id}")
+        for lo in range(0, len(todo), batch_size):
+            batch = todo[lo:lo + batch_size]
+            vectors = embedder.encode([t for _, t in batch])
+            store.save_vectors(key, [s for s, _ in batch], vectors)
+            found.update({s: v for (s, _), v in zip(batch, vectors)})
+            if bar is not None:
+                bar.update(len(batch))
+            if on_batch is not None:
+                on_batch(len(batch), len(todo))
+        if bar is not None:
+            bar.close()
+    if not hashes:
+        return np.zeros((0, embedder.dimensions), dtype=np.float32), 0
+    return np.stack([found[s] for s in hashes]).astype(np.float32), len(missing)
+
+
+def cache_key(model_id: str, weights_sha256: str) -> str:
+    """The embedding cache's model key: the model's name and its weights, so that vectors of
+    other weights published under the same name are never reused."""
+    return f"{model_id}@{weights_sha256[:16]}"

@@ -14,8 +14,7 @@ pytest.importorskip("distributed")
 from nlp_coder.embed.dask import DaskEmbedder, encode_chunk, load_dask_embedder  # noqa: E402
 from nlp_coder.embed.models import load_embedder  # noqa: E402
 from nlp_coder.errors import InputError  # noqa: E402
-from nlp_coder.run import cache_key, embed_cached  # noqa: E402
-from nlp_coder.store import Store, text_sha256  # noqa: E402
+from nlp_coder.store import Store, cache_key, embed_cached, text_sha256  # noqa: E402  # noqa: E402
 
 TEXTS = [
     "She helped me fill in the housing forms.",
@@ -182,4 +181,4 @@ def test_suggest_and_embed_take_a_scheduler(tmp_path: Path, transcript_file: Pat
     assert "0 texts embedded" in coded.output and len(out.read_text(encoding="utf-8").splitlines()) == 4
     bad = CliRunner().invoke(main, ["embed", str(transcript_file), "--model", "hash-test", "--db", str(db),
                                     "--scheduler", "tcp://127.0.0.1:9"])
-    assert bad.exit_code == 1 and bad.output.startswith("Error:") and len(bad.output.strip().splitlines()) == 1
+    assert bad.exit_code == 1 and bad.output.startswith("Error E") and len(bad.output.strip().splitlines()) == 1

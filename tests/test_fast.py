@@ -219,7 +219,8 @@ def test_uncertainty_is_the_smaller_of_lead_and_distance_to_threshold(codebook_f
     from nlp_coder.codebook import load_codebook
 
     book = load_codebook(codebook_file)
-    matcher = CodebookMatcher.from_settings(MatchSettings(threshold=0.3, margin=0.02)).fit(book, HashingEmbedder().encode)
+    matcher = CodebookMatcher.from_settings(
+        MatchSettings(threshold=0.3, margin=0.02)).fit(book, HashingEmbedder().encode)
     scored = matcher.score(HashingEmbedder().encode(["She was warm and kind.", "The bus was late."]))
     values = uncertainty(matcher, scored)
     assert values.shape == (2,) and np.all(values >= 0)

@@ -74,7 +74,8 @@ def test_counterexample_penalises_text_nearer_to_it() -> None:
     matcher = _matcher(threshold=0.0)
     near_counter = _vec(1, 0, 0, 1)
     [with_penalty] = matcher.predict(near_counter, _fragments("x"))
-    no_counter = CodebookMatcher.from_settings(MatchSettings(0.0, 0.05, definition_weight=0.0, counterexample_weight=0.0)).fit(
+    no_counter = CodebookMatcher.from_settings(
+        MatchSettings(0.0, 0.05, definition_weight=0.0, counterexample_weight=0.0)).fit(
         BOOK, TableEmbedder(TABLE).encode)
     [without] = no_counter.predict(near_counter, _fragments("x"))
     score = {s.code: s.score for s in with_penalty.decision.suggestions}["a"]
@@ -94,7 +95,8 @@ def test_containers_roll_up_and_never_compete_with_their_children() -> None:
 def test_per_code_threshold_overrides_the_global_one() -> None:
     book = parse_codebook("codes:\n  - id: a\n    examples: [ea1]\n    threshold: 0.99\n"
                           "  - id: b\n    examples: [eb1]\n")
-    matcher = CodebookMatcher.from_settings(MatchSettings(0.5, 0.05, definition_weight=0.0)).fit(book, TableEmbedder(TABLE).encode)
+    matcher = CodebookMatcher.from_settings(
+        MatchSettings(0.5, 0.05, definition_weight=0.0)).fit(book, TableEmbedder(TABLE).encode)
     [r] = matcher.predict(_vec(1, 0.3, 0, 0), _fragments("x"))
     assert r.decision.status == "uncoded"
     assert r.decision.suggestions[0].code == "a" and not r.decision.suggestions[0].above_threshold
@@ -106,7 +108,8 @@ def test_definition_weight_blends_definition_similarity(embedder) -> None:
     vectors = embedder.encode(texts)
     by_weight = {}
     for weight in (0.0, 1.0):
-        matcher = CodebookMatcher.from_settings(MatchSettings(0.1, 0.03, definition_weight=weight)).fit(book, embedder.encode)
+        matcher = CodebookMatcher.from_settings(
+        MatchSettings(0.1, 0.03, definition_weight=weight)).fit(book, embedder.encode)
         [r] = matcher.predict(vectors, _fragments(*texts))
         by_weight[weight] = next(s for s in r.decision.suggestions if s.code == "support")
     assert by_weight[1.0].score == pytest.approx(by_weight[1.0].definition_similarity, abs=1e-4)
@@ -115,7 +118,8 @@ def test_definition_weight_blends_definition_similarity(embedder) -> None:
 
 def test_facets_are_decided_independently(embedder) -> None:
     book = parse_codebook(SMALL_CODEBOOK)
-    matcher = CodebookMatcher.from_settings(MatchSettings(0.2, 0.03)).fit(book, embedder.encode)
+    matcher = CodebookMatcher.from_settings(
+        MatchSettings(0.2, 0.03)).fit(book, embedder.encode)
     texts = ["She helped me fill in the housing forms, I was happy and grateful."]
     [r] = matcher.predict(embedder.encode(texts), _fragments(*texts))
     assert r.decision.codes == ("support",)
@@ -205,7 +209,8 @@ def _decided(embedder, threshold: float = 0.1, margin: float = 0.05):  # type: i
     fragments = [Fragment(f"d{i % 2}#{i}", f"d{i % 2}", "P", i, 0, len(t), t,
                           attributes={"site": "north", "age": str(30 + i)} if i % 2 else {})
                  for i, t in enumerate(texts)]
-    matcher = CodebookMatcher.from_settings(MatchSettings(threshold=threshold, margin=margin)).fit(book, embedder.encode)
+    matcher = CodebookMatcher.from_settings(
+        MatchSettings(threshold=threshold, margin=margin)).fit(book, embedder.encode)
     return book, matcher.decide(embedder.encode(texts), fragments)
 
 

@@ -10,8 +10,7 @@ import pytest
 
 from nlp_coder.errors import StoreError
 from nlp_coder.records import Document, Fragment, RunManifest, Span, Turn
-from nlp_coder.run import embed_cached
-from nlp_coder.store import MIGRATIONS, Store, resolve_store_path, text_sha256
+from nlp_coder.store import MIGRATIONS, Store, embed_cached, resolve_store_path, text_sha256
 
 
 def _manifest() -> RunManifest:

@@ -116,7 +116,7 @@ def test_a_second_run_reuses_the_segmentation(tmp_path: Path, corpus: Path, code
     def no_spacy(name: str):  # type: ignore[no-untyped-def]
         raise AssertionError("spaCy was loaded although every document was cut before")
 
-    monkeypatch.setattr(pipeline, "load_pipeline", no_spacy)
+    monkeypatch.setattr("nlp_coder.segment.load_pipeline", no_spacy)  # the segmentation cache lives in segment
     second = _run(corpus, codebook_file, db, embedder)
     assert second.results == first.results
     assert second.manifest == first.manifest  # the pipeline's name comes from the cache
@@ -128,7 +128,7 @@ def test_a_second_run_reuses_the_segmentation(tmp_path: Path, corpus: Path, code
 
 def test_segmentation_cache_depends_on_the_options(tmp_path: Path, corpus: Path, embedder) -> None:
     from nlp_coder.readers import read_corpus
-    from nlp_coder.run import Segmenter
+    from nlp_coder.segment import Segmenter
 
     [doc, *_] = read_corpus(corpus)
     keys = {Segmenter(SegmentOptions(pipeline="blank", **change)).key(doc)

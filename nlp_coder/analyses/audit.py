@@ -25,9 +25,9 @@ from nlp_coder.errors import InputError
 from nlp_coder.match.matcher import build_matcher, codebook_texts
 from nlp_coder.records import Document, Fragment
 from nlp_coder.refi.model import Coding
-from nlp_coder.run import SuggestOptions, embed_cached, match_settings, read_and_segment
+from nlp_coder.run import SuggestOptions, match_settings, read_and_segment
 from nlp_coder.segment import SegmentOptions
-from nlp_coder.store import Store
+from nlp_coder.store import Store, embed_cached
 
 EVIDENCE = 3
 AUDIT_FORMATS = ("text", "csv", "jsonl", "qdpx")

@@ -463,8 +463,7 @@ def evaluate(gold_path: str | Path, codebook_path: str | Path, store_path: str |
              options: EvaluateOptions | None = None, *, embedder=None) -> EvaluationReport:  # type: ignore[no-untyped-def]
     """Evaluate suggestions for a gold file against a codebook, caching vectors in the store."""
     from nlp_coder.embed.models import load_embedder
-    from nlp_coder.run import embed_cached
-    from nlp_coder.store import Store
+    from nlp_coder.store import Store, embed_cached
 
     options = options or EvaluateOptions()
     gold = read_gold(gold_path)

@@ -62,8 +62,7 @@ def codebook_lint(file: Path, min_examples: int, no_embed: bool, strict: bool, m
 
 def _cached_encoder(model: str, db: Path | None) -> Callable[[Any], Any]:
     from nlp_coder.embed.models import load_embedder
-    from nlp_coder.run import embed_cached
-    from nlp_coder.store import Store, resolve_store_path
+    from nlp_coder.store import Store, embed_cached, resolve_store_path
 
     embedder = load_embedder(model)
     path = resolve_store_path(db)

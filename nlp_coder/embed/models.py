@@ -23,8 +23,8 @@ from typing import Any
 
 import numpy as np
 
-from nlp_coder.embed.protocol import Embedder, HashingEmbedder, normalise
 from nlp_coder.embed import registry as _registry
+from nlp_coder.embed.protocol import Embedder, HashingEmbedder, normalise
 from nlp_coder.embed.registry import ModelSpec, Registry, SpacySpec, load_registry
 from nlp_coder.errors import InputError, ModelNotInstalledError
 
