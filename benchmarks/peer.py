@@ -160,7 +160,8 @@ def _topics(result) -> str:  # type: ignore[no-untyped-def]
 
 def measure(name: str, corpus: Path, models: dict, repeats: int, work: Path,  # type: ignore[type-arg]
             first_call: bool) -> list[Row]:
-    from nlp_coder.run import SuggestOptions, discover_themes, read_and_segment, suggest
+    from nlp_coder.analyses.discover import discover_themes
+    from nlp_coder.run import SuggestOptions, read_and_segment, suggest
     from nlp_coder.segment import SegmentOptions
 
     seg_options = SegmentOptions()

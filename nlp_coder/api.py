@@ -198,7 +198,8 @@ def discover(corpus: str | os.PathLike[str] | Sequence[str] | CorpusReading,
     With a codebook the ``uncoded`` fragments are clustered (``include``: ``uncoded``, ``low``
     or ``all``); without one, every fragment (open coding).
     """
-    from nlp_coder.run import SuggestOptions, discover_themes
+    from nlp_coder.analyses.discover import discover_themes
+    from nlp_coder.run import SuggestOptions
 
     book = load_codebook(codebook) if codebook is not None else None
     return discover_themes(read_corpus(corpus), book, _store(store), segment_options=segment,
@@ -213,7 +214,8 @@ def sensitivity(corpus: str | os.PathLike[str] | Sequence[str] | CorpusReading,
                 embedder: Embedder | None = None, segment: SegmentOptions | None = None) -> Sensitivity:
     """How the suggestions move with the threshold, the margin and the exemplars, and which codes
     compete for the same fragments (what ``nlp-coder sensitivity`` does)."""
-    from nlp_coder.run import SuggestOptions, boundary_sensitivity
+    from nlp_coder.analyses.sensitivity import boundary_sensitivity
+    from nlp_coder.run import SuggestOptions
 
     report, _ = boundary_sensitivity(read_corpus(corpus), load_codebook(codebook), _store(store),
                                      segment_options=segment, options=SuggestOptions(model=model),

@@ -1,6 +1,10 @@
-"""The main job, step by step: read -> segment -> embed (cached) -> match -> decide.
+"""The run loop of ``suggest``: read -> segment -> embed (cached) -> match -> decide -> record.
 
-Each command of the CLI calls one function here. Everything between steps is a frozen record.
+The steps live in their own modules (:mod:`nlp_coder.readers`, :mod:`nlp_coder.segment`,
+:mod:`nlp_coder.embed`, :mod:`nlp_coder.store`, :mod:`nlp_coder.match`); this module streams a
+corpus through them a chunk at a time and records the run. Everything between steps is a
+frozen record. :func:`read_and_segment` and :func:`embed_corpus` run the first steps alone
+(``nlp-coder segment``, ``nlp-coder embed``).
 """
 
 from __future__ import annotations
@@ -32,8 +36,6 @@ from nlp_coder.segment import Segmenter, SegmentOptions
 from nlp_coder.store import Store, cache_key, embed_cached, text_sha256
 
 if TYPE_CHECKING:  # only in annotations: imported when a command needs them
-    from nlp_coder.analyses.discover import Discovery
-    from nlp_coder.analyses.sensitivity import Sensitivity
     from nlp_coder.match.train import Training
 
 CorpusSource: TypeAlias = "str | Path | CorpusReading"
@@ -554,116 +556,3 @@ def embed_corpus(corpus: CorpusSource, store_path: StoreSource, *, segment_optio
                                     progress=progress)
     distinct = len({f.text for f in seg.fragments})  # distinct texts: no need to hash them again
     return Embedding(seg, vectors, embedder.model_id, new, distinct - new)
-
-
-def discover_themes(corpus: CorpusSource, codebook: CodebookSource | None, store_path: StoreSource, *,
-                    segment_options: SegmentOptions | None = None, options: SuggestOptions | None = None,
-                    metadata: str | Path | None = None, selection: str | None = None,
-                    distance_threshold: float = 0.6, min_cluster_size: int = 4,
-                    embedder: Embedder | None = None, progress: bool = False) -> Discovery:
-    """Cluster what the codebook does not cover into candidate themes (``nlp-coder discover``).
-
-    With a codebook, the corpus is coded first (recorded as a ``suggest`` run) and the
-    ``uncoded`` fragments are clustered by default; without one, every fragment is (open coding).
-    """
-    from nlp_coder.analyses.discover import discover
-    from nlp_coder.records import Decision
-    from nlp_coder.segment import load_analysis_pipeline
-
-    options = options or SuggestOptions()
-    if codebook is not None:
-        coded = suggest(corpus, codebook, store_path, segment_options=segment_options, options=options,
-                        metadata=metadata, embedder=embedder, progress=progress)
-        results, vectors, matcher = coded.results, coded.vectors, coded.matcher
-    else:
-        if selection not in (None, "all"):
-            raise InputError(f"--include {selection} needs a codebook", "--include",
-                             "Give --codebook, or leave --include out to cluster every fragment")
-        done = embed_corpus(corpus, store_path, segment_options=segment_options, model=options.model,
-                            metadata=metadata, embedder=embedder, progress=progress)
-        nothing = Decision(status="uncoded", codes=(), suggestions=())
-        results = tuple(FragmentResult(fragment=f, decision=nothing) for f in done.segmentation.fragments)
-        vectors, matcher = done.vectors, None
-    assert vectors is not None
-    return discover(results, vectors, matcher=matcher, selection=selection or ("uncoded" if codebook else "all"),
-                    distance_threshold=distance_threshold, min_cluster_size=min_cluster_size,
-                    nlp=load_analysis_pipeline())
-
-
-def boundary_sensitivity(corpus: CorpusSource, codebook: CodebookSource, store_path: StoreSource, *,
-                         segment_options: SegmentOptions | None = None, options: SuggestOptions | None = None,
-                         metadata: str | Path | None = None, bootstrap: int = 20, seed: int = 0,
-                         compare_model: str | None = None, embedder: Embedder | None = None,
-                         progress: bool = False) -> tuple[Sensitivity, dict[str, str]]:
-    """Code the corpus, then measure how its suggestions move (``nlp-coder sensitivity``).
-
-    Returns:
-        The report, and the text of every fragment by id (for readable output).
-    """
-
-    options = options or SuggestOptions()
-    with open_store(store_path) as store:  # one store for both steps (it may be in memory)
-        coded = suggest(corpus, codebook, store, segment_options=segment_options, options=options,
-                        metadata=metadata, embedder=embedder, progress=progress)
-        report = _sensitivity_of(coded, store, options, bootstrap=bootstrap, seed=seed,
-                                 compare_model=compare_model, progress=progress)
-    return report, {f.id: f.text for f in coded.segmentation.fragments}
-
-
-def _sensitivity_of(coded: SuggestResult, store_path: StoreSource, options: SuggestOptions, *, bootstrap: int,
-                    seed: int, compare_model: str | None, progress: bool) -> Sensitivity:
-    from nlp_coder.analyses.sensitivity import sensitivity
-
-    assert coded.vectors is not None and coded.matcher is not None
-    texts = codebook_texts(coded.codebook)
-    fragment_texts = [f.text for f in coded.segmentation.fragments]
-    compare = None
-    with open_store(store_path) as store:
-        # suggest() has just cached every codebook text: read them back rather than load the model again.
-        key = cache_key(coded.manifest.model, coded.manifest.model_weights_sha256)
-        cached = store.cached_vectors(key, [text_sha256(t) for t in texts])
-        lookup = {t: cached[text_sha256(t)] for t in texts}
-        if compare_model is not None:
-            other = load_embedder(compare_model)
-            other_lookup = dict(zip(texts, embed_cached(store, other, texts)[0]))
-            other_vectors = embed_cached(store, other, fragment_texts, progress=progress)[0]
-            settings = match_settings(coded.codebook, replace(options, model=compare_model))
-            other_matcher = build_matcher(settings).fit(coded.codebook, other_lookup)
-            compare = (other.model_id, other_vectors, other_matcher)
-    return sensitivity(coded.results, coded.vectors, coded.matcher, lookup, bootstrap=bootstrap, seed=seed,
-                       compare=compare)
-
-
-def build_report(corpus: CorpusSource, codebook: CodebookSource, store_path: StoreSource, *,
-                 segment_options: SegmentOptions | None = None, options: SuggestOptions | None = None,
-                 metadata: str | Path | None = None, bootstrap: int = 10, seed: int = 0,
-                 distance_threshold: float = 0.6, min_cluster_size: int = 4, codings: str | Path | None = None,
-                 embedder: Embedder | None = None, progress: bool = False) -> str:
-    """Code a corpus, find candidate themes, test the boundaries, and render one HTML page.
-
-    Human coding (``codings``: a ``.qdpx`` or a codings CSV; by default the corpus itself when it
-    is a ``.qdpx``) adds agreement tables between each human coder and the machine.
-    """
-    from nlp_coder.analyses.discover import discover
-    from nlp_coder.export.html import machine_agreement, render_report, report_context
-    from nlp_coder.refi import read_codings
-    from nlp_coder.segment import load_analysis_pipeline
-
-    options = options or SuggestOptions()
-    with open_store(store_path) as store:  # one store for every step (it may be in memory)
-        coded = suggest(corpus, codebook, store, segment_options=segment_options, options=options,
-                        metadata=metadata, embedder=embedder, progress=progress)
-        assert coded.vectors is not None and coded.matcher is not None
-        themes = discover(coded.results, coded.vectors, matcher=coded.matcher, distance_threshold=distance_threshold,
-                          min_cluster_size=min_cluster_size, nlp=load_analysis_pipeline())
-        boundaries = _sensitivity_of(coded, store, options, bootstrap=bootstrap, seed=seed, compare_model=None,
-                                     progress=progress)
-    is_project = not isinstance(corpus, CorpusReading) and Path(corpus).suffix.casefold() == ".qdpx"
-    source = codings or (corpus if is_project else None)
-    human = read_codings(source).codings if source is not None else ()
-    agreements = machine_agreement(coded.results, coded.segmentation.documents, human) if human else ()
-    context = report_context(coded.results, coded.vectors, coded.codebook, coded.segmentation.documents,
-                             coded.manifest, discovery=themes, sensitivity=boundaries,
-                             fragment_texts={f.id: f.text for f in coded.segmentation.fragments},
-                             agreements=agreements)
-    return render_report(context)

@@ -16,13 +16,19 @@ import re
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from nlp_coder.errors import InputError
 from nlp_coder.match.matcher import CodebookMatcher
 from nlp_coder.records import Fragment, FragmentResult
+
+if TYPE_CHECKING:
+    from nlp_coder.embed.protocol import Embedder
+    from nlp_coder.run import CodebookSource, CorpusSource, StoreSource, SuggestOptions
+    from nlp_coder.segment import SegmentOptions
 
 #: Spoken fillers and hedges that say nothing about a theme.
 FILLERS = frozenset(
@@ -280,3 +286,37 @@ def discovery_as_markdown(discovery: Discovery) -> str:
         lines.append("")
     lines += ["## Candidate codes", "", "```yaml", candidate_codes_yaml(discovery).rstrip(), "```", ""]
     return "\n".join(lines)
+
+
+def discover_themes(corpus: CorpusSource, codebook: CodebookSource | None, store_path: StoreSource, *,
+                    segment_options: SegmentOptions | None = None, options: SuggestOptions | None = None,
+                    metadata: str | Path | None = None, selection: str | None = None,
+                    distance_threshold: float = 0.6, min_cluster_size: int = 4,
+                    embedder: Embedder | None = None, progress: bool = False) -> Discovery:
+    """Cluster what the codebook does not cover into candidate themes (``nlp-coder discover``).
+
+    With a codebook, the corpus is coded first (recorded as a ``suggest`` run) and the
+    ``uncoded`` fragments are clustered by default; without one, every fragment is (open coding).
+    """
+    from nlp_coder.records import Decision
+    from nlp_coder.run import SuggestOptions, embed_corpus, suggest
+    from nlp_coder.segment import load_analysis_pipeline
+
+    options = options or SuggestOptions()
+    if codebook is not None:
+        coded = suggest(corpus, codebook, store_path, segment_options=segment_options, options=options,
+                        metadata=metadata, embedder=embedder, progress=progress)
+        results, vectors, matcher = coded.results, coded.vectors, coded.matcher
+    else:
+        if selection not in (None, "all"):
+            raise InputError(f"--include {selection} needs a codebook", "--include",
+                             "Give --codebook, or leave --include out to cluster every fragment")
+        done = embed_corpus(corpus, store_path, segment_options=segment_options, model=options.model,
+                            metadata=metadata, embedder=embedder, progress=progress)
+        nothing = Decision(status="uncoded", codes=(), suggestions=())
+        results = tuple(FragmentResult(fragment=f, decision=nothing) for f in done.segmentation.fragments)
+        vectors, matcher = done.vectors, None
+    assert vectors is not None
+    return discover(results, vectors, matcher=matcher, selection=selection or ("uncoded" if codebook else "all"),
+                    distance_threshold=distance_threshold, min_cluster_size=min_cluster_size,
+                    nlp=load_analysis_pipeline())

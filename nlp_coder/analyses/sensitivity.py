@@ -24,11 +24,18 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from itertools import combinations
+from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from nlp_coder.match.matcher import CodebookMatcher, best_and_rivals, build_matcher, ranked_codes
 from nlp_coder.records import Code, Codebook, FragmentResult
+
+if TYPE_CHECKING:
+    from nlp_coder.embed.protocol import Embedder
+    from nlp_coder.run import CodebookSource, CorpusSource, StoreSource, SuggestOptions, SuggestResult
+    from nlp_coder.segment import SegmentOptions
 
 UNCODED = -1
 
@@ -382,3 +389,51 @@ def _fmt(value: float | None) -> str:
 def _short(text: str, limit: int = 90) -> str:
     text = " ".join(text.split()).replace("|", "\\|")
     return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+def boundary_sensitivity(corpus: CorpusSource, codebook: CodebookSource, store_path: StoreSource, *,
+                         segment_options: SegmentOptions | None = None, options: SuggestOptions | None = None,
+                         metadata: str | Path | None = None, bootstrap: int = 20, seed: int = 0,
+                         compare_model: str | None = None, embedder: Embedder | None = None,
+                         progress: bool = False) -> tuple[Sensitivity, dict[str, str]]:
+    """Code the corpus, then measure how its suggestions move (``nlp-coder sensitivity``).
+
+    Returns:
+        The report, and the text of every fragment by id (for readable output).
+    """
+    from nlp_coder.run import SuggestOptions, open_store, suggest
+
+    options = options or SuggestOptions()
+    with open_store(store_path) as store:  # one store for both steps (it may be in memory)
+        coded = suggest(corpus, codebook, store, segment_options=segment_options, options=options,
+                        metadata=metadata, embedder=embedder, progress=progress)
+        report = sensitivity_of(coded, store, options, bootstrap=bootstrap, seed=seed,
+                                 compare_model=compare_model, progress=progress)
+    return report, {f.id: f.text for f in coded.segmentation.fragments}
+
+
+def sensitivity_of(coded: SuggestResult, store_path: StoreSource, options: SuggestOptions, *, bootstrap: int,
+                    seed: int, compare_model: str | None, progress: bool) -> Sensitivity:
+    from nlp_coder.embed import load_embedder
+    from nlp_coder.match.matcher import build_matcher, codebook_texts
+    from nlp_coder.run import match_settings, open_store
+    from nlp_coder.store import cache_key, embed_cached, text_sha256
+
+    assert coded.vectors is not None and coded.matcher is not None
+    texts = codebook_texts(coded.codebook)
+    fragment_texts = [f.text for f in coded.segmentation.fragments]
+    compare = None
+    with open_store(store_path) as store:
+        # suggest() has just cached every codebook text: read them back rather than load the model again.
+        key = cache_key(coded.manifest.model, coded.manifest.model_weights_sha256)
+        cached = store.cached_vectors(key, [text_sha256(t) for t in texts])
+        lookup = {t: cached[text_sha256(t)] for t in texts}
+        if compare_model is not None:
+            other = load_embedder(compare_model)
+            other_lookup = dict(zip(texts, embed_cached(store, other, texts)[0]))
+            other_vectors = embed_cached(store, other, fragment_texts, progress=progress)[0]
+            settings = match_settings(coded.codebook, replace(options, model=compare_model))
+            other_matcher = build_matcher(settings).fit(coded.codebook, other_lookup)
+            compare = (other.model_id, other_vectors, other_matcher)
+    return sensitivity(coded.results, coded.vectors, coded.matcher, lookup, bootstrap=bootstrap, seed=seed,
+                       compare=compare)

@@ -42,10 +42,15 @@ def discover(corpus: Path, codebook: Path | None, out: Path | None, fmt: str, ya
              margin: float | None, model: str, method: str | None, db: Path | None, quiet: bool, metadata: Path | None,
              **segmenting: Any) -> None:
     """Cluster the text no code fits into candidate themes, with keywords and example fragments."""
-    from nlp_coder.analyses.discover import candidate_codes_yaml, discovery_as_dict, discovery_as_markdown
+    from nlp_coder.analyses.discover import (
+        candidate_codes_yaml,
+        discover_themes,
+        discovery_as_dict,
+        discovery_as_markdown,
+    )
     from nlp_coder.export.formats import check_output
     from nlp_coder.export.tables import write_atomic
-    from nlp_coder.run import SuggestOptions, discover_themes
+    from nlp_coder.run import SuggestOptions
     from nlp_coder.store import resolve_store_path
 
     check_output(yaml_out)
@@ -80,8 +85,8 @@ def sensitivity(corpus: Path, codebook: Path, out: Path | None, fmt: str, bootst
                 method: str | None, db: Path | None, quiet: bool, metadata: Path | None, **segmenting: Any) -> None:
     """Test the codebook's category boundaries: threshold and margin sweeps, exemplar stability,
     competing codes with their boundary fragments, and recommendations."""
-    from nlp_coder.analyses.sensitivity import sensitivity_as_dict, sensitivity_as_markdown
-    from nlp_coder.run import SuggestOptions, boundary_sensitivity
+    from nlp_coder.analyses.sensitivity import boundary_sensitivity, sensitivity_as_dict, sensitivity_as_markdown
+    from nlp_coder.run import SuggestOptions
     from nlp_coder.store import resolve_store_path
 
     options = SuggestOptions(model=model, method=method, threshold=threshold, margin=margin)
@@ -116,8 +121,9 @@ def report(corpus: Path, codebook: Path, out: Path, fmt: str, bootstrap: int, di
            method: str | None, db: Path | None, quiet: bool, metadata: Path | None, **segmenting: Any) -> None:
     """Write one self-contained HTML page (works offline) on a coded corpus: overview, codes by
     facet and attribute, a map of fragments, quotes, candidate themes, sensitivity, co-occurrence."""
+    from nlp_coder.export.html import build_report
     from nlp_coder.export.tables import write_atomic
-    from nlp_coder.run import SuggestOptions, build_report
+    from nlp_coder.run import SuggestOptions
     from nlp_coder.store import resolve_store_path
 
     options = SuggestOptions(model=model, method=method, threshold=threshold, margin=margin)

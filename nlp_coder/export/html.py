@@ -13,7 +13,8 @@ from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
 from itertools import combinations
-from typing import Any
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -23,6 +24,11 @@ from nlp_coder.analyses.sensitivity import Sensitivity
 from nlp_coder.export.tables import Summary, assigned_codes, summarise
 from nlp_coder.records import Codebook, Document, FragmentResult, RunManifest
 from nlp_coder.refi.model import Coding
+
+if TYPE_CHECKING:
+    from nlp_coder.embed.protocol import Embedder
+    from nlp_coder.run import CodebookSource, CorpusSource, StoreSource, SuggestOptions
+    from nlp_coder.segment import SegmentOptions
 
 #: Okabe & Ito (2008): distinguishable with the common colour-vision deficiencies.
 PALETTE = ("#E69F00", "#56B4E9", "#009E73", "#F0E442", "#0072B2", "#D55E00", "#CC79A7", "#000000")
@@ -251,3 +257,40 @@ def render_report(context: dict[str, object]) -> str:
                              trim_blocks=True, lstrip_blocks=True, undefined=jinja2.StrictUndefined)
     env.filters["short"] = _short
     return env.get_template("report.html.j2").render(**context)
+
+
+def build_report(corpus: CorpusSource, codebook: CodebookSource, store_path: StoreSource, *,
+                 segment_options: SegmentOptions | None = None, options: SuggestOptions | None = None,
+                 metadata: str | Path | None = None, bootstrap: int = 10, seed: int = 0,
+                 distance_threshold: float = 0.6, min_cluster_size: int = 4, codings: str | Path | None = None,
+                 embedder: Embedder | None = None, progress: bool = False) -> str:
+    """Code a corpus, find candidate themes, test the boundaries, and render one HTML page.
+
+    Human coding (``codings``: a ``.qdpx`` or a codings CSV; by default the corpus itself when it
+    is a ``.qdpx``) adds agreement tables between each human coder and the machine.
+    """
+    from nlp_coder.analyses.discover import discover
+    from nlp_coder.analyses.sensitivity import sensitivity_of
+    from nlp_coder.readers import CorpusReading
+    from nlp_coder.refi import read_codings
+    from nlp_coder.run import SuggestOptions, open_store, suggest
+    from nlp_coder.segment import load_analysis_pipeline
+
+    options = options or SuggestOptions()
+    with open_store(store_path) as store:  # one store for every step (it may be in memory)
+        coded = suggest(corpus, codebook, store, segment_options=segment_options, options=options,
+                        metadata=metadata, embedder=embedder, progress=progress)
+        assert coded.vectors is not None and coded.matcher is not None
+        themes = discover(coded.results, coded.vectors, matcher=coded.matcher, distance_threshold=distance_threshold,
+                          min_cluster_size=min_cluster_size, nlp=load_analysis_pipeline())
+        boundaries = sensitivity_of(coded, store, options, bootstrap=bootstrap, seed=seed, compare_model=None,
+                                     progress=progress)
+    is_project = not isinstance(corpus, CorpusReading) and Path(corpus).suffix.casefold() == ".qdpx"
+    source = codings or (corpus if is_project else None)
+    human = read_codings(source).codings if source is not None else ()
+    agreements = machine_agreement(coded.results, coded.segmentation.documents, human) if human else ()
+    context = report_context(coded.results, coded.vectors, coded.codebook, coded.segmentation.documents,
+                             coded.manifest, discovery=themes, sensitivity=boundaries,
+                             fragment_texts={f.id: f.text for f in coded.segmentation.fragments},
+                             agreements=agreements)
+    return render_report(context)
