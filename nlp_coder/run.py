@@ -10,6 +10,7 @@ frozen record. :func:`read_and_segment` and :func:`embed_corpus` run the first s
 from __future__ import annotations
 
 import contextlib
+import functools
 import gc
 import hashlib
 import json
@@ -19,13 +20,12 @@ from pathlib import Path
 from typing import TYPE_CHECKING, TypeAlias
 
 import numpy as np
-import orjson
 
 from nlp_coder import __version__
 from nlp_coder.codebook import load_codebook
 from nlp_coder.embed.models import Embedder, load_embedder
 from nlp_coder.errors import InputError
-from nlp_coder.export.tables import Summary, Tally, decision_lines, result_lines
+from nlp_coder.export.tables import Summary, Tally, decision_lines, decision_records
 from nlp_coder.match.cascade import CascadeOptions, CascadeReport
 from nlp_coder.match.matcher import CodebookMatcher, Decisions, build_matcher, codebook_texts
 from nlp_coder.match.settings import resolve_settings
@@ -97,15 +97,16 @@ class Segmentation:
 class SuggestResult:
     """What :func:`suggest` produced, with the manifest that reproduces it.
 
-    ``results`` holds one :class:`~nlp_coder.records.FragmentResult` per fragment (empty when
-    the run did not keep them); :meth:`records` gives them as the JSONL output's objects and
-    :meth:`to_frame` as a pandas table. ``vectors`` are the fragments' vectors (rows in
-    ``results`` order) and ``matcher`` the fitted matcher, for further analysis.
+    ``decisions`` holds the decisions on every fragment, as columns (``None`` when the run did
+    not keep them); :attr:`results` gives them as one :class:`~nlp_coder.records.FragmentResult`
+    per fragment, :meth:`records` as the JSONL output's objects and :meth:`to_frame` as a
+    pandas table. ``vectors`` are the fragments' vectors (rows in that order) and ``matcher``
+    the fitted matcher, for further analysis.
     """
 
     segmentation: Segmentation
     codebook: Codebook
-    results: tuple[FragmentResult, ...]
+    decisions: Decisions | None = field(compare=False, repr=False)
     manifest: RunManifest
     run_id: int
     embedded: int = 0
@@ -116,13 +117,18 @@ class SuggestResult:
     training: Training | None = None
     summary: Summary | None = None
 
+    @functools.cached_property
+    def results(self) -> tuple[FragmentResult, ...]:
+        """One :class:`~nlp_coder.records.FragmentResult` per fragment (empty when not kept)."""
+        return self.decisions.results() if self.decisions is not None else ()
+
     def __len__(self) -> int:
-        return len(self.results)
+        return len(self.decisions) if self.decisions is not None else 0
 
     def records(self) -> list[dict[str, object]]:
         """One plain dictionary per fragment, exactly the objects of the JSONL output
-        (``docs/output.md``), in document order."""
-        return [orjson.loads(line) for line in result_lines(self.results)]
+        (``docs/output.md``), in document order (empty when not kept)."""
+        return decision_records(self.decisions) if self.decisions is not None else []
 
     def to_frame(self):  # type: ignore[no-untyped-def]
         """The results as a pandas ``DataFrame``: one row per fragment with the JSONL keys as
@@ -301,8 +307,10 @@ def suggest(corpus: CorpusSource, codebook: CodebookSource, store_path: StoreSou
                                  code="E106")
             job.decide(pending_documents, pending, bar)
             manifest = job.manifest(documents, corpus_sha256(documents), train_parameters)
-            seg = Segmentation(documents, tuple(job.results_fragments()), warnings, job.segmenter.name)
-            result = SuggestResult(seg, book, tuple(job.results), manifest, job.run_id, embedded=job.embedded,
+            decided = Decisions.concat(job.decided) if job.decided else None
+            fragments = decided.fragments if decided is not None else ()
+            seg = Segmentation(documents, fragments, warnings, job.segmenter.name)
+            result = SuggestResult(seg, book, decided, manifest, job.run_id, embedded=job.embedded,
                                    cached=job.cached, vectors=job.vectors(), matcher=job.matcher,
                                    cascade=job.cascade_report, training=job.training, summary=job.tally.summary())
             if finish is not None:  # the outputs: a run whose output could not be written has failed
@@ -363,7 +371,7 @@ class _SuggestJob:
         self.sink, self.keep = sink, keep
         self.segmenter = Segmenter(segment_options, store)
         self.tally = Tally(book)
-        self.results: list[FragmentResult] = []
+        self.decided: list[Decisions] = []  # every chunk's decisions, when kept
         self._vectors: list[np.ndarray] = []
         self.run_id = 0
         self.fragments = self.embedded = self.cached = 0
@@ -430,10 +438,10 @@ class _SuggestJob:
             for f, picks, line in zip(decided.fragments, decided.picks, lines)))
         if self.sink is not None:
             self.sink(decided, lines)
-        self.tally.add_decisions(decided)
+        self.tally.add(decided)
         self.fragments += len(fragments)
         if self.keep:
-            self.results.extend(decided.results())
+            self.decided.append(decided)
             self._vectors.append(vectors)
         bar.decided(len(fragments), sum(len(d.text) for d in documents))
 
@@ -490,9 +498,6 @@ class _SuggestJob:
             documents=len(documents),
             fragments=self.fragments,
         )
-
-    def results_fragments(self) -> list[Fragment]:
-        return [r.fragment for r in self.results]
 
     def vectors(self) -> np.ndarray | None:
         """The vectors each fragment was decided on (None when not kept, or when a cascade decided

@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import json
+
 import numpy as np
 import pytest
 from conftest import SMALL_CODEBOOK
@@ -215,27 +217,40 @@ def _decided(embedder, threshold: float = 0.1, margin: float = 0.05):  # type: i
 
 
 def test_decisions_give_the_lines_and_counts_of_their_results(embedder) -> None:
-    from nlp_coder.export.tables import Tally, decision_lines, result_lines
+    from nlp_coder.export.tables import decision_lines, summarise
 
     book, decided = _decided(embedder)
     results = decided.results()
     assert {r.decision.status for r in results} == {"coded", "overlap", "uncoded"}  # the case needs each
-    assert decision_lines(decided) == result_lines(results)
-    by_objects, by_columns = Tally(book), Tally(book)
-    by_objects.add(results)
-    by_columns.add_decisions(decided)
-    assert by_columns.summary() == by_objects.summary()
+    lines = [json.loads(line) for line in decision_lines(decided)]
+    # The records say what the result objects say (both are made from the same columns).
+    for line, r in zip(lines, results, strict=True):
+        assert (line["fragment_id"], line["status"], line["codes"]) == (r.fragment.id, r.decision.status,
+                                                                         list(r.decision.codes))
+        assert [s["code"] for s in line["suggestions"]] == [s.code for s in r.decision.suggestions]
+        assert [s["score"] for s in line["suggestions"]] == [s.score for s in r.decision.suggestions]
+        assert {k: v["codes"] for k, v in line["facets"].items()} == {k: list(d.codes) for k, d in r.facets}
+    summary = summarise(decided, book)
+    assert dict(summary.status) == {s: sum(r.decision.status == s for r in results)
+                                    for s in ("coded", "overlap", "uncoded")}
+    per_code = {code: count for code, _, _, count in summary.codes}
+    assert per_code["care"] == sum(bool({"warmth", "listening"} & set(r.decision.codes)) for r in results)
 
 
 def test_decisions_select_by_code_and_keep_rows_when_split_and_joined(embedder) -> None:
-    from nlp_coder.export.tables import assigned_codes
     from nlp_coder.match.matcher import Decisions
 
     book, decided = _decided(embedder)
     results = decided.results()
+
+    def assigned(r) -> set[str]:  # type: ignore[no-untyped-def]
+        codes = {c for d in [r.decision, *(d for _, d in r.facets)] for c in d.codes}
+        return codes | {a for c in codes for a in book.ancestors(c)}
+
     for where in (["care"], ["support"], ["care", "positive"], ["listening"]):
-        expected = [set(where) <= assigned_codes(r, book) for r in results]
+        expected = [set(where) <= assigned(r) for r in results]
         assert decided.having(where).tolist() == expected
+        assert [decided.codes_of(i) for i in range(len(decided))] == [assigned(r) for r in results]
     assert any(decided.having(["care"]))  # a container matches any of its descendants
     odd, even = [1, 3], [4, 0, 2]
     joined = Decisions.join([(even, decided.take(even)), (odd, decided.take(odd))])

@@ -12,7 +12,7 @@ from conftest import SMALL_TRANSCRIPT
 from nlp_coder import run as pipeline
 from nlp_coder.cli import main
 from nlp_coder.errors import InputError
-from nlp_coder.export.tables import result_lines, summarise
+from nlp_coder.export.tables import decision_lines, summarise
 from nlp_coder.run import SuggestOptions, suggest
 from nlp_coder.segment import SegmentOptions
 from nlp_coder.store import Store
@@ -51,9 +51,9 @@ def test_chunks_change_nothing_but_memory(tmp_path: Path, corpus: Path, codebook
 
     streamed = _run(corpus, codebook_file, tmp_path / "b.db", embedder, chunk_size=1, sink=sink, keep_results=False)
     assert len(chunks) == 5  # whole documents stay together: one chunk per document
-    assert lines == result_lines(whole.results)
-    assert streamed.results == () and streamed.vectors is None
-    assert streamed.summary == summarise(whole.results, whole.codebook)
+    assert lines == decision_lines(whole.decisions)
+    assert streamed.results == () and streamed.decisions is None and streamed.vectors is None
+    assert streamed.summary == summarise(whole.decisions, whole.codebook)
     assert streamed.manifest.fragments == whole.manifest.fragments == len(lines)
     # A text met in several chunks counts once: embedded in the first, not "from cache" later.
     distinct = len({json.loads(line)["text"] for line in lines})

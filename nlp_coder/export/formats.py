@@ -117,7 +117,7 @@ class SuggestionWriter:
 
     def __init__(self, out: str | Path | None, fmt: str, *, corpus: str | Path | None = None,
                  where: Sequence[str] = (), codebook: Codebook | str | Path | None = None) -> None:
-        from nlp_coder.export.tables import select_results
+        from nlp_coder.export.tables import check_codes
 
         if fmt not in SUGGESTION_FORMATS:
             raise InputError(f"unknown format '{fmt}'", "--format", f"Use one of: {', '.join(SUGGESTION_FORMATS)}",
@@ -132,7 +132,7 @@ class SuggestionWriter:
                 from nlp_coder.codebook import load_codebook
 
                 codebook = load_codebook(codebook)
-            select_results((), codebook, tuple(where))  # unknown codes are refused before any work
+            check_codes(codebook, tuple(where))  # unknown codes are refused before any work
         check_output(out)
         self.out = Path(out) if out is not None else None
         self.fmt = fmt
@@ -185,14 +185,16 @@ class SuggestionWriter:
             self._stack.close()  # the JSONL file is moved into place now, or the error is raised here
             self._handle = None
             return
-        from nlp_coder.export.tables import render_results, select_results
+        from nlp_coder.export.tables import render_results, select
 
-        shown = select_results(result.results, result.codebook, self.where) if self.where else result.results
+        assert result.decisions is not None, "the run must keep its results (keep_results)"
+        shown = select(result.decisions, result.codebook, self.where)
         if self.fmt == "qdpx":  # the sources, any human codings untouched, and the suggestions as user nlp-coder
             from nlp_coder.refi import write_suggestions_qdpx
 
             assert self.out is not None and self.corpus is not None
-            write_suggestions_qdpx(self.out, self.corpus, result.segmentation.documents, result.codebook, shown)
+            write_suggestions_qdpx(self.out, self.corpus, result.segmentation.documents, result.codebook,
+                                   shown.results())
         else:
             emit(render_results(shown, self.fmt, result.manifest, result.codebook), self.out)
         self.written = len(shown)

@@ -21,12 +21,13 @@ import numpy as np
 from nlp_coder.analyses.agree import Agreement
 from nlp_coder.analyses.discover import Discovery
 from nlp_coder.analyses.sensitivity import Sensitivity
-from nlp_coder.export.tables import Summary, assigned_codes, summarise
+from nlp_coder.export.tables import Summary, summarise
 from nlp_coder.records import Codebook, Document, FragmentResult, RunManifest
 from nlp_coder.refi.model import Coding
 
 if TYPE_CHECKING:
     from nlp_coder.embed.protocol import Embedder
+    from nlp_coder.match.matcher import Decisions
     from nlp_coder.run import CodebookSource, CorpusSource, StoreSource, SuggestOptions
     from nlp_coder.segment import SegmentOptions
 
@@ -130,14 +131,14 @@ def _short(text: str, limit: int) -> str:
     return text if len(text) <= limit else text[: limit - 1] + "\u2026"
 
 
-def _crosstab(results: Sequence[FragmentResult], codebook: Codebook, rows: list[str],
+def _crosstab(results: Sequence[FragmentResult], assigned: Sequence[set[str]], rows: list[str],
               key: Any) -> dict[str, Counter[str]]:
     table: dict[str, Counter[str]] = {row: Counter() for row in rows}
-    for r in results:
+    for r, codes in zip(results, assigned):
         value = key(r)
         if value is None:
             continue
-        for code in assigned_codes(r, codebook):
+        for code in codes:
             if code in table:
                 table[code][value] += 1
     return table
@@ -170,17 +171,19 @@ def machine_agreement(results: Sequence[FragmentResult], documents: Sequence[Doc
     return tuple(tables)
 
 
-def report_context(results: Sequence[FragmentResult], vectors: np.ndarray, codebook: Codebook,
+def report_context(decided: Decisions, vectors: np.ndarray, codebook: Codebook,
                    documents: Sequence[Document], manifest: RunManifest, *, discovery: Discovery | None = None,
                    sensitivity: Sensitivity | None = None, fragment_texts: dict[str, str] | None = None,
                    agreements: Sequence[Agreement] = (), quotes: int = 3) -> dict[str, object]:
     """Everything the template shows, computed once (plain values, ready to render)."""
-    summary: Summary = summarise(results, codebook)
+    summary: Summary = summarise(decided, codebook)
+    results = decided.results()
+    assigned = [decided.codes_of(i) for i in range(len(decided))]
     main_ids = [c.id for c in codebook.group(None)]
     facet_tables = []
     by_facet = {name: [c.id for c in codebook.group(name)] for name in (f.name for f in codebook.facets)}
     for facet, columns in by_facet.items():
-        table = _crosstab(results, codebook, main_ids, lambda r, cols=columns: next(
+        table = _crosstab(results, assigned, main_ids, lambda r, cols=columns: next(
             (c for _, d in r.facets for c in d.codes if c in cols), None))
         facet_tables.append({"name": facet, "columns": columns, "rows": [
             {"code": codebook.code(c).name, "depth": len(codebook.ancestors(c)),
@@ -189,8 +192,7 @@ def report_context(results: Sequence[FragmentResult], vectors: np.ndarray, codeb
     facet_pairs = []
     for (fa, ca), (fb, cb) in combinations(by_facet.items(), 2):
         grid = Counter()
-        for r in results:
-            got = assigned_codes(r, codebook)
+        for got in assigned:
             for x in ca:
                 for y in cb:
                     if x in got and y in got:
@@ -203,7 +205,7 @@ def report_context(results: Sequence[FragmentResult], vectors: np.ndarray, codeb
         values = sorted({r.fragment.attributes.get(name, "") for r in results} - {""})
         if not values or len(values) > MAX_ATTRIBUTE_VALUES:
             continue
-        table = _crosstab(results, codebook, main_ids, lambda r, n=name: r.fragment.attributes.get(n) or None)
+        table = _crosstab(results, assigned, main_ids, lambda r, n=name: r.fragment.attributes.get(n) or None)
         attribute_tables.append({"name": name, "columns": values, "rows": [
             {"code": codebook.code(c).name, "depth": len(codebook.ancestors(c)), "cells": [table[c][v] for v in values]}
             for c in main_ids]})
@@ -289,7 +291,8 @@ def build_report(corpus: CorpusSource, codebook: CodebookSource, store_path: Sto
     source = codings or (corpus if is_project else None)
     human = read_codings(source).codings if source is not None else ()
     agreements = machine_agreement(coded.results, coded.segmentation.documents, human) if human else ()
-    context = report_context(coded.results, coded.vectors, coded.codebook, coded.segmentation.documents,
+    assert coded.decisions is not None
+    context = report_context(coded.decisions, coded.vectors, coded.codebook, coded.segmentation.documents,
                              coded.manifest, discovery=themes, sensitivity=boundaries,
                              fragment_texts={f.id: f.text for f in coded.segmentation.fragments},
                              agreements=agreements)

@@ -20,34 +20,18 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, BinaryIO, cast
+from typing import TYPE_CHECKING, Any, BinaryIO, cast
 
 import orjson
 
 from nlp_coder.errors import InputError, OutputError
-from nlp_coder.records import Codebook, Decision, Fragment, FragmentResult, RunManifest, Suggestion
+from nlp_coder.records import Codebook, Fragment, RunManifest
 from nlp_coder.store import make_private_folders, manifest_json
 
 if TYPE_CHECKING:
     from nlp_coder.match.matcher import Decisions
 
 FORMATS = ("jsonl", "csv", "json", "md")
-
-
-def _suggestion(s: Suggestion) -> dict[str, object]:
-    return {
-        "code": s.code,
-        "name": s.name,
-        "score": s.score,
-        "above_threshold": s.above_threshold,
-        "exemplar": s.exemplar,
-        "exemplar_similarity": s.exemplar_similarity,
-        "definition_similarity": s.definition_similarity,
-    }
-
-
-def _decision(d: Decision) -> dict[str, object]:
-    return {"status": d.status, "codes": list(d.codes), "suggestions": [_suggestion(s) for s in d.suggestions]}
 
 
 def fragment_record(f: Fragment) -> dict[str, object]:
@@ -65,41 +49,32 @@ def fragment_record(f: Fragment) -> dict[str, object]:
     }
 
 
-def result_record(r: FragmentResult) -> dict[str, object]:
-    """One fragment's result as the JSON object of a JSONL output line."""
-    record = fragment_record(r.fragment)
-    attributes = record.pop("attributes")
-    record.update(_decision(r.decision))
-    record["facets"] = {name: _decision(d) for name, d in r.facets}
-    record["attributes"] = attributes
-    return record
-
-
 def json_line(record: dict[str, object]) -> str:
     """A record as one line of JSONL (compact, UTF-8 text, no newline)."""
     return orjson.dumps(record).decode("utf-8")
 
 
-def result_lines(results: Sequence[FragmentResult]) -> list[str]:
-    """The JSONL line of every result: what ``suggest`` writes and what the store keeps."""
-    return [json_line(result_record(r)) for r in results]
-
-
-def decision_lines(decided: Decisions) -> list[str]:
-    """The JSONL lines of a chunk's decisions: the same bytes as :func:`result_lines` of
-    ``decided.results()``, made from the columns without building the result objects."""
+def decision_records(decided: Decisions) -> list[dict[str, object]]:
+    """One dictionary per fragment: the objects of the JSONL output (``docs/output.md``), made
+    from the decisions' columns."""
     facets = decided.groups[1:]
-    dumps = orjson.dumps
-    lines = []
+    records = []
     for i, f in enumerate(decided.fragments):
         picks = decided.picks[i]
         record = fragment_record(f)
-        attributes = record.pop("attributes")  # last, as in result_record
+        attributes = record.pop("attributes")  # last
         record.update(_group_record(decided, i, picks[0]))
         record["facets"] = {name: _group_record(decided, i, pick) for name, pick in zip(facets, picks[1:])}
         record["attributes"] = attributes
-        lines.append(dumps(record).decode("utf-8"))
-    return lines
+        records.append(record)
+    return records
+
+
+def decision_lines(decided: Decisions) -> list[str]:
+    """The JSONL lines of the decisions (:func:`decision_records`, one compact line each): what
+    ``suggest`` writes and what the store keeps."""
+    dumps = orjson.dumps
+    return [dumps(record).decode("utf-8") for record in decision_records(decided)]
 
 
 def _group_record(decided: Decisions, i: int, pick: tuple[str, list[int], list[int]]) -> dict[str, object]:
@@ -127,27 +102,25 @@ def _jsonl(records: Sequence[dict[str, object]]) -> str:
     return "".join(json_line(r) + "\n" for r in records)
 
 
-def render_results(results: Sequence[FragmentResult], fmt: str, manifest: RunManifest | None = None,
+def render_results(decided: Decisions, fmt: str, manifest: RunManifest | None = None,
                    codebook: Codebook | None = None) -> str:
-    """The results in one of :data:`FORMATS`, as text."""
+    """The decisions in one of :data:`FORMATS`, as text (every format from the same records)."""
+    records = decision_records(decided)
     if fmt == "jsonl":
-        return _jsonl([result_record(r) for r in results])
+        return _jsonl(records)
     if fmt == "json":
         body = {
             "manifest": json.loads(manifest_json(manifest)) if manifest else None,
-            "summary": summarise(results, codebook).as_dict() if codebook else None,
-            "fragments": [result_record(r) for r in results],
+            "summary": summarise(decided, codebook).as_dict() if codebook else None,
+            "fragments": records,
         }
         return json.dumps(body, ensure_ascii=False, indent=2) + "\n"
     if fmt == "csv":
-        if codebook is not None:
-            facets = [f.name for f in codebook.facets]
-        else:
-            facets = [name for name, _ in results[0].facets] if results else []
-        return _csv(results, facets)
+        facets = [f.name for f in codebook.facets] if codebook is not None else [g for g in decided.groups[1:] if g]
+        return _csv(records, facets)
     if fmt == "md":
-        return _markdown(results, manifest, codebook)
-    raise InputError(f"unknown format '{fmt}'", "--format", f"Use one of: {', '.join(FORMATS)}")
+        return _markdown(records, manifest, summarise(decided, codebook) if codebook else None)
+    raise InputError(f"unknown format '{fmt}'", "--format", f"Use one of: {', '.join(FORMATS)}", code="E104")
 
 
 def render_fragments(fragments: Sequence[Fragment], fmt: str) -> str:
@@ -178,11 +151,11 @@ def _csv_text(header: list[str], rows: list[list[object]]) -> str:
     return buffer.getvalue()
 
 
-def _csv(results: Sequence[FragmentResult], facet_names: Sequence[str]) -> str:
+def _csv(records: Sequence[dict[str, Any]], facet_names: Sequence[str]) -> str:
     """One row per fragment: the decision, then ``code_N``/``score_N`` for every suggestion listed
     (the best one with its nearest exemplar), then each facet, then the attributes."""
-    keys = sorted({k for r in results for k in r.fragment.attributes})
-    width = max((len(r.decision.suggestions) for r in results), default=1)
+    keys = sorted({k for r in records for k in r["attributes"]})
+    width = max((len(r["suggestions"]) for r in records), default=1)
     header = ["document", "fragment_id", "speaker", "turn", "start", "end", "timestamp", "text", "status", "codes",
               "code_1", "score_1", "exemplar_1"]
     for n in range(2, width + 1):
@@ -191,23 +164,22 @@ def _csv(results: Sequence[FragmentResult], facet_names: Sequence[str]) -> str:
         header += [f"{name}_status", f"{name}_codes", f"{name}_score"]
     header += keys
     rows = []
-    for r in results:
-        f, d = r.fragment, r.decision
-        top: list[Suggestion | None] = [*d.suggestions, *[None] * (width - len(d.suggestions))]
-        row: list[object] = [f.document, f.id, f.speaker, f.turn, f.start, f.end, f.timestamp, f.text, d.status,
-                             ";".join(d.codes)]
+    for r in records:
+        shown = r["suggestions"]
+        top: list[dict[str, Any] | None] = [*shown, *[None] * (width - len(shown))]
+        row: list[object] = [r["document"], r["fragment_id"], r["speaker"], r["turn"], r["start"], r["end"],
+                             r["timestamp"], r["text"], r["status"], ";".join(r["codes"])]
         first = top[0]
-        row += [first.code, first.score, first.exemplar or ""] if first else ["", "", ""]
+        row += [first["code"], first["score"], first["exemplar"] or ""] if first else ["", "", ""]
         for s in top[1:]:
-            row += [s.code if s else "", s.score if s else ""]
-        decisions = dict(r.facets)
+            row += [s["code"] if s else "", s["score"] if s else ""]
         for name in facet_names:
-            fd = decisions.get(name)
+            fd = r["facets"].get(name)
             if fd is None:
                 row += ["", "", ""]
             else:
-                row += [fd.status, ";".join(fd.codes), fd.suggestions[0].score if fd.suggestions else ""]
-        row += [f.attributes.get(k, "") for k in keys]
+                row += [fd["status"], ";".join(fd["codes"]), fd["suggestions"][0]["score"] if fd["suggestions"] else ""]
+        row += [r["attributes"].get(k, "") for k in keys]
         rows.append(row)
     return _csv_text(header, rows)
 
@@ -216,31 +188,31 @@ def _cell(text: str) -> str:
     return " ".join(text.split()).replace("|", "\\|")
 
 
-def _markdown(results: Sequence[FragmentResult], manifest: RunManifest | None, codebook: Codebook | None) -> str:
+def _markdown(records: Sequence[dict[str, Any]], manifest: RunManifest | None, summary: Summary | None) -> str:
     lines = ["# Suggested codes", ""]
     if manifest:
         lines += [f"Codebook: {manifest.codebook} (`{manifest.codebook_sha256[:12]}`), model: {manifest.model}, "
                   f"nlp_coder {manifest.tool_version}. Parameters: "
                   + ", ".join(f"{k}={v}" for k, v in manifest.parameters if k in ("unit", "threshold", "margin"))
                   + ".", ""]
-    if codebook:
-        lines += [summarise(results, codebook).as_markdown(), ""]
-    by_doc: dict[str, list[FragmentResult]] = {}
-    for r in results:
-        by_doc.setdefault(r.fragment.document, []).append(r)
+    if summary:
+        lines += [summary.as_markdown(), ""]
+    by_doc: dict[str, list[dict[str, Any]]] = {}
+    for r in records:
+        by_doc.setdefault(r["document"], []).append(r)
     for doc, items in by_doc.items():
-        facet_column = any(r.facets for r in items)
+        facet_column = any(r["facets"] for r in items)
         header = "| fragment | speaker | text | status | codes | best score | nearest exemplar |"
         rule = "|---|---|---|---|---|---|---|"
         lines += [f"## {doc}", "", header + (" facets |" if facet_column else ""),
                   rule + ("---|" if facet_column else "")]
         for r in items:
-            best = r.decision.suggestions[0] if r.decision.suggestions else None
-            facets = "; ".join(f"{name}: {', '.join(d.codes)}" for name, d in r.facets if d.codes)
+            best = r["suggestions"][0] if r["suggestions"] else None
+            facets = "; ".join(f"{name}: {', '.join(d['codes'])}" for name, d in r["facets"].items() if d["codes"])
             lines.append(
-                f"| {r.fragment.id.rsplit('#', 1)[-1]} | {r.fragment.speaker or ''} | {_cell(r.fragment.text)} | "
-                f"{r.decision.status} | {', '.join(r.decision.codes)} | {best.score if best else ''} | "
-                f"{_cell(best.exemplar or '') if best else ''} |" + (f" {facets} |" if facet_column else "")
+                f"| {r['fragment_id'].rsplit('#', 1)[-1]} | {r['speaker'] or ''} | {_cell(r['text'])} | "
+                f"{r['status']} | {', '.join(r['codes'])} | {best['score'] if best else ''} | "
+                f"{_cell(best['exemplar'] or '') if best else ''} |" + (f" {facets} |" if facet_column else "")
             )
         lines.append("")
     return "\n".join(lines)
@@ -290,14 +262,8 @@ class Tally:
         self.status: Counter[str] = Counter()
         self.per_code: Counter[str] = Counter()
 
-    def add(self, results: Sequence[FragmentResult]) -> None:
-        self.fragments += len(results)
-        self.status.update(r.decision.status for r in results)
-        for r in results:
-            self.per_code.update(assigned_codes(r, self.codebook))
-
-    def add_decisions(self, decided: Decisions) -> None:
-        """Count a chunk's decisions from their columns (as :meth:`add` counts results)."""
+    def add(self, decided: Decisions) -> None:
+        """Count a chunk's decisions (a code counts its descendants' fragments too)."""
         self.fragments += len(decided)
         self.status.update(picks[0][0] for picks in decided.picks)
         counts = decided.assigned.sum(axis=0).tolist()
@@ -317,33 +283,33 @@ class Tally:
         )
 
 
-def summarise(results: Sequence[FragmentResult], codebook: Codebook) -> Summary:
+def summarise(decided: Decisions, codebook: Codebook) -> Summary:
     """Count fragments per status and per code; a code's count includes its descendants."""
     tally = Tally(codebook)
-    tally.add(results)
+    tally.add(decided)
     return tally.summary()
 
 
-def assigned_codes(result: FragmentResult, codebook: Codebook) -> set[str]:
-    """Every code a fragment is assigned, in the main group and the facets, with their ancestors."""
-    codes: set[str] = set()
-    for decision in [result.decision] + [d for _, d in result.facets]:
-        for code in decision.codes:
-            codes.add(code)
-            codes.update(codebook.ancestors(code))
-    return codes
-
-
-def select_results(results: Sequence[FragmentResult], codebook: Codebook,
-                   where: Sequence[str]) -> tuple[FragmentResult, ...]:
+def select(decided: Decisions, codebook: Codebook, where: Sequence[str]) -> Decisions:
     """The fragments assigned every code in ``where`` (AND), e.g. ``positive-feedback`` and
-    ``clinical``; a container code matches any of its descendants."""
+    ``clinical``; a container code matches any of its descendants.
+
+    Raises:
+        InputError: ``E130`` for a code the codebook does not have.
+    """
+    check_codes(codebook, where)
+    if not where:
+        return decided
+    return decided.take([int(i) for i in decided.having(where).nonzero()[0]])
+
+
+def check_codes(codebook: Codebook, where: Sequence[str]) -> None:
+    """Refuse a ``--where`` code the codebook does not have (before any work is done)."""
     known = {c.id for c in codebook.codes}
     for code in where:
         if code not in known:
-            raise InputError(f"unknown code '{code}'", "--where", "Use code ids from 'nlp-coder codebook show'")
-    wanted = set(where)
-    return tuple(r for r in results if wanted <= assigned_codes(r, codebook))
+            raise InputError(f"unknown code '{code}'", "--where", "Use code ids from 'nlp-coder codebook show'",
+                             code="E130")
 
 
 def check_writable(path: str | Path) -> None:

@@ -125,6 +125,11 @@ class Decisions:
             out.append(FragmentResult(fragment, decisions[0], tuple(zip(self.groups[1:], decisions[1:]))))
         return tuple(out)
 
+    def codes_of(self, i: int) -> set[str]:
+        """Every code fragment ``i`` is assigned, in the main group and the facets, with their
+        ancestors."""
+        return {self.codes[k].id for k in np.flatnonzero(self.assigned[i]).tolist()}
+
     def having(self, codes: Sequence[str]) -> np.ndarray:
         """Which fragments are assigned every code in ``codes`` (a container code: any of its
         descendants), as a boolean mask."""
@@ -140,6 +145,20 @@ class Decisions:
                          pick(self.above), pick(self.nearest), pick(self.exemplar_similarity),
                          pick(self.definition_similarity), pick(self.picks),
                          self.assigned[np.asarray(rows, dtype=np.int64)])
+
+    @staticmethod
+    def concat(parts: Sequence[Decisions]) -> Decisions:
+        """Decisions of consecutive chunks as one (at least one part; one codebook)."""
+        if len(parts) == 1:
+            return parts[0]
+        first = parts[0]
+
+        def joined(name: str) -> list:  # type: ignore[type-arg]
+            return [v for d in parts for v in getattr(d, name)]
+
+        return Decisions(tuple(joined("fragments")), first.codes, first.groups, joined("score"), joined("above"),
+                         joined("nearest"), joined("exemplar_similarity"), joined("definition_similarity"),
+                         joined("picks"), np.concatenate([d.assigned for d in parts]))
 
     @staticmethod
     def join(parts: Sequence[tuple[np.ndarray, Decisions]]) -> Decisions:
