@@ -444,14 +444,10 @@ def _book_texts(book) -> list[str]:  # type: ignore[no-untyped-def]
 
 
 def _settings(book, spec):  # type: ignore[no-untyped-def]
-    """The settings suggest uses by default (method, its definition weight and threshold)."""
-    from nlp_coder.match.matcher import DEFINITION_WEIGHTS
-    from nlp_coder.records import DEFAULT_METHOD, MatchSettings
+    """The settings suggest uses by default with the default method (its definition weight and threshold)."""
+    from nlp_coder.match.settings import DEFAULT_METHOD, resolve_settings
 
-    threshold = book.threshold if book.threshold is not None else spec.threshold_for(DEFAULT_METHOD)
-    margin = book.margin if book.margin is not None else spec.margin
-    return MatchSettings(threshold=threshold, margin=margin, definition_weight=DEFINITION_WEIGHTS[DEFAULT_METHOD],
-                         method=DEFAULT_METHOD)
+    return resolve_settings(book, spec.name, method=DEFAULT_METHOD)
 
 
 def _mix(fast, full, chosen: np.ndarray):  # type: ignore[no-untyped-def]

@@ -207,13 +207,6 @@ class FragmentResult:
     facets: tuple[tuple[str, Decision], ...] = ()
 
 
-METHODS = ("centroid", "topk")
-"""Deprecated name of :data:`nlp_coder.match.settings.SCORING_METHODS`."""
-
-DEFAULT_METHOD = "centroid"
-"""The method ``suggest`` and the commands that code a corpus use unless told otherwise."""
-
-
 @dataclass(frozen=True)
 class MatchSettings:
     """Parameters of matching and of the coded/overlap/uncoded decision."""
@@ -224,7 +217,7 @@ class MatchSettings:
     definition_weight: float = 0.25
     counterexample_weight: float = 1.0
     suggestions: int = 3
-    method: str = DEFAULT_METHOD
+    method: str = "centroid"  # nlp_coder.match.settings.DEFAULT_METHOD
     origin: tuple[tuple[str, str], ...] = field(default=(), compare=False)
     """Where each resolved value came from (``("threshold", "codebook")``, ...): see
     :func:`nlp_coder.match.settings.resolve_settings`."""

@@ -27,7 +27,8 @@ from nlp_coder.embed.models import Embedder, load_embedder
 from nlp_coder.errors import InputError
 from nlp_coder.export.tables import Summary, Tally, decision_lines, decision_records
 from nlp_coder.match.cascade import CascadeOptions, CascadeReport
-from nlp_coder.match.matcher import CodebookMatcher, Decisions, build_matcher, codebook_texts
+from nlp_coder.match.decide import Decisions
+from nlp_coder.match.matcher import CodebookMatcher, build_matcher, codebook_texts
 from nlp_coder.match.settings import resolve_settings
 from nlp_coder.progress import RunProgress
 from nlp_coder.readers import CorpusReading, read_corpus_report
@@ -60,7 +61,7 @@ FIRST_GROUP_CHARS = 20_000
 class SuggestOptions:
     """Options of :func:`suggest` beyond segmentation.
 
-    ``method`` defaults to the model's (registry ``method``), else :data:`DEFAULT_METHOD`;
+    ``method`` defaults to the model's (registry ``method``), else :data:`~nlp_coder.match.settings.DEFAULT_METHOD`;
     ``threshold`` and ``margin`` to the codebook's values, else the model's for the method;
     ``definition_weight`` to the method's (:data:`nlp_coder.match.matcher.DEFINITION_WEIGHTS`).
     """
@@ -245,7 +246,7 @@ def suggest(corpus: CorpusSource, codebook: CodebookSource, store_path: StoreSou
         progress: show a progress bar with rate and time left (only on a terminal).
         fast_embedder: with ``options.cascade``, the fast model (loaded from the registry's
             ``fast`` otherwise); see :mod:`nlp_coder.match.cascade`.
-        sink: called with each chunk's :class:`~nlp_coder.match.matcher.Decisions`, in corpus order, and
+        sink: called with each chunk's :class:`~nlp_coder.match.decide.Decisions`, in corpus order, and
             their JSONL lines.
         keep_results: return every result and vector (``False``: only counts and the summary).
         chunk_size: fragments per chunk (default :data:`DEFAULT_CHUNK`; whole documents are kept

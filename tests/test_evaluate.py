@@ -379,11 +379,11 @@ def test_centroid_matcher_scores_against_the_normalised_mean() -> None:
 
 
 def test_loo_thresholds_come_from_the_exemplars_alone() -> None:
-    from nlp_coder.analyses.methods import Training, loo_thresholds
+    from nlp_coder.analyses.methods import TrainingSet, loo_thresholds
     from nlp_coder.records import MatchSettings
 
     vectors = np.array([[1, 0], [0.8, 0.6], [0.6, 0.8], [0, 1]], dtype=np.float32)
-    train = Training(codebook=parse_codebook(FEW_SHOT_BOOK), codes=("food", "money"), texts=("a", "b", "c", "d"),
+    train = TrainingSet(codebook=parse_codebook(FEW_SHOT_BOOK), codes=("food", "money"), texts=("a", "b", "c", "d"),
                      labels=np.array([0, 0, 0, 1]), vectors=vectors, contexts=np.zeros_like(vectors),
                      definitions=np.zeros((2, 2), dtype=np.float32),
                      settings=MatchSettings(threshold=0.3, margin=0.02), encode=_encode)

@@ -175,7 +175,8 @@ def test_the_method_chooses_the_matcher_its_weight_and_threshold(tmp_path, codeb
 
     from nlp_coder.embed.models import load_registry
     from nlp_coder.match.matcher import MATCHERS, CentroidMatcher, build_matcher
-    from nlp_coder.records import DEFAULT_METHOD, METHODS
+    from nlp_coder.match.settings import DEFAULT_METHOD
+    from nlp_coder.match.settings import SCORING_METHODS as METHODS
     from nlp_coder.run import SuggestOptions, match_settings, suggest
 
     assert set(MATCHERS) == set(METHODS) and DEFAULT_METHOD in METHODS
@@ -238,7 +239,7 @@ def test_decisions_give_the_lines_and_counts_of_their_results(embedder) -> None:
 
 
 def test_decisions_select_by_code_and_keep_rows_when_split_and_joined(embedder) -> None:
-    from nlp_coder.match.matcher import Decisions
+    from nlp_coder.match.decide import Decisions
 
     book, decided = _decided(embedder)
     results = decided.results()

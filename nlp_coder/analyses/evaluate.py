@@ -33,9 +33,10 @@ from pathlib import Path
 
 import numpy as np
 
-from nlp_coder.analyses.methods import BASELINES, METHODS, SCORING_OF, SUGGEST_METHODS, Prediction, Test, Training
+from nlp_coder.analyses.methods import BASELINES, METHODS, SCORING_OF, SUGGEST_METHODS, Prediction, Test, TrainingSet
 from nlp_coder.codebook import load_codebook
 from nlp_coder.errors import InputError
+from nlp_coder.match.decide import ranked_codes
 from nlp_coder.match.matcher import codebook_texts, definition_text
 from nlp_coder.match.settings import resolve_settings, with_method
 from nlp_coder.readers.gold import GoldFragment, gold_sha256, parse_gold, read_gold
@@ -189,7 +190,7 @@ def score_predictions(gold: Sequence[tuple[str, ...]], prediction: Prediction, c
 
     names = names or {}
     index = {c: j for j, c in enumerate(codes)}
-    order = np.argsort(-np.round(prediction.scores, 6), axis=1, kind="stable")
+    order = ranked_codes(prediction.scores)
     top1 = [codes[j] for j in order[:, 0]] if len(codes) else []
     top3 = [{codes[j] for j in row[:3]} for row in order]
     coded = [i for i, g in enumerate(gold) if g]
@@ -368,7 +369,7 @@ def _check_options(options: EvaluateOptions, gold: Sequence[GoldFragment]) -> No
 
 def build_inputs(codebook: Codebook, codes: Sequence[str], drawn: dict[str, Sequence[GoldFragment]],
                  test_gold: Sequence[GoldFragment], lookup: Encode, settings: MatchSettings,
-                 seed: int = 0) -> tuple[Training, Test]:
+                 seed: int = 0) -> tuple[TrainingSet, Test]:
     """The inputs of a method: the codebook with ``drawn`` exemplars added to each code's own,
     and the test fragments. ``lookup`` gives the vectors (zero rows for empty texts)."""
     book = replace(codebook, codes=tuple(
@@ -386,7 +387,7 @@ def build_inputs(codebook: Codebook, codes: Sequence[str], drawn: dict[str, Sequ
             ex_texts.append(g.text)
             ex_ctx.append(g.context)
             ex_labels.append(j)
-    training = Training(
+    training = TrainingSet(
         codebook=book, codes=tuple(codes), texts=tuple(ex_texts), labels=np.array(ex_labels, dtype=np.int64),
         vectors=lookup(ex_texts), contexts=lookup(ex_ctx),
         definitions=lookup([definition_text(codebook.code(c)) for c in codes]),

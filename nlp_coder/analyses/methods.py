@@ -2,7 +2,7 @@
 
 Every method learns only from what a researcher gives: the codebook's definitions, exemplars
 and counterexamples (plus, in the few-shot protocol, exemplars drawn from training documents).
-None ever sees a test label. Each method turns a :class:`Training` and a :class:`Test` into a
+None ever sees a test label. Each method turns a :class:`TrainingSet` and a :class:`Test` into a
 :class:`Prediction`: a score per fragment and code (ranking) and a decision per fragment
 (assigned codes and status ``coded`` / ``overlap`` / ``uncoded``).
 
@@ -22,14 +22,16 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 
+from nlp_coder.match.decide import ranked_codes
 from nlp_coder.match.matcher import CentroidMatcher, CodebookMatcher
-from nlp_coder.records import DEFAULT_METHOD, Codebook, Fragment, MatchSettings
+from nlp_coder.match.settings import DEFAULT_METHOD
+from nlp_coder.records import Codebook, Fragment, MatchSettings
 
 Encode = Callable[[Sequence[str]], np.ndarray]
 
 
 @dataclass(frozen=True)
-class Training:
+class TrainingSet:
     """What a method may learn from.
 
     ``codebook`` already holds every exemplar (its own and any drawn from gold); ``texts``,
@@ -62,28 +64,23 @@ class Test:
 
 @dataclass(frozen=True)
 class Prediction:
-    """Scores (fragments x codes, ``Training.codes`` order) and the decision per fragment."""
+    """Scores (fragments x codes, ``TrainingSet.codes`` order) and the decision per fragment."""
 
     scores: np.ndarray
     assigned: tuple[tuple[str, ...], ...]
     status: tuple[str, ...]
 
 
-Method = Callable[[Training, Test], Prediction]
+Method = Callable[[TrainingSet, Test], Prediction]
 
 
 # -- decisions ---------------------------------------------------------------------------------
-
-def _ranked(scores: np.ndarray) -> np.ndarray:
-    """Code indices best first per row; ties broken by codebook order."""
-    return np.argsort(-np.round(scores, 6), axis=1, kind="stable")
-
 
 def threshold_decisions(scores: np.ndarray, codes: Sequence[str], threshold: float,
                         margin: float) -> tuple[tuple[tuple[str, ...], ...], tuple[str, ...]]:
     """The matcher's rule on a flat code list: uncoded below threshold, overlap within margin."""
     assigned, status = [], []
-    for row, order in zip(scores, _ranked(scores)):
+    for row, order in zip(scores, ranked_codes(scores)):
         above = [j for j in order if row[j] >= threshold]
         if not above:
             assigned.append(())
@@ -97,23 +94,23 @@ def threshold_decisions(scores: np.ndarray, codes: Sequence[str], threshold: flo
 
 def forced_decisions(scores: np.ndarray, codes: Sequence[str]) -> tuple[tuple[tuple[str, ...], ...], tuple[str, ...]]:
     """A classifier's rule: always the best code."""
-    best = _ranked(scores)[:, 0]
+    best = ranked_codes(scores)[:, 0]
     return tuple((codes[j],) for j in best), tuple("coded" for _ in best)
 
 
-def _thresholded(train: Training, scores: np.ndarray) -> Prediction:
+def _thresholded(train: TrainingSet, scores: np.ndarray) -> Prediction:
     assigned, status = threshold_decisions(scores, train.codes, train.settings.threshold, train.settings.margin)
     return Prediction(scores.astype(np.float32), assigned, status)
 
 
-def _forced(train: Training, scores: np.ndarray) -> Prediction:
+def _forced(train: TrainingSet, scores: np.ndarray) -> Prediction:
     assigned, status = forced_decisions(scores, train.codes)
     return Prediction(scores.astype(np.float32), assigned, status)
 
 
 # -- the matcher -------------------------------------------------------------------------------
 
-def _matcher_prediction(train: Training, test: Test, codebook: Codebook, settings: MatchSettings | None = None,
+def _matcher_prediction(train: TrainingSet, test: Test, codebook: Codebook, settings: MatchSettings | None = None,
                         matcher_class: type[CodebookMatcher] = CodebookMatcher) -> Prediction:
     matcher = matcher_class.from_settings(settings or train.settings).fit(codebook, train.encode)
     columns = [matcher.codes_.index(c) for c in train.codes]
@@ -128,20 +125,20 @@ def _matcher_prediction(train: Training, test: Test, codebook: Codebook, setting
     )
 
 
-def topk(train: Training, test: Test) -> Prediction:
+def topk(train: TrainingSet, test: Test) -> Prediction:
     """The default matcher (:class:`nlp_coder.match.matcher.CodebookMatcher`): mean of the ``top_k``
     nearest exemplars blended with the definition, counterexample penalty, threshold/margin."""
     return _matcher_prediction(train, test, train.codebook)
 
 
-def definitions(train: Training, test: Test) -> Prediction:
+def definitions(train: TrainingSet, test: Test) -> Prediction:
     """The matcher on definitions alone (every exemplar removed)."""
     book = replace(train.codebook, codes=tuple(replace(c, examples=(), counterexamples=())
                                                for c in train.codebook.codes))
     return _matcher_prediction(train, test, book)
 
 
-def _centroids(train: Training) -> np.ndarray:
+def _centroids(train: TrainingSet) -> np.ndarray:
     k, dims = len(train.codes), train.vectors.shape[1] if train.vectors.size else train.definitions.shape[1]
     out = np.zeros((k, dims), dtype=np.float32)
     for j in range(k):
@@ -152,12 +149,12 @@ def _centroids(train: Training) -> np.ndarray:
     return out
 
 
-def centroid(train: Training, test: Test) -> Prediction:
+def centroid(train: TrainingSet, test: Test) -> Prediction:
     """Cosine similarity to the mean of each code's exemplars (its definition if it has none)."""
     return _thresholded(train, test.vectors @ _centroids(train).T)
 
 
-def centroid_def(train: Training, test: Test) -> Prediction:
+def centroid_def(train: TrainingSet, test: Test) -> Prediction:
     """:class:`nlp_coder.match.matcher.CentroidMatcher`: cosine to the exemplars' centroid blended with the
     definition (``train.settings.definition_weight``, 0.5 unless set), counterexample penalty,
     threshold/margin decision: ``suggest --method centroid``."""
@@ -167,7 +164,7 @@ def centroid_def(train: Training, test: Test) -> Prediction:
 LOO_QUANTILE = 0.1
 
 
-def loo_thresholds(train: Training, definition_weight: float | None = None,
+def loo_thresholds(train: TrainingSet, definition_weight: float | None = None,
                    quantile: float = LOO_QUANTILE) -> dict[str, float]:
     """Per-code thresholds from the exemplars alone, by leave-one-out: each exemplar is scored
     against its own code's centroid without it (blended with the definition), and a code's
@@ -190,7 +187,7 @@ def loo_thresholds(train: Training, definition_weight: float | None = None,
     return out
 
 
-def centroid_def_loo(train: Training, test: Test) -> Prediction:
+def centroid_def_loo(train: TrainingSet, test: Test) -> Prediction:
     """``centroid-def`` with per-code thresholds calibrated on the exemplars by leave-one-out
     (:func:`loo_thresholds`); the ranking is the same as ``centroid-def``."""
     thresholds = loo_thresholds(train)
@@ -200,7 +197,7 @@ def centroid_def_loo(train: Training, test: Test) -> Prediction:
     return _matcher_prediction(train, test, book, train.settings, CentroidMatcher)
 
 
-def knn(train: Training, test: Test, neighbours: int = 10) -> Prediction:
+def knn(train: TrainingSet, test: Test, neighbours: int = 10) -> Prediction:
     """Similarity-weighted votes of the ``neighbours`` nearest exemplars (of any code), divided by
     the votes' total weight and scaled by the nearest similarity, so scores stay cosine-like."""
     sims = test.vectors @ train.vectors.T
@@ -228,14 +225,14 @@ def _unit_rows(matrix: np.ndarray) -> np.ndarray:
     return matrix / np.where(norms == 0, 1, norms)
 
 
-def _class_sums(train: Training, vectors: np.ndarray) -> np.ndarray:
+def _class_sums(train: TrainingSet, vectors: np.ndarray) -> np.ndarray:
     """Per code, the sum of ``vectors`` rows (one row per exemplar, ``train.labels`` order)."""
     out = np.zeros((len(train.codes), vectors.shape[1]), dtype=np.float64)
     np.add.at(out, train.labels, vectors)
     return out
 
 
-def prototype_scores(train: Training, vectors: np.ndarray,
+def prototype_scores(train: TrainingSet, vectors: np.ndarray,
                      definition_weight: float = BLEND_DEFINITION_WEIGHT) -> np.ndarray:
     """Centroid-def scores of any vectors: ``(1 - w)`` times the cosine to the normalised mean of a
     code's exemplars plus ``w`` times the cosine to its definition (the one part a code has alone
@@ -247,7 +244,7 @@ def prototype_scores(train: Training, vectors: np.ndarray,
     return (vectors @ _unit_rows(sums).T) * (1 - weight) + (vectors @ train.definitions.T) * weight
 
 
-def _counterexample_penalty(train: Training, vectors: np.ndarray) -> np.ndarray:
+def _counterexample_penalty(train: TrainingSet, vectors: np.ndarray) -> np.ndarray:
     """The matcher's counterexample rule: per code, how much nearer a fragment is to one of the
     code's counterexamples than to any of its exemplars (zero for codes without either)."""
     penalty = np.zeros((len(vectors), len(train.codes)), dtype=np.float64)
@@ -262,7 +259,7 @@ def _counterexample_penalty(train: Training, vectors: np.ndarray) -> np.ndarray:
     return penalty
 
 
-def context_scores(train: Training, test: Test) -> np.ndarray:
+def context_scores(train: TrainingSet, test: Test) -> np.ndarray:
     """What the text before a fragment says about each code, centred per fragment (so only the
     ranking moves, not the cosine scale):
 
@@ -280,7 +277,7 @@ def context_scores(train: Training, test: Test) -> np.ndarray:
     return scores - scores.mean(axis=1, keepdims=True)
 
 
-def character_log_probabilities(train: Training, test: Test) -> np.ndarray:
+def character_log_probabilities(train: TrainingSet, test: Test) -> np.ndarray:
     """Log-probabilities (floored at 1e-4) of a logistic regression on character 2-5-grams of the
     exemplar texts: the surface form embeddings blur (question marks, pronouns, hedges).
     Centred per fragment; zeros when the exemplars hold a single code."""
@@ -295,14 +292,14 @@ def character_log_probabilities(train: Training, test: Test) -> np.ndarray:
     return out - out.mean(axis=1, keepdims=True)
 
 
-def centroid_ctx(train: Training, test: Test) -> Prediction:
+def centroid_ctx(train: TrainingSet, test: Test) -> Prediction:
     """Centroid-def scores (definition weight 0.5, centroids of the exemplars as given) plus the
     context terms of :func:`context_scores`, counterexample penalty, threshold/margin decision."""
     scores = prototype_scores(train, test.vectors) - _counterexample_penalty(train, test.vectors)
     return _thresholded(train, scores + context_scores(train, test))
 
 
-def blend(train: Training, test: Test) -> Prediction:
+def blend(train: TrainingSet, test: Test) -> Prediction:
     """``centroid-ctx`` plus ``BLEND_CHARACTER_WEIGHT`` times the character n-gram classifier's
     centred log-probabilities (:func:`character_log_probabilities`); scores stay cosine-like, so
     it decides with the threshold and margin."""
@@ -328,7 +325,7 @@ def _probabilities(model, x: np.ndarray, k: int) -> np.ndarray:  # type: ignore[
     return out
 
 
-def _single_class(train: Training, test: Test) -> Prediction | None:
+def _single_class(train: TrainingSet, test: Test) -> Prediction | None:
     present = np.unique(train.labels)
     if len(present) >= 2:
         return None
@@ -338,7 +335,7 @@ def _single_class(train: Training, test: Test) -> Prediction | None:
     return _forced(train, scores)
 
 
-def tfidf_lr(train: Training, test: Test) -> Prediction:
+def tfidf_lr(train: TrainingSet, test: Test) -> Prediction:
     """TF-IDF of words and bigrams + logistic regression, trained on the exemplar texts."""
     from sklearn.feature_extraction.text import TfidfVectorizer
 
@@ -350,7 +347,7 @@ def tfidf_lr(train: Training, test: Test) -> Prediction:
     return _forced(train, _probabilities(model, vectorizer.transform(test.texts), len(train.codes)))
 
 
-def lr_emb(train: Training, test: Test) -> Prediction:
+def lr_emb(train: TrainingSet, test: Test) -> Prediction:
     """Logistic regression (scikit-learn defaults) on the exemplars' embeddings."""
     if (single := _single_class(train, test)) is not None:
         return single
@@ -361,7 +358,7 @@ def lr_emb(train: Training, test: Test) -> Prediction:
 HEAD_C = 10.0
 
 
-def _head_data(train: Training, with_context: bool) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def _head_data(train: TrainingSet, with_context: bool) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Exemplars plus each definition as one more (weighted) example of its code."""
     has_def = np.linalg.norm(train.definitions, axis=1) > 0
     x, y = train.vectors, train.labels
@@ -375,7 +372,7 @@ def _head_data(train: Training, with_context: bool) -> tuple[np.ndarray, np.ndar
     return x, y, w
 
 
-def head(train: Training, test: Test) -> Prediction:
+def head(train: TrainingSet, test: Test) -> Prediction:
     """A classifier head on the embeddings: class-balanced logistic regression (C=10) trained on
     the exemplars and the definitions."""
     x, y, w = _head_data(train, with_context=False)
@@ -385,7 +382,7 @@ def head(train: Training, test: Test) -> Prediction:
     return _forced(train, _probabilities(model, test.vectors, len(train.codes)))
 
 
-def head_ctx(train: Training, test: Test) -> Prediction:
+def head_ctx(train: TrainingSet, test: Test) -> Prediction:
     """The classifier head on [fragment, text before it]: the question a reply answers."""
     x, y, w = _head_data(train, with_context=True)
     if len(np.unique(y)) < 2:
@@ -394,7 +391,7 @@ def head_ctx(train: Training, test: Test) -> Prediction:
     return _forced(train, _probabilities(model, np.hstack([test.vectors, test.contexts]), len(train.codes)))
 
 
-def head_gate(train: Training, test: Test) -> Prediction:
+def head_gate(train: TrainingSet, test: Test) -> Prediction:
     """The classifier head's ranking, with the default matcher's uncoded decision: a fragment no
     code reaches the threshold for stays uncoded; otherwise the head's best code is assigned."""
     ranked = head(train, test)

@@ -29,7 +29,8 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from nlp_coder.match.matcher import CodebookMatcher, best_and_rivals, build_matcher, ranked_codes
+from nlp_coder.match.decide import best_and_rivals, ranked_codes
+from nlp_coder.match.matcher import CodebookMatcher, build_matcher
 from nlp_coder.records import Code, Codebook, FragmentResult
 
 if TYPE_CHECKING:

@@ -15,7 +15,7 @@ from typing import Any
 
 import click
 
-from nlp_coder.records import DEFAULT_METHOD, METHODS
+from nlp_coder.match.settings import DEFAULT_METHOD, SCORING_METHODS
 
 CONTEXT = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
 
@@ -105,7 +105,7 @@ def model_option(func: Callable[..., Any]) -> Callable[..., Any]:
 
 
 def method_option(func: Callable[..., Any]) -> Callable[..., Any]:
-    return click.option("--method", type=click.Choice(METHODS), default=None,
+    return click.option("--method", type=click.Choice(SCORING_METHODS), default=None,
                         help="How a code's exemplars score a fragment: centroid = similarity to their mean, "
                              "topk = mean of the top-k most similar (docs/evaluation.md). Default: the model's "
                              f"(topk for --model fast), else {DEFAULT_METHOD}.")(func)

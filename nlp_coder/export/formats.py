@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING
 from nlp_coder.errors import InputError
 
 if TYPE_CHECKING:
-    from nlp_coder.match.matcher import Decisions
+    from nlp_coder.match.decide import Decisions
     from nlp_coder.records import Codebook
     from nlp_coder.run import SuggestResult
 

@@ -27,7 +27,7 @@ from nlp_coder.refi.model import Coding
 
 if TYPE_CHECKING:
     from nlp_coder.embed.protocol import Embedder
-    from nlp_coder.match.matcher import Decisions
+    from nlp_coder.match.decide import Decisions
     from nlp_coder.run import CodebookSource, CorpusSource, StoreSource, SuggestOptions
     from nlp_coder.segment import SegmentOptions
 

@@ -29,7 +29,7 @@ from nlp_coder.records import Codebook, Fragment, RunManifest
 from nlp_coder.store import make_private_folders, manifest_json
 
 if TYPE_CHECKING:
-    from nlp_coder.match.matcher import Decisions
+    from nlp_coder.match.decide import Decisions
 
 FORMATS = ("jsonl", "csv", "json", "md")
 

@@ -44,7 +44,8 @@ import numpy as np
 
 from nlp_coder.embed.models import load_registry, normalise
 from nlp_coder.errors import InputError
-from nlp_coder.match.matcher import CodebookMatcher, Decisions, Scores, build_matcher, codebook_texts
+from nlp_coder.match.decide import Decisions
+from nlp_coder.match.matcher import CodebookMatcher, Scores, build_matcher, codebook_texts
 from nlp_coder.records import Codebook, Fragment, MatchSettings
 
 FAST_MODEL = "fast"
