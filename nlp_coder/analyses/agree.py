@@ -20,11 +20,13 @@ uses every coder at once. A statistic that is undefined (one category only) is `
 
 from __future__ import annotations
 
+import json
 import warnings
 from bisect import bisect_left
 from collections.abc import Sequence
 from dataclasses import dataclass
 from itertools import combinations
+from pathlib import Path
 
 import numpy as np
 
@@ -408,3 +410,45 @@ def agreement_as_dicts(report: Agreement) -> list[dict[str, object]]:
          "percent_agreement": r.percent, "cohen_kappa": r.kappa, "krippendorff_alpha": r.alpha}
         for r in report.rows
     ]
+
+
+AGREEMENT_FORMATS = ("text", "csv", "json")
+"""What ``nlp-coder agree`` writes."""
+
+
+def measure_agreement(inputs: Sequence[str | Path], coders: Sequence[str] = (), *, level: str = "both",
+                      within: str | Path | None = None, min_overlap: float = 0.5) -> Agreement:
+    """Agreement between the coders of ``inputs`` (what ``nlp-coder agree`` measures).
+
+    Args:
+        inputs: one or two ``.qdpx`` projects, codings CSVs or ``suggest`` JSONL files.
+        coders: the coders to compare (see :func:`agreement_from_inputs`).
+        level: ``fragment``, ``character`` or ``both``.
+        within: a sample (``.csv`` or ``.qdpx`` from ``nlp-coder sample``) to compare within.
+        min_overlap: the share of a fragment a coder's codings must cover for the code to count.
+    """
+    from nlp_coder.refi import read_codings
+    from nlp_coder.refi.codings import read_passages
+
+    if level not in ("fragment", "character", "both"):
+        raise InputError(f"unknown level '{level}'", "--level", "Use fragment, character or both", code="E130")
+    levels = ("fragment", "character") if level == "both" else (level,)
+    return agreement_from_inputs([read_codings(p) for p in inputs], coders, min_overlap=min_overlap, levels=levels,
+                                 within=read_passages(within) if within else ())
+
+
+def render_agreement(report: Agreement, fmt: str) -> str:
+    """The report as ``text``, ``json`` or ``csv`` (one row per level and code)."""
+    if fmt == "text":
+        return agreement_as_text(report)
+    rows = agreement_as_dicts(report)
+    if fmt == "json":
+        return json.dumps({"coders": list(report.raters), "documents": list(report.documents), "rows": rows},
+                          ensure_ascii=False, indent=2) + "\n"
+    if fmt == "csv":
+        from nlp_coder.export.tables import csv_text
+
+        header = list(rows[0]) if rows else ["level", "code"]
+        return csv_text(header, [[r[h] for h in header] for r in rows])
+    raise InputError(f"unknown format '{fmt}'", "--format", f"Use one of: {', '.join(AGREEMENT_FORMATS)}",
+                     code="E130")

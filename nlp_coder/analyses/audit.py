@@ -241,7 +241,7 @@ def audit_jsonl(report: Audit) -> str:
 
 
 def audit_csv(report: Audit) -> str:
-    from nlp_coder.export.tables import _csv_text
+    from nlp_coder.export.tables import csv_text
 
     header = ["kind", "rank", "document", "start", "end", "code", "score", "threshold", "other_code", "other_score",
               "coder", "reason", "text", "evidence_1", "evidence_1_similarity", "evidence_2", "evidence_2_similarity"]
@@ -252,7 +252,7 @@ def audit_csv(report: Audit) -> str:
             rows.append([f.kind, rank, f.document, f.start, f.end, f.code, f.score, f.threshold, f.other,
                          f.other_score, f.coder, f.reason, f.text,
                          *(x for e in ev for x in ((e.text, e.similarity) if e else ("", "")))])
-    return _csv_text(header, rows)
+    return csv_text(header, rows)
 
 
 def audit_summary_text(report: Audit) -> str:

@@ -78,7 +78,7 @@ def draw_sample(fragments: Sequence[Fragment], n: int, *, seed: int, stratify_by
 
 def sample_as_csv(sample: Sample) -> str:
     """The sample as a codings CSV to fill in: ``document,start,end,code,coder`` first."""
-    from nlp_coder.export.tables import _csv_text
+    from nlp_coder.export.tables import csv_text
 
     keys = sorted({k for f in sample.fragments for k in f.attributes})
     header = ["document", "start", "end", "code", "coder", "fragment_id", "speaker", "text", *keys]
@@ -86,7 +86,7 @@ def sample_as_csv(sample: Sample) -> str:
         [f.document, f.start, f.end, "", "", f.id, f.speaker, f.text, *(f.attributes.get(k, "") for k in keys)]
         for f in sample.fragments
     ]
-    return _csv_text(header, rows)
+    return csv_text(header, rows)
 
 
 @dataclass(frozen=True)

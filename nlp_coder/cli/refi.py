@@ -3,7 +3,6 @@ Each parses its options, calls one library function and prints."""
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any
 
@@ -46,23 +45,10 @@ def agree(inputs: tuple[Path, ...], coders: tuple[str, ...], level: str, within:
 
     INPUTS are one or two .qdpx projects, codings CSVs (document,start,end,code,coder) or suggest
     JSONL files (the machine as a coder)."""
-    from nlp_coder.analyses.agree import agreement_as_dicts, agreement_as_text, agreement_from_inputs
-    from nlp_coder.export.tables import _csv_text
-    from nlp_coder.refi import read_codings
-    from nlp_coder.refi.codings import read_passages
+    from nlp_coder.analyses.agree import measure_agreement, render_agreement
 
-    levels = ("fragment", "character") if level == "both" else (level,)
-    report = agreement_from_inputs([read_codings(p) for p in inputs], coders, min_overlap=min_overlap,
-                                   levels=levels, within=read_passages(within) if within else ())
-    if fmt == "text":
-        text = agreement_as_text(report)
-    elif fmt == "json":
-        text = json.dumps({"coders": list(report.raters), "documents": list(report.documents),
-                           "rows": agreement_as_dicts(report)}, ensure_ascii=False, indent=2) + "\n"
-    else:
-        rows = agreement_as_dicts(report)
-        header = list(rows[0]) if rows else ["level", "code"]
-        text = _csv_text(header, [[r[h] for h in header] for r in rows])
+    report = measure_agreement(inputs, coders, level=level, within=within, min_overlap=min_overlap)
+    text = render_agreement(report, fmt)
     emit(text, out)
     warn(report.warnings, quiet)
 

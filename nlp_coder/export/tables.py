@@ -134,7 +134,7 @@ def render_fragments(fragments: Sequence[Fragment], fmt: str) -> str:
         keys = sorted({k for f in fragments for k in f.attributes})
         rows = [[r[c] for c in ("document", "fragment_id", "speaker", "turn", "start", "end", "timestamp", "text")]
                 + [f.attributes.get(k, "") for k in keys] for r, f in zip(records, fragments)]
-        return _csv_text(["document", "fragment_id", "speaker", "turn", "start", "end", "timestamp", "text", *keys],
+        return csv_text(["document", "fragment_id", "speaker", "turn", "start", "end", "timestamp", "text", *keys],
                          rows)
     if fmt == "md":
         lines = ["| fragment | speaker | text |", "|---|---|---|"]
@@ -143,7 +143,8 @@ def render_fragments(fragments: Sequence[Fragment], fmt: str) -> str:
     raise InputError(f"unknown format '{fmt}'", "--format", f"Use one of: {', '.join(FORMATS)}")
 
 
-def _csv_text(header: list[str], rows: list[list[object]]) -> str:
+def csv_text(header: list[str], rows: list[list[object]]) -> str:
+    """A CSV table as text (``\n`` line endings; ``None`` written as an empty cell)."""
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\n")
     writer.writerow(header)
@@ -181,7 +182,7 @@ def _csv(records: Sequence[dict[str, Any]], facet_names: Sequence[str]) -> str:
                 row += [fd["status"], ";".join(fd["codes"]), fd["suggestions"][0]["score"] if fd["suggestions"] else ""]
         row += [r["attributes"].get(k, "") for k in keys]
         rows.append(row)
-    return _csv_text(header, rows)
+    return csv_text(header, rows)
 
 
 def _cell(text: str) -> str:
