@@ -44,7 +44,7 @@ def load_codebook(source: str | os.PathLike[str] | Codebook) -> Codebook:
         return source
     from nlp_coder.codebook import load_codebook as load
 
-    return load(Path(source))
+    return load(_path(source, "codebook", "Give the path of a YAML codebook or a .qdc, or a loaded Codebook"))
 
 
 def read_corpus(source: str | os.PathLike[str] | Sequence[str] | CorpusReading, *,
@@ -67,7 +67,8 @@ def read_corpus(source: str | os.PathLike[str] | Sequence[str] | CorpusReading, 
     if isinstance(source, (str, os.PathLike)):
         from nlp_coder.run import read_corpus as read
 
-        return read(Path(source), Path(metadata) if metadata else None)
+        fix = "Give a file or folder path, or a list of fragment texts"
+        return read(_path(source, "corpus", fix), _path(metadata, "metadata", "Give a CSV path") if metadata else None)
     if isinstance(source, Mapping) or not isinstance(source, Sequence):
         raise InputError(f"a corpus must be a path or a list of strings, not {type(source).__name__}", "corpus",
                          "Give a file or folder path, or a list of fragment texts", code="E130")
@@ -170,11 +171,20 @@ def evaluate(gold: str | os.PathLike[str] | Sequence[GoldFragment], codebook: st
         store, embedder: as in :func:`suggest`.
     """
     from nlp_coder.analyses.evaluate import EvaluateOptions, evaluate_gold, evaluated_codes
-    from nlp_coder.readers.gold import read_gold
+    from nlp_coder.readers.gold import GoldFragment, read_gold
     from nlp_coder.run import open_store
     from nlp_coder.store import embed_cached
 
-    records = read_gold(Path(gold)) if isinstance(gold, (str, os.PathLike)) else tuple(gold)
+    if isinstance(gold, (str, os.PathLike)):
+        records = read_gold(_path(gold, "gold", "Give a CSV or JSONL file of coded fragments"))
+    elif isinstance(gold, Sequence) and not isinstance(gold, (bytes, bytearray)) \
+            and all(isinstance(g, GoldFragment) for g in gold) and gold:
+        records = tuple(gold)
+    else:
+        raise InputError("gold must be a file path or a non-empty list of GoldFragment records", "gold",
+                         "Give the gold file's path, or GoldFragment(id, text, codes) records", code="E121")
+    if isinstance(methods, str) or not all(isinstance(m, str) for m in methods):
+        raise InputError("methods must be a list of method names", "methods", code="E130")
     book = load_codebook(codebook)
     evaluated_codes(book, records)  # unknown codes fail before a model is loaded
     options = EvaluateOptions(model=model, methods=tuple(methods), threshold=threshold, margin=margin,
@@ -223,8 +233,22 @@ def sensitivity(corpus: str | os.PathLike[str] | Sequence[str] | CorpusReading,
     return report
 
 
+def _path(value: object, what: str, fix: str) -> Path:
+    """``value`` as a path, or ``E130``/``E101`` for what cannot be one."""
+    if not isinstance(value, (str, os.PathLike)):
+        raise InputError(f"the {what} must be a path, not {type(value).__name__}", what, fix, code="E130")
+    text = os.fspath(value)
+    if not isinstance(text, str) or not text.strip():
+        raise InputError(f"the {what} path is empty", what, fix, code="E101")
+    return Path(text)
+
+
 def _store(store: str | os.PathLike[str] | Store | None) -> str | Path | Store | None:
-    return Path(store) if isinstance(store, (str, os.PathLike)) else store
+    from nlp_coder.store import Store
+
+    if store is None or isinstance(store, Store):
+        return store
+    return _path(store, "store", "Give a file path for the project store, an open Store, or None")
 
 
 def _given_vectors(reading: CorpusReading, corpus: object, embeddings: object, base: Embedder,
@@ -232,9 +256,19 @@ def _given_vectors(reading: CorpusReading, corpus: object, embeddings: object, b
     """An embedder that answers with the vectors given for the fragments and asks ``base`` for
     anything else (the codebook's texts)."""
     if isinstance(embeddings, Mapping):
-        given = {str(t): np.asarray(v, dtype=np.float32) for t, v in embeddings.items()}
+        try:
+            with np.errstate(over="ignore", invalid="ignore"):
+                given = {str(t): np.asarray(v, dtype=np.float32) for t, v in embeddings.items()}
+        except (TypeError, ValueError) as exc:
+            raise InputError(f"embeddings must map texts to vectors of numbers ({exc})", "embeddings",
+                             code="E130") from None
     else:
-        matrix = np.asarray(embeddings, dtype=np.float32)
+        try:
+            with np.errstate(over="ignore", invalid="ignore"):  # too large for float32: refused below
+                matrix = np.asarray(embeddings, dtype=np.float32)
+        except (TypeError, ValueError) as exc:
+            raise InputError(f"embeddings must be numbers, one row per fragment ({exc})", "embeddings",
+                             code="E130") from None
         if isinstance(corpus, (str, os.PathLike, CorpusReading)):
             from nlp_coder.run import read_and_segment
 

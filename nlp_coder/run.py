@@ -263,10 +263,10 @@ def suggest(corpus: CorpusSource, codebook: CodebookSource, store_path: StoreSou
     settings = match_settings(book, options)
     if options.train_from is not None and options.cascade is not None:
         raise InputError("--train-from and --cascade cannot be combined", "--train-from",
-                         "Leave out --cascade when training on pilot coding")
+                         "Leave out --cascade when training on pilot coding", code="E131")
     chunk_size = DEFAULT_CHUNK if chunk_size is None else chunk_size
     if chunk_size < 1:
-        raise InputError("the chunk size must be at least 1", "chunk_size")
+        raise InputError("the chunk size must be at least 1", "chunk_size", code="E130")
     train_parameters = _training_parameters(options.train_from) if options.train_from else ()
     reading = read_corpus(corpus, metadata)
     documents = reading.documents
@@ -514,7 +514,7 @@ def _training_parameters(path: str) -> tuple[tuple[str, object], ...]:
     from nlp_coder.embed.models import file_sha256
 
     if not Path(path).is_file():
-        raise InputError("pilot coding not found", path, "Give a .qdpx project or a codings .csv")
+        raise InputError("pilot coding not found", path, "Give a .qdpx project or a codings .csv", code="E101")
     return (("train_from", path), ("train_from_sha256", file_sha256(Path(path))))
 
 

@@ -66,11 +66,11 @@ class SegmentOptions:
 
     def __post_init__(self) -> None:
         if self.unit not in ("sentence", "turn", "window"):
-            raise InputError(f"unknown unit '{self.unit}'", "--unit", "Use sentence, turn or window")
+            raise InputError(f"unknown unit '{self.unit}'", "--unit", "Use sentence, turn or window", code="E130")
         if self.window < 1 or self.stride < 1:
-            raise InputError("window and stride must be at least 1", "--window/--stride")
+            raise InputError("window and stride must be at least 1", "--window/--stride", code="E130")
         if self.min_words < 0:
-            raise InputError("min-words cannot be negative", "--min-words")
+            raise InputError("min-words cannot be negative", "--min-words", code="E130")
 
 
 def word_count(text: str) -> int:
@@ -141,7 +141,7 @@ def load_pipeline(name: str = "auto") -> Any:
             return _trained_senter(spec.module)
     if importlib.util.find_spec(name) is None:
         raise InputError(f"spaCy pipeline '{name}' is not installed", "--spacy",
-                         "Use auto, blank, or an installed pipeline")
+                         "Use auto, blank, or an installed pipeline", code="E200")
     return _trained_senter(name)
 
 

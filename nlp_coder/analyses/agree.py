@@ -187,7 +187,7 @@ def agreement(raters: Sequence[Rater], *, documents: Sequence[str], lengths: dic
         levels: ``fragment``, ``character`` or both.
     """
     if len(raters) < 2:
-        raise InputError("agreement needs at least two coders")
+        raise InputError("agreement needs at least two coders", code="E120")
     if not 0 < min_overlap <= 1:
         raise InputError(f"min-overlap {min_overlap} is not in (0, 1]", "--min-overlap")
     docs = tuple(sorted(set(documents)))
@@ -318,35 +318,35 @@ def raters_from_inputs(inputs: Sequence[CodedInput], coders: Sequence[str]) -> t
         names = list(coders) or list(source.coders)
         if len(names) < 2:
             raise InputError(f"holds codings by {', '.join(source.coders) or 'nobody'} only", source.path,
-                             "Give a second project or CSV to compare with, or two coders with --coder")
+                             "Give a second project or CSV to compare with, or two coders with --coder", code="E120")
         if not coders and len(names) > 2:
             raise InputError(f"holds codings by {', '.join(names)}", source.path,
-                             "Pick the coders to compare with --coder X --coder Y (repeat for more)")
+                             "Pick the coders to compare with --coder X --coder Y (repeat for more)", code="E120")
         for name in names:
             if name not in source.coders:
                 raise InputError(f"no codings by coder '{name}'", source.path,
-                                 f"Coders in it: {', '.join(source.coders) or 'none'}")
+                                 f"Coders in it: {', '.join(source.coders) or 'none'}", code="E120")
             raters.append(Rater(name, tuple(c for c in source.codings if c.coder == name)))
     elif len(inputs) == 2:
         if coders and len(coders) != 2:
             raise InputError("with two inputs, give --coder twice (the coder of the first, then of the second) "
-                             "or not at all", "--coder")
+                             "or not at all", "--coder", code="E130")
         for n, source in enumerate(inputs):
             if coders:
                 name = coders[n]
                 if name not in source.coders:
                     raise InputError(f"no codings by coder '{name}'", source.path,
-                                     f"Coders in it: {', '.join(source.coders) or 'none'}")
+                                     f"Coders in it: {', '.join(source.coders) or 'none'}", code="E120")
             elif len(source.coders) == 1:
                 name = source.coders[0]
             else:
                 raise InputError(f"holds codings by {', '.join(source.coders) or 'nobody'}", source.path,
-                                 "Name the coder of each input: --coder X --coder Y")
+                                 "Name the coder of each input: --coder X --coder Y", code="E120")
             raters.append(Rater(name, tuple(c for c in source.codings if c.coder == name)))
         if raters[0].name == raters[1].name:
             raters = [Rater(f"{r.name} ({s.path})", r.codings) for r, s in zip(raters, inputs)]
     else:
-        raise InputError("give one or two inputs", "agree")
+        raise InputError("give one or two inputs", "agree", code="E130")
     common = set(inputs[0].documents)
     for source in inputs[1:]:
         common &= set(source.documents)
@@ -370,7 +370,7 @@ def agreement_from_inputs(inputs: Sequence[CodedInput], coders: Sequence[str] = 
                          + ", ".join(left[:5]) + (" ..." if len(left) > 5 else ""))
     if not documents:
         raise InputError("the inputs have no document in common", None,
-                         "Check that the CSV's 'document' column uses the project's document names")
+                         "Check that the CSV's 'document' column uses the project's document names", code="E120")
     lengths: dict[str, int] = {}
     for source in inputs:
         lengths.update(dict(source.lengths))

@@ -133,7 +133,7 @@ def audit(project: str | Path, codebook: str | Path, store_path: str | Path, *, 
         human = read_qdpx(project).codings
     else:
         raise InputError("no human codings to check", str(project),
-                         "Give a .qdpx project, or the codings as a CSV with --codings")
+                         "Give a .qdpx project, or the codings as a CSV with --codings", code="E120")
     human = tuple(c for c in human if not c.coder.startswith(MACHINE_USER))
     texts = {d.id: d.text for d in seg.documents}
     known = {c.id for c in book.codes}

@@ -64,6 +64,23 @@ class Discovery:
     min_cluster_size: int
 
 
+SELECTIONS = ("uncoded", "low", "all")
+"""Which fragments :func:`discover` clusters (``--include``)."""
+
+
+def check_options(distance_threshold: float, min_cluster_size: int, selection: str | None = None) -> None:
+    """Refuse options :func:`discover` cannot use (``E130``), before any work is done."""
+    if isinstance(distance_threshold, bool) or not isinstance(distance_threshold, (int, float)) \
+            or not 0 < distance_threshold <= 2:
+        raise InputError(f"distance threshold {distance_threshold} is outside (0, 2]", "--distance-threshold",
+                         code="E130")
+    if isinstance(min_cluster_size, bool) or not isinstance(min_cluster_size, int) or min_cluster_size < 2:
+        raise InputError(f"the minimum cluster size must be a whole number of at least 2, not {min_cluster_size!r}",
+                         "--min-cluster-size", code="E130")
+    if selection not in (None, *SELECTIONS):
+        raise InputError(f"unknown selection '{selection}'", "--include", "Use uncoded, low or all", code="E130")
+
+
 def select_for_discovery(results: Sequence[FragmentResult], selection: str,
                          low_margin: float = 0.05, threshold: float | None = None) -> list[int]:
     """Indexes of the fragments to cluster.
@@ -82,7 +99,7 @@ def select_for_discovery(results: Sequence[FragmentResult], selection: str,
         return [i for i, r in enumerate(results)
                 if r.decision.status == "uncoded"
                 or (r.decision.suggestions and r.decision.suggestions[0].score < threshold + low_margin)]
-    raise InputError(f"unknown selection '{selection}'", "--include", "Use uncoded, low or all")
+    raise InputError(f"unknown selection '{selection}'", "--include", "Use uncoded, low or all", code="E130")
 
 
 def cluster_vectors(vectors: np.ndarray, distance_threshold: float, min_cluster_size: int) -> np.ndarray:
@@ -167,10 +184,7 @@ def discover(results: Sequence[FragmentResult], vectors: np.ndarray, *, matcher:
         representatives: fragments shown per cluster.
         nlp: a spaCy pipeline with a lemmatizer for the keywords (plain words without it).
     """
-    if not 0 < distance_threshold <= 2:
-        raise InputError(f"distance threshold {distance_threshold} is outside (0, 2]", "--distance-threshold")
-    if min_cluster_size < 2:
-        raise InputError("the minimum cluster size must be at least 2", "--min-cluster-size")
+    check_options(distance_threshold, min_cluster_size)
     threshold = matcher.settings.threshold if matcher is not None else None
     chosen = select_for_discovery(results, selection, threshold=threshold)
     subset = vectors[chosen]
@@ -302,6 +316,7 @@ def discover_themes(corpus: CorpusSource, codebook: CodebookSource | None, store
     from nlp_coder.run import SuggestOptions, embed_corpus, suggest
     from nlp_coder.segment import load_analysis_pipeline
 
+    check_options(distance_threshold, min_cluster_size, selection)  # before any coding
     options = options or SuggestOptions()
     if codebook is not None:
         coded = suggest(corpus, codebook, store_path, segment_options=segment_options, options=options,
@@ -310,7 +325,7 @@ def discover_themes(corpus: CorpusSource, codebook: CodebookSource | None, store
     else:
         if selection not in (None, "all"):
             raise InputError(f"--include {selection} needs a codebook", "--include",
-                             "Give --codebook, or leave --include out to cluster every fragment")
+                             "Give --codebook, or leave --include out to cluster every fragment", code="E131")
         done = embed_corpus(corpus, store_path, segment_options=segment_options, model=options.model,
                             metadata=metadata, embedder=embedder, progress=progress)
         nothing = Decision(status="uncoded", codes=(), suggestions=())

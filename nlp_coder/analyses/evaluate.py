@@ -163,7 +163,7 @@ def evaluated_codes(codebook: Codebook, gold: Sequence[GoldFragment]) -> tuple[s
         listed = ", ".join(f"'{c}' (fragment {fid})" for c, fid in list(unknown.items())[:5])
         more = f" and {len(unknown) - 5} more" if len(unknown) > 5 else ""
         raise InputError(f"gold codes not in the codebook's codable main codes: {listed}{more}",
-                         fix=f"Use code ids of the codebook: {', '.join(codes)}")
+                         fix=f"Use code ids of the codebook: {', '.join(codes)}", code="E121")
     return codes
 
 
@@ -356,7 +356,7 @@ def settings_for(method: str, settings: MatchSettings, codebook: Codebook, model
 
 def _check_options(options: EvaluateOptions, gold: Sequence[GoldFragment]) -> None:
     if options.exemplars_from_gold < 0 or options.repeat < 1:
-        raise InputError("--exemplars-from-gold must be 0 or more and --repeat at least 1")
+        raise InputError("--exemplars-from-gold must be 0 or more and --repeat at least 1", code="E130")
     if options.group_by not in {"document", "speaker"}:
         raise InputError(f"cannot group by '{options.group_by}'", "--group-by", "Use document or speaker")
     if options.exemplars_from_gold:
@@ -364,7 +364,7 @@ def _check_options(options: EvaluateOptions, gold: Sequence[GoldFragment]) -> No
         if len(groups) < 2 or "" in groups:
             raise InputError(f"the few-shot protocol needs a '{options.group_by}' for every fragment and at "
                              f"least two {options.group_by}s", "--group-by",
-                             f"Add a {options.group_by} column to the gold file")
+                             f"Add a {options.group_by} column to the gold file", code="E121")
 
 
 def build_inputs(codebook: Codebook, codes: Sequence[str], drawn: dict[str, Sequence[GoldFragment]],
@@ -529,7 +529,7 @@ def render_report(report: EvaluationReport, fmt: str) -> str:
     if fmt == "json":
         return json.dumps(report_dict(report), indent=2, sort_keys=True, ensure_ascii=False) + "\n"
     if fmt != "md":
-        raise InputError(f"unknown format '{fmt}'", "--format", "Use json or md")
+        raise InputError(f"unknown format '{fmt}'", "--format", "Use json or md", code="E130")
     head = report.methods[0]
     lines = [f"# Evaluation: {report.codebook}", ""]
     protocol = "codebook as is"

@@ -49,7 +49,7 @@ def draw_sample(fragments: Sequence[Fragment], n: int, *, seed: int, stratify_by
     """
     if not 1 <= n <= len(fragments):
         raise InputError(f"cannot draw {n} of {len(fragments)} fragments", "--n",
-                         f"Give a number from 1 to {len(fragments)}")
+                         f"Give a number from 1 to {len(fragments)}", code="E130")
     rng = np.random.default_rng(seed)
     if stratify_by is None:
         chosen = sorted(rng.choice(len(fragments), size=n, replace=False).tolist())
@@ -60,7 +60,7 @@ def draw_sample(fragments: Sequence[Fragment], n: int, *, seed: int, stratify_by
     if set(groups) == {MISSING}:
         known = sorted({k for f in fragments for k in f.attributes})
         raise InputError(f"no fragment has the attribute '{stratify_by}'", "--stratify-by",
-                         f"Attributes in this corpus: {', '.join(known) or 'none (add a metadata.csv)'}")
+                         f"Attributes in this corpus: {', '.join(known) or 'none (add a metadata.csv)'}", code="E130")
     names = sorted(groups)
     sizes = np.array([len(groups[g]) for g in names], dtype=float)
     quota = sizes * n / sizes.sum()

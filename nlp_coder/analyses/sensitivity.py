@@ -29,6 +29,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from nlp_coder.errors import InputError
 from nlp_coder.match.decide import best_and_rivals, ranked_codes
 from nlp_coder.match.matcher import CodebookMatcher, build_matcher
 from nlp_coder.records import Code, Codebook, FragmentResult
@@ -402,19 +403,25 @@ def boundary_sensitivity(corpus: CorpusSource, codebook: CodebookSource, store_p
     Returns:
         The report, and the text of every fragment by id (for readable output).
     """
+    from nlp_coder.embed import load_registry
     from nlp_coder.run import SuggestOptions, open_store, suggest
 
+    for value, name in ((bootstrap, "--bootstrap"), (seed, "--seed")):
+        if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+            raise InputError(f"{name} must be a whole number of 0 or more, not {value!r}", name, code="E130")
+    if compare_model is not None:
+        load_registry().model(compare_model)  # an unknown model is refused before any work
     options = options or SuggestOptions()
     with open_store(store_path) as store:  # one store for both steps (it may be in memory)
         coded = suggest(corpus, codebook, store, segment_options=segment_options, options=options,
                         metadata=metadata, embedder=embedder, progress=progress)
         report = sensitivity_of(coded, store, options, bootstrap=bootstrap, seed=seed,
-                                 compare_model=compare_model, progress=progress)
+                                compare_model=compare_model, progress=progress)
     return report, {f.id: f.text for f in coded.segmentation.fragments}
 
 
 def sensitivity_of(coded: SuggestResult, store_path: StoreSource, options: SuggestOptions, *, bootstrap: int,
-                    seed: int, compare_model: str | None, progress: bool) -> Sensitivity:
+                   seed: int, compare_model: str | None, progress: bool) -> Sensitivity:
     from nlp_coder.embed import load_embedder
     from nlp_coder.match.matcher import build_matcher, codebook_texts
     from nlp_coder.run import match_settings, open_store

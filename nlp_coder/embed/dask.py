@@ -40,7 +40,7 @@ def _require_distributed() -> Any:
         import distributed
     except ImportError as exc:
         raise InputError("running the embedding step on Dask needs the packages dask and distributed",
-                         "--scheduler", INSTALL_FIX) from exc
+                         "--scheduler", INSTALL_FIX, code="E150") from exc
     return distributed
 
 
@@ -74,7 +74,7 @@ def encode_chunk(texts: list[str], model: str, weights_sha256: str, model_batch_
     try:  # loading checks the worker's weights against its registry
         embedder = _worker_embedder(model, model_batch_size, device)
     except InputError as exc:
-        raise InputError(f"on worker {socket.gethostname()}: {exc.what}", "--scheduler", fix) from exc
+        raise InputError(f"on worker {socket.gethostname()}: {exc.what}", "--scheduler", fix, code="E202") from exc
     if embedder.weights_sha256 != weights_sha256:
         raise InputError(
             f"model '{model}' on worker {socket.gethostname()} has weights with SHA-256 "
@@ -107,7 +107,7 @@ class DaskEmbedder:
     def __init__(self, client: Any, model: str, *, chunk_size: int = DEFAULT_CHUNK, batch_size: int = 64,
                  device: str | None = None, local: Embedder | None = None, cluster: Any = None) -> None:
         if chunk_size < 1:
-            raise InputError(f"chunk size must be at least 1, not {chunk_size}", "chunk_size")
+            raise InputError(f"chunk size must be at least 1, not {chunk_size}", "chunk_size", code="E130")
         self._local = local if local is not None else load_embedder(model, batch_size=batch_size, device="cpu")
         self.client = client
         self.model = model
@@ -154,7 +154,7 @@ class DaskEmbedder:
             if part.shape != (len(chunk), self.dimensions):
                 raise InputError(f"a Dask worker returned vectors of shape {part.shape} for {len(chunk)} texts "
                                  f"of model '{self.model_id}' ({self.dimensions} dimensions)", "--scheduler",
-                                 "Install the same nlp-coder and model versions on every worker")
+                                 "Install the same nlp-coder and model versions on every worker", code="E202")
         return np.concatenate(parts).astype(np.float32, copy=False)
 
     def close(self) -> None:
@@ -235,7 +235,7 @@ def load_dask_embedder(model: str = "default", scheduler: str | None = None, *, 
         what = (f"'{scheduler}' is not a scheduler address ({reason})" if isinstance(exc, ValueError)
                 else f"cannot connect to {where}: {reason}")
         raise InputError(what, "--scheduler", "Give the address 'dask scheduler' prints (tcp://HOST:8786) and check "
-                         "that it runs and this machine can reach it, or use --scheduler local") from None
+                         "that it runs and this machine can reach it, or use --scheduler local", code="E202") from None
     try:
         client.wait_for_workers(1, timeout=timeout)
     except (OSError, TimeoutError) as exc:
@@ -243,6 +243,7 @@ def load_dask_embedder(model: str = "default", scheduler: str | None = None, *, 
         if cluster is not None:
             cluster.close()
         raise InputError(f"{where} has no workers after {timeout:g} s", "--scheduler",
-                         "Start some: dask worker ADDRESS (each with nlp-coder and the model installed)") from exc
+                         "Start some: dask worker ADDRESS (each with nlp-coder and the model installed)",
+                         code="E202") from exc
     return DaskEmbedder(client, model, chunk_size=chunk_size, batch_size=batch_size, device=device, local=local,
                         cluster=cluster)

@@ -148,7 +148,7 @@ class StaticEmbedder(_RegisteredEmbedder):
             matrix = tensors.get("embeddings", tensors.get("embedding.weight"))
             if matrix is None:
                 raise InputError(f"model '{spec.name}': {folder} holds no 'embeddings' tensor",
-                                 fix=spec.build or "Rebuild the model")
+                                 fix=spec.build or "Rebuild the model", code="E201")
             if "mapping" in tensors:  # a vocabulary-quantised model2vec model: one row per token id
                 matrix = matrix[tensors["mapping"].astype(np.int64)]
             if "weights" in tensors:
@@ -377,7 +377,7 @@ class OnnxEmbedder(_RegisteredEmbedder):
             if described != ("mean", True, self._weights, True):
                 raise InputError(f"model '{self._spec.name}': models/{folder.name}/config.json does not describe a "
                                  "mean-pooled, normalised export of the registered weights",
-                                 fix="Rebuild it: make onnx-model")
+                                 fix="Rebuild it: make onnx-model", code="E201")
             tokenizer = Tokenizer.from_file(str(folder / "tokenizer.json"))
             tokenizer.no_padding()
             tokenizer.enable_truncation(int(config["max_seq_length"]))
@@ -430,7 +430,7 @@ def resolve_device(device: str | None) -> str:
     if device == "cpu":
         return "cpu"
     if device not in DEVICES and not device.startswith("cuda:"):
-        raise InputError(f"unknown device '{device}'", "--device", "Use cpu, cuda or auto")
+        raise InputError(f"unknown device '{device}'", "--device", "Use cpu, cuda or auto", code="E130")
     import torch  # only when a GPU may be used
 
     if torch.cuda.is_available():
@@ -438,7 +438,7 @@ def resolve_device(device: str | None) -> str:
     if device == "auto":
         return "cpu"
     raise InputError("--device cuda: torch sees no CUDA GPU here", "--device",
-                     "Use --device cpu or auto, or install a CUDA build of torch")
+                     "Use --device cpu or auto, or install a CUDA build of torch", code="E202")
 
 
 def file_sha256(path: Path) -> str:
@@ -453,7 +453,7 @@ def model_folder(spec: ModelSpec) -> Path:
         ModelNotInstalledError: the package is not installed; the message names it.
     """
     if spec.module is None:
-        raise InputError(f"model '{spec.name}' has no package folder", "models/registry.yaml")
+        raise InputError(f"model '{spec.name}' has no package folder", "models/registry.yaml", code="E201")
     try:
         module = importlib.import_module(spec.module)
     except ImportError as exc:
@@ -553,7 +553,7 @@ def static_folder(spec: ModelSpec) -> Path:
         ModelNotInstalledError: the folder or its weights are missing; the message says how to build them.
     """
     if spec.path is None:
-        raise InputError(f"model '{spec.name}' has no path", "models/registry.yaml")
+        raise InputError(f"model '{spec.name}' has no path", "models/registry.yaml", code="E201")
     folder = _registry.MODELS_DIR / spec.path
     if not (folder / (spec.weights_file or "model.safetensors")).is_file() or not (folder / "tokenizer.json").is_file():
         raise ModelNotInstalledError(
@@ -590,7 +590,7 @@ def _checked_sha256(spec: ModelSpec, folder: Path) -> str:
         raise InputError(
             f"model '{spec.name}': the weights in {where} have SHA-256 {sha[:12]}..., "
             f"not the expected {spec.weights_sha256[:12]}...",
-            fix=f"Rebuild or restore a trusted copy: {fix}",
+            fix=f"Rebuild or restore a trusted copy: {fix}", code="E201",
         )
     return sha
 

@@ -84,7 +84,8 @@ class Registry:
             if name == spec.name or name in spec.aliases:
                 return spec
         known = ", ".join(s.name for s in self.models)
-        raise InputError(f"unknown model '{name}'", "--model", f"Use one of: {known} (see 'nlp-coder models')")
+        raise InputError(f"unknown model '{name}'", "--model", f"Use one of: {known} (see 'nlp-coder models')",
+                         code="E130")
 
 
 @lru_cache(maxsize=1)

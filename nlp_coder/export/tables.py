@@ -140,7 +140,7 @@ def render_fragments(fragments: Sequence[Fragment], fmt: str) -> str:
         lines = ["| fragment | speaker | text |", "|---|---|---|"]
         lines += [f"| {f.id} | {f.speaker or ''} | {_cell(f.text)} |" for f in fragments]
         return "\n".join(lines) + "\n"
-    raise InputError(f"unknown format '{fmt}'", "--format", f"Use one of: {', '.join(FORMATS)}")
+    raise InputError(f"unknown format '{fmt}'", "--format", f"Use one of: {', '.join(FORMATS)}", code="E130")
 
 
 def csv_text(header: list[str], rows: list[list[object]]) -> str:

@@ -75,7 +75,7 @@ class CascadeOptions:
         if not 0.0 <= self.share <= 1.0:
             raise InputError(f"cascade share {self.share} is outside [0, 1]", "--cascade")
         if self.band is not None and self.band < 0:
-            raise InputError(f"cascade band {self.band} is negative", "--cascade-band")
+            raise InputError(f"cascade band {self.band} is negative", "--cascade-band", code="E130")
 
 
 @dataclass(frozen=True)

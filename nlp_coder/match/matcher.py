@@ -411,14 +411,18 @@ def build_matcher(settings: MatchSettings) -> CodebookMatcher:
     return kind.from_settings(settings)
 
 
-def _vectors(vectors: object) -> np.ndarray:
-    """Fragment vectors as a float32 matrix, or ``E130`` for anything else."""
-    matrix = np.asarray(vectors, dtype=np.float32)
+def _vectors(vectors: object, what: str = "vectors") -> np.ndarray:
+    """Vectors as a finite float32 matrix (one row each), or ``E130`` for anything else."""
+    try:
+        with np.errstate(over="ignore", invalid="ignore"):  # too large for float32: refused below as infinite
+            matrix = np.asarray(vectors, dtype=np.float32)
+    except (TypeError, ValueError) as exc:
+        raise InputError(f"{what} must be numbers, one row per text ({exc})", what, code="E130") from None
     if matrix.ndim != 2:
-        raise InputError(f"vectors must be a matrix (one row per fragment), not of shape {matrix.shape}",
-                         "vectors", code="E130")
+        raise InputError(f"{what} must be a matrix (one row per text), not of shape {matrix.shape}", what,
+                         code="E130")
     if not np.isfinite(matrix).all():
-        raise InputError("vectors hold NaN or infinite values", "vectors", code="E130")
+        raise InputError(f"{what} hold NaN or infinite values", what, code="E130")
     return matrix
 
 
@@ -431,12 +435,15 @@ def codebook_matrix(texts: Sequence[str], embeddings: Embeddings) -> np.ndarray:
         if missing:
             raise InputError(f"no vector for {len(missing)} codebook text(s), e.g. {missing[0][:60]!r}",
                              "embeddings", "Give a vector for every text of codebook_texts(codebook)", code="E130")
-        matrix = np.stack([np.asarray(embeddings[t], dtype=np.float32) for t in texts])
+        matrix = _vectors([embeddings[t] for t in texts], "embeddings")
     elif isinstance(embeddings, np.ndarray):
-        matrix = np.asarray(embeddings, dtype=np.float32)
-    else:
+        matrix = _vectors(embeddings, "embeddings")
+    elif callable(getattr(embeddings, "encode", embeddings)):
         encode = getattr(embeddings, "encode", embeddings)
-        matrix = np.asarray(encode(list(texts)), dtype=np.float32)
+        matrix = _vectors(encode(list(texts)), "embeddings")
+    else:
+        raise InputError(f"cannot make the codebook's vectors from a {type(embeddings).__name__}", "embeddings",
+                         "Give an embedder, a function, a mapping from text to vector or an array", code="E130")
     if matrix.ndim != 2 or matrix.shape[0] != len(texts):
         raise InputError(f"the codebook's vectors have shape {matrix.shape}, not ({len(texts)}, dimensions)",
                          "embeddings", "Give one row per text of codebook_texts(codebook)", code="E130")

@@ -87,7 +87,7 @@ def read_pilot(path: str | Path, corpus: Sequence[Document]) -> tuple[tuple[Docu
 
     path = Path(path)
     if not path.is_file():
-        raise InputError("pilot coding not found", str(path), "Give a .qdpx project or a codings .csv")
+        raise InputError("pilot coding not found", str(path), "Give a .qdpx project or a codings .csv", code="E101")
     suffix = path.suffix.casefold()
     if suffix == ".qdpx":
         project = read_qdpx(path)
@@ -99,15 +99,15 @@ def read_pilot(path: str | Path, corpus: Sequence[Document]) -> tuple[tuple[Docu
         missing = sorted({c.document for c in codings} - set(by_id))
         if missing:
             raise InputError(f"the pilot coding names documents that are not in the corpus: {', '.join(missing[:3])}",
-                             str(path), "Use the document ids 'nlp-coder segment' shows")
+                             str(path), "Use the document ids 'nlp-coder segment' shows", code="E120")
         documents = tuple(by_id[d] for d in dict.fromkeys(c.document for c in codings))
     else:
         raise InputError(f"cannot train from a {path.suffix or 'file without suffix'}", str(path),
-                         "Give a .qdpx project or a codings .csv (document,start,end,code,coder)")
+                         "Give a .qdpx project or a codings .csv (document,start,end,code,coder)", code="E104")
     passages = tuple(PilotPassage(c.document, c.start, c.end, c.code, c.coder) for c in codings
                      if c.coder != MACHINE_USER)
     if not passages:
-        raise InputError("the pilot coding holds no human codings", str(path), "Code some text first")
+        raise InputError("the pilot coding holds no human codings", str(path), "Code some text first", code="E120")
     return tuple(documents), passages
 
 
@@ -243,7 +243,7 @@ def check_codes(codebook: Codebook, passages: Sequence[PilotPassage], source: st
     unknown = sorted({p.code for p in passages} - known)
     if unknown:
         raise InputError(f"the pilot coding uses codes that are not in the codebook: {', '.join(unknown[:5])}",
-                         source, "Use the codebook's code ids (see 'nlp-coder codebook show')")
+                         source, "Use the codebook's code ids (see 'nlp-coder codebook show')", code="E120")
 
 
 def train_matcher(path: str | Path, codebook: Codebook, settings: MatchSettings, corpus: Sequence[Document],
@@ -273,12 +273,12 @@ def train_matcher(path: str | Path, codebook: Codebook, settings: MatchSettings,
     if others:
         fragments.extend(segment(others, segment_options))  # type: ignore[arg-type]
     if not fragments:
-        raise InputError("no fragments in the pilot documents", str(path), "Check the speaker options")
+        raise InputError("no fragments in the pilot documents", str(path), "Check the speaker options", code="E106")
     labels = label_fragments(fragments, passages)
     uncoded = [not t for t in _touched(fragments, passages)]
     if not any(labels):
         raise InputError("no pilot coding covers half a fragment", str(path),
-                         "Check that the codings and the transcripts are the same text")
+                         "Check that the codings and the transcripts are the same text", code="E120")
     book = with_pilot_exemplars(codebook, fragments, labels)
     vectors = encode([f.text for f in fragments])
     matcher = TrainedMatcher.from_settings(settings)

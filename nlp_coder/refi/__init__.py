@@ -43,7 +43,7 @@ def qdpx_documents(path: str | Path) -> tuple[Document, ...]:
     project = read_qdpx(path)
     if not project.sources:
         raise InputError("the project has no text source with plain text", str(path),
-                         "Export the project with its text sources")
+                         "Export the project with its text sources", code="E120")
     documents = list(project.documents)
     documents[0] = replace(documents[0], warnings=project.warnings + documents[0].warnings)
     return tuple(documents)
@@ -56,5 +56,5 @@ def load_codebook_any(path: str | Path) -> Codebook:
         return load_qdc_codebook(path)
     project = read_qdpx(path)
     if project.codebook is None:
-        raise InputError("the project has no codebook", str(path), "Give a codebook with codes in it")
+        raise InputError("the project has no codebook", str(path), "Give a codebook with codes in it", code="E120")
     return project.codebook

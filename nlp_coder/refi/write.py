@@ -148,7 +148,7 @@ def build_qdpx(*, documents: Sequence[Document], codebook: Codebook | None, codi
         clash = {c.coder for c in codings if not _is_machine(c.coder)} & set(base.coders)
         if clash:
             raise InputError(f"the project already holds codings by {', '.join(sorted(clash))}", base.path,
-                             "Write new codings under another coder name")
+                             "Write new codings under another coder name", code="E120")
     else:
         root, members, sources, code_guids = _new_project(documents, codebook, name)
     ns = _ns(root)
@@ -163,7 +163,7 @@ def build_qdpx(*, documents: Sequence[Document], codebook: Codebook | None, codi
     unknown = {c.code for c in codings} - set(code_guids)
     if unknown:
         raise InputError(f"codes {', '.join(sorted(unknown))} are not in the project's codebook", base.path if base
-                         else name, "Give the codebook with --codebook")
+                         else name, "Give the codebook with --codebook", code="E120")
     source_elements = {norm_guid(e.get("guid")): e for s in root if local(s.tag) == "Sources" for e in s}
     notes: list[Element] = []
     merged: dict[tuple[str, int, int, str, str], list[str]] = {}  # one coding per passage, coder and code
@@ -219,7 +219,7 @@ def _source(sources: dict[str, Source], doc_id: str) -> Source:
         return sources[doc_id]
     except KeyError:
         raise InputError(f"document '{doc_id}' is not in the project", None,
-                         "Code documents of the project only") from None
+                         "Code documents of the project only", code="E120") from None
 
 
 def _selection(ns: str, source: Source, start: int, end: int, user: str, key: tuple[object, ...]) -> Element:
