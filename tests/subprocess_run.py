@@ -56,3 +56,24 @@ def same_in_two_processes(code: str, *args: str, hash_seeds: tuple[int, int] = (
     assert first == second, (f"PYTHONHASHSEED={hash_seeds[0]} and {hash_seeds[1]} printed different output:\n"
                              f"{first[:2000]!r}\n!=\n{second[:2000]!r}")
     return first
+
+
+_CLI = """
+import os, sys
+from click.testing import CliRunner
+from nlp_coder.cli import main
+seed = os.environ["PYTHONHASHSEED"]
+args = [a.replace("{seed}", seed) for a in sys.argv[1:]]
+result = CliRunner().invoke(main, args)
+assert result.exit_code == 0, result.output
+out = args[args.index("--out") + 1]
+with open(out, "rb") as handle:
+    sys.stdout.buffer.write(handle.read())
+"""
+
+
+def cli_output_in_two_processes(*args: str) -> bytes:
+    """Run ``nlp-coder ARGS`` (which must hold ``--out FILE``) in two fresh interpreters under two
+    hash seeds, assert that both wrote the same bytes, and return them. ``{seed}`` in an argument
+    becomes the hash seed, so that the two runs write to their own store and output."""
+    return same_in_two_processes(_CLI, *args)

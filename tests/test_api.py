@@ -12,11 +12,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 from click.testing import CliRunner
+from conftest import REPO
 
 import nlp_coder
 from nlp_coder.cli import main
 from nlp_coder.embed import HashingEmbedder
-from tests.conftest import REPO
 
 TEXTS = ["She helped me fill in the forms for housing.", "She was warm and so kind to my kids.",
          "The bus was late again so I walked."]

@@ -7,12 +7,12 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from conftest import SMALL_CODEBOOK
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import nlp_coder
 from nlp_coder.embed import HashingEmbedder
-from tests.conftest import SMALL_CODEBOOK
 
 SETTINGS = settings(derandomize=True, deadline=None, max_examples=60,
                     suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])

@@ -6,9 +6,9 @@ import pickle
 import re
 
 import pytest
+from conftest import REPO
 
 from nlp_coder.errors import CATALOGUE, InputError, ModelNotInstalledError, NlpCoderError, OutputError, StoreError
-from tests.conftest import REPO
 
 PAGE = (REPO / "docs" / "errors.md").read_text(encoding="utf-8")
 

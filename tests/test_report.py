@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
+from subprocess_run import cli_output_in_two_processes
 
 from nlp_coder.cli import main
 
@@ -74,12 +75,12 @@ def test_report_compares_human_coding_with_the_machine(tmp_path: Path, codebook_
     assert "No human coding was given" not in html
 
 
-def test_same_input_same_report(report_file: Path, tmp_path: Path, codebook_file: Path) -> None:
-    again = tmp_path / "again.html"
-    CliRunner().invoke(main, ["report", str(tmp_path / "corpus"), "-c", str(codebook_file), "-m", "hash-test",
-                              "--db", str(tmp_path / "p.db"), "--out", str(again), "--threshold", "0.2",
-                              "--bootstrap", "3", "--min-cluster-size", "2"])
-    assert again.read_bytes() == report_file.read_bytes()
+def test_same_input_same_report_in_two_processes(report_file: Path, tmp_path: Path, codebook_file: Path) -> None:
+    written = cli_output_in_two_processes(
+        "report", str(tmp_path / "corpus"), "-c", str(codebook_file), "-m", "hash-test",
+        "--db", str(tmp_path / "p{seed}.db"), "--out", str(tmp_path / "again{seed}.html"), "--threshold", "0.2",
+        "--bootstrap", "3", "--min-cluster-size", "2")
+    assert written == report_file.read_bytes()
 
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
