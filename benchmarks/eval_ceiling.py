@@ -20,8 +20,7 @@ import numpy as np
 
 from benchmarks.evaluate import CLIENT_CODES, DEFAULT_STORE, THERAPIST_CODES, annomi_dataset, cached_encoder, load_book
 from benchmarks.realdata import annomi_full
-from nlp_coder.analyses.evaluate import EvaluateOptions, GoldFragment, build_inputs, evaluated_codes
-from nlp_coder.analyses.evaluate import _settings as settings_for
+from nlp_coder.analyses.evaluate import EvaluateOptions, GoldFragment, build_inputs, evaluated_codes, headline
 from nlp_coder.analyses.methods import METHODS
 
 KS = (16, 32)
@@ -79,7 +78,7 @@ def ceiling(speaker: str, encode, ks: Sequence[int] = KS, repeat: int = 5,  # ty
     with tempfile.TemporaryDirectory() as tmp:
         book = load_book(data, Path(tmp))
         codes = evaluated_codes(book, data.gold)
-        settings = settings_for(book, EvaluateOptions())
+        _, settings = headline(book, EvaluateOptions())  # what suggest decides with
         all_texts = list(dict.fromkeys([*(g.text for g in pool), *(g.context for g in pool if g.context),
                                         *(g.text for g in test), *(f"{book.code(c).name}. {book.code(c).definition}"
                                                                   for c in codes)]))
