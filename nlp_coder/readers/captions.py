@@ -90,6 +90,9 @@ def read_vtt(text: str, where: str) -> CaptionText:
     for caption in captions:
         start_ms = caption.start_time.in_milliseconds()
         for raw in caption.lines:
+            if "<" not in raw:  # no tag: the line is its own text (Caption would return it as it is)
+                lines.append(_cue_line(html.unescape(raw.strip()), start_ms, None))
+                continue
             cue = Caption(text=raw.strip())  # line by line, so each line's voice tag is seen
             lines.append(_cue_line(html.unescape(cue.text), start_ms, cue.voice))
     return _build(lines, where)
@@ -137,7 +140,7 @@ def read_srt(text: str, where: str) -> CaptionText:
         start_ms = subtitle.start // _MILLISECOND
         for raw in subtitle.content.split("\n"):
             # SubRip allows <i>, <b> and <font> tags; the WebVTT caption strips them the same way.
-            lines.append(_cue_line(Caption(text=raw).text, start_ms, None))
+            lines.append(_cue_line(Caption(text=raw).text if "<" in raw else raw, start_ms, None))
     return _build(lines, where)
 
 

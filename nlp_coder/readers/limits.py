@@ -20,11 +20,12 @@ from nlp_coder.errors import InputError
 
 MiB = 1024 * 1024
 
-MAX_TRANSCRIPT_BYTES = 64 * MiB
-"""Largest transcript file (.txt, .md, .vtt, .srt, .docx) read: 64 MiB.
+MAX_TRANSCRIPT_BYTES = 16 * MiB
+"""Largest transcript file (.txt, .md, .vtt, .srt) read: 16 MiB.
 
 A ten-hour interview is about 1 MB of text; a file beyond this is almost certainly not one
-transcript. Split it into several files (one per interview)."""
+transcript (and would take minutes to lay out as turns). Split it into several files (one per
+interview). A Word file, which may hold pictures, is held to the zip limits instead."""
 
 MAX_TABLE_BYTES = 1024 * MiB
 """Largest table read: 1 GiB (fragment tables, ``metadata.csv``, codings CSV, suggest JSONL, gold

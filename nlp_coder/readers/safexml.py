@@ -40,3 +40,5 @@ def parse_xml(data: bytes, where: str, *, code: str, fix: str) -> Element:
                          code=limits.LIMIT_CODE) from None
     except ParseError as exc:
         raise InputError(f"not well-formed XML ({exc})", where, fix, code=code) from None
+    except (LookupError, ValueError) as exc:  # an encoding expat does not know ("UTB-8", "utf-16" multi-byte)
+        raise InputError(f"not readable XML ({exc})", where, fix, code=code) from None
