@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -96,3 +98,18 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     for item in items:
         if "shared" in item.keywords:
             item.add_marker(skip)
+
+
+@pytest.fixture
+def umask_022() -> Iterator[None]:
+    """The common umask, under which new files are world-readable unless made otherwise."""
+    old = os.umask(0o022)
+    try:
+        yield
+    finally:
+        os.umask(old)
+
+
+def file_mode(path: Path) -> int:
+    """A file's permission bits (``0o600`` for owner-only)."""
+    return os.stat(path).st_mode & 0o777

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import errno
 import os
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from conftest import file_mode
 
 from nlp_coder.errors import OutputError
 from nlp_coder.export import tables
@@ -16,19 +16,6 @@ from nlp_coder.refi import write_atomic_bytes
 
 AS_ROOT = os.geteuid() == 0
 
-
-@pytest.fixture
-def umask_022() -> Iterator[None]:
-    """The common umask, under which new files are world-readable unless made otherwise."""
-    old = os.umask(0o022)
-    try:
-        yield
-    finally:
-        os.umask(old)
-
-
-def _mode(path: Path) -> int:
-    return os.stat(path).st_mode & 0o777
 
 
 def _files(folder: Path) -> list[str]:
@@ -48,8 +35,8 @@ def _refused(path: Path) -> OutputError:
 def test_a_new_output_is_owner_only(tmp_path: Path, umask_022: None) -> None:
     write_atomic(tmp_path / "out.jsonl", "{}\n")
     write_atomic_bytes(tmp_path / "project.qdpx", b"PK")
-    assert _mode(tmp_path / "out.jsonl") == 0o600
-    assert _mode(tmp_path / "project.qdpx") == 0o600
+    assert file_mode(tmp_path / "out.jsonl") == 0o600
+    assert file_mode(tmp_path / "project.qdpx") == 0o600
     assert (tmp_path / "out.jsonl").read_text() == "{}\n"
 
 
@@ -57,10 +44,10 @@ def test_the_temporary_file_is_owner_only_from_the_start(tmp_path: Path, umask_0
     target = tmp_path / "out.csv"
     with atomic_output(target) as handle:
         [tmp] = [p for p in tmp_path.iterdir() if p.name.startswith(".out.csv.") and p.name.endswith(".tmp")]
-        assert _mode(tmp) == 0o600
+        assert file_mode(tmp) == 0o600
         handle.write(b"a,b\n")
         assert not target.exists()
-    assert _files(tmp_path) == ["out.csv"] and _mode(target) == 0o600
+    assert _files(tmp_path) == ["out.csv"] and file_mode(target) == 0o600
 
 
 def test_an_output_is_0600_whatever_the_umask(tmp_path: Path) -> None:
@@ -69,23 +56,23 @@ def test_an_output_is_0600_whatever_the_umask(tmp_path: Path) -> None:
         write_atomic(tmp_path / "out.md", "# x\n")
     finally:
         os.umask(old)
-    assert _mode(tmp_path / "out.md") == 0o600
+    assert file_mode(tmp_path / "out.md") == 0o600
 
 
 def test_missing_folders_are_created_owner_only(tmp_path: Path, umask_022: None) -> None:
-    before = _mode(tmp_path)
+    before = file_mode(tmp_path)
     write_atomic(tmp_path / "out" / "run-1" / "s.json", "[]")
-    assert _mode(tmp_path / "out") == 0o700 and _mode(tmp_path / "out" / "run-1") == 0o700
-    assert _mode(tmp_path / "out" / "run-1" / "s.json") == 0o600
-    assert _mode(tmp_path) == before  # a folder that was there is not changed
+    assert file_mode(tmp_path / "out") == 0o700 and file_mode(tmp_path / "out" / "run-1") == 0o700
+    assert file_mode(tmp_path / "out" / "run-1" / "s.json") == 0o600
+    assert file_mode(tmp_path) == before  # a folder that was there is not changed
 
 
-def test_a_replaced_file_keeps_its_mode(tmp_path: Path, umask_022: None) -> None:
+def test_a_replaced_file_keeps_itsfile_mode(tmp_path: Path, umask_022: None) -> None:
     target = tmp_path / "shared.csv"
     target.write_text("old\n")
     os.chmod(target, 0o640)
     write_atomic(target, "new\n")
-    assert target.read_text() == "new\n" and _mode(target) == 0o640
+    assert target.read_text() == "new\n" and file_mode(target) == 0o640
 
 
 # -- check_writable ---------------------------------------------------------------------------------

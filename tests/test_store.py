@@ -2,11 +2,11 @@ from __future__ import annotations
 
 import os
 import sqlite3
-from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
 import pytest
+from conftest import file_mode
 
 from nlp_coder.errors import StoreError
 from nlp_coder.records import Document, Fragment, RunManifest, Span, Turn
@@ -17,7 +17,7 @@ def _manifest() -> RunManifest:
     return RunManifest("0", "hash-test", "w", "book", "b", "c", (("threshold", 0.3),), 1, 1)
 
 
-def test_new_store_is_migrated_and_in_wal_mode(tmp_path: Path) -> None:
+def test_new_store_is_migrated_and_in_walfile_mode(tmp_path: Path) -> None:
     path = tmp_path / "sub" / "p.db"
     with Store(path) as store:
         assert store.schema_version == len(MIGRATIONS)
@@ -49,34 +49,21 @@ def test_not_a_database_is_a_clear_error(tmp_path: Path) -> None:
     assert caught.value.code == "E300"
 
 
-@pytest.fixture
-def umask_022() -> Iterator[None]:
-    """The common umask, under which files are world-readable unless made otherwise."""
-    old = os.umask(0o022)
-    try:
-        yield
-    finally:
-        os.umask(old)
-
-
-def _mode(path: Path) -> int:
-    return os.stat(path).st_mode & 0o777
-
 
 def test_a_new_store_its_folders_and_side_files_are_owner_only(tmp_path: Path, umask_022: None) -> None:
-    before = _mode(tmp_path)
+    before = file_mode(tmp_path)
     path = tmp_path / "project" / ".nlp-coder" / "store.db"
     with Store(path) as store:
         store.start_run("suggest", _manifest())  # a write: the -wal and -shm files are there now
         side = [Path(f"{path}-wal"), Path(f"{path}-shm")]
         assert all(p.exists() for p in side)
-        assert {p.name: _mode(p) for p in side} == {"store.db-wal": 0o600, "store.db-shm": 0o600}
-    assert _mode(path) == 0o600
-    assert _mode(path.parent) == 0o700 and _mode(path.parent.parent) == 0o700
-    assert _mode(tmp_path) == before  # a folder that was there is not changed
+        assert {p.name: file_mode(p) for p in side} == {"store.db-wal": 0o600, "store.db-shm": 0o600}
+    assert file_mode(path) == 0o600
+    assert file_mode(path.parent) == 0o700 and file_mode(path.parent.parent) == 0o700
+    assert file_mode(tmp_path) == before  # a folder that was there is not changed
 
 
-def test_a_rollback_journal_gets_the_store_files_mode(tmp_path: Path, umask_022: None) -> None:
+def test_a_rollback_journal_gets_the_store_filesfile_mode(tmp_path: Path, umask_022: None) -> None:
     path = tmp_path / "p.db"
     Store(path).close()
     db = sqlite3.connect(path, isolation_level=None)
@@ -84,7 +71,7 @@ def test_a_rollback_journal_gets_the_store_files_mode(tmp_path: Path, umask_022:
     db.execute("BEGIN")
     db.execute("INSERT INTO codebooks VALUES ('x', 'x', 'x', 'x')")
     journal = Path(f"{path}-journal")
-    assert journal.exists() and _mode(journal) == 0o600
+    assert journal.exists() and file_mode(journal) == 0o600
     db.execute("COMMIT")
     db.close()
 
@@ -98,8 +85,8 @@ def test_an_existing_store_and_folder_keep_their_modes(tmp_path: Path, umask_022
     os.chmod(path, 0o640)
     with Store(path) as store:
         store.start_run("suggest", _manifest())
-        assert _mode(Path(f"{path}-wal")) == 0o640
-    assert _mode(path) == 0o640 and _mode(folder) == 0o750
+        assert file_mode(Path(f"{path}-wal")) == 0o640
+    assert file_mode(path) == 0o640 and file_mode(folder) == 0o750
 
 
 def _code(path: Path) -> str:
