@@ -67,7 +67,7 @@ def test_missing_folders_are_created_owner_only(tmp_path: Path, umask_022: None)
     assert file_mode(tmp_path) == before  # a folder that was there is not changed
 
 
-def test_a_replaced_file_keeps_itsfile_mode(tmp_path: Path, umask_022: None) -> None:
+def test_a_replaced_file_keeps_its_mode(tmp_path: Path, umask_022: None) -> None:
     target = tmp_path / "shared.csv"
     target.write_text("old\n")
     os.chmod(target, 0o640)

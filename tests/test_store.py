@@ -17,7 +17,7 @@ def _manifest() -> RunManifest:
     return RunManifest("0", "hash-test", "w", "book", "b", "c", (("threshold", 0.3),), 1, 1)
 
 
-def test_new_store_is_migrated_and_in_walfile_mode(tmp_path: Path) -> None:
+def test_new_store_is_migrated_and_in_wal_mode(tmp_path: Path) -> None:
     path = tmp_path / "sub" / "p.db"
     with Store(path) as store:
         assert store.schema_version == len(MIGRATIONS)
@@ -63,7 +63,7 @@ def test_a_new_store_its_folders_and_side_files_are_owner_only(tmp_path: Path, u
     assert file_mode(tmp_path) == before  # a folder that was there is not changed
 
 
-def test_a_rollback_journal_gets_the_store_filesfile_mode(tmp_path: Path, umask_022: None) -> None:
+def test_a_rollback_journal_gets_the_store_files_mode(tmp_path: Path, umask_022: None) -> None:
     path = tmp_path / "p.db"
     Store(path).close()
     db = sqlite3.connect(path, isolation_level=None)
