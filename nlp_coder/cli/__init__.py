@@ -18,6 +18,7 @@ from nlp_coder.cli.analyses import discover, report, sensitivity
 from nlp_coder.cli.codebook import codebook
 from nlp_coder.cli.coding import embed, segment, suggest
 from nlp_coder.cli.evaluate import evaluate
+from nlp_coder.cli.learn import learn
 from nlp_coder.cli.models import models
 from nlp_coder.cli.options import CONTEXT
 from nlp_coder.cli.refi import agree, check, sample
@@ -78,7 +79,7 @@ def main() -> None:
 
 
 for _command in (suggest, segment, embed, discover, sensitivity, report, codebook, models, evaluate, agree, sample,
-                 check):
+                 check, learn):
     main.add_command(_command)
 
 

@@ -1,0 +1,303 @@
+"""Choose how to code with a codebook, by grouped cross-validation on its labelled passages.
+
+The methods compared (:data:`METHODS`):
+
+* ``frozen-centroid``: what ``suggest`` does today (:mod:`nlp_coder.match` with
+  :func:`~nlp_coder.match.settings.resolve_settings`), the training passages as the exemplars;
+* ``frozen-lr-chars``: a logistic regression (class-balanced, C = 10) on the frozen embedding
+  joined with character 2-5-grams (TF-IDF, ``char_wb``): the form the embedding blurs;
+* ``fine-tuned``: the embedding model tuned on the training passages
+  (:mod:`nlp_coder.learn.finetune`), then the same logistic regression on its vectors.
+
+The groups (documents; the codebook's exemplars in groups of their own, see
+:mod:`nlp_coder.learn.data`) are shuffled with the seed and dealt into at most
+:data:`MAX_FOLDS` folds; each fold is held out in turn and every method is trained on the rest,
+so no passage is scored by a model that saw its document. The top-1 code of every held-out
+passage is compared with its label: Cohen's kappa and accuracy over all of them, precision and
+recall per code. The method with the highest kappa is chosen (a tie goes to the simpler: the
+order of :data:`METHODS`). With too few labels (fewer than :data:`MIN_GROUPS` groups, fewer than
+two codes, or a code with fewer than :data:`MIN_PER_CODE` passages) nothing is compared and the
+frozen default is kept, with a warning saying why.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import asdict, dataclass, replace
+from typing import Any
+
+import numpy as np
+
+from nlp_coder.learn.data import LabelledSet
+from nlp_coder.learn.finetune import DEFAULT_SETTINGS, FinetuneRun, FinetuneSettings
+from nlp_coder.records import Codebook, MatchSettings
+
+Encode = Callable[[Sequence[str]], np.ndarray]
+
+FROZEN = "frozen-centroid"
+METHODS = (FROZEN, "frozen-lr-chars", "fine-tuned")
+"""The methods compared, simplest first (ties go to the earlier)."""
+MIN_GROUPS = 2
+MIN_PER_CODE = 3
+MAX_FOLDS = 5
+HEAD_C = 10.0
+
+
+@dataclass(frozen=True)
+class CodeScore:
+    """Cross-validated precision and recall of one code's top-1 suggestions."""
+
+    code: str
+    passages: int
+    precision: float
+    recall: float
+
+
+@dataclass(frozen=True)
+class MethodScore:
+    """One method's cross-validated agreement with the labels."""
+
+    method: str
+    kappa: float | None
+    accuracy: float | None
+    codes: tuple[CodeScore, ...]
+    fit_seconds: float
+    note: str | None = None
+    """Why the method was not run, or what limited it (e.g. the time budget)."""
+    tuning: tuple[FinetuneRun, ...] = ()
+    """The fine-tuning of each fold (``fine-tuned`` only)."""
+
+
+@dataclass(frozen=True)
+class LearnReport:
+    """What :func:`nlp_coder.learn.learn` found: the method chosen and the evidence."""
+
+    choice: str
+    methods: tuple[MethodScore, ...]
+    codes: tuple[str, ...]
+    passages: int
+    pilot_passages: int
+    groups: int
+    folds: tuple[tuple[str, ...], ...]
+    """The groups held out by each fold."""
+    too_few: bool
+    warnings: tuple[str, ...]
+    model: str
+    seed: int
+    settings: FinetuneSettings
+
+    def method(self, name: str) -> MethodScore | None:
+        return next((m for m in self.methods if m.method == name), None)
+
+    def as_dict(self, *, timings: bool = True) -> dict[str, Any]:
+        """The report as plain data (the JSON of ``nlp-coder learn --out``); without timings it
+        is the same for the same inputs and seed on the same CPU."""
+        out = asdict(self)
+        out["folds"] = [list(f) for f in self.folds]
+        if not timings:
+            for m in out["methods"]:
+                m.pop("fit_seconds")
+                for run in m["tuning"]:
+                    run.pop("seconds")
+        return out
+
+
+def check_enough(labelled: LabelledSet) -> str | None:
+    """Why the labels are too few to compare methods, or None."""
+    counts = labelled.counts()
+    if len(labelled.codes) < 2:
+        return "fewer than two codes have labelled passages"
+    if len(labelled.groups) < MIN_GROUPS:
+        return f"the passages come from fewer than {MIN_GROUPS} groups"
+    short = [c for c, n in counts.items() if n < MIN_PER_CODE]
+    if short:
+        return (f"{len(short)} codes have fewer than {MIN_PER_CODE} labelled passages "
+                f"({', '.join(short[:5])}{' ...' if len(short) > 5 else ''})")
+    return None
+
+
+def make_folds(groups: Sequence[str], seed: int) -> tuple[tuple[str, ...], ...]:
+    """The groups shuffled with ``seed`` and dealt into ``min(MAX_FOLDS, len(groups))`` folds."""
+    ordered = sorted(groups)
+    shuffled = [ordered[i] for i in np.random.default_rng(seed).permutation(len(ordered))]
+    count = min(MAX_FOLDS, len(ordered))
+    return tuple(tuple(sorted(shuffled[i::count])) for i in range(count))
+
+
+def _top1(scores: np.ndarray) -> np.ndarray:
+    from nlp_coder.match.decide import ranked_codes
+
+    return ranked_codes(scores)[:, 0]
+
+
+def centroid_fold(codebook: Codebook, settings: MatchSettings, codes: Sequence[str], train_texts: Sequence[str],
+                  train_labels: np.ndarray, test_vectors: np.ndarray, encode: Encode) -> np.ndarray:
+    """Top-1 code indices of the default matcher with the training passages as exemplars."""
+    from nlp_coder.match import build_matcher
+
+    examples = {c: [] for c in codes}
+    for text, label in zip(train_texts, train_labels):
+        examples[codes[label]].append(text)
+    book = replace(codebook, codes=tuple(
+        replace(c, examples=tuple(dict.fromkeys(examples[c.id]))) if c.id in examples else c
+        for c in codebook.codes))
+    matcher = build_matcher(settings).fit(book, encode)
+    columns = [matcher.codes_.index(c) for c in codes]
+    return _top1(matcher.decision_function(test_vectors)[:, columns])
+
+
+def _head(x_train: Any, y_train: np.ndarray, x_test: Any, k: int) -> np.ndarray:
+    from sklearn.linear_model import LogisticRegression
+
+    present = np.unique(y_train)
+    if len(present) < 2:
+        return np.full(x_test.shape[0], present[0] if len(present) else 0, dtype=np.int64)
+    model = LogisticRegression(C=HEAD_C, class_weight="balanced", max_iter=2000)
+    model.fit(x_train, y_train)
+    scores = np.full((x_test.shape[0], k), -np.inf)
+    scores[:, model.classes_] = model.predict_log_proba(x_test)
+    return _top1(scores)
+
+
+def lr_chars_fold(train_texts: Sequence[str], train_vectors: np.ndarray, train_labels: np.ndarray,
+                  test_texts: Sequence[str], test_vectors: np.ndarray, k: int) -> np.ndarray:
+    """Top-1 code indices of the logistic regression on [embedding, character n-grams]."""
+    from scipy.sparse import csr_matrix, hstack
+    from sklearn.feature_extraction.text import TfidfVectorizer
+
+    chars = TfidfVectorizer(analyzer="char_wb", ngram_range=(2, 5), sublinear_tf=True)
+    x_train = hstack([csr_matrix(train_vectors), chars.fit_transform(train_texts)]).tocsr()
+    x_test = hstack([csr_matrix(test_vectors), chars.transform(test_texts)]).tocsr()
+    return _head(x_train, train_labels, x_test, k)
+
+
+def finetuned_fold(trainable: Any, train_texts: Sequence[str], train_labels: np.ndarray, test_texts: Sequence[str],
+                   negatives: Sequence[str], k: int, settings: FinetuneSettings, seed: int,
+                   time_budget: float | None, progress: bool) -> tuple[np.ndarray, FinetuneRun]:
+    """Top-1 code indices of the head on the vectors of a model tuned on the training passages."""
+    from nlp_coder.learn.finetune import encode, finetune
+
+    tuned, run = finetune(trainable, train_texts, train_labels, negatives=negatives, settings=settings, seed=seed,
+                          time_budget=time_budget, progress=progress)
+    vectors = encode(tuned, [*train_texts, *test_texts], seed=seed, threads=settings.threads)
+    n = len(train_texts)
+    return _head(vectors[:n], train_labels, vectors[n:], k), run
+
+
+def _scores(method: str, truth: np.ndarray, predicted: np.ndarray, codes: Sequence[str], seconds: float,
+            note: str | None, tuning: tuple[FinetuneRun, ...] = ()) -> MethodScore:
+    from sklearn.metrics import cohen_kappa_score, precision_recall_fscore_support
+
+    labels = list(range(len(codes)))
+    kappa = float(cohen_kappa_score(truth, predicted, labels=labels)) if len(np.unique(truth)) > 1 else None
+    if kappa is not None and not math.isfinite(kappa):
+        kappa = None
+    precision, recall, _, support = precision_recall_fscore_support(truth, predicted, labels=labels,
+                                                                    zero_division=0)
+    per_code = tuple(CodeScore(c, int(support[j]), round(float(precision[j]), 4), round(float(recall[j]), 4))
+                     for j, c in enumerate(codes))
+    return MethodScore(method, None if kappa is None else round(kappa, 4), round(float((truth == predicted).mean()), 4),
+                       per_code, round(seconds, 3), note, tuning)
+
+
+def cross_validate(labelled: LabelledSet, codebook: Codebook, settings: MatchSettings, encode: Encode, *,
+                   methods: Sequence[str] = METHODS, trainable: Callable[[], Any] | None = None,
+                   finetune_settings: FinetuneSettings = DEFAULT_SETTINGS, seed: int = 0,
+                   time_budget: float | None = None, progress: bool = False,
+                   ) -> tuple[tuple[MethodScore, ...], tuple[tuple[str, ...], ...], tuple[str, ...]]:
+    """Every method's out-of-fold scores, the folds, and warnings.
+
+    Args:
+        encode: texts to frozen unit vectors.
+        trainable: gives the sentence-transformers model to fine-tune (called once, only when
+            ``fine-tuned`` is among ``methods``); None: that method is not run.
+        time_budget: seconds for all the fine-tuning: each fold gets an equal share of what is left.
+    """
+    codes = labelled.codes
+    index = {c: j for j, c in enumerate(codes)}
+    texts = [p.text for p in labelled.passages]
+    truth = np.array([index[p.code] for p in labelled.passages], dtype=np.int64)
+    groups = np.array([p.group for p in labelled.passages])
+    negatives = [t for t, _ in labelled.negatives]
+    folds = make_folds(labelled.groups, seed)
+    vectors = encode(texts)
+    warnings: list[str] = []
+    base = None
+    if "fine-tuned" in methods and trainable is not None:
+        base = trainable()
+    results = []
+    for method in methods:
+        predicted = np.full(len(texts), -1, dtype=np.int64)
+        seconds, runs, note = 0.0, [], None
+        if method == "fine-tuned" and base is None:
+            results.append(MethodScore(method, None, None, (), 0.0, "no model to fine-tune"))
+            continue
+        for number, held_out in enumerate(folds):
+            test = np.isin(groups, held_out)
+            train = ~test
+            train_texts = [texts[i] for i in np.flatnonzero(train)]
+            test_texts = [texts[i] for i in np.flatnonzero(test)]
+            start = time.perf_counter()
+            if method == FROZEN:
+                predicted[test] = centroid_fold(codebook, settings, codes, train_texts, truth[train], vectors[test],
+                                                encode)
+            elif method == "frozen-lr-chars":
+                predicted[test] = lr_chars_fold(train_texts, vectors[train], truth[train], test_texts, vectors[test],
+                                                len(codes))
+            elif method == "fine-tuned":
+                share = None
+                if time_budget is not None:
+                    share = max(0.0, time_budget - seconds) / (len(folds) - number)
+                predicted[test], run = finetuned_fold(base, train_texts, truth[train], test_texts, negatives,
+                                                      len(codes), finetune_settings, seed, share, progress)
+                runs.append(run)
+            else:
+                from nlp_coder.errors import InputError
+
+                raise InputError(f"unknown method '{method}'", "methods", f"Use {', '.join(METHODS)}", code="E130")
+            seconds += time.perf_counter() - start
+        if runs and any(r.stopped_early for r in runs):
+            note = (f"the time budget stopped the fine-tuning after {min(r.steps for r in runs)} of "
+                    f"{runs[0].planned} steps in some folds")
+            warnings.append(f"fine-tuned: {note}")
+        results.append(_scores(method, truth, predicted, codes, seconds, note, tuple(runs)))
+    return tuple(results), folds, tuple(warnings)
+
+
+def best_method(scores: Sequence[MethodScore]) -> str:
+    """The method with the highest kappa (ties: the earlier in :data:`METHODS`); the frozen
+    default when none has a kappa."""
+    ranked = [s for s in scores if s.kappa is not None]
+    if not ranked:
+        return FROZEN
+    order = {m: i for i, m in enumerate(METHODS)}
+    return min(ranked, key=lambda s: (-s.kappa, order.get(s.method, len(order)))).method  # type: ignore[operator]
+
+
+def report_text(report: LearnReport) -> str:
+    """The report as ``nlp-coder learn`` prints it."""
+    pilot = f" ({report.pilot_passages} from pilot coding)" if report.pilot_passages else ""
+    lines = [f"{report.passages} labelled passages{pilot} of {len(report.codes)} codes in {report.groups} groups"]
+    if report.too_few:
+        lines.append(f"choice: {report.choice} (the default; too few labels to compare methods)")
+        return "\n".join(lines)
+    lines.append(f"cross-validated by group, {len(report.folds)} folds (model {report.model}, seed {report.seed}):")
+    lines.append(f"  {'method':<16} {'kappa':>6} {'accuracy':>8} {'fit':>8}")
+    for m in report.methods:
+        if m.kappa is None and m.accuracy is None:
+            lines.append(f"  {m.method:<16} {'-':>6} {'-':>8} {'-':>8}  ({m.note})")
+            continue
+        kappa = f"{m.kappa:.2f}" if m.kappa is not None else "-"
+        note = f"  ({m.note})" if m.note else ""
+        lines.append(f"  {m.method:<16} {kappa:>6} {m.accuracy:>8.2f} {m.fit_seconds:>7.1f}s{note}")
+    lines.append(f"choice: {report.choice} (highest cross-validated kappa)")
+    chosen = report.method(report.choice)
+    if chosen is not None and chosen.codes:
+        width = max(len(c.code) for c in chosen.codes)
+        lines.append(f"what to expect from these suggestions ({report.choice}, cross-validated top-1 code):")
+        lines.append(f"  {'code':<{width}} {'passages':>8} {'precision':>9} {'recall':>6}")
+        for c in chosen.codes:
+            lines.append(f"  {c.code:<{width}} {c.passages:>8} {c.precision:>9.2f} {c.recall:>6.2f}")
+    return "\n".join(lines)

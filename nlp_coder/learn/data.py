@@ -1,0 +1,137 @@
+"""The labelled passages a codebook (and, optionally, pilot coding) gives to learn from.
+
+* Each codable main code's exemplars are passages labelled with the code. They come from no
+  document, so they are dealt into ``codebook-1`` ... ``codebook-F`` groups round-robin, code by
+  code in the codebook's order (``F`` is the smallest number of exemplars of a code, at most
+  :data:`CODEBOOK_GROUPS`): every group holds at least one exemplar of every code, and grouped
+  cross-validation holds out about ``1/F`` of each code's exemplars at a time.
+* Counterexamples are kept apart as negatives: fine-tuning pushes them away from every code's
+  passages; the classifiers do not use them (they are no code of their own).
+* Pilot coding (a ``.qdpx`` project or a codings CSV, read by :mod:`nlp_coder.match.train`):
+  the pilot documents are cut into fragments as the corpus is; a fragment covered (half or more)
+  by exactly one main code is a passage of that code, in the group of its document, so no
+  document is ever both trained on and tested on. Fragments with several codes or none are left
+  out (the method choice scores the top-1 code).
+
+Facet codes are not learned in this step: only the main codes.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from nlp_coder.records import Codebook, Document
+
+CODEBOOK_GROUPS = 5
+"""At most this many groups for the codebook's exemplars."""
+CODEBOOK_GROUP = "codebook-"
+"""The prefix of the codebook exemplars' groups."""
+
+
+@dataclass(frozen=True)
+class Passage:
+    """A labelled text: its code, its group for cross-validation and where it came from
+    (``codebook`` or the pilot file's path)."""
+
+    text: str
+    code: str
+    group: str
+    source: str
+
+
+@dataclass(frozen=True)
+class LabelledSet:
+    """What there is to learn from: the passages, the codes they use (codebook order), the
+    counterexamples (text, the code it is not) and what was left out, as warnings."""
+
+    passages: tuple[Passage, ...]
+    codes: tuple[str, ...]
+    negatives: tuple[tuple[str, str], ...]
+    warnings: tuple[str, ...] = ()
+
+    @property
+    def groups(self) -> tuple[str, ...]:
+        """The distinct groups, sorted."""
+        return tuple(sorted({p.group for p in self.passages}))
+
+    def counts(self) -> dict[str, int]:
+        """Passages per code, in codebook order."""
+        out = {c: 0 for c in self.codes}
+        for p in self.passages:
+            out[p.code] += 1
+        return out
+
+
+def learnable_codes(codebook: Codebook) -> tuple[str, ...]:
+    """The codable main codes (no facet), in codebook order."""
+    return tuple(c.id for c in codebook.codes if c.codable and c.facet is None)
+
+
+def _clean(text: str) -> str:
+    return " ".join(text.split())
+
+
+def codebook_passages(codebook: Codebook) -> tuple[tuple[Passage, ...], tuple[tuple[str, str], ...]]:
+    """The exemplars of the codable main codes as passages (groups as in the module doc), and
+    their counterexamples."""
+    codes = [codebook.code(c) for c in learnable_codes(codebook)]
+    examples = {c.id: list(dict.fromkeys(t for t in map(_clean, c.examples) if t)) for c in codes}
+    present = [len(v) for v in examples.values() if v]
+    folds = max(1, min(CODEBOOK_GROUPS, min(present, default=1)))
+    passages = []
+    for code in codes:
+        for i, text in enumerate(examples[code.id]):
+            passages.append(Passage(text, code.id, f"{CODEBOOK_GROUP}{i % folds + 1}", "codebook"))
+    negatives = tuple((t, c.id) for c in codes for t in dict.fromkeys(map(_clean, c.counterexamples)) if t)
+    return tuple(passages), negatives
+
+
+def pilot_passages(path: str | Path, codebook: Codebook, corpus: Sequence[Document],
+                   segment_options: object = None) -> tuple[tuple[Passage, ...], tuple[str, ...]]:
+    """The fragments of pilot coding with exactly one main code, grouped by document.
+
+    Raises:
+        InputError: as :func:`nlp_coder.match.train.read_pilot` (``E101``, ``E104``, ``E120``),
+            ``E120`` for codes the codebook lacks, ``E106`` when no fragment is left.
+    """
+    from nlp_coder.errors import InputError
+    from nlp_coder.match.train import check_codes, label_fragments, read_pilot
+    from nlp_coder.segment import segment
+
+    documents, coded = read_pilot(path, corpus)
+    check_codes(codebook, coded, str(path))
+    fragments = segment(documents, segment_options)  # type: ignore[arg-type]
+    if not fragments:
+        raise InputError("no fragments in the pilot documents", str(path), "Check the speaker options", code="E106")
+    main = set(learnable_codes(codebook))
+    passages, several = [], 0
+    for fragment, labels in zip(fragments, label_fragments(fragments, coded)):
+        own = sorted(labels & main)
+        if len(own) == 1:
+            passages.append(Passage(_clean(fragment.text), own[0], fragment.document, str(path)))
+        elif len(own) > 1:
+            several += 1
+    warnings = [f"{path}: {several} fragments with more than one code left out"] if several else []
+    if not passages:
+        raise InputError("no pilot coding covers half a fragment with one main code", str(path),
+                         "Check that the codings and the transcripts are the same text", code="E120")
+    return tuple(passages), tuple(warnings)
+
+
+def labelled_set(codebook: Codebook, *, codings: str | Path | None = None, corpus: Sequence[Document] = (),
+                 segment_options: object = None) -> LabelledSet:
+    """The codebook's passages, plus those of the pilot coding in ``codings`` when given."""
+    passages, negatives = codebook_passages(codebook)
+    warnings: tuple[str, ...] = ()
+    if codings is not None:
+        pilot, warnings = pilot_passages(codings, codebook, corpus, segment_options)
+        passages = passages + pilot
+    used = {p.code for p in passages}
+    codes = tuple(c for c in learnable_codes(codebook) if c in used)
+    missing = [c for c in learnable_codes(codebook) if c not in used]
+    if missing:
+        warnings = (*warnings, f"{len(missing)} codes have no exemplar or coded passage and are not learned: "
+                    f"{', '.join(missing[:5])}{' ...' if len(missing) > 5 else ''}")
+    return LabelledSet(passages, codes, negatives, warnings)

@@ -1,0 +1,249 @@
+"""nlp_coder.learn: the labelled passages, fine-tuning, the method choice by grouped
+cross-validation, determinism across processes, bad input, and ``nlp-coder learn``.
+
+The fast tests fine-tune a tiny BERT built here from a seeded random configuration and the fast
+model's WordPiece tokenizer (no download, a second or two per fit); one slow test runs MiniLM.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import numpy as np
+import pytest
+from click.testing import CliRunner
+from subprocess_run import same_in_two_processes
+
+import nlp_coder
+from nlp_coder.cli import main
+from nlp_coder.learn import METHODS, FinetuneSettings, learn, report_text
+from nlp_coder.learn.choose import make_folds
+from nlp_coder.learn.data import codebook_passages, labelled_set
+from nlp_coder.learn.finetune import encode, finetune
+
+REPO = Path(__file__).resolve().parent.parent
+TOKENIZER = REPO / "models" / "minilm-static-256" / "tokenizer.json"
+
+TOPICS = {
+    "money": ["The bills kept piling up and we could not pay the rent.", "I owed money on the loan every month.",
+              "Our wages never covered the electricity and the gas.", "The debt collectors rang about the payments.",
+              "I had to borrow cash to buy food before payday.", "The benefits were cut and the account went empty."],
+    "health": ["The doctor sent me to the clinic for more tests.", "My back pain got worse and the nurse came round.",
+               "I was in hospital for a week with my chest.", "The medication made me dizzy and sick.",
+               "She booked me in with the surgeon about my knee.", "The GP said my blood pressure was too high."],
+    "weather": ["It rained all week and the garden flooded.", "The snow was so deep we could not get out.",
+                "It was sunny and warm at the seaside.", "The wind blew the fence down in the storm.",
+                "A frost covered the cars every morning.", "The heat made everyone tired and grumpy."],
+}
+FAST = FinetuneSettings(steps=30, batch_size=12, per_class=4, learning_rate=1e-3, threads=1)
+
+
+def tiny_model(seed: int = 0):  # type: ignore[no-untyped-def]
+    """A two-layer BERT with random weights (seeded), as a sentence-transformers model."""
+    import tempfile
+
+    import torch
+    from sentence_transformers import SentenceTransformer
+    from transformers import BertConfig, BertModel, PreTrainedTokenizerFast
+    from transformers.utils import logging as hf_logging
+
+    hf_logging.disable_progress_bar()
+    hf_logging.set_verbosity_error()
+    tokenizer = PreTrainedTokenizerFast(tokenizer_file=str(TOKENIZER), unk_token="[UNK]", pad_token="[PAD]",
+                                        cls_token="[CLS]", sep_token="[SEP]", mask_token="[MASK]")
+    torch.manual_seed(seed)
+    config = BertConfig(vocab_size=tokenizer.backend_tokenizer.get_vocab_size(), hidden_size=32, num_hidden_layers=2,
+                        num_attention_heads=2, intermediate_size=64, max_position_embeddings=128)
+    folder = tempfile.mkdtemp(prefix="tiny-bert-")
+    BertModel(config).save_pretrained(folder)
+    tokenizer.save_pretrained(folder)
+    try:
+        from sentence_transformers.sentence_transformer.modules import Pooling, Transformer
+    except ImportError:  # sentence-transformers before 5.2
+        from sentence_transformers.models import Pooling, Transformer
+    transformer = Transformer(folder, max_seq_length=64)
+    pooling = Pooling(transformer.get_embedding_dimension() if hasattr(transformer, "get_embedding_dimension")
+                      else transformer.get_word_embedding_dimension(), "mean")
+    return SentenceTransformer(modules=[transformer, pooling], device="cpu")
+
+
+def write_codebook(folder: Path, per_code: int = 6, counterexample: bool = True) -> Path:
+    import yaml
+
+    codes = []
+    for code, texts in TOPICS.items():
+        entry = {"id": code, "name": code.title(), "definition": f"The respondent talks about {code}.",
+                 "examples": texts[:per_code]}
+        if counterexample and code == "money":
+            entry["counterexamples"] = ["I paid a visit to my sister at the weekend."]
+        codes.append(entry)
+    path = folder / "book.yaml"
+    path.write_text(yaml.safe_dump({"name": "topics", "codes": codes}, sort_keys=False), encoding="utf-8")
+    return path
+
+
+@pytest.fixture(scope="module")
+def tiny():  # type: ignore[no-untyped-def]
+    return tiny_model()
+
+
+def _cosines(vectors: np.ndarray, labels: np.ndarray) -> tuple[float, float]:
+    sims = vectors @ vectors.T
+    same = labels[:, None] == labels[None, :]
+    off = ~np.eye(len(labels), dtype=bool)
+    return float(sims[same & off].mean()), float(sims[~same].mean())
+
+
+def test_codebook_passages_are_dealt_into_groups_holding_every_code(tmp_path: Path) -> None:
+    book = nlp_coder.load_codebook(write_codebook(tmp_path, per_code=4))
+    passages, negatives = codebook_passages(book)
+    assert len(passages) == 12
+    assert {p.group for p in passages} == {"codebook-1", "codebook-2", "codebook-3", "codebook-4"}
+    for group in {p.group for p in passages}:
+        assert {p.code for p in passages if p.group == group} == set(TOPICS)
+    assert negatives == (("I paid a visit to my sister at the weekend.", "money"),)
+
+
+def test_finetuning_pulls_passages_of_a_code_together(tiny) -> None:  # type: ignore[no-untyped-def]
+    texts = [t for ts in TOPICS.values() for t in ts]
+    labels = np.repeat(np.arange(len(TOPICS)), 6)
+    before = _cosines(encode(tiny, texts), labels)
+    tuned, run = finetune(tiny, texts, labels, settings=FAST, seed=0)
+    after = _cosines(encode(tuned, texts), labels)
+    assert run.steps == FAST.steps and not run.stopped_early
+    assert after[0] > before[0]  # within a code: closer
+    assert after[1] < before[1]  # between codes: further apart
+    assert after[0] - after[1] > before[0] - before[1] + 0.1
+    assert np.array_equal(encode(tiny, texts), encode(tiny, texts))  # the base model is left as it was
+
+
+def test_time_budget_stops_the_tuning_early(tiny) -> None:  # type: ignore[no-untyped-def]
+    texts = [t for ts in TOPICS.values() for t in ts]
+    labels = np.repeat(np.arange(len(TOPICS)), 6)
+    _, run = finetune(tiny, texts, labels, settings=FinetuneSettings(steps=10_000, batch_size=12, per_class=4,
+                                                                      threads=1), time_budget=1.0)
+    assert run.stopped_early and 0 < run.steps < 10_000
+    assert run.seconds < 5
+
+
+def test_method_chosen_by_grouped_cross_validation(tmp_path: Path, tiny) -> None:  # type: ignore[no-untyped-def]
+    report = learn(["A line to code."], write_codebook(tmp_path), trainable=tiny, settings=FAST)
+    assert not report.too_few
+    assert [m.method for m in report.methods] == list(METHODS)
+    # Every group is held out exactly once, by one fold.
+    held = [g for fold in report.folds for g in fold]
+    assert sorted(held) == sorted(set(held)) and len(report.folds) == report.groups == 5
+    assert all(m.kappa is not None and -1 <= m.kappa <= 1 for m in report.methods)
+    best = max(m.kappa for m in report.methods)  # type: ignore[type-var]
+    assert report.method(report.choice).kappa == best  # type: ignore[union-attr]
+    chosen = report.method(report.choice)
+    assert [c.code for c in chosen.codes] == list(TOPICS)  # type: ignore[union-attr]
+    assert sum(c.passages for c in chosen.codes) == report.passages == 18  # type: ignore[union-attr]
+    tuned = report.method("fine-tuned")
+    assert tuned is not None and len(tuned.tuning) == 5 and all(r.steps == FAST.steps for r in tuned.tuning)
+    text = report_text(report)
+    assert f"choice: {report.choice}" in text and "what to expect" in text
+
+
+def test_folds_never_split_a_document(tmp_path: Path, tiny) -> None:  # type: ignore[no-untyped-def]
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    rows = ["document,start,end,code,coder"]
+    for d in range(4):
+        lines, offset = [], 0
+        for code, texts in TOPICS.items():
+            text = texts[d]
+            line = f"Respondent: {text}"
+            start = offset + len("Respondent: ")
+            rows.append(f"doc{d}.txt,{start},{start + len(text)},{code},ann")
+            lines.append(line)
+            offset += len(line) + 1
+        (corpus / f"doc{d}.txt").write_text("\n".join(lines) + "\n", encoding="utf-8")
+    codings = tmp_path / "codings.csv"
+    codings.write_text("\n".join(rows) + "\n", encoding="utf-8")
+    book = write_codebook(tmp_path, per_code=3)
+    labelled = labelled_set(nlp_coder.load_codebook(book), codings=codings,
+                            corpus=nlp_coder.read_corpus(corpus).documents)
+    pilot = [p for p in labelled.passages if p.source != "codebook"]
+    assert len(pilot) == 12 and {p.group for p in pilot} == {f"doc{d}.txt" for d in range(4)}
+    report = learn(corpus, book, codings=codings, trainable=tiny, settings=FAST, methods=("frozen-lr-chars",))
+    assert report.pilot_passages == 12 and report.groups == 7  # 4 documents, 3 codebook groups
+    assert len(report.folds) == 5 and sorted(g for f in report.folds for g in f) == sorted(labelled.groups)
+    assert make_folds(labelled.groups, 0) == report.folds and make_folds(labelled.groups, 1) != report.folds
+
+
+def test_too_few_labels_keep_the_frozen_default(tmp_path: Path) -> None:
+    report = learn(["A line."], write_codebook(tmp_path, per_code=2), embedder=nlp_coder.HashingEmbedder(64))
+    assert report.too_few and report.choice == "frozen-centroid" and report.methods == ()
+    assert any("too few labels" in w and "fewer than 3" in w for w in report.warnings)
+    assert "too few labels" in report_text(report)
+
+
+@pytest.mark.parametrize(("kwargs", "code"), [
+    ({"seed": -1}, "E130"), ({"seed": 1.5}, "E130"), ({"time_budget": 0}, "E130"),
+    ({"time_budget": float("nan")}, "E130"), ({"methods": ("magic",)}, "E130"), ({"methods": "fine-tuned"}, "E130"),
+    ({"codings": "no-such.csv"}, "E101"), ({"codings": 3}, "E130"), ({"model": "no-such-model"}, "E130"),
+])
+def test_bad_input_is_an_error_with_its_code(tmp_path: Path, kwargs: dict, code: str) -> None:
+    with pytest.raises(nlp_coder.NlpCoderError) as caught:
+        learn(["A line."], write_codebook(tmp_path), embedder=nlp_coder.HashingEmbedder(64),
+              methods=kwargs.pop("methods", ("frozen-centroid",)), **kwargs)
+    assert caught.value.code == code
+
+
+def test_bad_codebook_and_corpus(tmp_path: Path) -> None:
+    for corpus, book, code in [(["A line."], tmp_path / "missing.yaml", "E101"),
+                               (str(tmp_path / "missing"), write_codebook(tmp_path), "E101"),
+                               ([3], write_codebook(tmp_path), "E130")]:
+        with pytest.raises(nlp_coder.NlpCoderError) as caught:
+            learn(corpus, book, embedder=nlp_coder.HashingEmbedder(64))
+        assert caught.value.code == code
+
+
+def test_the_same_in_two_processes() -> None:
+    snippet = """
+        import hashlib, json, sys, tempfile
+        from pathlib import Path
+        import numpy as np
+        from test_learn import FAST, TOPICS, tiny_model, write_codebook
+        from nlp_coder.learn import learn
+        from nlp_coder.learn.finetune import encode, finetune
+        model = tiny_model()
+        texts = [t for ts in TOPICS.values() for t in ts]
+        tuned, _ = finetune(model, texts, np.repeat(np.arange(3), 6), settings=FAST, seed=3)
+        print(hashlib.sha256(encode(tuned, texts).tobytes()).hexdigest())
+        report = learn(["x"], write_codebook(Path(tempfile.mkdtemp())), trainable=model, settings=FAST, seed=3)
+        print(json.dumps(report.as_dict(timings=False), sort_keys=True))
+    """
+    out = same_in_two_processes(snippet, timeout=300).decode()
+    assert '"choice"' in out
+
+
+def test_learn_command_says_when_labels_are_too_few(tmp_path: Path) -> None:
+    out = tmp_path / "report.json"
+    result = CliRunner().invoke(main, ["learn", str(REPO / "corpus"), "--codebook",
+                                       str(write_codebook(tmp_path, per_code=2)), "--model", "hash-test",
+                                       "--out", str(out), "--db", str(tmp_path / "store.db")])
+    assert result.exit_code == 0, result.output
+    assert "choice: frozen-centroid" in result.output and "too few labels" in result.output
+    data = json.loads(out.read_text(encoding="utf-8"))
+    assert data["too_few"] is True and data["choice"] == "frozen-centroid"
+
+
+def test_learn_command_refuses_a_bad_time_budget(tmp_path: Path) -> None:
+    result = CliRunner().invoke(main, ["learn", str(REPO / "corpus"), "--codebook", str(write_codebook(tmp_path)),
+                                       "--time-budget", "0"])
+    assert result.exit_code == 2
+
+
+@pytest.mark.slow
+def test_minilm_learns_within_a_time_budget(tmp_path: Path) -> None:
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    report = learn(["A line."], write_codebook(tmp_path), time_budget=60, seed=0,
+                   settings=FinetuneSettings(steps=5, batch_size=12, per_class=4))
+    tuned = report.method("fine-tuned")
+    assert tuned is not None and tuned.kappa is not None and tuned.fit_seconds < 120
+    assert report.method("frozen-centroid").kappa > 0.5  # type: ignore[union-attr,operator]
+    assert report.choice in METHODS
