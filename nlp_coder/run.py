@@ -178,6 +178,7 @@ def read_and_segment(corpus: CorpusSource, options: SegmentOptions | None = None
     warnings = [*reading.warnings, *(w for d in documents for w in d.warnings)]
     segmenter = Segmenter(options)
     fragments = tuple(f for cut in segmenter.fragments_many(documents) for f in cut)
+    warnings.extend(segmenter.warnings)
     name = segmenter.name
     if not fragments:
         raise InputError("no fragments to code", _where(corpus),
@@ -310,7 +311,7 @@ def suggest(corpus: CorpusSource, codebook: CodebookSource, store_path: StoreSou
             manifest = job.manifest(documents, corpus_sha256(documents), train_parameters)
             decided = Decisions.concat(job.decided) if job.decided else None
             fragments = decided.fragments if decided is not None else ()
-            seg = Segmentation(documents, fragments, warnings, job.segmenter.name)
+            seg = Segmentation(documents, fragments, (*warnings, *job.segmenter.warnings), job.segmenter.name)
             result = SuggestResult(seg, book, decided, manifest, job.run_id, embedded=job.embedded,
                                    cached=job.cached, vectors=job.vectors(), matcher=job.matcher,
                                    cascade=job.cascade_report, training=job.training, summary=job.tally.summary())
@@ -534,6 +535,9 @@ def _parameters(seg: SegmentOptions, settings: MatchSettings, pipeline: str) -> 
         ("exclude_speakers", list(seg.exclude_speakers)),
         ("all_speakers", seg.all_speakers),
         ("interviewer_labels", list(seg.interviewer_labels)),
+        ("fillers", seg.fillers),
+        ("join", seg.join),
+        ("max_words", seg.max_words),
         ("spacy_pipeline", pipeline),
         ("threshold", settings.threshold),
         ("margin", settings.margin),

@@ -35,6 +35,28 @@ DEFAULT_INTERVIEWER_LABELS: tuple[str, ...] = (
 )
 
 _WORD = re.compile(r"\w+(?:['’]\w+)*")
+
+#: Words that do not count as words for ``min_words``: hesitation fillers and backchannels, per
+#: language (lower case; a word is a run of letters and digits, so "mm-hmm" is "mm" + "hmm" and
+#: "uh-huh" is "uh" + "huh"). Left out on purpose, because they also carry content: "yes", "no"
+#: (answers), "like", "right", "well", "so", "sure", "alright", "I see" (see docs/transcripts.md).
+FILLERS: dict[str, frozenset[str]] = {
+    "en": frozenset({
+        "um", "umm", "uhm", "uh", "uhh", "er", "erm", "ah", "eh", "oh", "hm", "hmm", "mm", "mmm", "mhm",
+        "huh", "yeah", "yeh", "yep", "yup", "okay", "ok",
+    }),
+}
+
+#: Words that open a sentence continuing the one before (lower case): with ``join``, such a
+#: sentence joins a short previous sentence of the same paragraph.
+CONTINUATIONS: dict[str, frozenset[str]] = {
+    "en": frozenset({"and", "but", "so", "because", "cause", "'cause", "cos", "or"}),
+}
+
+#: The default ``max_words``: the default model reads 256 word pieces, and English speech runs at
+#: about 1.2-1.3 word pieces per word (measured on AnnoMI, benchmarks/reading.py), so 200 words
+#: fit with room for long words and punctuation.
+DEFAULT_MAX_WORDS = 200
 # Bracketed annotations such as "[laughs]" or "(pause)": a sentence boundary never falls inside.
 _ANNOTATION = re.compile(r"\[[^\]\n]{1,60}\]|\([^)\n]{1,60}\)")
 
@@ -52,6 +74,15 @@ class SegmentOptions:
         exclude_speakers: never code these speakers.
         interviewer_labels: labels recognised as the interviewer.
         all_speakers: code every speaker, the interviewer too.
+        fillers: the language of the filler list (:data:`FILLERS`) whose words do not count for
+            ``min_words``, or ``none`` to count every word.
+        join: join a sentence that does not stand alone to its neighbour in the same paragraph:
+            one that ends without sentence punctuation when the next starts in lower case, and
+            one that starts with a continuing conjunction ("And", "But", "So", "Because") when
+            the sentence before it has fewer than ``2 * min_words`` words.
+        max_words: fragments longer than this many words are cut into consecutive windows of at
+            most this many words (at sentence boundaries where possible), never truncated; each
+            cut is reported. ``0`` cuts nothing.
     """
 
     unit: str = "sentence"
@@ -63,6 +94,9 @@ class SegmentOptions:
     interviewer_labels: tuple[str, ...] = DEFAULT_INTERVIEWER_LABELS
     all_speakers: bool = False
     pipeline: str = "auto"
+    fillers: str = "en"
+    join: bool = True
+    max_words: int = DEFAULT_MAX_WORDS
 
     def __post_init__(self) -> None:
         if self.unit not in ("sentence", "turn", "window"):
@@ -71,10 +105,46 @@ class SegmentOptions:
             raise InputError("window and stride must be at least 1", "--window/--stride", code="E130")
         if self.min_words < 0:
             raise InputError("min-words cannot be negative", "--min-words", code="E130")
+        if self.max_words < 0:
+            raise InputError("max-words cannot be negative", "--max-words", code="E130")
+        if self.fillers != "none" and self.fillers not in FILLERS:
+            raise InputError(f"no filler list for '{self.fillers}'", "--fillers",
+                             f"Use one of: {', '.join(sorted(FILLERS))}, or none", code="E130")
 
 
-def word_count(text: str) -> int:
-    return len(_WORD.findall(text))
+def word_count(text: str, fillers: str = "none") -> int:
+    """Words in ``text``; with ``fillers`` (a language of :data:`FILLERS`), fillers and
+    backchannels are not counted."""
+    words = _WORD.findall(text)
+    if fillers == "none":
+        return len(words)
+    skip = FILLERS[fillers]
+    return sum(1 for w in words if w.lower() not in skip)
+
+
+@dataclass(frozen=True)
+class SegmentStats:
+    """What segmenting a document did beyond finding sentences.
+
+    Attributes:
+        sentences: sentences found in the coded turns.
+        filler_only: sentences made only of fillers and backchannels (merged or skipped).
+        merged: sentences joined to a neighbour (short ones, filler-only ones, and with ``join``
+            those that do not stand alone).
+        joined: of ``merged``, those joined because they do not stand alone.
+        skipped: sentences, turns or windows not coded because they are too short.
+        cut: fragments longer than ``max_words`` that were cut into windows.
+    """
+
+    sentences: int = 0
+    filler_only: int = 0
+    merged: int = 0
+    joined: int = 0
+    skipped: int = 0
+    cut: int = 0
+
+    def __add__(self, other: SegmentStats) -> SegmentStats:
+        return SegmentStats(*(a + b for a, b in zip(dataclasses.astuple(self), dataclasses.astuple(other))))
 
 
 def is_interviewer(speaker: str | None, labels: Sequence[str] = DEFAULT_INTERVIEWER_LABELS) -> bool:
@@ -203,21 +273,40 @@ def segment_document(doc: Document, options: SegmentOptions, nlp: Any | None) ->
 def segment_documents(docs: Sequence[Document], options: SegmentOptions, nlp: Any | None) -> list[list[Fragment]]:
     """The fragments of each document, as :func:`segment_document` cuts them, with one pass of
     the pipeline over all of them (many short documents cost less together than one by one)."""
-    out: list[list[Fragment]] = [[] for _ in docs]
+    return [fragments for fragments, _ in cut_documents(docs, options, nlp)]
+
+
+def cut_documents(docs: Sequence[Document], options: SegmentOptions,
+                  nlp: Any | None) -> list[tuple[list[Fragment], SegmentStats]]:
+    """:func:`segment_documents`, with what was merged, skipped and cut in each document."""
+    out: list[tuple[list[Fragment], SegmentStats]] = [([], SegmentStats()) for _ in docs]
     talk: list[tuple[int, Document, list[Turn]]] = []
     for k, doc in enumerate(docs):
         coded = _coded_turns(doc, options)
         if doc.presegmented:
-            out[k] = _table_fragments(doc, coded)
+            out[k] = (_table_fragments(doc, coded), SegmentStats())
         else:
             talk.append((k, doc, [turn for turn in doc.turns if turn.index in coded]))
     for (k, doc, turns), spans in zip(talk, _sentences([(doc, turns) for _, doc, turns in talk], nlp)):
-        out[k] = [
-            _fragment(doc, turn, f"{doc.id}#{turn.index + 1}.{n}", start, end)
-            for turn in turns
-            for n, (start, end) in enumerate(_units(doc.text, spans[turn.index], options), start=1)
-        ]
+        fragments: list[Fragment] = []
+        stats = SegmentStats()
+        for turn in turns:
+            units, turn_stats = _units(doc.text, spans[turn.index], options)
+            stats += turn_stats
+            fragments.extend(_fragment(doc, turn, f"{doc.id}#{turn.index + 1}.{n}", start, end)
+                             for n, (start, end) in enumerate(units, start=1))
+        out[k] = (fragments, stats)
     return out
+
+
+def cut_warning(doc_id: str, stats: SegmentStats, options: SegmentOptions) -> str | None:
+    """The one line that reports a document's fragments cut into windows (None when none was)."""
+    if not stats.cut:
+        return None
+    noun = {"sentence": "fragment", "turn": "turn", "window": "window"}[options.unit]
+    n = stats.cut
+    return (f"{doc_id}: {n} {noun}{'s' if n != 1 else ''} longer than {options.max_words} words "
+            f"{'were' if n != 1 else 'was'} cut into windows of at most {options.max_words} words (max_words)")
 
 
 def fragment_spans(fragments: Sequence[Fragment]) -> list[tuple[str, int, int, int]]:
@@ -369,14 +458,22 @@ def _keep_annotations_whole(text: str, starts: list[int]) -> list[int]:
     return sorted(moved)
 
 
-def _units(text: str, groups: list[list[Span]], options: SegmentOptions) -> list[tuple[int, int]]:
+def _units(text: str, groups: list[list[Span]], options: SegmentOptions) -> tuple[list[tuple[int, int]], SegmentStats]:
     sentences = [s for group in groups for s in group]
     if not sentences:
-        return []
+        return [], SegmentStats()
+    fillers, min_words = options.fillers, options.min_words
+    filler_only = 0
+    if fillers != "none":
+        filler_only = sum(1 for s in sentences
+                          if word_count(text[s.start:s.end]) and not word_count(text[s.start:s.end], fillers))
+    merged = joined = skipped = 0
+    units: list[tuple[int, int]]
     if options.unit == "turn":
-        start, end = sentences[0].start, sentences[-1].end
-        return [(start, end)] if word_count(text[start:end]) >= options.min_words else []
-    if options.unit == "window":
+        whole = [(sentences[0].start, sentences[-1].end)]
+        units = [(a, b) for a, b in whole if word_count(text[a:b], fillers) >= min_words]
+        skipped = len(whole) - len(units)
+    elif options.unit == "window":
         size, stride = options.window, options.stride
         last = max(len(sentences) - size, 0)
         windows = []
@@ -385,34 +482,120 @@ def _units(text: str, groups: list[list[Span]], options: SegmentOptions) -> list
             windows.append((chunk[0].start, chunk[-1].end))
         if windows and windows[-1][1] != sentences[-1].end:
             windows.append((sentences[max(len(sentences) - size, 0)].start, sentences[-1].end))
-        return [(a, b) for a, b in windows if word_count(text[a:b]) >= options.min_words]
+        units = [(a, b) for a, b in windows if word_count(text[a:b], fillers) >= min_words]
+        skipped = len(windows) - len(units)
+    else:
+        units = []
+        for group in groups:
+            spans = [(s.start, s.end) for s in group]
+            if options.join:
+                spans, n = _join(text, spans, options)
+                joined += n
+            kept, n = _merge_short(text, spans, min_words, fillers)
+            units.extend(kept)
+            skipped += n
+        merged = len(sentences) - len(units) - skipped
     out: list[tuple[int, int]] = []
-    for group in groups:
-        out.extend(_merge_short(text, group, options.min_words))
-    return out
+    cut = 0
+    for a, b in units:
+        pieces = _windows(text, a, b, [s.start for s in sentences if a < s.start < b], options.max_words)
+        cut += len(pieces) > 1
+        out.extend(pieces)
+    return out, SegmentStats(len(sentences), filler_only, merged, joined, skipped, cut)
 
 
-def _merge_short(text: str, sentences: list[Span], min_words: int) -> list[tuple[int, int]]:
-    """Merge sentences shorter than ``min_words`` into the next sentence of the same span, or
-    into the previous one at the span's end; a span of only short sentences is kept if they
-    reach ``min_words`` together, else skipped."""
+# A sentence that ends a thought: sentence-final punctuation, maybe closed by quotes or brackets
+# (an ellipsis trails off: it does not end one).
+_ENDS_SENTENCE = re.compile(r"(?<!\.\.)[.!?][\"'”’)\]]*\s*$")
+
+
+def _join(text: str, spans: list[tuple[int, int]], options: SegmentOptions) -> tuple[list[tuple[int, int]], int]:
+    """Join sentences that do not stand alone to the one before (``SegmentOptions.join``): after
+    a sentence that ends without sentence punctuation (or trails off in "..."), one that starts
+    in lower case; after a
+    sentence of fewer than ``2 * min_words`` words, one that starts with a continuing conjunction."""
+    continuations = CONTINUATIONS.get(options.fillers, CONTINUATIONS["en"])
+    out: list[tuple[int, int]] = []
+    joined = 0
+    for a, b in spans:
+        if out:
+            pa, pb = out[-1]
+            current = text[a:b]
+            first = _WORD.search(current)
+            opener = current[:first.end()].lstrip("\"'“‘([ ").lower() if first else ""
+            mid_clause = _ENDS_SENTENCE.search(text[pa:pb]) is None and current[:1].islower()
+            continuing = (opener in continuations
+                          and word_count(text[pa:pb], options.fillers) < 2 * options.min_words)
+            if mid_clause or continuing:
+                out[-1] = (pa, b)
+                joined += 1
+                continue
+        out.append((a, b))
+    return out, joined
+
+
+def _merge_short(text: str, spans: list[tuple[int, int]], min_words: int,
+                 fillers: str = "none") -> tuple[list[tuple[int, int]], int]:
+    """Merge sentences shorter than ``min_words`` (fillers not counted) into the next sentence
+    of the same span, or into the previous one at the span's end; a span of only short
+    sentences is kept if they reach ``min_words`` together, else skipped. Returns the units and
+    the number of sentences skipped."""
     out: list[tuple[int, int]] = []
     pending: int | None = None
     pending_end = 0
-    for sentence in sentences:
-        if word_count(text[sentence.start:sentence.end]) < min_words:
+    waiting = 0
+    for start, end in spans:
+        if word_count(text[start:end], fillers) < min_words:
             if pending is None:
-                pending = sentence.start
-            pending_end = sentence.end
+                pending = start
+            pending_end = end
+            waiting += 1
             continue
-        out.append((pending if pending is not None else sentence.start, sentence.end))
-        pending = None
+        out.append((pending if pending is not None else start, end))
+        pending, waiting = None, 0
     if pending is not None:
         if out:
             out[-1] = (out[-1][0], pending_end)
-        elif word_count(text[pending:pending_end]) >= min_words:
+        elif word_count(text[pending:pending_end], fillers) >= min_words:
             out.append((pending, pending_end))
-    return out
+        else:
+            return out, waiting
+    return out, 0
+
+
+_CLAUSE_END = re.compile(r"[,;:–—]\s*$")
+
+
+def _windows(text: str, start: int, end: int, breaks: Sequence[int], max_words: int) -> list[tuple[int, int]]:
+    """``text[start:end]`` as consecutive windows of at most ``max_words`` words (every word
+    counts here: the model reads fillers too). Windows start at a sentence start (``breaks``)
+    where one fits; a sentence longer than ``max_words`` is cut into even parts, after a comma
+    or semicolon near the cut where there is one."""
+    if not max_words:
+        return [(start, end)]
+    words = [(m.start(), m.end()) for m in _WORD.finditer(text, start, end)]
+    n = len(words)
+    if n <= max_words:
+        return [(start, end)]
+    starts = {next((k for k, (a, _) in enumerate(words) if a >= brk), n): brk for brk in breaks}
+    firsts = sorted(set(starts) - {0, n})
+    cuts: list[int] = []
+    i = 0
+    while n - i > max_words:
+        fitting = [k for k in firsts if i < k <= i + max_words]
+        if fitting:
+            i = fitting[-1]
+        else:
+            stop = next((k for k in firsts if k > i), n)
+            size = -(-(stop - i) // -(-(stop - i) // max_words))  # even parts of the long sentence
+            target = i + size
+            near = [k for k in range(max(i + 1, target - size // 4), min(target + size // 4, i + max_words) + 1)
+                    if k < n and _CLAUSE_END.search(text[words[k - 1][0]:words[k][0]])]
+            i = min(near, key=lambda k: (abs(k - target), k)) if near else target
+        cuts.append(i)
+    bounds = [start] + [starts.get(k, words[k][0]) for k in cuts]
+    ends = [len(text[:b].rstrip()) for b in bounds[1:]] + [end]
+    return list(zip(bounds, ends))
 
 
 class Segmenter:
@@ -420,7 +603,8 @@ class Segmenter:
 
     A document is cut again only when its text, turns, attributes, the segmentation options,
     the spaCy pipeline (package and version) or nlp_coder's version changed; spaCy is loaded
-    only when some document needs cutting.
+    only when some document needs cutting. ``warnings`` collects one line per document whose
+    fragments were cut into windows (:func:`cut_warning`), from the cache too.
     """
 
     def __init__(self, options: SegmentOptions, store: Store | None = None) -> None:
@@ -429,6 +613,7 @@ class Segmenter:
         self.nlp: object | None = None
         self.pipeline: str | None = None
         self._options = dataclasses.asdict(options)
+        self.warnings: list[str] = []
 
     @functools.cached_property
     def _identity(self) -> str:
@@ -460,7 +645,11 @@ class Segmenter:
             hit = self.store.cached_segmentation(key) if self.store is not None else None
             if hit is not None:
                 self.pipeline = self.pipeline or hit[0]
-                out[k] = fragments_from_spans(doc, orjson.loads(hit[1]))
+                cached = orjson.loads(hit[1])
+                spans, stats = ((cached["spans"], SegmentStats(**cached["stats"])) if isinstance(cached, dict)
+                                else (cached, SegmentStats()))
+                out[k] = fragments_from_spans(doc, spans)
+                self._note(doc, stats)
             else:
                 todo.append((k, key))
         if todo:
@@ -468,10 +657,17 @@ class Segmenter:
                 self.nlp = load_pipeline(self.options.pipeline)
             name = pipeline_name(self.nlp)
             self.pipeline = self.pipeline or name
-            cut = segment_documents([docs[k] for k, _ in todo], self.options, self.nlp)
-            for (k, _), fragments in zip(todo, cut):
+            cut = cut_documents([docs[k] for k, _ in todo], self.options, self.nlp)
+            for (k, _), (fragments, stats) in zip(todo, cut):
                 out[k] = fragments
+                self._note(docs[k], stats)
             if self.store is not None:
-                self.store.save_segmentation([(key, name, orjson.dumps(fragment_spans(fragments)))
-                                              for (_, key), fragments in zip(todo, cut)])
+                self.store.save_segmentation([
+                    (key, name, orjson.dumps({"spans": fragment_spans(fragments), "stats": dataclasses.asdict(stats)}))
+                    for (_, key), (fragments, stats) in zip(todo, cut)])
         return out
+
+    def _note(self, doc: Document, stats: SegmentStats) -> None:
+        warning = cut_warning(doc.id, stats, self.options)
+        if warning is not None:
+            self.warnings.append(warning)

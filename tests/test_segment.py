@@ -211,3 +211,77 @@ def test_a_pipeline_is_loaded_once_per_process() -> None:
     # Loading spaCy's trained pipeline takes about a second; segmenting each group of documents
     # must not pay it again.
     assert load_pipeline("auto") is load_pipeline("auto") and load_pipeline("blank") is load_pipeline("blank")
+
+
+def test_fillers_and_backchannels_do_not_count_as_words(blank) -> None:
+    from nlp_coder.segment import FILLERS, word_count
+
+    assert {"um", "uh", "er", "erm", "hmm", "mm", "yeah", "okay"} <= FILLERS["en"]
+    assert not {"yes", "no", "like", "right", "well", "so"} & FILLERS["en"]  # they carry content
+    assert word_count("Um, yeah, mm-hmm, uh-huh.", "en") == 0 and word_count("Um, yeah, mm-hmm.") == 4
+    doc = _doc([("P1", "Um, yeah, yeah, yeah. I went to the office on Monday."), ("P1", "Okay, I see."),
+                ("P1", "Uh, um, erm. Yeah.")])
+    fragments = segment([doc], SegmentOptions(pipeline="blank"), nlp=blank)
+    # the filler-only sentence merges into the next one; turns of fillers and backchannels are not coded
+    assert _texts(fragments) == ["Um, yeah, yeah, yeah. I went to the office on Monday."]
+    counted = segment([doc], SegmentOptions(fillers="none"), nlp=blank)
+    assert "Okay, I see." in _texts(counted) and "Uh, um, erm. Yeah." in _texts(counted)
+    with pytest.raises(InputError):
+        SegmentOptions(fillers="xx")
+
+
+class _Splitter:
+    """A stand-in pipeline that breaks sentences after every '|' (so tests choose the boundaries)."""
+
+    def pipe(self, texts, batch_size=256):  # noqa: ARG002 - the pipeline's signature
+        for text in texts:
+            starts = [0] + [i + 1 for i, ch in enumerate(text) if ch == "|" and i + 1 < len(text)]
+            yield type("Doc", (), {"sents": [type("Sent", (), {"start_char": s})() for s in starts]})()
+
+
+def test_fragments_that_do_not_stand_alone_join_their_neighbour(blank) -> None:
+    said = "When the problem arrived |there was nobody at all. It was bad. And then it got worse. " \
+           "But I coped with it in the end, really I did."
+    doc = _doc([("P1", said)])
+    # a sentence that ends mid-clause takes the lower-case one after it
+    split = segment([doc], SegmentOptions(min_words=0), nlp=_Splitter())
+    assert _texts(split) == ["When the problem arrived |there was nobody at all. It was bad. And then it got worse. "
+                             "But I coped with it in the end, really I did."]
+    assert _texts(segment([doc], SegmentOptions(min_words=0, join=False), nlp=_Splitter())) == [
+        "When the problem arrived |", "there was nobody at all. It was bad. And then it got worse. But I coped "
+        "with it in the end, really I did."]
+    # a conjunction continues a short sentence before it, not a long one
+    fragments = segment([doc], SegmentOptions(), nlp=blank)
+    assert _texts(fragments) == ["When the problem arrived |there was nobody at all.",
+                                 "It was bad. And then it got worse.", "But I coped with it in the end, really I did."]
+    assert _texts(segment([doc], SegmentOptions(join=False), nlp=blank))[1:3] == ["It was bad.",
+                                                                                  "And then it got worse."]
+    for f in fragments:
+        assert doc.text[f.start:f.end] == f.text
+
+
+def test_long_turns_are_cut_into_windows_and_reported(blank) -> None:
+    from nlp_coder.segment import Segmenter, cut_documents
+    from nlp_coder.store import Store
+
+    long_sentence = " ".join(f"w{i}," if i % 40 == 39 else f"w{i}" for i in range(250)) + "."
+    doc = _doc([("P1", "It started with a letter. " + long_sentence), ("P1", "A short turn of words.")], "long.txt")
+    options = SegmentOptions(unit="turn", max_words=100, pipeline="blank")
+    [(fragments, stats)] = cut_documents([doc], options, blank)
+    # the sentence before the long one is its own window; the long sentence is cut in three even parts
+    assert stats.cut == 1 and len(fragments) == 5
+    assert all(doc.text[f.start:f.end] == f.text for f in fragments)
+    # nothing is lost: the windows cover the turn, word for word
+    assert " ".join(f.text for f in fragments[:4]).split() == ("It started with a letter. " + long_sentence).split()
+    assert fragments[0].text == "It started with a letter." and fragments[1].text.endswith(",")
+    assert max(len(f.text.split()) for f in fragments) <= 100
+    with Store.in_memory() as store:
+        first = Segmenter(options, store)
+        assert [f.text for f in first.fragments_many([doc])[0]] == _texts(fragments)
+        assert first.warnings == ["long.txt: 1 turn longer than 100 words was cut into windows of at most 100 words "
+                                  "(max_words)"]
+        again = Segmenter(options, store)  # from the cache: the same warning
+        again.fragments_many([doc])
+        assert again.warnings == first.warnings
+        assert Segmenter(SegmentOptions(unit="turn", pipeline="blank"), store).key(doc) != first.key(doc)
+    assert len(segment([doc], SegmentOptions(unit="turn", max_words=0), nlp=blank)) == 2
