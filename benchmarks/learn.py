@@ -77,8 +77,8 @@ def run(speaker: str, k: int, seeds: Sequence[int], settings: FinetuneSettings, 
             row["fine-tuned"], row["fine-tuned s"] = kappa(truth, predicted), tuning.seconds
             if choose:
                 start = time.perf_counter()
-                report = learn([""], book, seed=seed, store=store, embedder=embedder, trainable=trainable,
-                               settings=settings)
+                report = learn(["(the codebook alone)"], book, seed=seed, store=store, embedder=embedder,
+                               trainable=trainable, settings=settings)
                 row["choice"] = report.choice
                 row["choice cv"] = {m.method: m.kappa for m in report.methods}
                 row["choice s"] = time.perf_counter() - start

@@ -210,9 +210,10 @@ def finetune(base: Any, texts: Sequence[str], labels: Sequence[int], *, negative
         prepare = getattr(model, "preprocess", None) or model.tokenize  # preprocess: sentence-transformers 5.2+
         done, losses, stopped = 0, [], False
         try:
+            last = 0.0  # seconds of the last step: the cost of the next
             for _ in range(settings.steps):
-                elapsed = time.perf_counter() - start
-                if time_budget is not None and done and elapsed + elapsed / done > time_budget:
+                began = time.perf_counter()
+                if time_budget is not None and done and began - start + last > time_budget:
                     stopped = True
                     break
                 batch, extra = draw_batch(y, rng, settings, len(negatives))
@@ -232,6 +233,7 @@ def finetune(base: Any, texts: Sequence[str], labels: Sequence[int], *, negative
                 optimiser.step()
                 losses.append(float(loss.detach()))
                 done += 1
+                last = time.perf_counter() - began
                 if bar is not None:
                     bar.update(1)
         finally:
