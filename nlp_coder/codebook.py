@@ -67,7 +67,9 @@ def _to_nodes(node: yaml.Node, scalars: yaml.constructor.SafeConstructor) -> _No
     except yaml.constructor.ConstructorError:
         raise _Problem(line, f"the value {_snippet(node.value)!r} has the tag {_snippet(node.tag)!r}, which is not "
                        "allowed in a codebook", "Remove the tag (the text after '!')") from None
-    except (ValueError, OverflowError) as error:  # a date such as 2024-13-45, an integer of 5,000 digits
+    except (ValueError, OverflowError, TypeError, AttributeError) as error:
+        # A date such as 2024-13-45, an integer of 5,000 digits; PyYAML's timestamp constructor
+        # fails with AttributeError on a value tagged !!timestamp that is not one.
         raise _Problem(line, f"the value {_snippet(node.value)!r} cannot be read ({_snippet(str(error))})",
                        "Put it in quotes to keep it as text") from None
 

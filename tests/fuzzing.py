@@ -29,6 +29,7 @@ import struct
 import sys
 import time
 import traceback
+import warnings
 import zipfile
 from collections import Counter
 from collections.abc import Callable, Iterable
@@ -433,7 +434,8 @@ def _members(data: bytes) -> list[tuple[str, bytes]]:
 
 def _pack(members: Iterable[tuple[str, bytes]], method: int = zipfile.ZIP_DEFLATED) -> bytes:
     out = io.BytesIO()
-    with zipfile.ZipFile(out, "w", method) as archive:
+    with warnings.catch_warnings(), zipfile.ZipFile(out, "w", method) as archive:
+        warnings.simplefilter("ignore")  # duplicate names are one of the mutations
         for name, data in members:
             archive.writestr(zipfile.ZipInfo(name, date_time=(2024, 1, 1, 0, 0, 0)), data, compress_type=method)
     return out.getvalue()

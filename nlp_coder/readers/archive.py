@@ -46,6 +46,9 @@ def read_zip(data: bytes, where: str, *, code: str, fix: str,
     """
     try:
         archive = zipfile.ZipFile(io.BytesIO(data))
+    except NotImplementedError as error:  # a zip format version zipfile does not read
+        raise InputError(f"is a zip archive that cannot be read ({_reason(error)})", where,
+                         "Save it again with ordinary (Deflate) compression", code="E104") from None
     except _BROKEN as error:
         raise InputError(f"{broken} ({_reason(error)})", where, fix, code=code) from None
     out: list[tuple[str, bytes]] = []

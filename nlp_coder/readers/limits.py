@@ -40,10 +40,11 @@ MAX_JSON_DEPTH = 64
 a suggest record). The rows nlp_coder reads are flat or nested two levels; deeper values are
 refused before they are turned into text."""
 
-MAX_YAML_NODES = 500_000
+MAX_YAML_NODES = 200_000
 """Most YAML values (scalars, lists, mappings) a codebook may hold once its aliases (``*name``)
 are expanded. Counted before anything is expanded, so an "alias bomb" (a few lines whose aliases
-expand to billions of values) is refused at once. About 100 times the largest real codebook."""
+expand to billions of values) is refused at once. A codebook of 1,000 codes with ten quotes each
+holds about 30,000."""
 
 MAX_YAML_ALIASES = 1_000
 """Most aliases (``*name``) a codebook may use. Codebooks rarely use any; write the values out
