@@ -29,7 +29,7 @@ from nlp_coder.export.tables import Summary, Tally, decision_lines, decision_rec
 from nlp_coder.match.cascade import CascadeOptions, CascadeReport
 from nlp_coder.match.decide import Decisions
 from nlp_coder.match.matcher import CodebookMatcher, build_matcher, codebook_texts
-from nlp_coder.match.settings import resolve_settings
+from nlp_coder.match.settings import AUTO_THRESHOLD, resolve_settings
 from nlp_coder.progress import RunProgress
 from nlp_coder.readers import CorpusReading, read_corpus_report
 from nlp_coder.records import Codebook, Document, Fragment, FragmentResult, MatchSettings, RunManifest
@@ -261,7 +261,8 @@ def suggest(corpus: CorpusSource, codebook: CodebookSource, store_path: StoreSou
     segment_options = segment_options or SegmentOptions()
     options = options or SuggestOptions()
     book = codebook if isinstance(codebook, Codebook) else load_codebook(codebook)
-    settings = match_settings(book, options)
+    auto = options.threshold == AUTO_THRESHOLD  # fitted once the codebook is embedded (_fit_threshold)
+    settings = match_settings(book, replace(options, threshold=None) if auto else options)
     if options.train_from is not None and options.cascade is not None:
         raise InputError("--train-from and --cascade cannot be combined", "--train-from",
                          "Leave out --cascade when training on pilot coding", code="E131")
@@ -283,6 +284,7 @@ def suggest(corpus: CorpusSource, codebook: CodebookSource, store_path: StoreSou
         job = _SuggestJob(store, book, settings, options, segment_options, embedder,
                           fast_embedder if cascade is not None else None, cascade, sink, keep_results)
         job.frozen = frozen
+        notes = (_fit_threshold(job),) if auto else ()
         bar = RunProgress(progress, documents, f"coding with {embedder.model_id}")
         try:
             known: dict[str, list[Fragment]] = {}
@@ -314,7 +316,8 @@ def suggest(corpus: CorpusSource, codebook: CodebookSource, store_path: StoreSou
             seg = Segmentation(documents, fragments, (*warnings, *job.segmenter.warnings), job.segmenter.name)
             result = SuggestResult(seg, book, decided, manifest, job.run_id, embedded=job.embedded,
                                    cached=job.cached, vectors=job.vectors(), matcher=job.matcher,
-                                   cascade=job.cascade_report, training=job.training, summary=job.tally.summary())
+                                   cascade=job.cascade_report, training=job.training,
+                                   summary=replace(job.tally.summary(), notes=notes))
             if finish is not None:  # the outputs: a run whose output could not be written has failed
                 finish(result)
             store.finish_run(job.run_id, manifest)
@@ -325,6 +328,21 @@ def suggest(corpus: CorpusSource, codebook: CodebookSource, store_path: StoreSou
         finally:
             bar.close()
     return result
+
+
+def _fit_threshold(job: _SuggestJob) -> str:
+    """Resolve ``--threshold auto``: the threshold fitted to the codebook's exemplars
+    (:func:`nlp_coder.analyses.sensitivity.recommend_threshold`), recorded in the manifest's
+    ``settings_from``; returns the line that says which value was chosen."""
+    from nlp_coder.analyses.sensitivity import recommend_threshold
+
+    advice = recommend_threshold(job.book, job.codebook_vectors(job.embedder), job.settings)
+    if advice is None:
+        raise InputError("--threshold auto needs a code with at least 3 exemplars", "--threshold",
+                         "Add exemplars, or give a number", code="E130")
+    origin = {**dict(job.settings.origin), "threshold": advice.origin}
+    job.settings = replace(job.settings, threshold=advice.threshold, origin=tuple(origin.items()))
+    return f"threshold {advice.threshold:g} (--threshold auto): {advice.evidence}"
 
 
 def _by_size(documents: Sequence[Document], first: int, rest: int) -> Iterator[list[Document]]:

@@ -13,7 +13,10 @@ On the main codes of a coded corpus it measures:
   is above its threshold, and the second is within twice the margin of it);
 * **boundary fragments**: for each competing pair, the fragments with the smallest gap between
   the two;
-* **recommendations** with their evidence: sharpen a boundary, merge, split, add exemplars.
+* **recommendations** with their evidence: sharpen a boundary, merge, split, add exemplars;
+* **a recommended threshold** (:func:`recommend_threshold`), from the exemplars' own scores: the
+  median over codes of the score that 90 % of a code's exemplars reach when each is left out of
+  its code (``suggest --threshold auto`` uses it).
 
 Everything is computed from vectors already in the project store's cache, with fixed seeds: the
 same input gives the same report.
@@ -32,7 +35,7 @@ import numpy as np
 from nlp_coder.errors import InputError
 from nlp_coder.match.decide import best_and_rivals, ranked_codes
 from nlp_coder.match.matcher import CodebookMatcher, build_matcher
-from nlp_coder.records import Code, Codebook, FragmentResult
+from nlp_coder.records import Code, Codebook, FragmentResult, MatchSettings
 
 if TYPE_CHECKING:
     from nlp_coder.embed.protocol import Embedder
@@ -85,6 +88,68 @@ class ModelComparison:
 
 
 @dataclass(frozen=True)
+class ThresholdAdvice:
+    """A threshold fitted to the codebook, with its evidence.
+
+    Attributes:
+        threshold: the recommended threshold (two decimals).
+        quantile: the share of each code's exemplars left below their code's threshold.
+        per_code: each code's leave-one-out threshold (codes with at least 3 exemplars).
+        evidence: one sentence saying how it was found.
+    """
+
+    threshold: float
+    quantile: float
+    per_code: tuple[tuple[str, float], ...]
+    evidence: str
+
+    @property
+    def origin(self) -> str:
+        """How a run records where the threshold came from (``settings_from``)."""
+        return f"auto (exemplar leave-one-out, q={self.quantile:g}, median of {len(self.per_code)} codes)"
+
+
+def recommend_threshold(codebook: Codebook, lookup: dict[str, np.ndarray], settings: MatchSettings,
+                        quantile: float | None = None) -> ThresholdAdvice | None:
+    """The threshold at which the codebook's own exemplars would be coded.
+
+    Each exemplar of a main code is scored against its code's centroid without it, blended with
+    the definition as the matcher does (:func:`nlp_coder.analyses.methods.loo_thresholds`); a
+    code's threshold is the ``quantile`` of those scores (0.1: 90 % of its exemplars reach it),
+    and the recommendation is the median over codes, rounded to two decimals. None when no code
+    has three exemplars.
+
+    Args:
+        codebook: the codebook.
+        lookup: vectors of its texts (exemplars and definitions), as the matcher was fitted on.
+        settings: the run's settings (their definition weight).
+        quantile: default :data:`nlp_coder.analyses.methods.LOO_QUANTILE`.
+    """
+    from nlp_coder.analyses.methods import LOO_QUANTILE, TrainingSet, loo_thresholds
+    from nlp_coder.match.matcher import definition_text
+
+    quantile = LOO_QUANTILE if quantile is None else quantile
+    codes = [codebook.codes[j] for j in _main_codable(codebook) if len(codebook.codes[j].examples) >= 3]
+    if not codes:
+        return None
+    texts = [e for c in codes for e in c.examples]
+    dims = len(next(iter(lookup.values())))
+    definitions = np.stack([lookup[definition_text(c)] if c.definition else np.zeros(dims, np.float32)
+                            for c in codes])
+    train = TrainingSet(codebook=codebook, codes=tuple(c.id for c in codes), texts=tuple(texts),
+                        labels=np.array([j for j, c in enumerate(codes) for _ in c.examples], dtype=np.int64),
+                        vectors=np.stack([lookup[t] for t in texts]), contexts=np.zeros((len(texts), dims)),
+                        definitions=definitions, settings=settings,
+                        encode=lambda _: np.zeros((0, dims)))
+    per_code = loo_thresholds(train, quantile=quantile)
+    value = round(float(np.median(list(per_code.values()))), 2)
+    evidence = (f"{value:g} is the median over {len(per_code)} codes of the score that {1 - quantile:.0%} of a "
+                "code's own exemplars reach when each is left out of its code (leave-one-out, definition "
+                f"weight {settings.definition_weight:g})")
+    return ThresholdAdvice(value, quantile, tuple((c, round(t, 4)) for c, t in per_code.items()), evidence)
+
+
+@dataclass(frozen=True)
 class Sensitivity:
     threshold: float
     margin: float
@@ -95,6 +160,10 @@ class Sensitivity:
     pairs: tuple[PairConfusion, ...]
     comparison: ModelComparison | None
     recommendations: tuple[Recommendation, ...]
+    recommended: ThresholdAdvice | None = None
+    """The threshold fitted to the codebook's exemplars (:func:`recommend_threshold`)."""
+    at_recommended: tuple[int, int, int] | None = None
+    """Fragments coded, overlap and uncoded at the recommended threshold."""
 
 
 def _main_codable(book: Codebook) -> list[int]:
@@ -302,6 +371,11 @@ def sensitivity(results: Sequence[FragmentResult], vectors: np.ndarray, matcher:
                        key=lambda i: (round(float(overall[i]), 6), i))
         unstable = tuple((results[i].fragment.id, round(float(overall[i]), 4)) for i in order[:20])
     pairs = _pairs(matcher, scores, results, lookup, boundary)
+    advice = recommend_threshold(book, lookup, matcher.settings)
+    at_advice = None
+    if advice is not None:
+        best, overlap = labels(matcher, scores, advice.threshold)
+        at_advice = (int(((best != UNCODED) & ~overlap).sum()), int(overlap.sum()), int((best == UNCODED).sum()))
     comparison = None
     if compare is not None:
         from sklearn.metrics import cohen_kappa_score
@@ -316,6 +390,7 @@ def sensitivity(results: Sequence[FragmentResult], vectors: np.ndarray, matcher:
         threshold=threshold, margin=margin, fragments=len(results), sweep=tuple(sweep),
         stability=tuple(stability), unstable_fragments=unstable, pairs=tuple(pairs), comparison=comparison,
         recommendations=tuple(_recommend(book, sweep, base, stability, pairs, threshold)),
+        recommended=advice, at_recommended=at_advice,
     )
 
 
@@ -341,6 +416,12 @@ def sensitivity_as_dict(report: Sensitivity) -> dict[str, object]:
             "kappa": report.comparison.kappa},
         "recommendations": [{"action": r.action, "codes": list(r.codes), "evidence": r.evidence}
                             for r in report.recommendations],
+        "recommended_threshold": None if report.recommended is None else {
+            "threshold": report.recommended.threshold, "quantile": report.recommended.quantile,
+            "evidence": report.recommended.evidence, "per_code": dict(report.recommended.per_code),
+            "coded": report.at_recommended[0] if report.at_recommended else None,
+            "overlap": report.at_recommended[1] if report.at_recommended else None,
+            "uncoded": report.at_recommended[2] if report.at_recommended else None},
     }
 
 
@@ -352,6 +433,7 @@ def sensitivity_as_markdown(report: Sensitivity, texts: dict[str, str] | None = 
              f"{report.fragments} fragments, threshold {report.threshold}, margin {report.margin}.", "",
              "## Recommendations", ""]
     lines += [f"- **{r.action}** {', '.join(r.codes)}: {r.evidence}." for r in report.recommendations] or ["- none"]
+    lines += ["", "## Recommended threshold", "", threshold_advice_text(report)]
     lines += ["", f"## Threshold sweep (margin {m0})", "", "| threshold | coded | overlap | uncoded |",
               "|---|---|---|---|"]
     lines += [f"| {p.threshold}{' (current)' if p.threshold == t0 else ''} | {p.coded} | {p.overlap} | {p.uncoded} |"
@@ -382,6 +464,22 @@ def sensitivity_as_markdown(report: Sensitivity, texts: dict[str, str] | None = 
         calls = "<br>".join(f"{f} (gap {g}): \"{_short(texts.get(f, ''))}\"" for f, g in p.boundary)
         lines.append(f"| {p.a} / {p.b} | {_fmt(p.centroid_similarity)} | {p.competing} | {calls} |")
     return "\n".join(lines) + "\n"
+
+
+def threshold_advice_text(report: Sensitivity) -> str:
+    """One line: the recommended threshold, its evidence, and what it would change."""
+    advice = report.recommended
+    if advice is None:
+        return "none: no code has the 3 exemplars a recommendation needs"
+    text = f"{advice.threshold:g}: {advice.evidence}."
+    if report.at_recommended is not None:
+        coded, overlap, uncoded = report.at_recommended
+        now = next((p for p in report.sweep if p.threshold == round(report.threshold, 4)
+                    and p.margin == round(report.margin, 4)), None)
+        text += (f" At {advice.threshold:g}: {coded} coded, {overlap} overlap, {uncoded} uncoded of "
+                 f"{report.fragments} fragments")
+        text += (f" (at {report.threshold:g}: {now.uncoded} uncoded)." if now is not None else ".")
+    return text + f" Use it with suggest --threshold auto, or --threshold {advice.threshold:g}."
 
 
 def _fmt(value: float | None) -> str:
@@ -440,7 +538,10 @@ def sensitivity_of(coded: SuggestResult, store_path: StoreSource, options: Sugge
             other = load_embedder(compare_model)
             other_lookup = dict(zip(texts, embed_cached(store, other, texts)[0]))
             other_vectors = embed_cached(store, other, fragment_texts, progress=progress)[0]
-            settings = match_settings(coded.codebook, replace(options, model=compare_model))
+            # --threshold auto was fitted to this model's vectors: the second model takes its own default
+            auto = options.threshold == "auto"
+            settings = match_settings(coded.codebook, replace(options, model=compare_model,
+                                                              threshold=None if auto else options.threshold))
             other_matcher = build_matcher(settings).fit(coded.codebook, other_lookup)
             compare = (other.model_id, other_vectors, other_matcher)
     return sensitivity(coded.results, coded.vectors, coded.matcher, lookup, bootstrap=bootstrap, seed=seed,

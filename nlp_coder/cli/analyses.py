@@ -85,7 +85,12 @@ def sensitivity(corpus: Path, codebook: Path, out: Path | None, fmt: str, bootst
                 method: str | None, db: Path | None, quiet: bool, metadata: Path | None, **segmenting: Any) -> None:
     """Test the codebook's category boundaries: threshold and margin sweeps, exemplar stability,
     competing codes with their boundary fragments, and recommendations."""
-    from nlp_coder.analyses.sensitivity import boundary_sensitivity, sensitivity_as_dict, sensitivity_as_markdown
+    from nlp_coder.analyses.sensitivity import (
+        boundary_sensitivity,
+        sensitivity_as_dict,
+        sensitivity_as_markdown,
+        threshold_advice_text,
+    )
     from nlp_coder.run import SuggestOptions
     from nlp_coder.store import resolve_store_path
 
@@ -100,6 +105,7 @@ def sensitivity(corpus: Path, codebook: Path, out: Path | None, fmt: str, bootst
     if not quiet:
         click.echo(f"{len(report.recommendations)} recommendation(s) for {report.fragments} fragments"
                    + (f"; report in {out}" if out else ""), err=out is None)
+        click.echo(f"recommended threshold: {threshold_advice_text(report)}", err=out is None)
 
 
 @click.command(context_settings=CONTEXT)

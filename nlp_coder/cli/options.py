@@ -15,7 +15,7 @@ from typing import Any
 
 import click
 
-from nlp_coder.match.settings import DEFAULT_METHOD, SCORING_METHODS
+from nlp_coder.match.settings import AUTO_THRESHOLD, DEFAULT_METHOD, SCORING_METHODS
 
 CONTEXT = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
 
@@ -111,10 +111,25 @@ def method_option(func: Callable[..., Any]) -> Callable[..., Any]:
                              f"(topk for --model fast), else {DEFAULT_METHOD}.")(func)
 
 
+class ThresholdValue(FiniteFloat):
+    """A finite number, or ``auto``: the threshold fitted to the codebook's exemplars
+    (:func:`nlp_coder.analyses.sensitivity.recommend_threshold`, resolved by :func:`nlp_coder.run.suggest`)."""
+
+    name = "float|auto"
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
+        if isinstance(value, str) and value.strip().lower() == AUTO_THRESHOLD:
+            return AUTO_THRESHOLD
+        return super().convert(value, param, ctx)
+
+
 def threshold_options(threshold: str = "As for suggest.", margin: str = "As for suggest.") -> Decorator:
-    """``--threshold`` and ``--margin`` (finite floats), with each command's help text."""
+    """``--threshold`` (a finite float, or ``auto``) and ``--margin`` (a finite float), with each
+    command's help text."""
     def decorate(func: Callable[..., Any]) -> Callable[..., Any]:
-        return _apply(func, [click.option("--threshold", type=FINITE_FLOAT, help=threshold),
+        return _apply(func, [click.option("--threshold", type=ThresholdValue(),
+                                          help=f"{threshold} 'auto': fitted to the codebook's exemplars "
+                                               "(see 'nlp-coder sensitivity')."),
                              click.option("--margin", type=FINITE_FLOAT, help=margin)])
     return decorate
 

@@ -227,6 +227,18 @@ class Summary:
     status: tuple[tuple[str, int], ...]
     codes: tuple[tuple[str, str, int, int], ...]  # (code id, name, depth, fragments)
     facets: tuple[tuple[str, tuple[tuple[str, int], ...]], ...]
+    notes: tuple[str, ...] = ()
+    """Lines about how the run decided (``--threshold auto``: the value chosen and why)."""
+
+    @property
+    def warning(self) -> str | None:
+        """One line when more than half the fragments are uncoded, saying what to do; else None."""
+        uncoded = dict(self.status).get("uncoded", 0)
+        if not self.fragments or uncoded * 2 <= self.fragments:
+            return None
+        return (f"{uncoded} of {self.fragments} fragments ({uncoded / self.fragments:.0%}) are uncoded: lower "
+                "--threshold, add exemplars to the codes, or run 'nlp-coder sensitivity' for a threshold fitted to "
+                "the codebook (suggest --threshold auto uses it)")
 
     def as_dict(self) -> dict[str, object]:
         return {
@@ -234,6 +246,8 @@ class Summary:
             "status": dict(self.status),
             "codes": {code: count for code, _, _, count in self.codes},
             "facets": {name: dict(counts) for name, counts in self.facets},
+            "notes": list(self.notes),
+            "warning": self.warning,
         }
 
     def as_text(self) -> str:
@@ -244,6 +258,9 @@ class Summary:
             out.append(f"  {'  ' * depth}{name:<{width - 2 * depth}}  {count:>5}")
         for facet, counts in self.facets:
             out.append(f"facet {facet}: " + ", ".join(f"{c} {n}" for c, n in counts))
+        out.extend(self.notes)
+        if self.warning is not None:
+            out.append(f"warning: {self.warning}")
         return "\n".join(out)
 
     def as_markdown(self) -> str:

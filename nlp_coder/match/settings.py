@@ -31,6 +31,11 @@ DEFAULT_METHOD = "centroid"
 DEFINITION_WEIGHTS = {"topk": 0.25, "centroid": 0.5}
 """Each method's default weight of the definition in a code's score."""
 
+AUTO_THRESHOLD = "auto"
+"""``--threshold auto``: the threshold fitted to the codebook's exemplars. It needs their vectors,
+so :func:`nlp_coder.run.suggest` resolves it once the codebook is embedded (with
+:func:`nlp_coder.analyses.sensitivity.recommend_threshold`); :func:`resolve_settings` refuses it."""
+
 
 def resolve_settings(codebook: Codebook, model: str = "default", *, method: str | None = None,
                      threshold: float | None = None, margin: float | None = None, top_k: int = 3,
@@ -56,6 +61,9 @@ def resolve_settings(codebook: Codebook, model: str = "default", *, method: str 
     """
     from nlp_coder.embed.registry import load_registry
 
+    if threshold == AUTO_THRESHOLD:
+        raise InputError("--threshold auto is fitted to the codebook's exemplars by suggest, sensitivity, "
+                         "discover and report only", "--threshold", "Give a number here", code="E130")
     spec = load_registry().model(model)
     origin: dict[str, str] = {}
     if method is not None:
