@@ -127,3 +127,51 @@ def test_sensitivity_command(tmp_path: Path, codebook_file: Path) -> None:
     assert again.stdout.startswith("# Sensitivity of the category boundaries")
     assert "| 0.2 (current) |" in again.stdout
     assert np.isclose(report["threshold"], 0.2)
+
+
+def test_a_threshold_is_recommended_from_the_exemplars_own_scores(embedder) -> None:
+    from nlp_coder.analyses.sensitivity import recommend_threshold
+
+    matcher, vectors, results, lookup = _setup(embedder)
+    book = matcher.codebook_
+    advice = recommend_threshold(book, lookup, matcher.settings)
+    assert advice is not None and advice.quantile == 0.1
+    assert {c for c, _ in advice.per_code} == {c.id for c in book.codes
+                                               if c.facet is None and c.codable and len(c.examples) >= 3}
+    assert advice.threshold == round(float(np.median([t for _, t in advice.per_code])), 2)
+    assert "leave-one-out" in advice.evidence and advice.origin.startswith("auto (exemplar leave-one-out, q=0.1")
+    # a lower quantile asks fewer exemplars to fall short: the threshold cannot rise
+    assert recommend_threshold(book, lookup, matcher.settings, quantile=0.0).threshold <= advice.threshold
+    report = sensitivity(results, vectors, matcher, lookup, bootstrap=2)
+    assert report.recommended == advice and sum(report.at_recommended) == len(results)
+
+
+def test_suggest_threshold_auto_uses_the_recommendation(tmp_path: Path, codebook_file: Path) -> None:
+    from nlp_coder.run import SuggestOptions, suggest
+
+    corpus = tmp_path / "t.txt"
+    corpus.write_text("Interviewer: Go on.\n" + "".join(f"Mother: {t}.\n" for t in TEXTS))
+    result = suggest(corpus, codebook_file, None, options=SuggestOptions(model="hash-test", threshold="auto"))
+    parameters = dict(result.manifest.parameters)
+    assert parameters["settings_from"]["threshold"].startswith("auto (exemplar leave-one-out")
+    assert result.summary is not None and result.summary.notes[0].startswith(
+        f"threshold {parameters['threshold']:g} (--threshold auto)")
+    db = tmp_path / "p.db"
+    cli = CliRunner().invoke(main, ["suggest", str(corpus), "-c", str(codebook_file), "-m", "hash-test",
+                                    "--db", str(db), "--threshold", "AUTO", "--out", str(tmp_path / "o.jsonl")])
+    assert cli.exit_code == 0, cli.output
+    assert "(--threshold auto):" in cli.output
+    refused = CliRunner().invoke(main, ["suggest", str(corpus), "-c", str(codebook_file), "--threshold", "high"])
+    assert refused.exit_code == 2
+
+
+def test_the_summary_warns_when_most_fragments_are_uncoded() -> None:
+    from nlp_coder.export.tables import Summary
+
+    mostly = Summary(10, (("coded", 3), ("overlap", 1), ("uncoded", 6)), (), ())
+    assert mostly.warning is not None and mostly.warning.startswith("6 of 10 fragments (60%) are uncoded")
+    assert "nlp-coder sensitivity" in mostly.warning and "--threshold auto" in mostly.warning
+    assert mostly.as_text().splitlines()[-1] == f"warning: {mostly.warning}"
+    assert mostly.as_dict()["warning"] == mostly.warning
+    half = Summary(10, (("coded", 5), ("overlap", 0), ("uncoded", 5)), (), ())
+    assert half.warning is None and "warning" not in half.as_text()
