@@ -513,12 +513,18 @@ def run_case(targets: list[Target], case: int, folder: Path, *, seed: int = 0,
     work.mkdir(parents=True, exist_ok=True)
     path = work / f"{target.name}{target.suffix}"
     path.write_bytes(data)
+    outcome = run_reader(target.read, path, timeout=timeout)
+    return Outcome(target.name, case, outcome.status, outcome.seconds, outcome.code, outcome.detail, applied)
+
+
+def run_reader(read: Callable[[Path], object], path: Path, *, timeout: float = DEFAULT_TIMEOUT) -> Outcome:
+    """Read one file within ``timeout`` seconds: how it ended (``target`` is the file's name)."""
     previous = signal.signal(signal.SIGALRM, _on_alarm)
     started = time.perf_counter()
     signal.setitimer(signal.ITIMER_REAL, timeout)
     try:
         try:
-            target.read(path)
+            read(path)
         finally:
             signal.setitimer(signal.ITIMER_REAL, 0)
         status, code, detail = "accepted", "", ""
@@ -532,7 +538,7 @@ def run_case(targets: list[Target], case: int, folder: Path, *, seed: int = 0,
         status, code, detail = "crash", type(error).__name__, traceback.format_exc()
     finally:
         signal.signal(signal.SIGALRM, previous)
-    return Outcome(target.name, case, status, time.perf_counter() - started, code, detail, applied)
+    return Outcome(path.name, -1, status, time.perf_counter() - started, code, detail)
 
 
 def run(cases: Iterable[int], folder: Path, *, seed: int = 0, timeout: float = DEFAULT_TIMEOUT,
