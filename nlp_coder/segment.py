@@ -54,8 +54,8 @@ CONTINUATIONS: dict[str, frozenset[str]] = {
 }
 
 #: The default ``max_words``: the default model reads 256 word pieces, and English speech runs at
-#: about 1.2-1.3 word pieces per word (measured on AnnoMI, benchmarks/reading.py), so 200 words
-#: fit with room for long words and punctuation.
+#: roughly 1.2-1.3 word pieces per word (an estimate), so 200 words should fit, with room for
+#: long words and punctuation.
 DEFAULT_MAX_WORDS = 200
 # Bracketed annotations such as "[laughs]" or "(pause)": a sentence boundary never falls inside.
 _ANNOTATION = re.compile(r"\[[^\]\n]{1,60}\]|\([^)\n]{1,60}\)")
