@@ -420,6 +420,21 @@ def test_codebook_yaml_round_trip(book: Codebook) -> None:
     assert _essentials(back) == _essentials(book)
 
 
+any_text = st.lists(st.one_of(st.sampled_from(list("\x85\u2028\u2029\n\t'\":#-&*!|>%@` ")), st.text(max_size=4)),
+                    min_size=1, max_size=8).map(lambda parts: "".join(parts).strip()).filter(bool)
+
+
+@fixed(100)
+@given(st.lists(st.tuples(any_text, any_text, st.lists(any_text, max_size=2)), min_size=1, max_size=3))
+def test_codebook_yaml_round_trip_of_any_text(codes: list[tuple[str, str, list[str]]]) -> None:
+    """Names, definitions and quotes with any characters (line separators, NEL, control
+    characters, quotes, YAML syntax) come back unchanged from codebook convert's YAML."""
+    book = Codebook(name="any", description="", facets=(), codes=tuple(
+        Code(id=f"c{i}", name=name, definition=definition, examples=tuple(examples))
+        for i, (name, definition, examples) in enumerate(codes)))
+    assert _essentials(parse_codebook(codebook_to_yaml(book))) == _essentials(book)
+
+
 @fixed(40)
 @given(codebooks())
 def test_codebook_qdc_round_trip(book: Codebook) -> None:

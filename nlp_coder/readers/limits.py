@@ -32,8 +32,9 @@ MAX_TABLE_BYTES = 1024 * MiB
 files). A million fragments take about 200 MB; split larger tables into several files."""
 
 MAX_CODEBOOK_BYTES = 16 * MiB
-"""Largest codebook YAML file read: 16 MiB (a codebook of 1,000 codes with ten quotes each is
-about 2 MB)."""
+"""Largest codebook read: 16 MiB (a codebook of 1,000 codes with ten quotes each is about 2 MB).
+It bounds a YAML file, a ``.qdc`` file, and the text (names and descriptions) of a ``.qdpx``
+project's codes."""
 
 MAX_JSON_DEPTH = 64
 """Deepest nesting of arrays and objects in one JSON line (a fragment table's row, a gold row,

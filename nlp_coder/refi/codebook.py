@@ -26,6 +26,8 @@ from collections.abc import Sequence
 import yaml
 
 from nlp_coder.codebook import parse_codebook
+from nlp_coder.readers import limits
+from nlp_coder.readers.limits import exceeded
 from nlp_coder.records import Code, Codebook, Facet
 from nlp_coder.refi.model import RefiCode, make_guid, norm_guid, slug
 
@@ -204,8 +206,26 @@ def _root(guid: str, by_guid: dict[str, RefiCode]) -> str:
     return guid
 
 
+class _Dumper(yaml.SafeDumper):
+    """PyYAML's safe dumper, except that text holding U+0085, U+2028 or U+2029 is written in double
+    quotes (as ``\\N``, ``\\L``, ``\\P``): PyYAML writes those characters raw, as line breaks,
+    and reading the text back turns them into spaces."""
+
+
+def _represent_text(dumper: yaml.SafeDumper, text: str) -> yaml.ScalarNode:
+    if any(c in text for c in _FOLDED_BREAKS):
+        return dumper.represent_scalar("tag:yaml.org,2002:str", text, style='"')
+    return dumper.represent_str(text)
+
+
+_FOLDED_BREAKS = "\x85\u2028\u2029"
+_Dumper.add_representer(str, _represent_text)
+
+
 def dump_yaml(data: dict[str, object]) -> str:
-    return yaml.safe_dump(data, sort_keys=False, allow_unicode=True, width=100, default_flow_style=False)
+    """Codebook data as YAML text that reads back as the same data."""
+    return yaml.dump(data, Dumper=_Dumper, sort_keys=False, allow_unicode=True, width=100,
+                     default_flow_style=False)
 
 
 def codebook_to_yaml(codebook: Codebook) -> str:
@@ -249,6 +269,17 @@ def _facet_entry(facet: Facet) -> dict[str, object]:
 
 def codebook_from_refi(codes: Sequence[RefiCode], name: str, *, source: str,
                        sha256: str | None = None) -> tuple[Codebook, dict[str, str], tuple[str, ...]]:
-    """A validated :class:`Codebook` from REFI codes, with the code id of each GUID and warnings."""
+    """A validated :class:`Codebook` from REFI codes, with the code id of each GUID and warnings.
+
+    Raises:
+        InputError: the codes hold more text than
+            :data:`~nlp_coder.readers.limits.MAX_CODEBOOK_BYTES` (``E105``), or do not make a valid
+            codebook (``E110``).
+    """
+    size = sum(len(c.name) + len(c.description) + len(c.guid) for c in codes)
+    if size > limits.MAX_CODEBOOK_BYTES:
+        raise exceeded(f"the codebook's codes hold {size:,} characters of text, more than "
+                       f"{limits.size_text(limits.MAX_CODEBOOK_BYTES)}", source, "MAX_CODEBOOK_BYTES",
+                       "Is this the right project? Shorten the code descriptions in the QDA tool")
     text, ids, warnings = refi_to_yaml(codes, name)
     return parse_codebook(text, source=source, sha256=sha256), ids, warnings

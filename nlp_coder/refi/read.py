@@ -344,9 +344,9 @@ def _find_qde(members: list[tuple[str, bytes]], where: str) -> str:
 
 
 def _read_file(path: Path) -> bytes:
-    """A ``.qdc`` file's bytes, within :data:`~nlp_coder.readers.limits.MAX_XML_BYTES`."""
-    data = read_limited(path, str(path), limit="MAX_XML_BYTES", what="codebook file",
-                        fix="Is this a REFI-QDA codebook? Split it")
+    """A ``.qdc`` file's bytes, within :data:`~nlp_coder.readers.limits.MAX_CODEBOOK_BYTES`."""
+    data = read_limited(path, str(path), limit="MAX_CODEBOOK_BYTES", what="codebook file",
+                        fix="Is this a REFI-QDA codebook? Shorten the code descriptions in the QDA tool")
     if not data.strip():
         raise InputError("file is empty", str(path), "Give a REFI-QDA file exported from the QDA tool", code="E110")
     return data
