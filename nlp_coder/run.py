@@ -280,53 +280,60 @@ def suggest(corpus: CorpusSource, codebook: CodebookSource, store_path: StoreSou
         cascade = CascadeOptions(share=options.cascade, band=options.cascade_band)
         cascade.check()
         fast_embedder = fast_embedder or load_embedder(cascade.fast_model)
-    with open_store(store_path) as store, _long_lived_heap() as frozen:
-        job = _SuggestJob(store, book, settings, options, segment_options, embedder,
-                          fast_embedder if cascade is not None else None, cascade, sink, keep_results)
-        job.frozen = frozen
-        notes = (_fit_threshold(job),) if auto else ()
-        bar = RunProgress(progress, documents, f"coding with {embedder.model_id}")
-        try:
-            known: dict[str, list[Fragment]] = {}
-            if options.train_from is not None:  # training needs the pilot documents' fragments first
-                known = dict(zip((d.id for d in documents), job.segmenter.fragments_many(documents)))
-                job.train([f for d in documents for f in known[d.id]], documents, segment_options)
-            pending_documents: list[Document] = []
-            pending: list[Fragment] = []
-            for group in _by_size(documents, FIRST_GROUP_CHARS, GROUP_CHARS):
-                # Documents are cut a group at a time: one pass of the pipeline for many documents.
-                uncut = [doc for doc in group if doc.id not in known]
-                cut = dict(zip((doc.id for doc in uncut), job.segmenter.fragments_many(uncut)))
-                for doc in group:
-                    fragments = known.pop(doc.id) if doc.id in known else cut[doc.id]
-                    pending_documents.append(doc)
-                    pending.extend(fragments)
-                    # A small first chunk gives the progress bar its rate and total early.
-                    if len(pending) >= (chunk_size if job.fragments else min(chunk_size, FIRST_CHUNK)):
-                        job.decide(pending_documents, pending, bar)
-                        pending_documents, pending = [], []
-            if job.fragments + len(pending) == 0:
-                raise InputError("no fragments to code", _where(corpus),
-                                 "Check --speaker/--exclude-speaker and --min-words, or that the files hold text",
-                                 code="E106")
-            job.decide(pending_documents, pending, bar)
-            manifest = job.manifest(documents, corpus_sha256(documents), train_parameters)
-            decided = Decisions.concat(job.decided) if job.decided else None
-            fragments = decided.fragments if decided is not None else ()
-            seg = Segmentation(documents, fragments, (*warnings, *job.segmenter.warnings), job.segmenter.name)
-            result = SuggestResult(seg, book, decided, manifest, job.run_id, embedded=job.embedded,
-                                   cached=job.cached, vectors=job.vectors(), matcher=job.matcher,
-                                   cascade=job.cascade_report, training=job.training,
-                                   summary=replace(job.tally.summary(), notes=notes))
-            if finish is not None:  # the outputs: a run whose output could not be written has failed
-                finish(result)
-            store.finish_run(job.run_id, manifest)
-        except BaseException as exc:
-            if job.run_id:
-                store.fail_run(job.run_id, type(exc).__name__)
-            raise
-        finally:
-            bar.close()
+    new_store = store_path is not None and not isinstance(store_path, Store) and not Path(store_path).exists()
+    job: _SuggestJob | None = None
+    try:
+        with open_store(store_path) as store, _long_lived_heap() as frozen:
+            job = _SuggestJob(store, book, settings, options, segment_options, embedder,
+                              fast_embedder if cascade is not None else None, cascade, sink, keep_results)
+            job.frozen = frozen
+            notes = (_fit_threshold(job),) if auto else ()
+            bar = RunProgress(progress, documents, f"coding with {embedder.model_id}")
+            try:
+                known: dict[str, list[Fragment]] = {}
+                if options.train_from is not None:  # training needs the pilot documents' fragments first
+                    known = dict(zip((d.id for d in documents), job.segmenter.fragments_many(documents)))
+                    job.train([f for d in documents for f in known[d.id]], documents, segment_options)
+                pending_documents: list[Document] = []
+                pending: list[Fragment] = []
+                for group in _by_size(documents, FIRST_GROUP_CHARS, GROUP_CHARS):
+                    # Documents are cut a group at a time: one pass of the pipeline for many documents.
+                    uncut = [doc for doc in group if doc.id not in known]
+                    cut = dict(zip((doc.id for doc in uncut), job.segmenter.fragments_many(uncut)))
+                    for doc in group:
+                        fragments = known.pop(doc.id) if doc.id in known else cut[doc.id]
+                        pending_documents.append(doc)
+                        pending.extend(fragments)
+                        # A small first chunk gives the progress bar its rate and total early.
+                        if len(pending) >= (chunk_size if job.fragments else min(chunk_size, FIRST_CHUNK)):
+                            job.decide(pending_documents, pending, bar)
+                            pending_documents, pending = [], []
+                if job.fragments + len(pending) == 0:
+                    raise InputError("no fragments to code", _where(corpus),
+                                     "Check --speaker/--exclude-speaker and --min-words, or that the files hold text",
+                                     code="E106")
+                job.decide(pending_documents, pending, bar)
+                manifest = job.manifest(documents, corpus_sha256(documents), train_parameters)
+                decided = Decisions.concat(job.decided) if job.decided else None
+                fragments = decided.fragments if decided is not None else ()
+                seg = Segmentation(documents, fragments, (*warnings, *job.segmenter.warnings), job.segmenter.name)
+                result = SuggestResult(seg, book, decided, manifest, job.run_id, embedded=job.embedded,
+                                       cached=job.cached, vectors=job.vectors(), matcher=job.matcher,
+                                       cascade=job.cascade_report, training=job.training,
+                                       summary=replace(job.tally.summary(), notes=notes))
+                if finish is not None:  # the outputs: a run whose output could not be written has failed
+                    finish(result)
+                store.finish_run(job.run_id, manifest)
+            except BaseException as exc:
+                if job.run_id:
+                    store.fail_run(job.run_id, type(exc).__name__)
+                raise
+            finally:
+                bar.close()
+    except BaseException:
+        if new_store and (job is None or not job.run_id):  # nothing was recorded: leave no store behind
+            _remove_store(Path(store_path))  # type: ignore[arg-type]
+        raise
     return result
 
 
@@ -526,6 +533,14 @@ class _SuggestJob:
             return None
         dims = self._vectors[0].shape[1] if self._vectors else self.embedder.dimensions
         return np.concatenate(self._vectors) if self._vectors else np.zeros((0, dims), dtype=np.float32)
+
+
+def _remove_store(path: Path) -> None:
+    """Delete a store this run created and recorded nothing in (with SQLite's side files)."""
+    for file in (path, path.with_name(path.name + "-wal"), path.with_name(path.name + "-shm"),
+                 path.with_name(path.name + "-journal")):
+        with contextlib.suppress(OSError):
+            file.unlink()
 
 
 def _training_parameters(path: str) -> tuple[tuple[str, object], ...]:

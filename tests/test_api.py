@@ -165,3 +165,29 @@ def test_the_api_page_runs_as_written(tmp_path: Path) -> None:
     failures, tried = doctest.testfile(str(REPO / "docs" / "api.md"), module_relative=False,
                                        optionflags=doctest.ELLIPSIS | doctest.NORMALIZE_WHITESPACE)
     assert tried >= 10 and failures == 0
+
+
+def test_a_run_that_records_nothing_leaves_no_new_store(tmp_path: Path, codebook_file: Path,
+                                                        transcript_file: Path) -> None:
+    store = tmp_path / "new" / "project.db"
+    with pytest.raises(nlp_coder.NlpCoderError) as caught:
+        nlp_coder.suggest(transcript_file, codebook_file, model="hash-test", store=store,
+                          segment=nlp_coder.SegmentOptions(speakers=("Nobody",), pipeline="blank"))
+    assert caught.value.code == "E106"
+    assert not store.exists() and not list(store.parent.glob("project.db*"))
+    # A store that was there before is left as it was.
+    nlp_coder.suggest(transcript_file, codebook_file, model="hash-test", store=store)
+    with pytest.raises(nlp_coder.NlpCoderError):
+        nlp_coder.suggest(transcript_file, codebook_file, model="hash-test", store=store,
+                          segment=nlp_coder.SegmentOptions(speakers=("Nobody",), pipeline="blank"))
+    with nlp_coder.Store(store) as kept:
+        assert [run[3] for run in kept.runs()] == ["finished"]
+
+
+def test_json_output_keeps_the_runs_notes(tmp_path: Path, codebook_file: Path, transcript_file: Path) -> None:
+    out = tmp_path / "out.json"
+    run = CliRunner().invoke(main, ["suggest", str(transcript_file), "-c", str(codebook_file), "--model", "hash-test",
+                                    "--threshold", "auto", "--out", str(out), "--db", str(tmp_path / "p.db"), "-q"])
+    assert run.exit_code == 0, run.output
+    notes = json.loads(out.read_text(encoding="utf-8"))["summary"]["notes"]
+    assert len(notes) == 1 and "--threshold auto" in notes[0]

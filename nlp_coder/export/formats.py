@@ -196,5 +196,6 @@ class SuggestionWriter:
             write_suggestions_qdpx(self.out, self.corpus, result.segmentation.documents, result.codebook,
                                    shown.results())
         else:
-            emit(render_results(shown, self.fmt, result.manifest, result.codebook), self.out)
+            notes = result.summary.notes if result.summary is not None else ()
+            emit(render_results(shown, self.fmt, result.manifest, result.codebook, notes), self.out)
         self.written = len(shown)

@@ -18,7 +18,7 @@ import tempfile
 from collections import Counter
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager, suppress
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, BinaryIO, cast
 
@@ -103,15 +103,19 @@ def _jsonl(records: Sequence[dict[str, object]]) -> str:
 
 
 def render_results(decided: Decisions, fmt: str, manifest: RunManifest | None = None,
-                   codebook: Codebook | None = None) -> str:
-    """The decisions in one of :data:`FORMATS`, as text (every format from the same records)."""
+                   codebook: Codebook | None = None, notes: Sequence[str] = ()) -> str:
+    """The decisions in one of :data:`FORMATS`, as text (every format from the same records).
+
+    ``notes`` are the run's lines about how it decided (:attr:`Summary.notes`), kept in the
+    summary of the ``json`` and ``md`` formats.
+    """
     records = decision_records(decided)
     if fmt == "jsonl":
         return _jsonl(records)
     if fmt == "json":
         body = {
             "manifest": json.loads(manifest_json(manifest)) if manifest else None,
-            "summary": summarise(decided, codebook).as_dict() if codebook else None,
+            "summary": replace(summarise(decided, codebook), notes=tuple(notes)).as_dict() if codebook else None,
             "fragments": records,
         }
         return json.dumps(body, ensure_ascii=False, indent=2) + "\n"
@@ -119,7 +123,8 @@ def render_results(decided: Decisions, fmt: str, manifest: RunManifest | None = 
         facets = [f.name for f in codebook.facets] if codebook is not None else [g for g in decided.groups[1:] if g]
         return _csv(records, facets)
     if fmt == "md":
-        return _markdown(records, manifest, summarise(decided, codebook) if codebook else None)
+        return _markdown(records, manifest, replace(summarise(decided, codebook), notes=tuple(notes))
+                         if codebook else None)
     raise InputError(f"unknown format '{fmt}'", "--format", f"Use one of: {', '.join(FORMATS)}", code="E104")
 
 
@@ -267,6 +272,8 @@ class Summary:
         out = ["| status | fragments |", "|---|---|"] + [f"| {s} | {n} |" for s, n in self.status]
         out += ["", "| code | fragments |", "|---|---|"]
         out += [f"| {'&nbsp;&nbsp;' * depth}{name} | {count} |" for _, name, depth, count in self.codes]
+        if self.notes:
+            out += ["", *self.notes]
         return "\n".join(out)
 
 
