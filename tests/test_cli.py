@@ -249,7 +249,7 @@ def test_every_out_and_format_option_comes_from_one_decorator() -> None:
                 formats[name] = param
     assert {"suggest", "segment", "discover", "sensitivity", "report", "agree", "sample", "check",
             "evaluate"} <= set(outs)
-    assert set(outs) - {"report"} <= set(formats)  # report writes HTML only
+    assert set(outs) - {"report", "learn"} <= set(formats)  # report writes HTML only, learn JSON only
     for name, param in [*outs.items(), *formats.items()]:
         assert isinstance(param, OutputOption), name
     assert {p.help for p in outs.values()} == {OUT_HELP}
