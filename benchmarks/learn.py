@@ -101,7 +101,7 @@ def table(rows: Sequence[dict[str, object]]) -> str:
     for name in dict.fromkeys(str(r["data"]) for r in rows):
         mine = [r for r in rows if r["data"] == name]
         chosen = [float(r["chosen"]) for r in mine if "chosen" in r]  # type: ignore[arg-type]
-        line([f"{name} (mean)", len(mine), *(float(np.mean([r[m] for m in mine])) for m in METHODS), "",
+        line([f"{name} (mean)", len(mine), *(float(np.mean([r[m] for r in mine])) for m in METHODS), "",
               float(np.mean(chosen)) if chosen else "-", float(np.mean([r["fine-tuned s"] for r in mine])),
               float(np.mean([r["choice s"] for r in mine])) if chosen else "-"])
     return "\n".join(lines)
