@@ -223,7 +223,8 @@ def _build(root: _Node, source: str, sha: str) -> Codebook:
     _check_keys(top, _TOP_KEYS, root.line, "the codebook")
     if "codes" not in top:
         raise _Problem(root.line, "the codebook has no 'codes' list", "Add 'codes:' with at least one code")
-    codes = _codes(top["codes"], facet=None)
+    parent_lines: dict[str, int] = {}
+    codes = _codes(top["codes"], facet=None, parent_lines=parent_lines)
     facets: list[Facet] = []
     facet_nodes = top.get("facets")
     if facet_nodes is not None and facet_nodes.value is not None:
@@ -239,8 +240,8 @@ def _build(root: _Node, source: str, sha: str) -> Codebook:
                 threshold=_score(node.value.get("threshold"), f"facet '{name}': threshold"),
                 margin=_margin(node.value.get("margin"), f"facet '{name}': margin"),
             ))
-            codes.extend(_codes(node.value["codes"], facet=name))
-    _check_references(codes)
+            codes.extend(_codes(node.value["codes"], facet=name, parent_lines=parent_lines))
+    _check_references(codes, parent_lines)
     threshold = _score(top.get("threshold"), "threshold")
     margin = _margin(top.get("margin"), "margin")
     return Codebook(
@@ -262,14 +263,15 @@ def _check_keys(mapping: dict[str, _Node], allowed: set[str], line: int, what: s
                            f"Allowed fields: {', '.join(sorted(allowed))}")
 
 
-def _codes(node: _Node, facet: str | None) -> list[Code]:
+def _codes(node: _Node, facet: str | None, parent_lines: dict[str, int]) -> list[Code]:
     where = "'codes'" if facet is None else f"facet '{facet}': 'codes'"
     if not isinstance(node.value, list) or not node.value:
         raise _Problem(node.line, f"{where} must be a non-empty list of codes")
-    return [_code(item, facet) for item in node.value]
+    return [_code(item, facet, parent_lines) for item in node.value]
 
 
-def _code(node: _Node, facet: str | None) -> Code:
+def _code(node: _Node, facet: str | None, parent_lines: dict[str, int]) -> Code:
+    """One code; the line of its ``parent:`` field goes into ``parent_lines`` (for errors about it)."""
     if not isinstance(node.value, dict):
         raise _Problem(node.line, "each code must be a mapping with at least 'id'")
     fields = node.value
@@ -289,6 +291,9 @@ def _code(node: _Node, facet: str | None) -> Code:
                        "Add a 'definition' or 'examples' (or mark it 'codable: false')")
     threshold = _score(fields.get("threshold"), f"{label}: threshold")
     parent = _text(fields.get("parent"), f"{label}: parent") or None
+    if parent is not None:
+        parent_node = fields["parent"]
+        parent_lines.setdefault(code_id, parent_node.key_line or parent_node.line)
     return Code(
         id=code_id,
         name=_text(fields.get("name"), f"{label}: name") or code_id,
@@ -350,7 +355,7 @@ def _margin(node: _Node | None, field: str) -> float | None:
     return value
 
 
-def _check_references(codes: list[Code]) -> None:
+def _check_references(codes: list[Code], parent_lines: dict[str, int]) -> None:
     by_id: dict[str, Code] = {}
     for code in codes:
         if code.id in by_id:
@@ -363,13 +368,14 @@ def _check_references(codes: list[Code]) -> None:
         parent = by_id.get(code.parent)
         if parent is None:
             known = ", ".join(sorted(c.id for c in codes if c.facet == code.facet and c.id != code.id))
-            raise _Problem(code.line or 1, f"code '{code.id}': parent '{code.parent}' is not a code id",
+            raise _Problem(parent_lines.get(code.id, code.line or 1),
+                           f"code '{code.id}': parent '{code.parent}' is not a code id",
                            f"Use one of: {known}" if known else "Remove the parent or add that code")
         if parent.facet != code.facet:
             def group(facet: str | None) -> str:
                 return "the main codes" if facet is None else f"facet '{facet}'"
 
-            raise _Problem(code.line or 1, f"code '{code.id}' (in {group(code.facet)}): parent '{code.parent}' is "
+            raise _Problem(parent_lines.get(code.id, code.line or 1), f"code '{code.id}' (in {group(code.facet)}): parent '{code.parent}' is "
                            f"in {group(parent.facet)}", "A code's parent must be in the same group")
     for code in codes:
         seen = [code.id]

@@ -37,7 +37,7 @@ def test_bundled_codebook_is_valid() -> None:
     ("yaml_text", "message"),
     [
         ("codes:\n  - id: a\n    definition: x\n  - id: a\n    definition: y\n", ":4: duplicate code id 'a'"),
-        ("codes:\n  - id: a\n    parent: nope\n    definition: x\n", ":2: code 'a': parent 'nope' is not a code id"),
+        ("codes:\n  - id: a\n    parent: nope\n    definition: x\n", ":3: code 'a': parent 'nope' is not a code id"),
         ("codes:\n  - id: a\n    parent: b\n    definition: x\n  - id: b\n    parent: a\n    definition: y\n",
          "parent cycle: a -> b -> a"),
         ("codes:\n  - id: a\n    name: A\n", ":2: code 'a' has neither a definition nor examples"),
@@ -68,7 +68,7 @@ def test_invalid_codebooks_name_line_and_field(yaml_text: str, message: str) -> 
 def test_facet_parent_must_stay_in_its_group() -> None:
     text = ("codes:\n  - id: a\n    definition: x\nfacets:\n  f:\n    codes:\n      - id: b\n        parent: a\n"
             "        definition: y\n")
-    with pytest.raises(InputError, match="code 'b' \\(in facet 'f'\\): parent 'a' is in the main codes"):
+    with pytest.raises(InputError, match=":8: code 'b' \\(in facet 'f'\\): parent 'a' is in the main codes"):
         parse_codebook(text)
 
 
