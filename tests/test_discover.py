@@ -41,6 +41,17 @@ def test_clusters_group_similar_fragments_and_drop_small_ones(embedder) -> None:
     assert len(parking.representatives) == 3
 
 
+def test_representatives_do_not_repeat_a_text(embedder) -> None:
+    texts = ["the parking at the office was terrible"] * 3 + ["The parking at the office was terrible."] \
+        + THEMES["parking"][1:]
+    found = discover(_results(texts), embedder.encode(texts), selection="all", distance_threshold=0.85,
+                     min_cluster_size=3)
+    (cluster,) = found.clusters
+    shown = [" ".join(f.text.lower().split()).rstrip(".") for f in cluster.representatives]
+    assert len(shown) == 3 and len(set(shown)) == 3
+    assert cluster.size == len(texts)
+
+
 def test_same_input_same_clusters(embedder) -> None:
     texts = THEMES["parking"] + THEMES["weather"]
     vectors = embedder.encode(texts)

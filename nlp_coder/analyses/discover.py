@@ -213,7 +213,7 @@ def discover(results: Sequence[FragmentResult], vectors: np.ndarray, *, matcher:
             id=f"cluster-{k + 1}",
             size=len(group),
             keywords=words,
-            representatives=tuple(results[group[i]].fragment for i in order[:representatives]),
+            representatives=_distinct(results, group, order, representatives),
             fragment_ids=tuple(results[i].fragment.id for i in group),
             cohesion=round(float(closeness.mean()), 4),
             nearest_code=nearest,
@@ -227,6 +227,24 @@ def discover(results: Sequence[FragmentResult], vectors: np.ndarray, *, matcher:
         distance_threshold=distance_threshold,
         min_cluster_size=min_cluster_size,
     )
+
+
+def _distinct(results: Sequence[FragmentResult], group: Sequence[int], order: Sequence[int],
+              n: int) -> tuple[Fragment, ...]:
+    """The ``n`` members nearest the centroid whose texts differ (ignoring case, spacing and end
+    punctuation): a backchannel said twenty times is shown once, and the other slots show more of the theme."""
+    chosen: list[Fragment] = []
+    seen: set[str] = set()
+    for i in order:
+        fragment = results[group[i]].fragment
+        key = " ".join(fragment.text.lower().split()).rstrip(".!?…,;: ")
+        if key in seen:
+            continue
+        seen.add(key)
+        chosen.append(fragment)
+        if len(chosen) == n:
+            break
+    return tuple(chosen)
 
 
 def _slug(words: Sequence[str]) -> str:
