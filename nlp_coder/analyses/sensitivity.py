@@ -445,6 +445,8 @@ def sensitivity_as_markdown(report: Sensitivity, texts: dict[str, str] | None = 
     shown = [p for p in report.sweep if p.margin == m0]
     codes = [c for c, _ in shown[0].per_code] if shown else []
     lines += ["", "## Fragments per code by threshold", "",
+              "Fragments whose best code it is (coded or overlap). suggest's summary counts more: it also "
+              "counts an overlap's other codes, and a parent includes its children.", "",
               "| code | " + " | ".join(str(p.threshold) for p in shown) + " |", "|---" * (len(shown) + 1) + "|"]
     lines += [f"| {c} | " + " | ".join(str(dict(p.per_code)[c]) for p in shown) + " |" for c in codes]
     lines += ["", "## Exemplar stability", "",
