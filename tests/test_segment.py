@@ -285,3 +285,45 @@ def test_long_turns_are_cut_into_windows_and_reported(blank) -> None:
         assert again.warnings == first.warnings
         assert Segmenter(SegmentOptions(unit="turn", pipeline="blank"), store).key(doc) != first.key(doc)
     assert len(segment([doc], SegmentOptions(unit="turn", max_words=0), nlp=blank)) == 2
+
+
+def test_segmentation_flags_reach_the_options_and_default_as_the_library_does(tmp_path) -> None:
+    import dataclasses
+    import json
+
+    import click
+    from click.testing import CliRunner
+
+    from nlp_coder.cli import main
+    from nlp_coder.cli.common import build_segment_options
+    from nlp_coder.cli.options import segment_options
+
+    seen: dict[str, object] = {}
+
+    @click.command()
+    @segment_options
+    def probe(metadata, **segmenting) -> None:  # noqa: ANN001, ANN003
+        seen["defaults"] = build_segment_options(**segmenting)
+
+    assert CliRunner().invoke(probe, []).exit_code == 0
+    assert seen["defaults"] == SegmentOptions()
+    assert CliRunner().invoke(probe, ["--fillers", "none", "--no-join", "--max-words", "7"]).exit_code == 0
+    chosen = seen["defaults"]
+    assert (chosen.fillers, chosen.join, chosen.max_words) == ("none", False, 7)
+    assert dataclasses.replace(chosen, fillers="en", join=True, max_words=200) == SegmentOptions()
+
+    path = tmp_path / "t.txt"
+    path.write_text("P1: It was bad. And then it got so much worse, honestly, in every single way.\n"
+                    "P1: Um, yeah, yeah, yeah.\n", encoding="utf-8")
+
+    def texts(*flags: str) -> list[str]:
+        result = CliRunner().invoke(main, ["segment", str(path), "--spacy", "blank", "-q", *flags])
+        assert result.exit_code == 0, result.output
+        return [json.loads(line)["text"] for line in result.output.splitlines()]
+
+    assert texts() == ["It was bad. And then it got so much worse, honestly, in every single way."]
+    assert texts("--no-join") == ["It was bad.", "And then it got so much worse, honestly, in every single way."]
+    assert texts("--fillers", "none", "--no-join")[-1] == "Um, yeah, yeah, yeah."
+    assert len(texts("--max-words", "5")) == 4
+    bad = CliRunner().invoke(main, ["segment", str(path), "--fillers", "xx"])
+    assert bad.exit_code != 0 and "E130" in bad.output

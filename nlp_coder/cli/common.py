@@ -15,14 +15,15 @@ import click
 
 def build_segment_options(unit: str, window: int, stride: int, min_words: int, speakers: tuple[str, ...],
                           exclude_speakers: tuple[str, ...], interviewers: tuple[str, ...], all_speakers: bool,
-                          pipeline: str) -> Any:
+                          pipeline: str, fillers: str = "en", join: bool = True, max_words: int = 200) -> Any:
     """The :class:`~nlp_coder.segment.SegmentOptions` of :func:`~nlp_coder.cli.options.segment_options`."""
     from nlp_coder.segment import DEFAULT_INTERVIEWER_LABELS, SegmentOptions
 
     return SegmentOptions(unit=unit, window=window, stride=stride, min_words=min_words, speakers=speakers,
                           exclude_speakers=exclude_speakers,
                           interviewer_labels=interviewers or DEFAULT_INTERVIEWER_LABELS,
-                          all_speakers=all_speakers, pipeline=pipeline)
+                          all_speakers=all_speakers, pipeline=pipeline, fillers=fillers.strip().lower(), join=join,
+                          max_words=max_words)
 
 
 def cluster_embedder(stack: contextlib.ExitStack, scheduler: str | None, model: str, device: str,

@@ -78,6 +78,15 @@ def segment_options(func: Callable[..., Any]) -> Callable[..., Any]:
         click.option("--min-words", type=at_least(0), default=3, show_default=True,
                      help="Shorter fragments (backchannels like 'Yeah.') merge with a neighbour in the same turn "
                           "or are skipped."),
+        click.option("--fillers", default="en", show_default=True, metavar="LANG",
+                     help="Language of the filler list (um, uh, yeah, okay, ...) whose words do not count for "
+                          "--min-words; 'none' counts every word."),
+        click.option("--join/--no-join", default=True, show_default=True,
+                     help="Join a sentence that does not stand alone (cut mid-clause, or 'And ...' after a short "
+                          "one) to its neighbour in the same paragraph."),
+        click.option("--max-words", type=at_least(0), default=200, show_default=True,
+                     help="Cut longer fragments into windows of at most this many words (reported, never "
+                          "truncated); 0 cuts nothing."),
         click.option("--speaker", "speakers", multiple=True, metavar="LABEL",
                      help="Code only this speaker (repeatable). Default: everyone but a recognised interviewer."),
         click.option("--exclude-speaker", "exclude_speakers", multiple=True, metavar="LABEL",
