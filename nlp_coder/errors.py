@@ -32,6 +32,8 @@ CATALOGUE: dict[str, str] = {
     "E130": "an option's value is invalid (out of range, not a number, unknown name)",
     "E131": "options that cannot be combined",
     "E150": "an optional package this needs is not installed",
+    "E160": "a pseudonymisation key file is invalid",
+    "E161": "a pseudonymisation key file cannot be read or written",
     # Models
     "E200": "a model or spaCy pipeline is not installed",
     "E201": "a model's weights differ from the registered ones, or its files are broken",
@@ -39,6 +41,8 @@ CATALOGUE: dict[str, str] = {
     # Store
     "E300": "the project store cannot be opened or used",
     "E301": "the project store holds nothing for this request",
+    "E302": "a document to forget is not in the project store",
+    "E303": "there is no project store at this path",
     # Outputs
     "E400": "an output cannot be written",
 }

@@ -444,6 +444,16 @@ class Store:
     def _transaction(self) -> _Transaction:
         return _Transaction(self._db)
 
+    # -- housekeeping (nlp_coder.privacy.store: info, forget, vacuum, prune) ---------------------
+    @property
+    def connection(self) -> sqlite3.Connection:
+        """The open SQLite connection (autocommit; use :meth:`transaction` around writes)."""
+        return self._db
+
+    def transaction(self) -> _Transaction:
+        """A write transaction (``BEGIN IMMEDIATE``): committed when the block ends, rolled back on error."""
+        return _Transaction(self._db)
+
 
 class _Transaction:
     def __init__(self, db: sqlite3.Connection) -> None:

@@ -285,3 +285,180 @@ def test_a_new_store_has_large_pages_and_an_old_one_keeps_its_own(tmp_path: Path
     assert default != PAGE_SIZE
     with Store(tmp_path / "old.db") as store:  # opened and migrated in place, pages untouched
         assert store._db.execute("PRAGMA page_size").fetchone()[0] == default
+
+
+
+# -- housekeeping: store info, forget, vacuum, prune (nlp_coder.privacy.store) ---------------------
+
+PRIVATE_LINE = "Zebulon told me his number was changed after the move to Wolverhampton."
+SHARED_LINE = "She really listened to what I said and she was kind."
+
+
+def _coded_store(tmp_path: Path, runs: int = 2) -> Path:
+    """A store with two documents (attributes from metadata.csv) coded ``runs`` times; both
+    documents hold ``SHARED_LINE``, only ``p1.txt`` holds ``PRIVATE_LINE``."""
+    from conftest import SMALL_CODEBOOK
+
+    from nlp_coder.embed.models import HashingEmbedder
+    from nlp_coder.run import SuggestOptions, suggest
+
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    (corpus / "p1.txt").write_text(f"Interviewer: How was it?\nMother: {PRIVATE_LINE} {SHARED_LINE}\n"
+                                   "Mother: She helped me fill in the forms for housing.\n", encoding="utf-8")
+    (corpus / "p2.txt").write_text(f"Interviewer: How was it?\nFather: {SHARED_LINE}\n"
+                                   "Father: He drove me to the hospital appointment.\n", encoding="utf-8")
+    (corpus / "metadata.csv").write_text("document,participant\np1.txt,P01\np2.txt,P02\n", encoding="utf-8")
+    book = tmp_path / "codebook.yaml"
+    book.write_text(SMALL_CODEBOOK, encoding="utf-8")
+    db = tmp_path / "store" / "p.db"
+    for threshold in (0.1, 0.2, 0.3)[:runs]:
+        suggest(corpus, book, db, embedder=HashingEmbedder(), options=SuggestOptions(threshold=threshold))
+    return db
+
+
+def _raw_bytes(db: Path) -> bytes:
+    """The store's file and its side files, as they are on disk."""
+    return b"".join(p.read_bytes() for p in (db, Path(f"{db}-wal"), Path(f"{db}-shm"), Path(f"{db}-journal"))
+                    if p.exists())
+
+
+def test_store_info_says_what_the_store_holds(tmp_path: Path) -> None:
+    from nlp_coder.privacy.store import store_info
+
+    db = _coded_store(tmp_path)
+    info = store_info(db)
+    assert (info.documents, info.documents_without_text) == (2, 0)
+    assert info.text_characters == len((tmp_path / "corpus" / "p1.txt").read_text()) + len(
+        (tmp_path / "corpus" / "p2.txt").read_text())
+    assert info.fragments == 5 and dict(info.runs) == {"finished": 2} and info.runs_with_results == 2
+    assert info.suggestions == 10 and info.review_decisions in (None, 0)  # None before the review migration
+    assert [v.model for v in info.vectors] == [v for v, in sqlite3.connect(db).execute(
+        "SELECT DISTINCT model FROM embeddings")]
+    assert info.private and info.files[0].mode == 0o600 and info.folder_mode == 0o700
+    text = info.as_text()
+    assert "documents: 2 (2 with their text" in text and "(owner only)" in text and "runs: 2 (2 finished)" in text
+
+
+def test_store_commands_never_create_a_store(tmp_path: Path) -> None:
+    from nlp_coder.privacy.store import forget_documents, prune_runs, store_info, vacuum_store
+
+    for call in (lambda p: store_info(p), lambda p: forget_documents(p, ["x"]), lambda p: vacuum_store(p),
+                 lambda p: prune_runs(p, 1)):
+        with pytest.raises(StoreError) as caught:
+            call(tmp_path / "none.db")
+        assert caught.value.code == "E303"
+    assert not (tmp_path / "none.db").exists()
+
+
+def test_forget_and_vacuum_leave_no_trace_of_the_text_in_the_files(tmp_path: Path) -> None:
+    from nlp_coder.privacy.store import forget_documents, store_info, vacuum_store
+
+    db = _coded_store(tmp_path)
+    secret = PRIVATE_LINE.encode()
+    assert secret in _raw_bytes(db)  # the test can fail: the text is there before
+    p1_hash = text_sha256((tmp_path / "corpus" / "p1.txt").read_text(encoding="utf-8"))
+    done = forget_documents(db, ["p1.txt"])
+    assert done.documents == (("p1.txt", p1_hash),) and done.runs == 2
+    assert done.suggestions == 2 * 3 and done.fragments == 3 and done.checkpointed
+    vacuum_store(db)
+    raw = _raw_bytes(db)
+    for needle in (secret, b"Zebulon", b"Wolverhampton", b"fill in the forms for housing", b"p1.txt"):
+        assert needle not in raw, needle
+    assert Path(f"{db}-wal").stat().st_size == 0 if Path(f"{db}-wal").exists() else True
+    # what another document shares stays: its text, fragments and the shared line's vector
+    with Store(db) as store:
+        assert store.count("documents") == 1 and store.count("fragments") == 2
+        shared = text_sha256(SHARED_LINE)
+        assert store.cached_vectors("hash-test@" + store.runs()[0][4]["model_weights_sha256"][:16], [shared])
+        manifests = [m for *_, m in store.runs()]
+    assert all(m["forgotten"] == [{"document_sha256": p1_hash, "forgotten_at": m["forgotten"][0]["forgotten_at"]}]
+               for m in manifests)
+    assert store_info(db).forgotten == 1
+    assert b"P01" not in raw  # the attributes went with the document
+
+
+def test_forget_removes_the_documents_vectors_that_no_other_document_uses(tmp_path: Path) -> None:
+    from nlp_coder.privacy.store import forget_documents
+
+    db = _coded_store(tmp_path, runs=1)
+    with Store(db) as store:
+        before = store.count("embeddings")
+    done = forget_documents(db, ["p1.txt"])
+    with Store(db) as store:
+        # p1's own sentences go (the private line and the housing line); the shared line stays
+        assert done.vectors == 2 and store.count("embeddings") == before - 2
+        assert store.count("segmentations") == 1
+
+
+def test_forget_by_attribute_and_unknown_documents(tmp_path: Path) -> None:
+    from nlp_coder.errors import InputError
+    from nlp_coder.privacy.store import forget_documents
+
+    db = _coded_store(tmp_path, runs=1)
+    with pytest.raises(StoreError) as caught:
+        forget_documents(db, ["p1.txt", "nobody.txt"])
+    assert caught.value.code == "E302" and "nobody.txt" in str(caught.value)
+    with pytest.raises(StoreError) as caught:
+        forget_documents(db, where=["participant=P99"])
+    assert caught.value.code == "E302"
+    with pytest.raises(InputError) as wrong:
+        forget_documents(db, where=["participant"])
+    assert wrong.value.code == "E130"
+    with Store(db) as store:
+        assert store.count("documents") == 2  # nothing was forgotten
+    done = forget_documents(db, where=["participant=P02"])
+    assert [d for d, _ in done.documents] == ["p2.txt"]
+
+
+def test_forget_removes_rows_of_a_review_table(tmp_path: Path) -> None:
+    """Review decisions (a later migration's table with a ``document`` column) go too."""
+    from nlp_coder.privacy.store import forget_documents, store_info
+
+    db = _coded_store(tmp_path, runs=1)
+    raw = sqlite3.connect(db, isolation_level=None)
+    tables = {r[0] for r in raw.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+    if "review_decisions" not in tables:  # a schema before the review decisions' migration
+        raw.execute("CREATE TABLE review_decisions (document TEXT, fragment_id TEXT)")
+    columns = [r[1] for r in raw.execute("PRAGMA table_info(review_decisions)") if r[1] != "id"]
+    for document in ("p1.txt", "p2.txt"):
+        values = {c: "x" for c in columns} | {"document": document, "fragment_id": f"{document}#2.1", "start": 0,
+                                               "end": 1, "run_id": 1, "undone_at": None}
+        raw.execute(f"INSERT INTO review_decisions ({', '.join(f'[{c}]' for c in columns)}) "
+                    f"VALUES ({', '.join('?' * len(columns))})", [values[c] for c in columns])
+    raw.close()
+    assert store_info(db).review_decisions == 2
+    done = forget_documents(db, ["p1.txt"])
+    assert done.review_decisions == 1 and store_info(db).review_decisions == 1
+
+
+def test_prune_keeps_the_latest_runs_results_and_every_manifest(tmp_path: Path) -> None:
+    from nlp_coder.privacy.store import prune_runs, store_info
+
+    db = _coded_store(tmp_path, runs=3)
+    done = prune_runs(db, 1)
+    assert done.pruned == (1, 2) and done.kept == (3,) and done.suggestions == 10
+    info = store_info(db)
+    assert info.runs_with_results == 1 and dict(info.runs) == {"finished": 3} and info.suggestions == 5
+    with Store(db) as store:
+        assert ["results_pruned_at" in m for *_, m in store.runs()] == [True, True, False]
+    assert prune_runs(db, 1).pruned == ()
+    assert prune_runs(db, 0).pruned == (3,)
+
+
+def test_store_commands_on_the_command_line(tmp_path: Path) -> None:
+    from click.testing import CliRunner
+
+    from nlp_coder.cli import main
+
+    db = _coded_store(tmp_path)
+    run = CliRunner().invoke
+    info = run(main, ["store", "info", "--db", str(db)])
+    assert info.exit_code == 0 and "documents: 2" in info.output
+    forgot = run(main, ["store", "forget", "--where", "participant=P01", "--db", str(db)])
+    assert forgot.exit_code == 0 and "forgot 1 document(s) (p1.txt)" in forgot.output
+    missing = run(main, ["store", "forget", "p1.txt", "--db", str(db)])
+    assert missing.exit_code == 1 and "Error E302" in missing.output
+    assert run(main, ["store", "vacuum", "--db", str(db)]).exit_code == 0
+    pruned = run(main, ["store", "prune", "--keep", "1", "--db", str(db)])
+    assert pruned.exit_code == 0 and "removed the results of 1 run(s)" in pruned.output
