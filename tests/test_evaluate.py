@@ -20,7 +20,7 @@ from nlp_coder.analyses.evaluate import (
     report_dict,
     score_predictions,
 )
-from nlp_coder.analyses.methods import DEFAULT, METHODS, Prediction
+from nlp_coder.analyses.methods import DEFAULT, FROZEN_METHODS, METHODS, Prediction
 from nlp_coder.cli import main
 from nlp_coder.codebook import parse_codebook
 from nlp_coder.embed.models import HashingEmbedder
@@ -282,7 +282,7 @@ def test_split_warns_when_a_code_is_short_and_caps_training_documents() -> None:
 def test_few_shot_evaluates_held_out_documents_over_seeds() -> None:
     book = parse_codebook(FEW_SHOT_BOOK)
     gold = _few_shot_gold()
-    options = EvaluateOptions(model="hash-test", methods=tuple(METHODS), exemplars_from_gold=2, seed=3, repeat=3)
+    options = EvaluateOptions(model="hash-test", methods=FROZEN_METHODS, exemplars_from_gold=2, seed=3, repeat=3)
     report = evaluate_gold(gold, book, _encode, options)
     assert [s.seed for s in report.splits] == [3, 4, 5]
     for split, run in zip(report.splits, report.methods[0].runs):
@@ -303,14 +303,14 @@ def test_few_shot_evaluates_held_out_documents_over_seeds() -> None:
 
 _FEW_SHOT = """
     from nlp_coder.analyses.evaluate import EvaluateOptions, draw_split, evaluate_gold, render_report
-    from nlp_coder.analyses.methods import METHODS
+    from nlp_coder.analyses.methods import FROZEN_METHODS
     from nlp_coder.codebook import parse_codebook
     from test_evaluate import FEW_SHOT_BOOK, _encode, _few_shot_gold
 
     gold = _few_shot_gold()
     for seed in range(7, 12):
         print(repr(draw_split(gold, ("food", "money", "sleep"), 3, seed=seed)))
-    options = EvaluateOptions(model="hash-test", methods=tuple(METHODS), exemplars_from_gold=2, seed=3, repeat=3)
+    options = EvaluateOptions(model="hash-test", methods=FROZEN_METHODS, exemplars_from_gold=2, seed=3, repeat=3)
     print(render_report(evaluate_gold(gold, parse_codebook(FEW_SHOT_BOOK), _encode, options), "json"))
 """
 
@@ -321,7 +321,7 @@ def test_few_shot_splits_and_report_are_deterministic_across_processes() -> None
     out = same_in_two_processes(_FEW_SHOT).decode()
     splits, report = out.split("\n", 5)[:5], json.loads(out.split("\n", 5)[5])
     assert all(line.startswith("(Split(seed=") for line in splits)
-    assert len(report["runs"]) == 3 and set(report["methods"]) == set(METHODS)
+    assert len(report["runs"]) == 3 and set(report["methods"]) == set(FROZEN_METHODS)
 
 
 def test_few_shot_needs_documents(tmp_path: Path, codebook_file: Path) -> None:
@@ -334,7 +334,7 @@ def test_few_shot_needs_documents(tmp_path: Path, codebook_file: Path) -> None:
 def test_classifier_methods_always_code_and_similarity_methods_can_leave_uncoded() -> None:
     book = parse_codebook(FEW_SHOT_BOOK)
     gold = _few_shot_gold()
-    options = EvaluateOptions(model="hash-test", methods=tuple(METHODS), exemplars_from_gold=2, threshold=0.99)
+    options = EvaluateOptions(model="hash-test", methods=FROZEN_METHODS, exemplars_from_gold=2, threshold=0.99)
     report = evaluate_gold(gold, book, _encode, options)
     coverage = {m.method: m.get("coverage") for m in report.methods}
     for name in ("tfidf-lr", "lr-emb", "head", "head-ctx"):
@@ -421,3 +421,137 @@ def test_docs_example_with_the_real_model(tmp_path: Path) -> None:
     topk, definitions = report.methods
     assert topk.get("accuracy") >= 0.8 and topk.get("kappa") > definitions.get("kappa")
     assert topk.get("uncoded_recall") == 1.0  # both off-topic fragments are left uncoded
+
+
+# -- the learner's methods ---------------------------------------------------------------------
+
+def _tiny_learner():  # type: ignore[no-untyped-def]
+    from test_learn import FAST, tiny_model
+
+    model = tiny_model()
+    return (lambda: model), FAST
+
+
+def test_learned_is_tuned_and_fitted_on_training_documents_only(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Every fine-tuning (the learner's cross-validation and the final fit) and every head sees
+    only exemplars from the seed's training documents: no text of a test document, ever."""
+    import nlp_coder.analyses.methods as methods_module
+    import nlp_coder.learn.finetune as finetune_module
+
+    trainable, fast = _tiny_learner()
+    tuned: list[tuple[int, list[str], list[str]]] = []
+    real_finetune = finetune_module.finetune
+
+    def recording(base, texts, labels, *, negatives=(), seed=0, **kwargs):  # type: ignore[no-untyped-def]
+        tuned.append((seed, list(texts), list(negatives)))
+        return real_finetune(base, texts, labels, negatives=negatives, seed=seed, **kwargs)
+
+    heads: list[int] = []
+    real_head = methods_module._learner_head
+
+    def recording_head(x_train, y, x_test, k):  # type: ignore[no-untyped-def]
+        heads.append(x_train.shape[0])
+        return real_head(x_train, y, x_test, k)
+
+    monkeypatch.setattr(finetune_module, "finetune", recording)
+    monkeypatch.setattr(methods_module, "_learner_head", recording_head)
+    gold = _few_shot_gold()
+    options = EvaluateOptions(model="hash-test", learn=True, exemplars_from_gold=3, seed=0, repeat=2, finetune=fast)
+    report = evaluate_gold(gold, parse_codebook(FEW_SHOT_BOOK), _encode, options, trainable=trainable)
+    assert [m.method for m in report.methods] == ["learned", "centroid-def", "frozen-lr-chars", "fine-tuned"]
+    for split in report.splits:
+        train_texts = {g.text for g in gold if g.document in split.train_documents}
+        test_texts = {g.text for g in gold if g.document in split.test_documents}
+        drawn = {g.text for g in gold if g.id in {i for _, ids in split.exemplars for i in ids}}
+        runs = [texts for seed, texts, _ in tuned if seed == split.seed]
+        assert len(runs) >= 2  # the cross-validation's folds, then the fit on every exemplar
+        for texts in runs:
+            assert set(texts) <= drawn <= train_texts and not set(texts) & test_texts
+        assert max(len(t) for t in runs) == 9  # the final fit: 3 exemplars of each of 3 codes
+    assert heads and max(heads) == 9  # no head is fitted on more than the training exemplars
+    assert all(r.n == len([g for g in gold if g.document in s.test_documents])
+               for r, s in zip(report.methods[0].runs, report.splits))
+    assert len(report.notes) == 2 and all("the learner chose" in n for n in report.notes)
+    assert all(len(m.seconds) == 2 for m in report.methods)
+    data = report_dict(report)
+    assert data["method"] == "learned" and data["protocol"]["learn"] is True and data["notes"] == list(report.notes)
+    assert "seconds" not in json.dumps(data)  # timings stay out of the byte-stable report
+
+
+def test_fine_tuned_tunes_once_per_run_for_both_columns(monkeypatch: pytest.MonkeyPatch) -> None:
+    import nlp_coder.learn.finetune as finetune_module
+
+    trainable, fast = _tiny_learner()
+    calls: list[int] = []
+    real_finetune = finetune_module.finetune
+
+    def counting(*args, **kwargs):  # type: ignore[no-untyped-def]
+        calls.append(1)
+        return real_finetune(*args, **kwargs)
+
+    monkeypatch.setattr(finetune_module, "finetune", counting)
+    options = EvaluateOptions(model="hash-test", methods=("fine-tuned", "fine-tuned"), exemplars_from_gold=3,
+                              finetune=fast)
+    report = evaluate_gold(_few_shot_gold(), parse_codebook(FEW_SHOT_BOOK), _encode, options, trainable=trainable)
+    assert len(calls) == 1 and report.methods[0].get("accuracy") is not None
+
+
+def test_fine_tuned_without_a_model_to_tune_is_refused() -> None:
+    options = EvaluateOptions(model="hash-test", methods=("fine-tuned",), exemplars_from_gold=2)
+    with pytest.raises(InputError) as caught:
+        evaluate_gold(_few_shot_gold(), parse_codebook(FEW_SHOT_BOOK), _encode, options)
+    assert caught.value.code == "E202"
+
+
+def test_learned_with_too_few_labels_keeps_the_frozen_default() -> None:
+    """With 2 exemplars per code the learner cannot compare methods: ``learned`` is then exactly
+    what suggest does by default, decisions included."""
+    book = parse_codebook(FEW_SHOT_BOOK)
+    options = EvaluateOptions(model="hash-test", methods=("learned", DEFAULT), exemplars_from_gold=2, repeat=2)
+    report = evaluate_gold(_few_shot_gold(), book, _encode, options)
+    learned, default = report.methods
+    assert learned.mean == default.mean and learned.per_code == default.per_code
+    assert all("chose frozen-centroid (too few labels" in n for n in report.notes)
+
+
+def test_pilot_protocol_codes_whole_documents() -> None:
+    from nlp_coder.analyses.evaluate import draw_pilot
+
+    gold = _few_shot_gold()
+    split, warnings = draw_pilot(gold, ("food", "money", "sleep"), 2, seed=1)
+    assert len(split.train_documents) == 2 and not warnings
+    assert not set(split.train_documents) & set(split.test_documents)
+    expected = sorted(g.id for g in gold if g.document in split.train_documents and len(g.codes) == 1)
+    assert sorted(i for _, ids in split.exemplars for i in ids) == expected
+    options = EvaluateOptions(model="hash-test", pilot_documents=2, seed=1, repeat=2)
+    report = evaluate_gold(gold, parse_codebook(FEW_SHOT_BOOK), _encode, options)
+    assert report.splits[0] == split and report.n == 4 * 7
+    with pytest.raises(InputError):
+        evaluate_gold(gold, parse_codebook(FEW_SHOT_BOOK), _encode,
+                      EvaluateOptions(pilot_documents=2, exemplars_from_gold=2))
+
+
+def test_max_test_scores_a_seeded_sample_and_says_so() -> None:
+    options = EvaluateOptions(model="hash-test", exemplars_from_gold=2, seed=0, repeat=2, max_test=5)
+    report = evaluate_gold(_few_shot_gold(), parse_codebook(FEW_SHOT_BOOK), _encode, options)
+    assert all(r.n == 5 for r in report.methods[0].runs)
+    assert len(report.notes) == 2 and "scored a random 5 of the" in report.notes[0]
+
+
+def test_cli_learn_with_a_frozen_model_compares_the_frozen_methods(tmp_path: Path) -> None:
+    rows = ["id,text,codes,document"] + [f"{g.id},{g.text},{';'.join(g.codes)},{g.document}"
+                                         for g in _few_shot_gold()]
+    gold = _write(tmp_path, "gold.csv", "\n".join(rows) + "\n")
+    book = _write(tmp_path, "book.yaml", FEW_SHOT_BOOK)
+    out = tmp_path / "r.json"
+    result = CliRunner().invoke(main, ["evaluate", str(gold), "-c", str(book), "-m", "hash-test", "-d",
+                                       str(tmp_path / "s.db"), "--learn", "--exemplars-from-gold", "3",
+                                       "--repeat", "2", "-o", str(out)])
+    assert result.exit_code == 0, result.output
+    report = json.loads(out.read_text(encoding="utf-8"))
+    assert report["method"] == "learned" and set(report["methods"]) == {"learned", "centroid-def", "frozen-lr-chars"}
+    assert len(report["notes"]) == 2 and "learned:" in result.output
+    result = CliRunner().invoke(main, ["evaluate", str(gold), "-c", str(book), "-m", "hash-test", "-d",
+                                       str(tmp_path / "s.db"), "--pilot-documents", "2", "--format", "json"])
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.stdout)["protocol"]["pilot_documents"] == 2

@@ -15,6 +15,15 @@ Two protocols:
   from them and added to the codebook's own, and only the other documents are evaluated, so a
   document that gave exemplars is never scored. Results are the mean and spread (sample
   standard deviation) over ``repeat`` seeds ``seed, seed+1, ...``.
+* **pilot coding** (``pilot_documents=N``): per repeat, the documents are shuffled the same way
+  and the first ``N`` are coded whole: every single-coded fragment in them is an exemplar (what
+  a researcher gives by coding N transcripts by hand); only the other documents are evaluated.
+
+The learner's methods (``learn=True``, ``nlp-coder evaluate --learn``) are trained on the same
+training exemplars: ``fine-tuned`` tunes the embedding model on them, ``learned`` (the headline:
+what ``suggest`` does when it learns the codebook) chooses among the frozen default,
+``frozen-lr-chars`` and ``fine-tuned`` by cross-validation on them; no test fragment is ever
+tuned or fitted on (see :mod:`nlp_coder.analyses.methods`).
 
 Metrics (see ``docs/evaluation.md``): per-code precision/recall/F1 of the best code (top-1) on
 the fragments a human coded, macro and micro F1, top-1 accuracy, top-3 recall, Cohen's kappa and
@@ -27,13 +36,25 @@ from __future__ import annotations
 
 import json
 import math
+import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
-from nlp_coder.analyses.methods import BASELINES, METHODS, SCORING_OF, SUGGEST_METHODS, Prediction, Test, TrainingSet
+from nlp_coder.analyses.methods import (
+    BASELINES,
+    FROZEN_METHODS,
+    LEARNER_METHODS,
+    METHODS,
+    SCORING_OF,
+    SUGGEST_METHODS,
+    Prediction,
+    Test,
+    TrainingSet,
+)
 from nlp_coder.codebook import load_codebook
 from nlp_coder.errors import InputError
 from nlp_coder.match.decide import ranked_codes
@@ -61,6 +82,12 @@ class EvaluateOptions:
     ``definition_weight`` are resolved as ``suggest`` resolves them
     (:func:`nlp_coder.match.settings.resolve_settings`).
     ``exemplars_from_gold``: ``K`` for the few-shot protocol (0: use the codebook as is).
+    ``pilot_documents``: ``N`` for the pilot-coding protocol (not with ``exemplars_from_gold``).
+    ``learn``: evaluate as ``suggest`` does when it learns the codebook: ``suggest`` (and no
+    methods) means ``learned`` with its candidates, and ``all`` adds the learner's methods.
+    ``finetune``: the fine-tuning's :class:`~nlp_coder.learn.finetune.FinetuneSettings`
+    (None: its defaults). ``max_test``: score at most this many test fragments per run, a
+    random sample drawn with the run's seed (0: all; the report says so).
     """
 
     model: str = "default"
@@ -75,6 +102,10 @@ class EvaluateOptions:
     group_by: str = "document"
     repeat: int = 1
     max_train_fraction: float = 0.5
+    pilot_documents: int = 0
+    learn: bool = False
+    finetune: Any = None
+    max_test: int = 0
 
 
 @dataclass(frozen=True)
@@ -125,6 +156,9 @@ class MethodResult:
     spread: tuple[tuple[str, float | None], ...]
     per_code: tuple[CodeMetrics, ...]
     runs: tuple[Metrics, ...]
+    seconds: tuple[float, ...] = field(default=(), compare=False)
+    """Wall-clock seconds of each run (fit and prediction; not in the JSON, which stays the same
+    from run to run)."""
 
     def get(self, name: str) -> float | None:
         return dict(self.mean)[name]
@@ -146,6 +180,8 @@ class EvaluationReport:
     splits: tuple[Split, ...]
     n: int
     warnings: tuple[str, ...] = field(default=())
+    notes: tuple[str, ...] = field(default=())
+    """What the methods chose (``learned``: the learner's choice per run, with its evidence)."""
 
 
 # -- the codes evaluated -----------------------------------------------------------------------
@@ -252,7 +288,7 @@ def score_predictions(gold: Sequence[tuple[str, ...]], prediction: Prediction, c
     return Metrics(len(gold), len(coded), len(uncoded), rounded, tuple(per_code))
 
 
-def aggregate(method: str, runs: Sequence[Metrics]) -> MethodResult:
+def aggregate(method: str, runs: Sequence[Metrics], seconds: Sequence[float] = ()) -> MethodResult:
     """Mean and sample standard deviation of every metric over runs (None where never defined)."""
     def stats(values: list[float | None]) -> tuple[float | None, float | None]:
         present = [v for v in values if v is not None]
@@ -276,7 +312,7 @@ def aggregate(method: str, runs: Sequence[Metrics]) -> MethodResult:
             predicted=round(float(np.mean([x.predicted for x in rows]))),
             alpha=stats([x.alpha for x in rows])[0],
         ))
-    return MethodResult(method, tuple(mean), tuple(spread), tuple(per_code), tuple(runs))
+    return MethodResult(method, tuple(mean), tuple(spread), tuple(per_code), tuple(runs), tuple(seconds))
 
 
 # -- the few-shot protocol ---------------------------------------------------------------------
@@ -323,6 +359,29 @@ def draw_split(gold: Sequence[GoldFragment], codes: Sequence[str], k: int, seed:
     return split, tuple(warnings)
 
 
+def draw_pilot(gold: Sequence[GoldFragment], codes: Sequence[str], documents: int, seed: int,
+               group_by: str = "document") -> tuple[Split, tuple[str, ...]]:
+    """Pilot coding: the first ``documents`` of the groups shuffled as :func:`draw_split` shuffles
+    them, coded whole: every fragment with one code in them is an exemplar of it.
+
+    Returns:
+        The split and warnings (codes with no fragment in the pilot documents).
+    """
+    groups = sorted({_group(g, group_by) for g in gold})
+    rng = np.random.default_rng(seed)
+    shuffled = [groups[i] for i in rng.permutation(len(groups))]
+    train = shuffled[:max(1, min(documents, len(groups) - 1))]
+    chosen = set(train)
+    exemplars, warnings = [], []
+    for code in codes:
+        ids = tuple(sorted(g.id for g in gold if _group(g, group_by) in chosen and g.codes == (code,)))
+        exemplars.append((code, ids))
+        if not ids:
+            warnings.append(f"seed {seed}: code '{code}' has no fragment in the {len(train)} pilot {group_by}s")
+    split = Split(seed, tuple(sorted(chosen)), tuple(g for g in groups if g not in chosen), tuple(exemplars))
+    return split, tuple(warnings)
+
+
 # -- running it --------------------------------------------------------------------------------
 
 def headline(codebook: Codebook, options: EvaluateOptions) -> tuple[tuple[str, ...], MatchSettings]:
@@ -334,9 +393,12 @@ def headline(codebook: Codebook, options: EvaluateOptions) -> tuple[tuple[str, .
                                 counterexample_weight=options.counterexample_weight)
     as_suggest = SUGGEST_METHODS[settings.method]
     methods: list[str] = []
-    for name in options.methods or ("suggest",):
-        expand = {"all": tuple(METHODS), "baselines": (as_suggest, *BASELINES), "suggest": (as_suggest,)}.get(
-            name, (name,))
+    every = (*FROZEN_METHODS, *(LEARNER_METHODS if options.learn else ()))
+    named = options.methods or (("suggest", as_suggest, "frozen-lr-chars", "fine-tuned") if options.learn
+                                else ("suggest",))
+    for name in named:
+        expand = {"all": every, "baselines": (as_suggest, *BASELINES),
+                  "suggest": ("learned",) if options.learn else (as_suggest,)}.get(name, (name,))
         methods.extend(m for m in expand if m not in methods)
     unknown = [m for m in methods if m not in METHODS]
     if unknown:
@@ -355,11 +417,15 @@ def settings_for(method: str, settings: MatchSettings, codebook: Codebook, model
 
 
 def _check_options(options: EvaluateOptions, gold: Sequence[GoldFragment]) -> None:
-    if options.exemplars_from_gold < 0 or options.repeat < 1:
-        raise InputError("--exemplars-from-gold must be 0 or more and --repeat at least 1", code="E130")
+    if options.exemplars_from_gold < 0 or options.repeat < 1 or options.pilot_documents < 0 or options.max_test < 0:
+        raise InputError("--exemplars-from-gold and --pilot-documents must be 0 or more and --repeat at least 1",
+                         code="E130")
+    if options.exemplars_from_gold and options.pilot_documents:
+        raise InputError("--exemplars-from-gold and --pilot-documents are two protocols: give one",
+                         "--pilot-documents", code="E130")
     if options.group_by not in {"document", "speaker"}:
         raise InputError(f"cannot group by '{options.group_by}'", "--group-by", "Use document or speaker")
-    if options.exemplars_from_gold:
+    if options.exemplars_from_gold or options.pilot_documents:
         groups = {_group(g, options.group_by) for g in gold}
         if len(groups) < 2 or "" in groups:
             raise InputError(f"the few-shot protocol needs a '{options.group_by}' for every fragment and at "
@@ -369,7 +435,8 @@ def _check_options(options: EvaluateOptions, gold: Sequence[GoldFragment]) -> No
 
 def build_inputs(codebook: Codebook, codes: Sequence[str], drawn: dict[str, Sequence[GoldFragment]],
                  test_gold: Sequence[GoldFragment], lookup: Encode, settings: MatchSettings,
-                 seed: int = 0) -> tuple[TrainingSet, Test]:
+                 seed: int = 0, trainable: Callable[[], Any] | None = None,
+                 finetune: Any = None) -> tuple[TrainingSet, Test]:
     """The inputs of a method: the codebook with ``drawn`` exemplars added to each code's own,
     and the test fragments. ``lookup`` gives the vectors (zero rows for empty texts)."""
     book = replace(codebook, codes=tuple(
@@ -391,7 +458,7 @@ def build_inputs(codebook: Codebook, codes: Sequence[str], drawn: dict[str, Sequ
         codebook=book, codes=tuple(codes), texts=tuple(ex_texts), labels=np.array(ex_labels, dtype=np.int64),
         vectors=lookup(ex_texts), contexts=lookup(ex_ctx),
         definitions=lookup([definition_text(codebook.code(c)) for c in codes]),
-        settings=settings, encode=lookup, seed=seed,
+        settings=settings, encode=lookup, seed=seed, trainable=trainable, finetune=finetune,
     )
     test = Test(tuple(g.text for g in test_gold), lookup([g.text for g in test_gold]),
                 lookup([g.context for g in test_gold]))
@@ -399,8 +466,8 @@ def build_inputs(codebook: Codebook, codes: Sequence[str], drawn: dict[str, Sequ
 
 
 def evaluate_gold(gold: Sequence[GoldFragment], codebook: Codebook, encode: Encode,
-                  options: EvaluateOptions | None = None, *, model_id: str = "", source: str = "<gold>"
-                  ) -> EvaluationReport:
+                  options: EvaluateOptions | None = None, *, model_id: str = "", source: str = "<gold>",
+                  trainable: Callable[[], Any] | None = None) -> EvaluationReport:
     """Evaluate every method of ``options`` on gold fragments (the library entry point).
 
     Args:
@@ -409,6 +476,9 @@ def evaluate_gold(gold: Sequence[GoldFragment], codebook: Codebook, encode: Enco
         encode: texts -> unit vectors (cache it: every text is asked for once per call).
         options: methods and protocol.
         model_id: recorded in the report.
+        trainable: gives the sentence-transformers model the learner's methods fine-tune (called
+            when they need it); None: ``fine-tuned`` cannot run and ``learned`` compares the
+            frozen methods only.
     """
     options = options or EvaluateOptions()
     _check_options(options, gold)
@@ -422,41 +492,59 @@ def evaluate_gold(gold: Sequence[GoldFragment], codebook: Codebook, encode: Enco
     dims = matrix.shape[1]
     zero = np.zeros(dims, dtype=np.float32)
 
+    more: dict[str, np.ndarray] = {}  # texts the learner derives (e.g. with spaces collapsed)
+
     def vec(text: str) -> np.ndarray:
-        return matrix[row[text]] if text else zero
+        return (matrix[row[text]] if text in row else more[text]) if text else zero
 
     def lookup(items: Sequence[str]) -> np.ndarray:
+        missing = [t for t in dict.fromkeys(items) if t and t not in row and t not in more]
+        if missing:
+            more.update(zip(missing, encode(missing)))
         return np.stack([vec(t) for t in items]) if items else np.zeros((0, dims), dtype=np.float32)
 
     names = {c.id: c.name for c in codebook.codes}
     by_id = {g.id: g for g in gold}
     runs: dict[str, list[Metrics]] = {m: [] for m in methods}
+    seconds: dict[str, list[float]] = {m: [] for m in methods}
     splits: list[Split] = []
     warnings: list[str] = []
-    repeats = options.repeat if options.exemplars_from_gold else 1
+    notes: list[str] = []
+    repeats = options.repeat if options.exemplars_from_gold or options.pilot_documents else 1
     for r in range(repeats):
         seed = options.seed + r
-        if options.exemplars_from_gold:
-            split, notes = draw_split(gold, codes, options.exemplars_from_gold, seed, options.group_by,
-                                      options.max_train_fraction)
-            warnings.extend(notes)
+        if options.exemplars_from_gold or options.pilot_documents:
+            if options.pilot_documents:
+                split, short = draw_pilot(gold, codes, options.pilot_documents, seed, options.group_by)
+            else:
+                split, short = draw_split(gold, codes, options.exemplars_from_gold, seed, options.group_by,
+                                          options.max_train_fraction)
+            warnings.extend(short)
             splits.append(split)
             drawn = {code: tuple(by_id[i] for i in ids) for code, ids in split.exemplars}
             held_out = set(split.test_documents)
             test_gold = [g for g in gold if _group(g, options.group_by) in held_out]
         else:
             drawn, test_gold = {}, list(gold)
-        training, test = build_inputs(codebook, codes, drawn, test_gold, lookup, settings, seed)
+        if options.max_test and len(test_gold) > options.max_test:
+            keep = np.sort(np.random.default_rng(seed).choice(len(test_gold), options.max_test, replace=False))
+            notes.append(f"seed {seed}: scored a random {options.max_test} of the {len(test_gold)} test fragments")
+            test_gold = [test_gold[i] for i in keep]
+        training, test = build_inputs(codebook, codes, drawn, test_gold, lookup, settings, seed, trainable,
+                                      options.finetune)
         truth = [g.codes for g in test_gold]
         for method in methods:
+            start = time.perf_counter()
             prediction = METHODS[method](replace(training, settings=per_method[method]), test)
+            seconds[method].append(round(time.perf_counter() - start, 3))
+            notes.extend(prediction.notes)
             runs[method].append(score_predictions(truth, prediction, codes, names))
-    results = tuple(aggregate(m, runs[m]) for m in methods)
+    results = tuple(aggregate(m, runs[m], seconds[m]) for m in methods)
     n = round(float(np.mean([r.n for r in results[0].runs])))
     return EvaluationReport(
         gold=source, gold_sha256=gold_sha256(gold), codebook=codebook.name, codebook_sha256=codebook.sha256,
         model=model_id, options=options, settings=settings, codes=codes, methods=results,
-        splits=tuple(splits), n=n, warnings=tuple(dict.fromkeys(warnings)),
+        splits=tuple(splits), n=n, warnings=tuple(dict.fromkeys(warnings)), notes=tuple(notes),
     )
 
 
@@ -471,12 +559,36 @@ def evaluate(gold_path: str | Path, codebook_path: str | Path, store_path: str |
     codebook = load_codebook(codebook_path)
     evaluated_codes(codebook, gold)  # fail on unknown codes before loading a model
     _check_options(options, gold)
+    methods, _ = headline(codebook, options)  # fail on an unknown method before loading a model
     embedder = embedder or load_embedder(options.model)
+    trainable = _trainable(options.model) if any(m in LEARNER_METHODS for m in methods) else None
+    if trainable is None and options.learn and not options.methods:  # the default columns, for a frozen model
+        options = replace(options, methods=tuple(m for m in methods if m != "fine-tuned"))
     with Store(store_path) as store:
         def encode(texts: Sequence[str]) -> np.ndarray:
             return embed_cached(store, embedder, list(texts))[0]
 
-        return evaluate_gold(gold, codebook, encode, options, model_id=embedder.model_id, source=str(gold_path))
+        return evaluate_gold(gold, codebook, encode, options, model_id=embedder.model_id, source=str(gold_path),
+                             trainable=trainable)
+
+
+def _trainable(model: str) -> Callable[[], Any] | None:
+    """Loads ``model``'s weights to fine-tune, once, when first asked; None for a model that is
+    not a transformer (the learner then compares the frozen methods only)."""
+    from nlp_coder.embed.registry import load_registry
+
+    if load_registry().model(model).kind != "sentence-transformers":
+        return None
+    loaded: list[Any] = []
+
+    def load() -> Any:
+        if not loaded:
+            from nlp_coder.learn.finetune import load_trainable
+
+            loaded.append(load_trainable(model))
+        return loaded[0]
+
+    return load
 
 
 # -- rendering ---------------------------------------------------------------------------------
@@ -495,10 +607,14 @@ def report_dict(report: EvaluationReport) -> dict[str, object]:
          "methods": {m.method: dict(m.runs[i].values) for m in report.methods}}
         for i, r in enumerate(head.runs)
     ]
+    out["notes"] = list(report.notes)
     out["protocol"] = {
         "exemplars_from_gold": report.options.exemplars_from_gold,
+        "pilot_documents": report.options.pilot_documents,
+        "learn": report.options.learn,
+        "max_test": report.options.max_test,
         "seed": report.options.seed,
-        "group_by": report.options.group_by if report.options.exemplars_from_gold else None,
+        "group_by": report.options.group_by if report.splits else None,
         "repeat": len(head.runs),
         "max_train_fraction": report.options.max_train_fraction if report.options.exemplars_from_gold else None,
         "splits": [{"seed": s.seed, "train": list(s.train_documents), "test": len(s.test_documents),
@@ -537,6 +653,9 @@ def render_report(report: EvaluationReport, fmt: str) -> str:
         protocol = (f"{report.options.exemplars_from_gold} exemplars per code drawn from training "
                     f"{report.options.group_by}s, evaluated on the others; mean ± sd over {len(head.runs)} "
                     f"seed(s) from {report.options.seed}")
+    elif report.options.pilot_documents:
+        protocol = (f"pilot coding of {report.options.pilot_documents} whole {report.options.group_by}(s), "
+                    f"evaluated on the others; mean ± sd over {len(head.runs)} seed(s) from {report.options.seed}")
     lines += [f"- gold: {report.n} fragments per run ({protocol})",
               f"- model: {report.model}; threshold {report.settings.threshold}, margin {report.settings.margin}",
               ""]
@@ -552,6 +671,8 @@ def render_report(report: EvaluationReport, fmt: str) -> str:
     for c in head.per_code:
         lines.append(f"| {c.code} | {c.precision:.3f} | {c.recall:.3f} | {c.f1:.3f} | {c.support} | "
                      f"{c.predicted} | {_fmt(c.alpha)} |")
+    if report.notes:
+        lines += ["", "Notes:", ""] + [f"- {w}" for w in report.notes]
     if report.warnings:
         lines += ["", "Warnings:", ""] + [f"- {w}" for w in report.warnings]
     return "\n".join(lines) + "\n"

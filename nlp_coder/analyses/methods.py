@@ -13,12 +13,23 @@ decide with the codebook's threshold and margin, so they can leave a fragment un
 (``tfidf-lr``, ``lr-emb``, ``head``, ``head-ctx``) always assign their best code; ``head-gate``
 ranks with the classifier head and leaves a fragment uncoded when the default matcher finds no
 code above threshold.
+
+The learner's methods (:data:`LEARNER_METHODS`, :mod:`nlp_coder.learn`) are trained on the
+training set alone, like every other: ``frozen-lr-chars`` (logistic regression on the frozen
+embedding joined with character n-grams), ``fine-tuned`` (the embedding model fine-tuned on the
+training exemplars, then a logistic-regression head) and ``learned``, what ``suggest`` does when
+it learns the codebook: the learner's choice among the frozen default and those two, by grouped
+cross-validation on the training exemplars (:func:`nlp_coder.learn.choose.cross_validate`),
+then that method fitted on all of them. The classifiers always assign their best code; when the
+learner keeps the frozen default, ``learned`` decides as ``suggest`` does.
 """
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
+from typing import Any
 
 import numpy as np
 
@@ -51,6 +62,13 @@ class TrainingSet:
     settings: MatchSettings
     encode: Encode
     seed: int = 0
+    trainable: Callable[[], Any] | None = None
+    """Gives the sentence-transformers model to fine-tune (the learner's methods); None: none."""
+    finetune: Any = None
+    """The fine-tuning's :class:`~nlp_coder.learn.finetune.FinetuneSettings` (None: the defaults)."""
+    cache: dict[str, Any] = field(default_factory=dict, compare=False, repr=False)
+    """Shared by the methods of one run: the fine-tuned model, so that ``fine-tuned`` and
+    ``learned`` tune once; and what ``learned`` chose."""
 
 
 @dataclass(frozen=True)
@@ -69,6 +87,8 @@ class Prediction:
     scores: np.ndarray
     assigned: tuple[tuple[str, ...], ...]
     status: tuple[str, ...]
+    notes: tuple[str, ...] = ()
+    """What the method chose or did that the report should say (``learned``: its choice)."""
 
 
 Method = Callable[[TrainingSet, Test], Prediction]
@@ -401,6 +421,124 @@ def head_gate(train: TrainingSet, test: Test) -> Prediction:
     return Prediction(ranked.scores, assigned, status)
 
 
+# -- the learner's methods ---------------------------------------------------------------------
+
+def _class_scores(model, x: Any, k: int) -> np.ndarray:  # type: ignore[no-untyped-def]
+    out = np.zeros((x.shape[0], k), dtype=np.float32)
+    out[:, model.classes_] = model.predict_proba(x)
+    return out
+
+
+def _learner_head(x_train: Any, y: np.ndarray, x_test: Any, k: int) -> np.ndarray:
+    """The learner's head (:func:`nlp_coder.learn.choose._head`): class-balanced logistic
+    regression, C = 10; its probabilities per code."""
+    from sklearn.linear_model import LogisticRegression
+
+    from nlp_coder.learn.choose import HEAD_C as LEARNER_C
+
+    present = np.unique(y)
+    if len(present) < 2:
+        out = np.zeros((x_test.shape[0], k), dtype=np.float32)
+        if len(present):
+            out[:, present[0]] = 1.0
+        return out
+    model = LogisticRegression(C=LEARNER_C, class_weight="balanced", max_iter=2000).fit(x_train, y)
+    return _class_scores(model, x_test, k)
+
+
+def frozen_lr_chars(train: TrainingSet, test: Test) -> Prediction:
+    """The learner's ``frozen-lr-chars``: logistic regression on the frozen embedding joined with
+    character 2-5-grams (TF-IDF, ``char_wb``) of the exemplars."""
+    from scipy.sparse import csr_matrix, hstack
+    from sklearn.feature_extraction.text import TfidfVectorizer
+
+    chars = TfidfVectorizer(analyzer="char_wb", ngram_range=(2, 5), sublinear_tf=True)
+    x_train = hstack([csr_matrix(train.vectors), chars.fit_transform(train.texts)]).tocsr()
+    x_test = hstack([csr_matrix(test.vectors), chars.transform(test.texts)]).tocsr()
+    return _forced(train, _learner_head(x_train, train.labels, x_test, len(train.codes)))
+
+
+def _settings(train: TrainingSet) -> Any:
+    from nlp_coder.learn.finetune import DEFAULT_SETTINGS
+
+    return train.finetune or DEFAULT_SETTINGS
+
+
+def _negatives(train: TrainingSet) -> list[str]:
+    return list(dict.fromkeys(t for c in train.codes for t in train.codebook.code(c).counterexamples))
+
+
+def tuned_model(train: TrainingSet) -> Any:
+    """The model fine-tuned on the training exemplars (and the codebook's counterexamples), once
+    per training set; the tuning's record is kept in ``train.cache['tuning']``.
+
+    Raises:
+        InputError: ``E202`` when the training set has no model to fine-tune.
+    """
+    if "tuned" in train.cache:
+        return train.cache["tuned"]
+    if train.trainable is None:
+        from nlp_coder.errors import InputError
+
+        raise InputError("the method 'fine-tuned' needs a model to fine-tune", "--method",
+                         "Use a sentence-transformers model (--model), or another method", code="E202")
+    from nlp_coder.learn.finetune import finetune
+
+    tuned, run = finetune(train.trainable(), list(train.texts), train.labels, negatives=_negatives(train),
+                          settings=_settings(train), seed=train.seed)
+    train.cache["tuned"], train.cache["tuning"] = tuned, run
+    return tuned
+
+
+def fine_tuned(train: TrainingSet, test: Test) -> Prediction:
+    """The learner's ``fine-tuned``: the embedding model tuned on the training exemplars
+    (:func:`nlp_coder.learn.finetune.finetune`, supervised contrastive), then the logistic
+    regression head on its vectors of the exemplars. Only the training exemplars are ever
+    tuned or fitted on; the test fragments are only encoded."""
+    from nlp_coder.learn.finetune import encode
+
+    model = tuned_model(train)
+    vectors = encode(model, [*train.texts, *test.texts], seed=train.seed, threads=_settings(train).threads)
+    n = len(train.texts)
+    return _forced(train, _learner_head(vectors[:n], train.labels, vectors[n:], len(train.codes)))
+
+
+def learned(train: TrainingSet, test: Test) -> Prediction:
+    """What ``suggest`` does when it learns the codebook: the learner's method choice
+    (:func:`nlp_coder.learn.choose.cross_validate` and :func:`~nlp_coder.learn.choose.best_method`
+    on the passages :func:`nlp_coder.learn.data.labelled_set` takes from the training codebook),
+    then the chosen method fitted on every training exemplar. With too few labels it keeps the
+    frozen default (``suggest``'s own scoring and decisions); without a model to fine-tune it chooses between
+    the frozen methods."""
+    from nlp_coder.learn.choose import FROZEN, best_method, check_enough, cross_validate
+    from nlp_coder.learn.choose import METHODS as CHOICES
+    from nlp_coder.learn.data import labelled_set
+
+    labelled = labelled_set(train.codebook)
+    why = check_enough(labelled)
+    evidence = ""
+    if why is not None:
+        choice = FROZEN
+        evidence = f"too few labels to compare methods: {why}"
+    else:
+        start = time.perf_counter()
+        scores, folds, _ = cross_validate(labelled, train.codebook, train.settings, train.encode, methods=CHOICES,
+                                          trainable=train.trainable, finetune_settings=_settings(train),
+                                          seed=train.seed)
+        choice = best_method(scores)
+        evidence = (f"cross-validated kappa over {len(folds)} folds: "
+                    + ", ".join(f"{s.method} {'-' if s.kappa is None else f'{s.kappa:.2f}'}" for s in scores)
+                    + f"; {time.perf_counter() - start:.0f}s")
+    train.cache["choice"] = choice
+    if choice == "fine-tuned":
+        chosen = fine_tuned(train, test)
+    elif choice == "frozen-lr-chars":
+        chosen = frozen_lr_chars(train, test)
+    else:
+        chosen = METHODS[SUGGEST_METHODS[train.settings.method]](train, test)  # with suggest's decisions
+    return replace(chosen, notes=(f"seed {train.seed}: the learner chose {choice} ({evidence})",))
+
+
 METHODS: dict[str, Method] = {
     "topk": topk,
     "definitions": definitions,
@@ -415,6 +553,9 @@ METHODS: dict[str, Method] = {
     "head-gate": head_gate,
     "centroid-ctx": centroid_ctx,
     "blend": blend,
+    "frozen-lr-chars": frozen_lr_chars,
+    "fine-tuned": fine_tuned,
+    "learned": learned,
 }
 """Every method by name; :data:`SUGGEST_METHODS` names those ``nlp-coder suggest`` can use."""
 
@@ -431,3 +572,10 @@ method decides with; the other methods use the headline's."""
 
 BASELINES = ("tfidf-lr", "definitions", "centroid", "lr-emb")
 """The reference columns every method is compared with."""
+
+LEARNER_METHODS = ("learned", "fine-tuned", "frozen-lr-chars")
+"""The learner's methods: ``learned`` is what ``suggest`` does when it learns the codebook, the
+others are its candidates (the third, the frozen default, is the headline of ``suggest``)."""
+
+FROZEN_METHODS = tuple(m for m in METHODS if m not in LEARNER_METHODS)
+"""The methods that use the frozen embedding alone (``--method all``)."""

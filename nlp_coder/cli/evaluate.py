@@ -28,10 +28,18 @@ from nlp_coder.cli.options import (
 @click.option("--method", "methods", multiple=True, metavar="NAME",
               help="Scoring method (repeatable; the first is the headline): centroid-def (what 'suggest' does "
                    "by default), topk ('suggest --method topk'), definitions, centroid, centroid-def-loo, knn, "
-                   "tfidf-lr, lr-emb, head, head-ctx, head-gate, centroid-ctx, blend; 'baselines' adds "
-                   "centroid-def and the four baselines, 'all' every method. Default: centroid-def.")
+                   "tfidf-lr, lr-emb, head, head-ctx, head-gate, centroid-ctx, blend; with --learn also learned, "
+                   "fine-tuned, frozen-lr-chars; 'baselines' adds centroid-def and the four baselines, 'all' "
+                   "every method. Default: centroid-def (with --learn: learned and its candidates).")
+@click.option("--learn", "learn", is_flag=True,
+              help="Evaluate as suggest does when it learns the codebook: the headline is the learner's choice "
+                   "(cross-validated on the training exemplars), with the model fine-tuned on them, never on "
+                   "the evaluated documents.")
 @click.option("--exemplars-from-gold", "k", type=at_least(0), default=0, show_default=True, metavar="K",
               help="Few-shot protocol: draw K exemplars per code from training documents and evaluate "
+                   "only the other documents.")
+@click.option("--pilot-documents", "pilot", type=at_least(0), default=0, show_default=True, metavar="N",
+              help="Pilot-coding protocol: take N documents coded whole as the exemplars and evaluate "
                    "only the other documents.")
 @click.option("--seed", type=int, default=0, show_default=True, help="First seed of the document draw.")
 @click.option("--repeat", type=AT_LEAST_ONE, default=1, show_default=True,
@@ -44,22 +52,25 @@ from nlp_coder.cli.options import (
 @model_option
 @store_option
 @quiet_option
-def evaluate(gold: Path, codebook: Path, fmt: str, out: Path | None, methods: tuple[str, ...], k: int,
-             seed: int, repeat: int, group_by: str, threshold: float | None, margin: float | None, top_k: int,
-             model: str, db: Path | None, quiet: bool) -> None:
+def evaluate(gold: Path, codebook: Path, fmt: str, out: Path | None, methods: tuple[str, ...], learn: bool, k: int,
+             pilot: int, seed: int, repeat: int, group_by: str, threshold: float | None, margin: float | None,
+             top_k: int, model: str, db: Path | None, quiet: bool) -> None:
     """Compare suggestions with human codes in GOLD (CSV or JSONL: id, text, codes; optional
     document, speaker, context) and report precision/recall/F1, kappa, alpha and coverage."""
     from nlp_coder.analyses.evaluate import EvaluateOptions, render_report
     from nlp_coder.analyses.evaluate import evaluate as run_evaluate
-    from nlp_coder.analyses.methods import BASELINES, DEFAULT, METHODS
+    from nlp_coder.analyses.methods import BASELINES, DEFAULT, FROZEN_METHODS
     from nlp_coder.store import resolve_store_path
 
     chosen: list[str] = []
-    for name in methods or (DEFAULT,):
-        expand = {"all": tuple(METHODS), "baselines": (DEFAULT, *BASELINES)}.get(name, (name,))
+    if learn:
+        chosen = list(methods)  # the library expands them with the learner's methods
+    for name in () if learn else methods or (DEFAULT,):
+        expand = {"all": FROZEN_METHODS, "baselines": (DEFAULT, *BASELINES)}.get(name, (name,))
         chosen.extend(m for m in expand if m not in chosen)
     options = EvaluateOptions(model=model, methods=tuple(chosen), threshold=threshold, margin=margin, top_k=top_k,
-                              exemplars_from_gold=k, seed=seed, group_by=group_by, repeat=repeat)
+                              exemplars_from_gold=k, seed=seed, group_by=group_by, repeat=repeat,
+                              pilot_documents=pilot, learn=learn)
     report = run_evaluate(gold, codebook, resolve_store_path(db), options)
     emit(render_report(report, fmt), out)
     warn(report.warnings, quiet)
