@@ -38,6 +38,7 @@ CATALOGUE: dict[str, str] = {
     "E200": "a model or spaCy pipeline is not installed",
     "E201": "a model's weights differ from the registered ones, or its files are broken",
     "E202": "a model or device cannot be used here",
+    "E203": "no installed model covers the language of the text",
     # Store
     "E300": "the project store cannot be opened or used",
     "E301": "the project store holds nothing for this request",

@@ -13,7 +13,7 @@ import functools
 import hashlib
 import importlib.util
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 from typing import TYPE_CHECKING, Any
@@ -26,6 +26,7 @@ from nlp_coder.errors import InputError, ModelNotInstalledError
 from nlp_coder.records import Document, Fragment, Span, Turn
 
 if TYPE_CHECKING:
+    from nlp_coder.language import LanguageGuess
     from nlp_coder.store import Store
 
 #: Speaker labels recognised as the interviewer (case-insensitive, optional trailing number).
@@ -39,11 +40,17 @@ _WORD = re.compile(r"\w+(?:['’]\w+)*")
 #: Words that do not count as words for ``min_words``: hesitation fillers and backchannels, per
 #: language (lower case; a word is a run of letters and digits, so "mm-hmm" is "mm" + "hmm" and
 #: "uh-huh" is "uh" + "huh"). Left out on purpose, because they also carry content: "yes", "no"
-#: (answers), "like", "right", "well", "so", "sure", "alright", "I see" (see docs/transcripts.md).
+#: (answers), "like", "right", "well", "so", "sure", "alright", "I see" (see docs/transcripts.md);
+#: in Dutch "nee" (an answer), "goed", "precies", "zeker", "inderdaad", "zo", "dus". A language
+#: without a list counts every word (see docs/transcripts.md).
 FILLERS: dict[str, frozenset[str]] = {
     "en": frozenset({
         "um", "umm", "uhm", "uh", "uhh", "er", "erm", "ah", "eh", "oh", "hm", "hmm", "mm", "mmm", "mhm",
         "huh", "yeah", "yeh", "yep", "yup", "okay", "ok",
+    }),
+    "nl": frozenset({
+        "eh", "ehm", "uh", "uhm", "um", "hm", "hmm", "mm", "mmm", "mhm", "ah", "oh", "o", "ja", "jaja", "jah",
+        "jawel", "oké", "oke", "okay", "ok", "tja", "hè", "nou",
     }),
 }
 
@@ -51,6 +58,7 @@ FILLERS: dict[str, frozenset[str]] = {
 #: sentence joins a short previous sentence of the same paragraph.
 CONTINUATIONS: dict[str, frozenset[str]] = {
     "en": frozenset({"and", "but", "so", "because", "cause", "'cause", "cos", "or"}),
+    "nl": frozenset({"en", "maar", "dus", "want", "omdat", "of"}),
 }
 
 #: The default ``max_words``: the default model reads 256 word pieces, and English speech runs at
@@ -75,7 +83,8 @@ class SegmentOptions:
         interviewer_labels: labels recognised as the interviewer.
         all_speakers: code every speaker, the interviewer too.
         fillers: the language of the filler list (:data:`FILLERS`) whose words do not count for
-            ``min_words``, or ``none`` to count every word.
+            ``min_words``; ``auto`` (the default), each document's language's list (every word
+            counts in a language without one); ``none`` to count every word.
         join: join a sentence that does not stand alone to its neighbour in the same paragraph:
             one that ends without sentence punctuation when the next starts in lower case, and
             one that starts with a continuing conjunction ("And", "But", "So", "Because") when
@@ -83,6 +92,9 @@ class SegmentOptions:
         max_words: fragments longer than this many words are cut into consecutive windows of at
             most this many words (at sentence boundaries where possible), never truncated; each
             cut is reported. ``0`` cuts nothing.
+        language: ``auto`` (the default) reads each document in the language detected in it
+            (:mod:`nlp_coder.language`): the spaCy pipeline, the filler list and the continuing
+            conjunctions of that language. An ISO 639-1 code (``nl``) reads every document in it.
     """
 
     unit: str = "sentence"
@@ -94,9 +106,10 @@ class SegmentOptions:
     interviewer_labels: tuple[str, ...] = DEFAULT_INTERVIEWER_LABELS
     all_speakers: bool = False
     pipeline: str = "auto"
-    fillers: str = "en"
+    fillers: str = "auto"
     join: bool = True
     max_words: int = DEFAULT_MAX_WORDS
+    language: str = "auto"
 
     def __post_init__(self) -> None:
         if self.unit not in ("sentence", "turn", "window"):
@@ -107,18 +120,29 @@ class SegmentOptions:
             raise InputError("min-words cannot be negative", "--min-words", code="E130")
         if self.max_words < 0:
             raise InputError("max-words cannot be negative", "--max-words", code="E130")
-        if self.fillers != "none" and self.fillers not in FILLERS:
+        if self.fillers not in ("none", "auto") and self.fillers not in FILLERS:
             raise InputError(f"no filler list for '{self.fillers}'", "--fillers",
-                             f"Use one of: {', '.join(sorted(FILLERS))}, or none", code="E130")
+                             f"Use one of: auto, {', '.join(sorted(FILLERS))}, or none", code="E130")
+        if self.language != "auto" and not re.fullmatch(r"[a-z]{2,3}", self.language):
+            raise InputError(f"'{self.language}' is not a language code", "language",
+                             "Use auto, or an ISO 639-1 code such as en or nl", code="E130")
+
+    def for_language(self, language: str) -> SegmentOptions:
+        """These options for a document in ``language``: ``fillers`` ``auto`` becomes that
+        language's filler list, or ``none`` where :data:`FILLERS` has none."""
+        fillers = self.fillers
+        if fillers == "auto":
+            fillers = language if language in FILLERS else "none"
+        return dataclasses.replace(self, language=language, fillers=fillers)
 
 
 def word_count(text: str, fillers: str = "none") -> int:
     """Words in ``text``; with ``fillers`` (a language of :data:`FILLERS`), fillers and
     backchannels are not counted."""
     words = _WORD.findall(text)
-    if fillers == "none":
+    skip = FILLERS.get(fillers)
+    if skip is None:  # none, or a language without a list
         return len(words)
-    skip = FILLERS[fillers]
     return sum(1 for w in words if w.lower() not in skip)
 
 
@@ -185,24 +209,30 @@ def import_spacy() -> Any:
     return spacy
 
 
-@lru_cache(maxsize=4)
-def load_pipeline(name: str = "auto") -> Any:
+@lru_cache(maxsize=8)
+def load_pipeline(name: str = "auto", language: str = "en") -> Any:
     """A spaCy pipeline that sets sentence boundaries.
 
     Args:
-        name: ``auto`` (the registered trained pipeline when installed, else ``blank``),
-            ``blank`` (rule-based sentencizer, no model), or an installed pipeline's name.
+        name: ``auto`` (the registered trained pipeline for ``language`` when installed, else
+            ``blank``), ``blank`` (rule-based sentencizer, no model), or an installed pipeline's name.
+        language: the text's language (ISO 639-1): ``blank`` is spaCy's blank pipeline for it
+            (its tokenizer exceptions and punctuation rules), or the multi-language one
+            (``xx``) where spaCy has none.
     """
     spacy = import_spacy()
     if name == "blank":
-        nlp = spacy.blank("en")
+        try:
+            nlp = spacy.blank(language)
+        except (ImportError, KeyError, ValueError):  # spaCy has no language class for it
+            nlp = spacy.blank("xx")
         nlp.add_pipe("sentencizer")
         return nlp
     if name == "auto":
         for spec in load_registry().spacy:
-            if importlib.util.find_spec(spec.module) is not None:
+            if language in spec.languages and importlib.util.find_spec(spec.module) is not None:
                 return _trained_senter(spec.module)
-        return load_pipeline("blank")
+        return load_pipeline("blank", language)
     for spec in load_registry().spacy:
         if name in (spec.name, spec.module):
             if importlib.util.find_spec(spec.module) is None:
@@ -260,8 +290,8 @@ def segment(documents: Iterable[Document], options: SegmentOptions | None = None
     """
     options = options or SegmentOptions()
     docs = list(documents)
-    if nlp is None and any(not d.presegmented for d in docs):
-        nlp = load_pipeline(options.pipeline)
+    if nlp is None and any(not d.presegmented for d in docs):  # each language's pipeline
+        return tuple(f for fragments in Segmenter(options).fragments_many(docs) for f in fragments)
     return tuple(f for fragments in segment_documents(docs, options, nlp) for f in fragments)
 
 
@@ -276,9 +306,25 @@ def segment_documents(docs: Sequence[Document], options: SegmentOptions, nlp: An
     return [fragments for fragments, _ in cut_documents(docs, options, nlp)]
 
 
-def cut_documents(docs: Sequence[Document], options: SegmentOptions,
-                  nlp: Any | None) -> list[tuple[list[Fragment], SegmentStats]]:
-    """:func:`segment_documents`, with what was merged, skipped and cut in each document."""
+def document_languages(docs: Sequence[Document], options: SegmentOptions) -> tuple[dict[str, str], tuple[str, ...]]:
+    """The language each document is read in: ``options.language``, or with ``auto`` the one
+    detected in it (:func:`nlp_coder.language.assign_languages`), with a warning per document
+    whose language could not be told."""
+    from nlp_coder.language import assign_languages, detect_language
+
+    if options.language != "auto":
+        return {doc.id: options.language for doc in docs}, ()
+    return assign_languages({doc.id: detect_language(doc.text) for doc in docs})
+
+
+def cut_documents(docs: Sequence[Document], options: SegmentOptions, nlp: Any | None,
+                  languages: Mapping[str, str] | None = None) -> list[tuple[list[Fragment], SegmentStats]]:
+    """:func:`segment_documents`, with what was merged, skipped and cut in each document.
+
+    ``languages`` gives each document's language (its filler list and conjunctions; ``nlp`` is
+    used for every document); by default :func:`document_languages`."""
+    if languages is None and any(not d.presegmented for d in docs):
+        languages = document_languages(docs, options)[0]
     out: list[tuple[list[Fragment], SegmentStats]] = [([], SegmentStats()) for _ in docs]
     talk: list[tuple[int, Document, list[Turn]]] = []
     for k, doc in enumerate(docs):
@@ -290,8 +336,9 @@ def cut_documents(docs: Sequence[Document], options: SegmentOptions,
     for (k, doc, turns), spans in zip(talk, _sentences([(doc, turns) for _, doc, turns in talk], nlp)):
         fragments: list[Fragment] = []
         stats = SegmentStats()
+        fitted = options.for_language(languages[doc.id]) if languages is not None else options
         for turn in turns:
-            units, turn_stats = _units(doc.text, spans[turn.index], options)
+            units, turn_stats = _units(doc.text, spans[turn.index], fitted)
             stats += turn_stats
             fragments.extend(_fragment(doc, turn, f"{doc.id}#{turn.index + 1}.{n}", start, end)
                              for n, (start, end) in enumerate(units, start=1))
@@ -320,9 +367,9 @@ def fragments_from_spans(doc: Document, spans: Sequence[Sequence[Any]]) -> list[
     return [_fragment(doc, turns[turn], fragment_id, start, end) for fragment_id, turn, start, end in spans]
 
 
-def pipeline_identity(name: str = "auto") -> str:
+def pipeline_identity(name: str = "auto", language: str = "en") -> str:
     """What sentence boundaries depend on, found without loading spaCy: its version and the
-    pipeline package's (a segmentation cache key part)."""
+    pipeline package's, for text in ``language`` (a segmentation cache key part, with the language)."""
     from importlib.metadata import PackageNotFoundError, version
 
     def installed(package: str) -> str:
@@ -335,6 +382,8 @@ def pipeline_identity(name: str = "auto") -> str:
     if name == "blank":
         return f"{base} blank"
     for spec in load_registry().spacy:
+        if name == "auto" and language not in spec.languages:
+            continue
         if name in ("auto", spec.name, spec.module) and importlib.util.find_spec(spec.module) is not None:
             return f"{base} {spec.module} {installed(spec.package)}"
     return f"{base} {'blank' if name == 'auto' else name}"
@@ -514,7 +563,9 @@ def _join(text: str, spans: list[tuple[int, int]], options: SegmentOptions) -> t
     a sentence that ends without sentence punctuation (or trails off in "..."), one that starts
     in lower case; after a
     sentence of fewer than ``2 * min_words`` words, one that starts with a continuing conjunction."""
-    continuations = CONTINUATIONS.get(options.fillers, CONTINUATIONS["en"])
+    language = options.language if options.language != "auto" else (
+        options.fillers if options.fillers in CONTINUATIONS else "en")
+    continuations = CONTINUATIONS.get(language, frozenset())
     out: list[tuple[int, int]] = []
     joined = 0
     for a, b in spans:
@@ -602,28 +653,42 @@ class Segmenter:
     """Cuts documents through the store's segmentation cache, the uncached ones of a call together.
 
     A document is cut again only when its text, turns, attributes, the segmentation options,
-    the spaCy pipeline (package and version) or nlp_coder's version changed; spaCy is loaded
-    only when some document needs cutting. ``warnings`` collects one line per document whose
-    fragments were cut into windows (:func:`cut_warning`), from the cache too.
+    the spaCy pipeline (package and version), the language detector's version, the language it
+    is read in or nlp_coder's version changed; spaCy is loaded only when some document needs
+    cutting. Each document is read in its language (:meth:`languages`): the language detected in
+    it is cached with its fragments, so a cached run never loads the detector. Documents of each
+    language are cut with that language's pipeline (:func:`load_pipeline`). ``warnings``
+    collects one line per document whose fragments were cut into windows (:func:`cut_warning`),
+    from the cache too, and per document whose language could not be told.
     """
 
     def __init__(self, options: SegmentOptions, store: Store | None = None) -> None:
         self.options = options
         self.store = store
-        self.nlp: object | None = None
-        self.pipeline: str | None = None
+        self.nlp: object | None = None  # the pipeline loaded last (None: no document needed cutting)
+        self.pipelines: dict[str, str] = {}  # language -> the name of the pipeline its documents were cut with
+        self.guesses: dict[str, LanguageGuess] = {}  # document id -> the language detected in it
+        self.read_as: dict[str, str] = {}  # document id -> the language it is read in
+        self._nlps: dict[str, Any] = {}
+        self._hits: dict[str, tuple[str, dict[str, Any]]] = {}  # document id -> cached (pipeline, entry)
         self._options = dataclasses.asdict(options)
         self.warnings: list[str] = []
 
     @functools.cached_property
     def _identity(self) -> str:
-        """The pipeline's packages and versions: looked up only when a transcript needs a key."""
-        return pipeline_identity(self.options.pipeline)
+        """The pipeline's and the detector's packages and versions: looked up only when a
+        transcript needs a key."""
+        from nlp_coder.language import detector_identity
+
+        return f"{pipeline_identity(self.options.pipeline)}; {detector_identity()}"
 
     @property
     def name(self) -> str:
-        """The pipeline's name for the manifest (``none (fragment table)`` when none was needed)."""
-        return self.pipeline or "none (fragment table)"
+        """The pipeline's name for the manifest (``none (fragment table)`` when none was needed;
+        with documents in several languages, each language's, separated by ``;``)."""
+        if not self.pipelines:
+            return "none (fragment table)"
+        return "; ".join(dict.fromkeys(self.pipelines[code] for code in sorted(self.pipelines)))
 
     def key(self, doc: Document) -> str:
         turns = [(t.index, t.speaker, [(sp.start, sp.end) for sp in t.spans], t.timestamp, t.fragment_id,
@@ -632,39 +697,85 @@ class Segmenter:
                             option=orjson.OPT_SORT_KEYS)
         return hashlib.sha256(blob).hexdigest()
 
+    def _lookup(self, doc: Document) -> tuple[str, dict[str, Any]] | None:
+        """The cached ``(pipeline, entry)`` of ``doc``, if any."""
+        hit = self.store.cached_segmentation(self.key(doc)) if self.store is not None else None
+        if hit is None:
+            return None
+        cached = orjson.loads(hit[1])
+        return (hit[0], cached) if isinstance(cached, dict) and "read_as" in cached else None
+
+    def languages(self, docs: Sequence[Document]) -> dict[str, str]:
+        """The language each document is read in: ``options.language``, or with ``auto`` the one
+        detected in it (from the cache where it was cut before); a document whose language
+        cannot be told is read in the main language of the documents seen so far, else English,
+        with a warning (:func:`nlp_coder.language.assign_languages`)."""
+        from nlp_coder.language import UNDETERMINED, LanguageGuess, detect_language, language_name, main_language
+
+        new = list({doc.id: doc for doc in docs if doc.id not in self.read_as}.values())
+        for doc in new:
+            if self.options.language != "auto":
+                self.guesses[doc.id] = LanguageGuess(self.options.language, 1.0)
+                continue
+            hit = None if doc.presegmented else self._lookup(doc)
+            if hit is not None:
+                self._hits[doc.id] = hit
+                code, confidence = hit[1].get("language") or (UNDETERMINED, 0.0)
+                self.guesses[doc.id] = LanguageGuess(code, confidence)
+            else:
+                self.guesses[doc.id] = detect_language(doc.text)
+        main = main_language(self.guesses)
+        for doc in new:
+            guess = self.guesses[doc.id]
+            if guess.known:
+                self.read_as[doc.id] = guess.code
+                continue
+            self.read_as[doc.id] = main or "en"
+            why = "the other documents' language" if main else "the default"
+            self.warnings.append(f"{doc.id}: its language could not be told (too little text); read as "
+                                 f"{language_name(self.read_as[doc.id])} ({why})")
+        return {doc.id: self.read_as[doc.id] for doc in docs}
+
+    def _pipeline(self, language: str) -> Any:
+        if language not in self._nlps:
+            self._nlps[language] = load_pipeline(self.options.pipeline, language)
+        self.nlp = self._nlps[language]
+        return self.nlp
+
     def fragments_many(self, docs: Sequence[Document]) -> list[list[Fragment]]:
-        """The fragments of each document: from the cache, else cut (all the uncached ones in
-        one pass of the pipeline) and cached, committed together."""
+        """The fragments of each document: from the cache, else cut (all the uncached ones of a
+        language in one pass of its pipeline) and cached, committed together."""
         out: list[list[Fragment]] = [[] for _ in docs]
-        todo: list[tuple[int, str]] = []
+        languages = self.languages([doc for doc in docs if not doc.presegmented])
+        todo: dict[str, list[tuple[int, str]]] = {}
         for k, doc in enumerate(docs):
             if doc.presegmented:  # a fragment table: nothing to cut
                 out[k] = segment_document(doc, self.options, None)
                 continue
-            key = self.key(doc)
-            hit = self.store.cached_segmentation(key) if self.store is not None else None
-            if hit is not None:
-                self.pipeline = self.pipeline or hit[0]
-                cached = orjson.loads(hit[1])
-                spans, stats = ((cached["spans"], SegmentStats(**cached["stats"])) if isinstance(cached, dict)
-                                else (cached, SegmentStats()))
-                out[k] = fragments_from_spans(doc, spans)
-                self._note(doc, stats)
+            language = languages[doc.id]
+            hit = self._hits.pop(doc.id, None) or self._lookup(doc)
+            if hit is not None and hit[1]["read_as"] == language:
+                self.pipelines.setdefault(language, hit[0])
+                out[k] = fragments_from_spans(doc, hit[1]["spans"])
+                self._note(doc, SegmentStats(**hit[1]["stats"]))
             else:
-                todo.append((k, key))
-        if todo:
-            if self.nlp is None:
-                self.nlp = load_pipeline(self.options.pipeline)
-            name = pipeline_name(self.nlp)
-            self.pipeline = self.pipeline or name
-            cut = cut_documents([docs[k] for k, _ in todo], self.options, self.nlp)
-            for (k, _), (fragments, stats) in zip(todo, cut):
+                todo.setdefault(language, []).append((k, self.key(doc)))
+        for language, items in sorted(todo.items()):
+            nlp = self._pipeline(language)
+            name = pipeline_name(nlp)
+            self.pipelines.setdefault(language, name)
+            cut = cut_documents([docs[k] for k, _ in items], self.options, nlp,
+                                {docs[k].id: language for k, _ in items})
+            for (k, _), (fragments, stats) in zip(items, cut):
                 out[k] = fragments
                 self._note(docs[k], stats)
             if self.store is not None:
                 self.store.save_segmentation([
-                    (key, name, orjson.dumps({"spans": fragment_spans(fragments), "stats": dataclasses.asdict(stats)}))
-                    for (_, key), (fragments, stats) in zip(todo, cut)])
+                    (key, name, orjson.dumps({
+                        "spans": fragment_spans(fragments), "stats": dataclasses.asdict(stats),
+                        "language": [self.guesses[docs[k].id].code, self.guesses[docs[k].id].confidence],
+                        "read_as": language}))
+                    for (k, key), (fragments, stats) in zip(items, cut)])
         return out
 
     def _note(self, doc: Document, stats: SegmentStats) -> None:

@@ -266,7 +266,7 @@ def test_long_turns_are_cut_into_windows_and_reported(blank) -> None:
 
     long_sentence = " ".join(f"w{i}," if i % 40 == 39 else f"w{i}" for i in range(250)) + "."
     doc = _doc([("P1", "It started with a letter. " + long_sentence), ("P1", "A short turn of words.")], "long.txt")
-    options = SegmentOptions(unit="turn", max_words=100, pipeline="blank")
+    options = SegmentOptions(unit="turn", max_words=100, pipeline="blank", language="en")  # "w1 w2 ..." is no language
     [(fragments, stats)] = cut_documents([doc], options, blank)
     # the sentence before the long one is its own window; the long sentence is cut in three even parts
     assert stats.cut == 1 and len(fragments) == 5
@@ -310,7 +310,7 @@ def test_segmentation_flags_reach_the_options_and_default_as_the_library_does(tm
     assert CliRunner().invoke(probe, ["--fillers", "none", "--no-join", "--max-words", "7"]).exit_code == 0
     chosen = seen["defaults"]
     assert (chosen.fillers, chosen.join, chosen.max_words) == ("none", False, 7)
-    assert dataclasses.replace(chosen, fillers="en", join=True, max_words=200) == SegmentOptions()
+    assert dataclasses.replace(chosen, fillers="auto", join=True, max_words=200) == SegmentOptions()
 
     path = tmp_path / "t.txt"
     path.write_text("P1: It was bad. And then it got so much worse, honestly, in every single way.\n"

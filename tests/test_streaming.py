@@ -113,7 +113,7 @@ def test_a_second_run_reuses_the_segmentation(tmp_path: Path, corpus: Path, code
     db = tmp_path / "p.db"
     first = _run(corpus, codebook_file, db, embedder)
 
-    def no_spacy(name: str):  # type: ignore[no-untyped-def]
+    def no_spacy(*args: str):  # type: ignore[no-untyped-def]
         raise AssertionError("spaCy was loaded although every document was cut before")
 
     monkeypatch.setattr("nlp_coder.segment.load_pipeline", no_spacy)  # the segmentation cache lives in segment

@@ -15,7 +15,7 @@ import click
 
 def build_segment_options(unit: str, window: int, stride: int, min_words: int, speakers: tuple[str, ...],
                           exclude_speakers: tuple[str, ...], interviewers: tuple[str, ...], all_speakers: bool,
-                          pipeline: str, fillers: str = "en", join: bool = True, max_words: int = 200) -> Any:
+                          pipeline: str, fillers: str = "auto", join: bool = True, max_words: int = 200) -> Any:
     """The :class:`~nlp_coder.segment.SegmentOptions` of :func:`~nlp_coder.cli.options.segment_options`."""
     from nlp_coder.segment import DEFAULT_INTERVIEWER_LABELS, SegmentOptions
 

@@ -78,9 +78,9 @@ def segment_options(func: Callable[..., Any]) -> Callable[..., Any]:
         click.option("--min-words", type=at_least(0), default=3, show_default=True,
                      help="Shorter fragments (backchannels like 'Yeah.') merge with a neighbour in the same turn "
                           "or are skipped."),
-        click.option("--fillers", default="en", show_default=True, metavar="LANG",
+        click.option("--fillers", default="auto", show_default=True, metavar="LANG",
                      help="Language of the filler list (um, uh, yeah, okay, ...) whose words do not count for "
-                          "--min-words; 'none' counts every word."),
+                          "--min-words; 'auto': each document's language's (en, nl); 'none' counts every word."),
         click.option("--join/--no-join", default=True, show_default=True,
                      help="Join a sentence that does not stand alone (cut mid-clause, or 'And ...' after a short "
                           "one) to its neighbour in the same paragraph."),
