@@ -15,6 +15,8 @@ Every failure to open or use the store is a :class:`~nlp_coder.errors.StoreError
 
 from __future__ import annotations
 
+import contextlib
+import contextvars
 import hashlib
 import json
 import os
@@ -196,6 +198,27 @@ def _store_errors(method: Callable[Concatenate[Store, _P], _R]) -> Callable[Conc
 MEMORY = ":memory:"
 """The path of a store kept in memory only (:meth:`Store.in_memory`): nothing is written to disk."""
 
+_KEEP_TEXT: contextvars.ContextVar[bool] = contextvars.ContextVar("nlp_coder_store_text", default=True)
+
+
+@contextlib.contextmanager
+def without_text(keep: bool = False):  # type: ignore[no-untyped-def]
+    """Within the block, stores opened without ``keep_text`` keep no transcript text
+    (``--no-store-text``): see :class:`Store`. ``keep=True`` makes the block an ordinary one."""
+    token = _KEEP_TEXT.set(keep)
+    try:
+        yield
+    finally:
+        _KEEP_TEXT.reset(token)
+
+
+def set_keep_text(keep: bool) -> Callable[[], None]:
+    """Whether stores opened from now on in this context keep the transcripts' text (the
+    command line's ``--no-store-text``; :func:`without_text` is the scoped form). Returns the
+    function that restores the previous choice."""
+    token = _KEEP_TEXT.set(keep)
+    return lambda: _KEEP_TEXT.reset(token)
+
 
 class Store:
     """A project store opened on a SQLite file (created owner-only, with its folder, when missing).
@@ -208,6 +231,9 @@ class Store:
 
     def __init__(self, path: str | Path) -> None:
         self.path = Path(path)
+        self.keep_text = _KEEP_TEXT.get()
+        """Whether documents are stored with their text (False: hashes and offsets only, and
+        suggestions without their fragment's text: ``--no-store-text``, :func:`without_text`)."""
         if str(path) == MEMORY:  # nothing on disk: the database lives and dies with this object
             self._db = sqlite3.connect(MEMORY, isolation_level=None)
             self._db.execute("PRAGMA foreign_keys=ON")
@@ -286,9 +312,13 @@ class Store:
 
         A document stored as it is, with the same fragments, is left untouched (a re-run writes
         nothing for it). ``position`` is a fragment's place among its document's fragments.
-        ``hashes`` may pass the fragments' :func:`text_sha256` when known.
+        ``hashes`` may pass the fragments' :func:`text_sha256` when known. Without
+        :attr:`keep_text` a document's text is stored empty (and an earlier stored text is
+        overwritten with zeros on disk); its hash and its fragments' offsets are stored as always.
         """
         now = _now()
+        if not self.keep_text:
+            self._db.execute("PRAGMA secure_delete = ON")
         by_document: dict[str, list[tuple[object, ...]]] = {doc.id: [] for doc in documents}
         as_json: dict[tuple[tuple[str, str], ...], str] = {}  # a document's fragments mostly share attributes
         hashes = [text_sha256(f.text) for f in fragments] if hashes is None else hashes
@@ -304,14 +334,17 @@ class Store:
             stored = self._stored(documents, unit)
             for doc in documents:
                 row = (doc.source, doc.format, text_sha256(doc.text), json.dumps(doc.attributes, sort_keys=True))
+                text = doc.text if self.keep_text else ""
                 if stored.get(doc.id) == (row, by_document[doc.id]):
+                    # unchanged; its text may have been stored with the other --no-store-text choice
+                    self._db.execute("UPDATE documents SET text = ? WHERE id = ? AND text != ?", (text, doc.id, text))
                     continue
                 self._db.execute(
                     "INSERT INTO documents (id, source, format, sha256, text, attributes, updated_at) "
                     "VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT(id) DO UPDATE SET source=excluded.source, "
                     "format=excluded.format, sha256=excluded.sha256, text=excluded.text, "
                     "attributes=excluded.attributes, updated_at=excluded.updated_at",
-                    (doc.id, *row[:3], doc.text, row[3], now),
+                    (doc.id, *row[:3], text, row[3], now),
                 )
                 self._db.execute("DELETE FROM fragments WHERE document = ? AND unit = ?", (doc.id, unit))
                 self._db.executemany(
@@ -408,7 +441,10 @@ class Store:
     def save_suggestions(self, run_id: int, rows: Iterable[tuple[str, str, str, tuple[str, ...] | list[str], str]]
                          ) -> None:
         """Add one batch of a running run's suggestions, committed at once: per fragment its
-        document, id, main status, main codes and result (its JSONL line)."""
+        document, id, main status, main codes and result (its JSONL line; without
+        :attr:`keep_text`, with ``"text": null``)."""
+        if not self.keep_text:
+            rows = [(*row[:4], _without_text(row[4])) for row in rows]
         with self._transaction():
             self._db.executemany(
                 "INSERT INTO suggestions (run_id, document, fragment_id, status, codes, result) "
@@ -467,6 +503,15 @@ class _Transaction:
             self._db.execute("COMMIT")
         elif self._db.in_transaction:  # SQLite may have rolled back already (a full disk)
             self._db.execute("ROLLBACK")
+
+
+def _without_text(line: str) -> str:
+    """A result line (JSONL) with its fragment's text left out (``"text": null``)."""
+    import orjson
+
+    record = orjson.loads(line)
+    record["text"] = None
+    return orjson.dumps(record).decode("utf-8")
 
 
 def manifest_json(manifest: RunManifest) -> str:

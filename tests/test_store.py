@@ -462,3 +462,46 @@ def test_store_commands_on_the_command_line(tmp_path: Path) -> None:
     assert run(main, ["store", "vacuum", "--db", str(db)]).exit_code == 0
     pruned = run(main, ["store", "prune", "--keep", "1", "--db", str(db)])
     assert pruned.exit_code == 0 and "removed the results of 1 run(s)" in pruned.output
+
+
+def test_no_store_text_keeps_hashes_and_offsets_only(tmp_path: Path, transcript_file: Path,
+                                                     codebook_file: Path) -> None:
+    from click.testing import CliRunner
+
+    from nlp_coder.cli import main
+    from nlp_coder.privacy.store import store_info
+
+    db = tmp_path / "p.db"
+    base = ["suggest", str(transcript_file), "-c", str(codebook_file), "-m", "hash-test", "-q", "--db", str(db)]
+    without = CliRunner().invoke(main, [*base, "--no-store-text", "-o", str(tmp_path / "a.jsonl")])
+    assert without.exit_code == 0, without.output
+    raw = _raw_bytes(db)
+    assert b"forms for housing" not in raw and b"The bus was late" not in raw  # (exemplars are not transcripts)
+    info = store_info(db)
+    assert (info.documents, info.documents_without_text, info.text_characters) == (1, 1, 0)
+    assert info.fragments > 0 and info.suggestions == info.fragments
+    with Store(db) as store:
+        starts = [r[0] for r in store.connection.execute("SELECT start FROM fragments ORDER BY position")]
+        nulls = {r[0] for r in store.connection.execute("SELECT json_extract(result, '$.text') FROM suggestions")}
+    assert starts == sorted(starts) and starts[0] > 0 and nulls == {None}
+    # the outputs are the same: the text is read from the transcripts
+    with_text = CliRunner().invoke(main, [*base, "-o", str(tmp_path / "b.jsonl")])
+    assert with_text.exit_code == 0
+    assert (tmp_path / "a.jsonl").read_bytes() == (tmp_path / "b.jsonl").read_bytes()
+    assert store_info(db).text_characters == len(transcript_file.read_text(encoding="utf-8"))  # stored again
+    CliRunner().invoke(main, ["embed", str(transcript_file), "-m", "hash-test", "-q", "--db", str(db),
+                              "--no-store-text"])
+    assert store_info(db).documents_without_text == 1  # and left out again
+
+
+def test_without_text_is_scoped(tmp_path: Path, embedder) -> None:
+    from nlp_coder.store import without_text
+
+    doc = Document("d", "Hello there, this is private.", "d.txt", "txt", (Turn(0, None, (Span(0, 29),)),))
+    frag = Fragment("d#1", "d", None, 0, 0, 29, doc.text)
+    with without_text(), Store(tmp_path / "p.db") as store:
+        assert not store.keep_text
+        store.save_fragments([doc], [frag], "sentence")
+        assert store.connection.execute("SELECT text, sha256 FROM documents").fetchone() == ("", text_sha256(doc.text))
+    with Store(tmp_path / "p.db") as store:
+        assert store.keep_text

@@ -23,6 +23,7 @@ from nlp_coder.cli.options import (
     scheduler_option,
     segment_options,
     store_option,
+    store_text_option,
     threshold_options,
     top_k_option,
 )
@@ -51,6 +52,7 @@ from nlp_coder.cli.options import (
 @scheduler_option
 @cascade_options
 @store_option
+@store_text_option
 @quiet_option
 def suggest(corpus: Path, codebook: Path, out: Path | None, fmt: str, threshold: float | None,
             margin: float | None, top_k: int, suggestions: int, where: tuple[str, ...], model: str, method: str | None,
@@ -127,6 +129,7 @@ def segment(corpus: Path, out: Path | None, fmt: str, quiet: bool, metadata: Pat
 @device_option
 @scheduler_option
 @store_option
+@store_text_option
 @click.option("--batch-size", type=AT_LEAST_ONE, default=256, show_default=True,
               help="Texts embedded and committed per batch (on a cluster: at least 64 x its worker threads).")
 @quiet_option

@@ -108,6 +108,20 @@ def store_option(func: Callable[..., Any]) -> Callable[..., Any]:
                         help="Project store (SQLite). Default: $NLP_CODER_DB, else .nlp-coder/store.db here.")(func)
 
 
+def _store_text(ctx: click.Context, param: click.Parameter, value: bool) -> None:
+    from nlp_coder.store import set_keep_text
+
+    ctx.call_on_close(set_keep_text(not value))  # for this command only
+
+
+def store_text_option(func: Callable[..., Any]) -> Callable[..., Any]:
+    """``--no-store-text``: the store keeps hashes and offsets, not the transcripts' text
+    (:attr:`nlp_coder.store.Store.keep_text`)."""
+    return click.option("--no-store-text", "no_store_text", is_flag=True, expose_value=False, callback=_store_text,
+                        help="Keep no transcript text in the project store, only hashes and offsets (the text is "
+                             "read from the transcripts whenever it is needed).")(func)
+
+
 def model_option(func: Callable[..., Any]) -> Callable[..., Any]:
     return click.option("-m", "--model", default="default", show_default=True,
                         help="Embedding model from the registry (see 'nlp-coder models').")(func)
@@ -153,7 +167,8 @@ def quiet_option(func: Callable[..., Any]) -> Callable[..., Any]:
 
 def coding_options(func: Callable[..., Any]) -> Callable[..., Any]:
     """Options of the commands that code the corpus as ``suggest`` does before their own work."""
-    return _apply(func, [threshold_options(), model_option, method_option, store_option, quiet_option])
+    return _apply(func, [threshold_options(), model_option, method_option, store_option, store_text_option,
+                         quiet_option])
 
 
 # -- speed (nlp_coder.match.cascade): --device on suggest/embed, --cascade on suggest --------------

@@ -20,6 +20,7 @@ from nlp_coder.cli.options import (
     quiet_option,
     segment_options,
     store_option,
+    store_text_option,
     threshold_options,
 )
 
@@ -93,6 +94,7 @@ def sample(corpus: Path, n: int, stratify_by: str | None, seed: int, out: Path, 
 @model_option
 @method_option
 @store_option
+@store_text_option
 @quiet_option
 def check(project: Path, codebook: Path, codings: Path | None, fmt: str, out: Path | None,
           threshold: float | None, margin: float | None, model: str, method: str | None, db: Path | None, quiet: bool,
