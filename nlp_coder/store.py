@@ -22,6 +22,7 @@ import json
 import os
 import sqlite3
 from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from functools import wraps
 from pathlib import Path
@@ -106,6 +107,26 @@ MIGRATIONS: tuple[str, ...] = (
         pipeline TEXT NOT NULL,
         fragments BLOB NOT NULL
     );
+    """,
+    # 3: review decisions: a reviewer's codings of fragments (human codings, kept apart from suggestions)
+    """
+    CREATE TABLE review_decisions (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        codebook_sha256 TEXT NOT NULL,
+        document TEXT NOT NULL,
+        fragment_id TEXT NOT NULL,
+        start INTEGER NOT NULL,
+        "end" INTEGER NOT NULL,
+        reviewer TEXT NOT NULL,
+        decided_at TEXT NOT NULL,
+        action TEXT NOT NULL,
+        codes TEXT NOT NULL,
+        suggested TEXT NOT NULL,
+        run_id INTEGER REFERENCES runs(id) ON DELETE SET NULL,
+        drawn TEXT NOT NULL,
+        undone_at TEXT
+    );
+    CREATE INDEX review_decisions_by_codebook ON review_decisions (codebook_sha256, reviewer, document, fragment_id);
     """,
 )
 
@@ -229,13 +250,14 @@ class Store:
             full, or it was made by a newer nlp_coder.
     """
 
-    def __init__(self, path: str | Path) -> None:
+    def __init__(self, path: str | Path, *, threads: bool = False) -> None:
         self.path = Path(path)
         self.keep_text = _KEEP_TEXT.get()
         """Whether documents are stored with their text (False: hashes and offsets only, and
         suggestions without their fragment's text: ``--no-store-text``, :func:`without_text`)."""
+        # threads: the connection may be used from other threads (the caller serialises the use).
         if str(path) == MEMORY:  # nothing on disk: the database lives and dies with this object
-            self._db = sqlite3.connect(MEMORY, isolation_level=None)
+            self._db = sqlite3.connect(MEMORY, isolation_level=None, check_same_thread=not threads)
             self._db.execute("PRAGMA foreign_keys=ON")
             self._migrate()
             return
@@ -249,7 +271,8 @@ class Store:
             raise StoreError(f"cannot create the project store ({exc.strerror or exc})", str(self.path),
                              "Give a location you can write to with -d/--db") from exc
         try:
-            self._db = sqlite3.connect(self.path, isolation_level=None, timeout=BUSY_TIMEOUT)
+            self._db = sqlite3.connect(self.path, isolation_level=None, timeout=BUSY_TIMEOUT,
+                                       check_same_thread=not threads)
         except sqlite3.Error as exc:
             raise _store_error(exc, self.path) from exc
         try:
@@ -374,7 +397,8 @@ class Store:
 
     @_store_errors
     def count(self, table: str) -> int:
-        if table not in {"documents", "fragments", "embeddings", "codebooks", "runs", "suggestions", "segmentations"}:
+        if table not in {"documents", "fragments", "embeddings", "codebooks", "runs", "suggestions", "segmentations",
+                         "review_decisions"}:
             raise ValueError(table)
         return int(self._db.execute(f"SELECT COUNT(*) FROM {table}").fetchone()[0])
 
@@ -477,6 +501,45 @@ class Store:
             for row in self._db.execute("SELECT id, command, started_at, status, manifest FROM runs ORDER BY id")
         ]
 
+    # -- review decisions (nlp_coder.review) ------------------------------------------------------
+    @_store_errors
+    def save_review_decision(self, decision: ReviewRow) -> int:
+        """Record one review decision, committed at once; returns its id."""
+        with self._transaction():
+            cursor = self._db.execute(
+                'INSERT INTO review_decisions (codebook_sha256, document, fragment_id, start, "end", reviewer, '
+                "decided_at, action, codes, suggested, run_id, drawn) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (decision.codebook_sha256, decision.document, decision.fragment_id, decision.start, decision.end,
+                 decision.reviewer, decision.decided_at or _now(), decision.action, json.dumps(list(decision.codes)),
+                 json.dumps(list(decision.suggested)), decision.run_id, decision.drawn))
+        return int(cursor.lastrowid or 0)
+
+    @_store_errors
+    def undo_review_decision(self, decision_id: int) -> None:
+        """Mark a review decision undone (it stays in the history, but no longer counts)."""
+        with self._transaction():
+            self._db.execute("UPDATE review_decisions SET undone_at = ? WHERE id = ? AND undone_at IS NULL",
+                             (_now(), decision_id))
+
+    @_store_errors
+    def review_decisions(self, codebook_sha256: str, reviewer: str | None = None, *,
+                         undone: bool = False) -> list[ReviewRow]:
+        """The review decisions on a codebook (one reviewer's, or everyone's), oldest first;
+        undone ones only when ``undone``."""
+        sql = ('SELECT id, codebook_sha256, document, fragment_id, start, "end", reviewer, decided_at, action, codes, '
+               "suggested, run_id, drawn, undone_at FROM review_decisions WHERE codebook_sha256 = ?")
+        args: list[object] = [codebook_sha256]
+        if reviewer is not None:
+            sql += " AND reviewer = ?"
+            args.append(reviewer)
+        if not undone:
+            sql += " AND undone_at IS NULL"
+        return [ReviewRow(id=row[0], codebook_sha256=row[1], document=row[2], fragment_id=row[3], start=row[4],
+                          end=row[5], reviewer=row[6], decided_at=row[7], action=row[8],
+                          codes=tuple(json.loads(row[9])), suggested=tuple(json.loads(row[10])), run_id=row[11],
+                          drawn=row[12], undone_at=row[13])
+                for row in self._db.execute(sql + " ORDER BY id", args)]
+
     def _transaction(self) -> _Transaction:
         return _Transaction(self._db)
 
@@ -489,6 +552,29 @@ class Store:
     def transaction(self) -> _Transaction:
         """A write transaction (``BEGIN IMMEDIATE``): committed when the block ends, rolled back on error."""
         return _Transaction(self._db)
+
+
+@dataclass(frozen=True)
+class ReviewRow:
+    """One stored review decision: a reviewer's codes for a fragment (``action`` ``accept``,
+    ``reject`` or ``recode``), the codes the machine suggested when it was decided, the suggest
+    run those came from, and how the fragment was drawn (``active``, ``random``, ``batch``,
+    ``chosen``)."""
+
+    codebook_sha256: str
+    document: str
+    fragment_id: str
+    start: int
+    end: int
+    reviewer: str
+    action: str
+    codes: tuple[str, ...]
+    suggested: tuple[str, ...]
+    run_id: int | None
+    drawn: str
+    decided_at: str = ""
+    id: int = 0
+    undone_at: str | None = None
 
 
 class _Transaction:

@@ -1,0 +1,90 @@
+"""Export a review: the reviewer's codings, the machine's remaining suggestions, and the
+machine's flags, as a codings CSV or a REFI-QDA project (``.qdpx``).
+
+* every fragment the reviewer decided: one coding per code they gave, under the reviewer's own
+  user (a fragment decided as "no code fits" has no coding);
+* every fragment still pending: the machine's codes under the user ``nlp-coder``;
+* pending fragments the machine flagged: the code ``nlp-coder-uncoded`` (no code fits) or
+  ``nlp-coder-overlap`` (several codes fit), also under ``nlp-coder``, so the review can go on in
+  NVivo, ATLAS.ti, MAXQDA or QualCoder with a filter on them.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+from dataclasses import replace
+from pathlib import Path
+
+from nlp_coder.errors import InputError
+from nlp_coder.records import Code, Codebook
+from nlp_coder.refi.model import MACHINE_USER, Coding
+from nlp_coder.review.session import ReviewSession
+
+FLAG_CODES = {
+    "uncoded": Code("nlp-coder-uncoded", "nlp-coder: uncoded",
+                    "Flag: no code of the codebook fits this fragment well enough (not yet reviewed)."),
+    "overlap": Code("nlp-coder-overlap", "nlp-coder: overlap",
+                    "Flag: several codes fit this fragment about equally (not yet reviewed)."),
+}
+"""The codes the machine's flags are exported as."""
+
+EXPORT_SUFFIXES = (".csv", ".qdpx")
+
+
+def review_codings(session: ReviewSession) -> tuple[Coding, ...]:
+    """The review as codings (see the module docstring), in corpus order."""
+    out: list[Coding] = []
+    reviewer = session.options.reviewer
+    decided = {(r.document, r.fragment_id): r for r in session.decisions()}
+    for i, f in enumerate(session.fragments):
+        row = decided.get((f.document, f.id))
+        if row is not None:
+            note = f"review: {row.action} ({row.decided_at})"
+            out.extend(Coding(f.document, row.start, row.end, code, reviewer, note) for code in row.codes)
+            continue
+        status = session.machine.picks[i][0][0]
+        out.extend(Coding(f.document, f.start, f.end, code, MACHINE_USER, "suggestion, not reviewed")
+                   for code in session.machine_codes[i])
+        if status in FLAG_CODES:
+            out.append(Coding(f.document, f.start, f.end, FLAG_CODES[status].id, MACHINE_USER,
+                              f"status: {status} (not reviewed)"))
+    return tuple(out)
+
+
+def export_review(session: ReviewSession, path: str | Path) -> int:
+    """Write the review to ``path``: a codings CSV (``document,start,end,code,coder``) or a
+    ``.qdpx`` project, by suffix; written whole or not at all. Returns the codings written.
+
+    Raises:
+        InputError: ``E104`` another suffix.
+        OutputError: ``E400`` the file cannot be written.
+    """
+    path = Path(path)
+    suffix = path.suffix.casefold()
+    if suffix not in EXPORT_SUFFIXES:
+        raise InputError(f"cannot export a review as {path.suffix or 'a file without suffix'}", str(path),
+                         "Give a .csv or .qdpx file", code="E104")
+    codings = review_codings(session)
+    if suffix == ".csv":
+        from nlp_coder.export.tables import write_atomic
+
+        buffer = io.StringIO()
+        writer = csv.writer(buffer, lineterminator="\n")
+        writer.writerow(("document", "start", "end", "code", "coder"))
+        for c in codings:
+            writer.writerow((c.document, c.start, c.end, c.code, c.coder))
+        write_atomic(path, buffer.getvalue())
+    else:
+        from nlp_coder.refi.write import build_qdpx, write_atomic_bytes
+
+        data = build_qdpx(documents=list(session.documents.values()), codebook=flagged_codebook(session.codebook),
+                          codings=codings, name=session.codebook.name or "nlp-coder review")
+        write_atomic_bytes(path, data)
+    return len(codings)
+
+
+def flagged_codebook(codebook: Codebook) -> Codebook:
+    """The codebook with the flag codes added (those it lacks)."""
+    have = {c.id for c in codebook.codes}
+    return replace(codebook, codes=codebook.codes + tuple(c for c in FLAG_CODES.values() if c.id not in have))
