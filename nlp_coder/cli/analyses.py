@@ -16,6 +16,7 @@ from nlp_coder.cli.options import (
     at_least,
     coding_options,
     corpus_argument,
+    learn_options,
     output_options,
     segment_options,
 )
@@ -122,9 +123,11 @@ def sensitivity(corpus: Path, codebook: Path, out: Path | None, fmt: str, bootst
               help="Human coding to compare with (a .qdpx or a codings CSV); default: the corpus, if a .qdpx.")
 @segment_options
 @coding_options
+@learn_options
 def report(corpus: Path, codebook: Path, out: Path, fmt: str, bootstrap: int, distance_threshold: float,
            min_cluster_size: int, codings: Path | None, threshold: float | None, margin: float | None, model: str,
-           method: str | None, db: Path | None, quiet: bool, metadata: Path | None, **segmenting: Any) -> None:
+           method: str | None, db: Path | None, quiet: bool, metadata: Path | None, learn: bool | None,
+           target_precision: float, **segmenting: Any) -> None:
     """Write one self-contained HTML page (works offline) on a coded corpus: overview, codes by
     facet and attribute, a map of fragments, quotes, candidate themes, sensitivity, co-occurrence."""
     from nlp_coder.export.html import build_report
@@ -132,7 +135,8 @@ def report(corpus: Path, codebook: Path, out: Path, fmt: str, bootstrap: int, di
     from nlp_coder.run import SuggestOptions
     from nlp_coder.store import resolve_store_path
 
-    options = SuggestOptions(model=model, method=method, threshold=threshold, margin=margin)
+    options = SuggestOptions(model=model, method=method, threshold=threshold, margin=margin, learn=learn,
+                             target_precision=target_precision)
     html = build_report(corpus, codebook, resolve_store_path(db), segment_options=build_segment_options(**segmenting),
                         options=options, metadata=metadata, bootstrap=bootstrap, distance_threshold=distance_threshold,
                         min_cluster_size=min_cluster_size, codings=codings, progress=not quiet)

@@ -16,6 +16,7 @@ from nlp_coder.cli.options import (
     cascade_options,
     corpus_argument,
     device_option,
+    learn_options,
     method_option,
     model_option,
     output_options,
@@ -46,6 +47,7 @@ from nlp_coder.cli.options import (
 @click.option("--train-from", "train_from", type=click.Path(exists=True, dir_okay=False, path_type=Path),
               help="Learn from pilot coding (a .qdpx project, or a codings CSV on the corpus): coded passages "
                    "become exemplars, a classifier per code is fitted and its threshold calibrated.")
+@learn_options
 @model_option
 @method_option
 @device_option
@@ -57,7 +59,8 @@ from nlp_coder.cli.options import (
 def suggest(corpus: Path, codebook: Path, out: Path | None, fmt: str, threshold: float | None,
             margin: float | None, top_k: int, suggestions: int, where: tuple[str, ...], model: str, method: str | None,
             db: Path | None, quiet: bool, metadata: Path | None, device: str, scheduler: str | None,
-            cascade: float | None, cascade_band: float | None, train_from: Path | None, **segmenting: Any) -> None:
+            cascade: float | None, cascade_band: float | None, train_from: Path | None, learn: bool | None,
+            target_precision: float, **segmenting: Any) -> None:
     """Suggest codes for every fragment of CORPUS (a transcript, a folder, or a fragment table)."""
     from nlp_coder.export.formats import SuggestionWriter
     from nlp_coder.run import DEFAULT_BATCH, SuggestOptions
@@ -79,7 +82,8 @@ def suggest(corpus: Path, codebook: Path, out: Path | None, fmt: str, threshold:
             segment_options=build_segment_options(**segmenting),
             options=SuggestOptions(model=model, method=method, threshold=threshold, margin=margin, top_k=top_k,
                                    suggestions=suggestions, device=device, cascade=cascade, cascade_band=cascade_band,
-                                   train_from=str(train_from) if train_from else None, batch_size=batch_size),
+                                   train_from=str(train_from) if train_from else None, batch_size=batch_size,
+                                   learn=learn, target_precision=target_precision),
             metadata=metadata, progress=not quiet, sink=writer.sink, keep_results=writer.keep_results,
             embedder=embedder, finish=writer.finish,
         )

@@ -184,6 +184,25 @@ def scheduler_option(func: Callable[..., Any]) -> Callable[..., Any]:
                              "(docs/distributed.md).")(func)
 
 
+def target_precision_option(func: Callable[..., Any]) -> Callable[..., Any]:
+    """``--target-precision``: the precision each learned code's threshold aims at."""
+    return click.option("--target-precision", "target_precision", type=click.FloatRange(0, 1, min_open=True),
+                        default=0.8, show_default=True,
+                        help="Precision each code's threshold aims at, calibrated by cross-validation on the "
+                             "labelled passages.")(func)
+
+
+def learn_options(func: Callable[..., Any]) -> Callable[..., Any]:
+    """``--learn/--no-learn`` and ``--target-precision`` (``suggest``)."""
+    return _apply(func, [
+        click.option("--learn/--no-learn", "learn", default=None,
+                     help="Learn the codebook (choose the method by cross-validation, calibrate each code's "
+                          "threshold; kept in the store). Default: on with pilot coding (suggest --train-from), "
+                          "else off."),
+        target_precision_option,
+    ])
+
+
 def cascade_options(func: Callable[..., Any]) -> Callable[..., Any]:
     return _apply(func, [
         click.option("--cascade", type=FINITE_FLOAT, metavar="SHARE", is_flag=False, flag_value=0.3,

@@ -227,6 +227,7 @@ def report_context(decided: Decisions, vectors: np.ndarray, codebook: Codebook,
     return {
         "title": f"Coding report: {codebook.name}",
         "manifest": manifest,
+        "expect": _expectations(manifest),
         "summary": summary,
         "documents": [{"id": d.id, "format": d.format, "speakers": ", ".join(d.speakers),
                        "fragments": sum(1 for r in results if r.fragment.document == d.id),
@@ -249,6 +250,19 @@ def report_context(decided: Decisions, vectors: np.ndarray, codebook: Codebook,
         "sensitivity": sensitivity,
         "fragment_texts": fragment_texts or {},
     }
+
+
+def _expectations(manifest: RunManifest) -> dict[str, object] | None:
+    """What the learned model's cross-validation says to expect (None: the run did not learn)."""
+    learned = dict(manifest.parameters).get("learned")
+    if not isinstance(learned, dict):
+        return None
+    calibration = {c["code"]: c for c in learned.get("calibration", [])}
+    rows = [{**c, "threshold": calibration.get(c["code"], {}).get("threshold"),
+             "at_precision": calibration.get(c["code"], {}).get("precision"),
+             "at_recall": calibration.get(c["code"], {}).get("recall"),
+             "reached": calibration.get(c["code"], {}).get("reached", True)} for c in learned.get("per_code", [])]
+    return {**learned, "rows": rows}
 
 
 def render_report(context: dict[str, object]) -> str:

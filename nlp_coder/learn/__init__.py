@@ -12,9 +12,11 @@ from __future__ import annotations
 import math
 import os
 from collections.abc import Sequence
+from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
 from nlp_coder.errors import InputError
+from nlp_coder.learn.calibrate import TARGET_PRECISION
 from nlp_coder.learn.choose import FROZEN, METHODS, CodeScore, LearnReport, MethodScore, report_text
 from nlp_coder.learn.data import LabelledSet, Passage, labelled_set
 from nlp_coder.learn.finetune import FinetuneRun, FinetuneSettings
@@ -35,7 +37,8 @@ def learn(corpus: str | os.PathLike[str] | Sequence[str] | CorpusReading, codebo
           time_budget: float | None = None, store: str | os.PathLike[str] | Store | None = None,
           embedder: Embedder | None = None, trainable: Any = None, segment: SegmentOptions | None = None,
           methods: Sequence[str] = METHODS, settings: FinetuneSettings | None = None,
-          metadata: str | os.PathLike[str] | None = None, progress: bool = False) -> LearnReport:
+          metadata: str | os.PathLike[str] | None = None, progress: bool = False,
+          target_precision: float = TARGET_PRECISION) -> LearnReport:
     """Choose how to code with ``codebook`` by grouped cross-validation (what ``nlp-coder learn`` does).
 
     Args:
@@ -54,12 +57,19 @@ def learn(corpus: str | os.PathLike[str] | Sequence[str] | CorpusReading, codebo
         methods: the methods compared (:data:`~nlp_coder.learn.choose.METHODS`).
         settings: the fine-tuning's settings.
         progress: progress bars on a terminal.
+        target_precision: the precision each code's calibrated threshold aims at.
+
+    The chosen method is then fitted on every labelled passage and, with a store on disk, kept in
+    its ``learned`` folder (:mod:`nlp_coder.learn.artefact`), where ``suggest --learn`` finds it
+    when its inputs and settings are the same; a second call with them reuses it.
 
     Raises:
         NlpCoderError: bad input, each with its catalogue code (``E101``, ``E110``, ``E120``, ``E130``, ...).
     """
     from nlp_coder.api import _path, _store, load_codebook, read_corpus
-    from nlp_coder.learn.choose import best_method, check_enough, cross_validate
+    from nlp_coder.learn.artefact import learn_model, learned_folder, weights_sha256
+    from nlp_coder.learn.calibrate import check_target
+    from nlp_coder.learn.choose import check_enough
     from nlp_coder.match.settings import resolve_settings
     from nlp_coder.run import open_store
 
@@ -73,6 +83,7 @@ def learn(corpus: str | os.PathLike[str] | Sequence[str] | CorpusReading, codebo
         raise InputError(f"methods must be a list of {', '.join(METHODS)}", "methods", code="E130")
     if not isinstance(model, str):
         raise InputError(f"the model must be a name, not {type(model).__name__}", "model", code="E130")
+    check_target(target_precision)
     settings = settings or FinetuneSettings()
     book = load_codebook(codebook)
     reading = read_corpus(corpus, metadata=metadata)
@@ -121,12 +132,22 @@ def learn(corpus: str | os.PathLike[str] | Sequence[str] | CorpusReading, codebo
                 return tuned_encode(frozen_model, list(texts), seed=seed, threads=settings.threads)
             return embed_cached(opened, embedder, list(texts))[0]  # type: ignore[arg-type]
 
-        scores, folds, more = cross_validate(labelled, book, match_settings, encode, methods=methods,
-                                             trainable=tunable if can_tune else None, finetune_settings=settings,
-                                             seed=seed, time_budget=time_budget, progress=progress)
+        if embedder is not None:
+            base_weights = embedder.weights_sha256 if trainable is None else weights_sha256(trainable)
+        else:
+            base_weights = weights_sha256(trainable)
+        learned, more = learn_model(labelled, book, match_settings, encode, base_model=model_name,
+                                    base_weights_sha256=base_weights, trainable=tunable if can_tune else None,
+                                    folder=learned_folder(opened.path), settings=settings, methods=methods,
+                                    target_precision=target_precision, seed=seed, time_budget=time_budget,
+                                    progress=progress)
+    assert learned is not None
     warnings.extend(more)
-    return LearnReport(best_method(scores), scores, labelled.codes, len(labelled.passages), pilot_count,
-                       len(labelled.groups), folds, False, tuple(warnings), model_name, seed, settings)
+    if learned.reused:
+        warnings.append(f"the learned model in learned/{learned.key[:16]} was reused: the same passages, model, "
+                        "settings and seed (the fit times are not shown again)")
+    artefact = f"learned/{learned.folder.name}" if learned.folder is not None else None
+    return replace(learned.report, warnings=tuple(warnings), calibration=learned.calibration, artefact=artefact)
 
 
 def _tunable_kind(model: str) -> bool:

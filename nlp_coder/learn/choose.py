@@ -30,6 +30,7 @@ from typing import Any
 
 import numpy as np
 
+from nlp_coder.learn.calibrate import Calibration
 from nlp_coder.learn.data import LabelledSet
 from nlp_coder.learn.finetune import DEFAULT_SETTINGS, FinetuneRun, FinetuneSettings
 from nlp_coder.records import Codebook, MatchSettings
@@ -87,6 +88,10 @@ class LearnReport:
     model: str
     seed: int
     settings: FinetuneSettings
+    calibration: Calibration | None = None
+    """The chosen method's per-code thresholds and margin (:mod:`nlp_coder.learn.calibrate`)."""
+    artefact: str | None = None
+    """Where the learned model is kept, relative to the store's folder (``learned/<key>``)."""
 
     def method(self, name: str) -> MethodScore | None:
         return next((m for m in self.methods if m.method == name), None)
@@ -135,9 +140,16 @@ def _top1(scores: np.ndarray) -> np.ndarray:
 def centroid_fold(codebook: Codebook, settings: MatchSettings, codes: Sequence[str], train_texts: Sequence[str],
                   train_labels: np.ndarray, test_vectors: np.ndarray, encode: Encode) -> np.ndarray:
     """Top-1 code indices of the default matcher with the training passages as exemplars."""
+    return _top1(centroid_scores(codebook, settings, codes, train_texts, train_labels, test_vectors, encode))
+
+
+def centroid_scores(codebook: Codebook, settings: MatchSettings, codes: Sequence[str], train_texts: Sequence[str],
+                    train_labels: np.ndarray, test_vectors: np.ndarray, encode: Encode) -> np.ndarray:
+    """The default matcher's scores of ``codes`` (columns) for the test vectors, the training
+    passages as the exemplars."""
     from nlp_coder.match import build_matcher
 
-    examples = {c: [] for c in codes}
+    examples: dict[str, list[str]] = {c: [] for c in codes}
     for text, label in zip(train_texts, train_labels):
         examples[codes[label]].append(text)
     book = replace(codebook, codes=tuple(
@@ -145,45 +157,75 @@ def centroid_fold(codebook: Codebook, settings: MatchSettings, codes: Sequence[s
         for c in codebook.codes))
     matcher = build_matcher(settings).fit(book, encode)
     columns = [matcher.codes_.index(c) for c in codes]
-    return _top1(matcher.decision_function(test_vectors)[:, columns])
+    return np.asarray(matcher.decision_function(test_vectors)[:, columns], dtype=np.float64)
 
 
-def _head(x_train: Any, y_train: np.ndarray, x_test: Any, k: int) -> np.ndarray:
+def head_probabilities(x_train: Any, y_train: np.ndarray, x_test: Any, k: int) -> np.ndarray:
+    """Probabilities of the ``k`` codes (columns) for ``x_test`` by the head (class-balanced
+    logistic regression, C = :data:`HEAD_C`) fitted on the training rows; 0 for a code absent
+    from them."""
     from sklearn.linear_model import LogisticRegression
 
     present = np.unique(y_train)
+    scores = np.zeros((x_test.shape[0], k))
     if len(present) < 2:
-        return np.full(x_test.shape[0], present[0] if len(present) else 0, dtype=np.int64)
+        scores[:, present[0] if len(present) else 0] = 1.0
+        return scores
     model = LogisticRegression(C=HEAD_C, class_weight="balanced", max_iter=2000)
     model.fit(x_train, y_train)
-    scores = np.full((x_test.shape[0], k), -np.inf)
-    scores[:, model.classes_] = model.predict_log_proba(x_test)
-    return _top1(scores)
+    scores[:, model.classes_] = model.predict_proba(x_test)
+    return scores
 
 
-def lr_chars_fold(train_texts: Sequence[str], train_vectors: np.ndarray, train_labels: np.ndarray,
-                  test_texts: Sequence[str], test_vectors: np.ndarray, k: int) -> np.ndarray:
-    """Top-1 code indices of the logistic regression on [embedding, character n-grams]."""
+def _head(x_train: Any, y_train: np.ndarray, x_test: Any, k: int) -> np.ndarray:
+    return _top1(head_probabilities(x_train, y_train, x_test, k))
+
+
+def char_features(train_texts: Sequence[str], train_vectors: np.ndarray, test_texts: Sequence[str],
+                  test_vectors: np.ndarray) -> tuple[Any, Any, Any]:
+    """[embedding, character 2-5-grams] of the training and test rows, and the fitted TF-IDF."""
     from scipy.sparse import csr_matrix, hstack
     from sklearn.feature_extraction.text import TfidfVectorizer
 
     chars = TfidfVectorizer(analyzer="char_wb", ngram_range=(2, 5), sublinear_tf=True)
     x_train = hstack([csr_matrix(train_vectors), chars.fit_transform(train_texts)]).tocsr()
     x_test = hstack([csr_matrix(test_vectors), chars.transform(test_texts)]).tocsr()
-    return _head(x_train, train_labels, x_test, k)
+    return x_train, x_test, chars
+
+
+def lr_chars_fold(train_texts: Sequence[str], train_vectors: np.ndarray, train_labels: np.ndarray,
+                  test_texts: Sequence[str], test_vectors: np.ndarray, k: int) -> np.ndarray:
+    """Top-1 code indices of the logistic regression on [embedding, character n-grams]."""
+    return _top1(lr_chars_scores(train_texts, train_vectors, train_labels, test_texts, test_vectors, k))
+
+
+def lr_chars_scores(train_texts: Sequence[str], train_vectors: np.ndarray, train_labels: np.ndarray,
+                    test_texts: Sequence[str], test_vectors: np.ndarray, k: int) -> np.ndarray:
+    """The probabilities of the logistic regression on [embedding, character n-grams]."""
+    x_train, x_test, _ = char_features(train_texts, train_vectors, test_texts, test_vectors)
+    return head_probabilities(x_train, train_labels, x_test, k)
 
 
 def finetuned_fold(trainable: Any, train_texts: Sequence[str], train_labels: np.ndarray, test_texts: Sequence[str],
                    negatives: Sequence[str], k: int, settings: FinetuneSettings, seed: int,
                    time_budget: float | None, progress: bool) -> tuple[np.ndarray, FinetuneRun]:
     """Top-1 code indices of the head on the vectors of a model tuned on the training passages."""
+    scores, run = finetuned_scores(trainable, train_texts, train_labels, test_texts, negatives, k, settings, seed,
+                                   time_budget, progress)
+    return _top1(scores), run
+
+
+def finetuned_scores(trainable: Any, train_texts: Sequence[str], train_labels: np.ndarray, test_texts: Sequence[str],
+                     negatives: Sequence[str], k: int, settings: FinetuneSettings, seed: int,
+                     time_budget: float | None, progress: bool) -> tuple[np.ndarray, FinetuneRun]:
+    """The head's probabilities on the vectors of a model tuned on the training passages."""
     from nlp_coder.learn.finetune import encode, finetune
 
     tuned, run = finetune(trainable, train_texts, train_labels, negatives=negatives, settings=settings, seed=seed,
                           time_budget=time_budget, progress=progress)
     vectors = encode(tuned, [*train_texts, *test_texts], seed=seed, threads=settings.threads)
     n = len(train_texts)
-    return _head(vectors[:n], train_labels, vectors[n:], k), run
+    return head_probabilities(vectors[:n], train_labels, vectors[n:], k), run
 
 
 def _scores(method: str, truth: np.ndarray, predicted: np.ndarray, codes: Sequence[str], seconds: float,
@@ -206,6 +248,7 @@ def cross_validate(labelled: LabelledSet, codebook: Codebook, settings: MatchSet
                    methods: Sequence[str] = METHODS, trainable: Callable[[], Any] | None = None,
                    finetune_settings: FinetuneSettings = DEFAULT_SETTINGS, seed: int = 0,
                    time_budget: float | None = None, progress: bool = False,
+                   oof: dict[str, np.ndarray] | None = None,
                    ) -> tuple[tuple[MethodScore, ...], tuple[tuple[str, ...], ...], tuple[str, ...]]:
     """Every method's out-of-fold scores, the folds, and warnings.
 
@@ -214,22 +257,29 @@ def cross_validate(labelled: LabelledSet, codebook: Codebook, settings: MatchSet
         trainable: gives the sentence-transformers model to fine-tune (called once, only when
             ``fine-tuned`` is among ``methods``); None: that method is not run.
         time_budget: seconds for all the fine-tuning: each fold gets an equal share of what is left.
+        oof: when given, filled with each method's out-of-fold scores: one row per passage, then
+            one per unlabelled passage (:attr:`LabelledSet.unlabelled`, scored by the fold that
+            holds out its group), one column per code (:mod:`nlp_coder.learn.calibrate` reads them).
     """
     codes = labelled.codes
     index = {c: j for j, c in enumerate(codes)}
+    unlabelled = labelled.unlabelled if oof is not None else ()
     texts = [p.text for p in labelled.passages]
+    n = len(texts)
+    every_text = texts + [p.text for p in unlabelled]
     truth = np.array([index[p.code] for p in labelled.passages], dtype=np.int64)
-    groups = np.array([p.group for p in labelled.passages])
+    groups = np.array([p.group for p in (*labelled.passages, *unlabelled)])
     negatives = [t for t, _ in labelled.negatives]
     folds = make_folds(labelled.groups, seed)
-    vectors = encode(texts)
+    vectors = encode(every_text)
     warnings: list[str] = []
     base = None
     if "fine-tuned" in methods and trainable is not None:
         base = trainable()
     results = []
     for method in methods:
-        predicted = np.full(len(texts), -1, dtype=np.int64)
+        predicted = np.full(n, -1, dtype=np.int64)
+        scored = np.zeros((len(every_text), len(codes)))
         seconds, runs, note = 0.0, [], None
         if method == "fine-tuned" and base is None:
             results.append(MethodScore(method, None, None, (), 0.0, "no model to fine-tune"))
@@ -237,27 +287,33 @@ def cross_validate(labelled: LabelledSet, codebook: Codebook, settings: MatchSet
         for number, held_out in enumerate(folds):
             test = np.isin(groups, held_out)
             train = ~test
-            train_texts = [texts[i] for i in np.flatnonzero(train)]
-            test_texts = [texts[i] for i in np.flatnonzero(test)]
+            train[n:] = False  # unlabelled passages are scored, never trained on
+            train_texts = [every_text[i] for i in np.flatnonzero(train)]
+            test_texts = [every_text[i] for i in np.flatnonzero(test)]
+            train_labels = truth[train[:n]]
             start = time.perf_counter()
             if method == FROZEN:
-                predicted[test] = centroid_fold(codebook, settings, codes, train_texts, truth[train], vectors[test],
-                                                encode)
+                scored[test] = centroid_scores(codebook, settings, codes, train_texts, train_labels, vectors[test],
+                                               encode)
             elif method == "frozen-lr-chars":
-                predicted[test] = lr_chars_fold(train_texts, vectors[train], truth[train], test_texts, vectors[test],
-                                                len(codes))
+                scored[test] = lr_chars_scores(train_texts, vectors[train], train_labels, test_texts, vectors[test],
+                                               len(codes))
             elif method == "fine-tuned":
                 share = None
                 if time_budget is not None:
                     share = max(0.0, time_budget - seconds) / (len(folds) - number)
-                predicted[test], run = finetuned_fold(base, train_texts, truth[train], test_texts, negatives,
-                                                      len(codes), finetune_settings, seed, share, progress)
+                scored[test], run = finetuned_scores(base, train_texts, train_labels, test_texts, negatives,
+                                                     len(codes), finetune_settings, seed, share, progress)
                 runs.append(run)
             else:
                 from nlp_coder.errors import InputError
 
                 raise InputError(f"unknown method '{method}'", "methods", f"Use {', '.join(METHODS)}", code="E130")
             seconds += time.perf_counter() - start
+        scored[~np.isin(groups, [g for fold in folds for g in fold])] = np.nan  # a group with no passage
+        predicted = _top1(scored[:n]) if n else predicted
+        if oof is not None:
+            oof[method] = scored
         if runs and any(r.stopped_early for r in runs):
             note = (f"the time budget stopped the fine-tuning after {min(r.steps for r in runs)} of "
                     f"{runs[0].planned} steps in some folds")
@@ -297,7 +353,23 @@ def report_text(report: LearnReport) -> str:
     if chosen is not None and chosen.codes:
         width = max(len(c.code) for c in chosen.codes)
         lines.append(f"what to expect from these suggestions ({report.choice}, cross-validated top-1 code):")
-        lines.append(f"  {'code':<{width}} {'passages':>8} {'precision':>9} {'recall':>6}")
+        calibrated = {c.code: c for c in report.calibration.codes} if report.calibration is not None else {}
+        extra = (f" {'threshold':>9} {'at it: precision':>16} {'recall':>6}"
+                 if calibrated else "")
+        lines.append(f"  {'code':<{width}} {'passages':>8} {'precision':>9} {'recall':>6}{extra}")
         for c in chosen.codes:
-            lines.append(f"  {c.code:<{width}} {c.passages:>8} {c.precision:>9.2f} {c.recall:>6.2f}")
+            line = f"  {c.code:<{width}} {c.passages:>8} {c.precision:>9.2f} {c.recall:>6.2f}"
+            at = calibrated.get(c.code)
+            if at is not None:
+                precision = "-" if at.precision is None else f"{at.precision:.2f}"
+                recall = "-" if at.recall is None else f"{at.recall:.2f}"
+                line += f" {at.threshold:>9.4f} {precision:>16} {recall:>6}{'' if at.reached else '  (below target)'}"
+            lines.append(line)
+    if report.calibration is not None:
+        cal = report.calibration
+        lines.append(f"thresholds aim at precision {cal.target_precision:g}; margin {cal.margin:g}; out of fold "
+                     f"{cal.uncoded_share:.0%} of {cal.passages} passages left uncoded, "
+                     f"{cal.overlap_share:.0%} overlap")
+    if report.artefact is not None:
+        lines.append(f"learned model kept in {report.artefact} next to the store (suggest --learn reuses it)")
     return "\n".join(lines)

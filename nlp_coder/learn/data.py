@@ -50,6 +50,21 @@ class LabelledSet:
     codes: tuple[str, ...]
     negatives: tuple[tuple[str, str], ...]
     warnings: tuple[str, ...] = ()
+    unlabelled: tuple[Passage, ...] = ()
+    """Pilot fragments no coding touches (code ``""``, grouped by document): text that no code
+    fits. Never trained on; the calibration (:mod:`nlp_coder.learn.calibrate`) counts a code
+    suggested for one as a false positive."""
+
+    def sha256(self) -> str:
+        """The hash of everything learned from: the codes, the passages (text, code, group), the
+        unlabelled passages and the counterexamples, in order."""
+        import hashlib
+        import json
+
+        data = {"codes": list(self.codes), "passages": [[p.text, p.code, p.group] for p in self.passages],
+                "unlabelled": [[p.text, p.group] for p in self.unlabelled],
+                "negatives": [list(n) for n in self.negatives]}
+        return hashlib.sha256(json.dumps(data, ensure_ascii=False, sort_keys=True).encode()).hexdigest()
 
     @property
     def groups(self) -> tuple[str, ...]:
@@ -90,14 +105,22 @@ def codebook_passages(codebook: Codebook) -> tuple[tuple[Passage, ...], tuple[tu
 
 def pilot_passages(path: str | Path, codebook: Codebook, corpus: Sequence[Document],
                    segment_options: object = None) -> tuple[tuple[Passage, ...], tuple[str, ...]]:
-    """The fragments of pilot coding with exactly one main code, grouped by document.
+    """The fragments of pilot coding with exactly one main code, grouped by document."""
+    passages, _, warnings = pilot_split(path, codebook, corpus, segment_options)
+    return passages, warnings
+
+
+def pilot_split(path: str | Path, codebook: Codebook, corpus: Sequence[Document], segment_options: object = None,
+                ) -> tuple[tuple[Passage, ...], tuple[Passage, ...], tuple[str, ...]]:
+    """The fragments of pilot coding with exactly one main code, those no coding touches (code
+    ``""``), both grouped by document, and warnings.
 
     Raises:
         InputError: as :func:`nlp_coder.match.train.read_pilot` (``E101``, ``E104``, ``E120``),
             ``E120`` for codes the codebook lacks, ``E106`` when no fragment is left.
     """
     from nlp_coder.errors import InputError
-    from nlp_coder.match.train import check_codes, label_fragments, read_pilot
+    from nlp_coder.match.train import _touched, check_codes, label_fragments, read_pilot
     from nlp_coder.segment import segment
 
     documents, coded = read_pilot(path, corpus)
@@ -106,18 +129,20 @@ def pilot_passages(path: str | Path, codebook: Codebook, corpus: Sequence[Docume
     if not fragments:
         raise InputError("no fragments in the pilot documents", str(path), "Check the speaker options", code="E106")
     main = set(learnable_codes(codebook))
-    passages, several = [], 0
-    for fragment, labels in zip(fragments, label_fragments(fragments, coded)):
+    passages, untouched, several = [], [], 0
+    for fragment, labels, touched in zip(fragments, label_fragments(fragments, coded), _touched(fragments, coded)):
         own = sorted(labels & main)
         if len(own) == 1:
             passages.append(Passage(_clean(fragment.text), own[0], fragment.document, str(path)))
         elif len(own) > 1:
             several += 1
+        elif not touched and _clean(fragment.text):
+            untouched.append(Passage(_clean(fragment.text), "", fragment.document, str(path)))
     warnings = [f"{path}: {several} fragments with more than one code left out"] if several else []
     if not passages:
         raise InputError("no pilot coding covers half a fragment with one main code", str(path),
                          "Check that the codings and the transcripts are the same text", code="E120")
-    return tuple(passages), tuple(warnings)
+    return tuple(passages), tuple(untouched), tuple(warnings)
 
 
 def labelled_set(codebook: Codebook, *, codings: str | Path | None = None, corpus: Sequence[Document] = (),
@@ -125,8 +150,9 @@ def labelled_set(codebook: Codebook, *, codings: str | Path | None = None, corpu
     """The codebook's passages, plus those of the pilot coding in ``codings`` when given."""
     passages, negatives = codebook_passages(codebook)
     warnings: tuple[str, ...] = ()
+    untouched: tuple[Passage, ...] = ()
     if codings is not None:
-        pilot, warnings = pilot_passages(codings, codebook, corpus, segment_options)
+        pilot, untouched, warnings = pilot_split(codings, codebook, corpus, segment_options)
         passages = passages + pilot
     used = {p.code for p in passages}
     codes = tuple(c for c in learnable_codes(codebook) if c in used)
@@ -134,4 +160,4 @@ def labelled_set(codebook: Codebook, *, codings: str | Path | None = None, corpu
     if missing:
         warnings = (*warnings, f"{len(missing)} codes have no exemplar or coded passage and are not learned: "
                     f"{', '.join(missing[:5])}{' ...' if len(missing) > 5 else ''}")
-    return LabelledSet(passages, codes, negatives, warnings)
+    return LabelledSet(passages, codes, negatives, warnings, untouched)
