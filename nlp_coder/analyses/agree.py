@@ -358,8 +358,9 @@ def agreement_from_inputs(inputs: Sequence[CodedInput], coders: Sequence[str] = 
                           within: Sequence[Unit] = ()) -> Agreement:
     """:func:`agreement` for inputs as read by :func:`nlp_coder.refi.read_codings`.
 
-    The comparison is limited to ``within`` when given, else to the sample fragments an input
-    holds (a ``.qdpx`` written by ``nlp-coder sample``), else it covers the whole documents.
+    The comparison is limited to ``within`` when given, else to the passages the inputs mark (a
+    ``.qdpx`` written by ``nlp-coder sample``, or by ``nlp-coder review --export``: those every
+    input that marks passages marks), else it covers the whole documents.
     """
     raters, documents = raters_from_inputs(inputs, coders)
     notes: list[str] = []
@@ -375,7 +376,9 @@ def agreement_from_inputs(inputs: Sequence[CodedInput], coders: Sequence[str] = 
     for source in inputs:
         lengths.update(dict(source.lengths))
     units = [u for source in inputs for u in source.units]
-    scope = list(within) or [u for source in inputs for u in source.scope]
+    scopes = [set(source.scope) for source in inputs if source.scope]  # passages both inputs were up for
+    scope = list(within) or (sorted(set.intersection(*scopes), key=lambda u: (u.document, u.start, u.end))
+                             if scopes else [])
     result = agreement(raters, documents=documents, lengths=lengths, units=units, scope=scope,
                        min_overlap=min_overlap, levels=levels)
     return Agreement(result.raters, result.documents, result.rows,

@@ -22,6 +22,7 @@ from nlp_coder.cli.learn import learn
 from nlp_coder.cli.models import models
 from nlp_coder.cli.options import CONTEXT
 from nlp_coder.cli.refi import agree, check, sample
+from nlp_coder.cli.review import review
 from nlp_coder.cli.store import store
 from nlp_coder.errors import NlpCoderError
 
@@ -80,7 +81,7 @@ def main() -> None:
 
 
 for _command in (suggest, segment, embed, discover, sensitivity, report, codebook, models, evaluate, agree, sample,
-                 check, learn, store):
+                 check, learn, store, review):
     main.add_command(_command)
 
 

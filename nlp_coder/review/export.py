@@ -7,6 +7,10 @@ machine's flags, as a codings CSV or a REFI-QDA project (``.qdpx``).
 * pending fragments the machine flagged: the code ``nlp-coder-uncoded`` (no code fits) or
   ``nlp-coder-overlap`` (several codes fit), also under ``nlp-coder``, so the review can go on in
   NVivo, ATLAS.ti, MAXQDA or QualCoder with a filter on them.
+
+A ``.qdpx`` also marks each reviewed passage (a selection of ``nlp-coder`` without a code):
+``nlp-coder agree`` then limits a comparison with it to the reviewed fragments, e.g. the
+machine's suggestions (a ``suggest`` JSONL) against the reviewer, or two reviewers' exports.
 """
 
 from __future__ import annotations
@@ -76,10 +80,13 @@ def export_review(session: ReviewSession, path: str | Path) -> int:
             writer.writerow((c.document, c.start, c.end, c.code, c.coder))
         write_atomic(path, buffer.getvalue())
     else:
-        from nlp_coder.refi.write import build_qdpx, write_atomic_bytes
+        from nlp_coder.refi.write import Marker, build_qdpx, write_atomic_bytes
 
+        reviewer = session.options.reviewer
+        markers = [Marker(r.document, r.start, r.end, f"reviewed by {reviewer}: {r.action}")
+                   for r in session.decisions()]
         data = build_qdpx(documents=list(session.documents.values()), codebook=flagged_codebook(session.codebook),
-                          codings=codings, name=session.codebook.name or "nlp-coder review")
+                          codings=codings, markers=markers, name=session.codebook.name or "nlp-coder review")
         write_atomic_bytes(path, data)
     return len(codings)
 

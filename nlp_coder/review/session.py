@@ -12,6 +12,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import replace
+from datetime import UTC, datetime
 from pathlib import Path
 
 import numpy as np
@@ -302,7 +303,7 @@ class ReviewSession:
         machine = self.machine_codes[i]
         chosen = machine if action == "accept" else tuple(dict.fromkeys(given))
         return ReviewRow(self.codebook.sha256, f.document, f.id, start, end, self.options.reviewer, str(action),
-                         chosen, machine, self.run_id, drawn)
+                         chosen, machine, self.run_id, drawn, datetime.now(UTC).isoformat(timespec="seconds"))
 
     def accept_many(self, keys: Sequence[str]) -> tuple[ReviewRow, ...]:
         """Accept the machine's codes on every fragment of ``keys`` (a filtered list looked at),
@@ -336,6 +337,7 @@ class ReviewSession:
                 self.current[i] = earlier
             if row.drawn in ("active", "random") and self._served:
                 self._served -= 1
+            self._since_refit = max(0, self._since_refit - 1)
             return self._view(i, row.drawn)
 
     # -- listing and progress --------------------------------------------------------------------
