@@ -48,6 +48,11 @@ _EXPORTS = {
     "build_matcher": "nlp_coder.match.matcher",
     "codebook_texts": "nlp_coder.match.matcher",
     "resolve_settings": "nlp_coder.match.settings",
+    # the review loop (nlp-coder review)
+    "open_review": "nlp_coder.review",
+    "export_review": "nlp_coder.review",
+    "ReviewSession": "nlp_coder.review",
+    "ReviewOptions": "nlp_coder.review",
     # models and the store
     "Embedder": "nlp_coder.embed.protocol",
     "HashingEmbedder": "nlp_coder.embed.protocol",
@@ -73,6 +78,7 @@ if TYPE_CHECKING:  # for type checkers and editors; at run time names load on fi
     from nlp_coder.readers import CorpusReading
     from nlp_coder.readers.gold import GoldFragment
     from nlp_coder.records import Code, Codebook, Document, Fragment, FragmentResult, MatchSettings, RunManifest
+    from nlp_coder.review import ReviewOptions, ReviewSession, export_review, open_review
     from nlp_coder.run import SuggestResult
     from nlp_coder.segment import SegmentOptions
     from nlp_coder.store import Store
