@@ -34,7 +34,9 @@ class Turn:
 
     ``spans`` cover the spoken text only: the speaker label and timestamps are outside them, so a
     turn interrupted by a timestamp line has several spans. ``fragment_id`` is set when the turn
-    comes from a pre-segmented fragment table, where each row is one fragment.
+    comes from a pre-segmented fragment table, where each row is one fragment. ``header`` marks
+    a paragraph without a speaker that is a header (a title, a date line) in a transcript with
+    speaker labels: it is not coded unless every speaker is.
     """
 
     index: int
@@ -43,6 +45,7 @@ class Turn:
     timestamp: str | None = None
     fragment_id: str | None = None
     attributes: dict[str, str] = field(default_factory=dict, compare=False)
+    header: bool = False
 
     @property
     def start(self) -> int:

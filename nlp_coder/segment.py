@@ -389,10 +389,15 @@ def pipeline_identity(name: str = "auto", language: str = "en") -> str:
     return f"{base} {'blank' if name == 'auto' else name}"
 
 
+def coded_turns(doc: Document, options: SegmentOptions) -> set[int]:
+    """The indices of the turns of ``doc`` that ``options`` code: every speaker but a recognised
+    interviewer (or the speakers chosen), and text without a speaker unless it is a header."""
+    return _coded_turns(doc, options)
+
+
 def _coded_turns(doc: Document, options: SegmentOptions) -> set[int]:
     wanted = {s.lower() for s in options.speakers}
     excluded = {s.lower() for s in options.exclude_speakers}
-    labelled = any(t.speaker is not None for t in doc.turns)
     has_interviewer = any(is_interviewer(t.speaker, options.interviewer_labels) for t in doc.turns)
     coded: set[int] = set()
     for turn in doc.turns:
@@ -404,8 +409,8 @@ def _coded_turns(doc: Document, options: SegmentOptions) -> set[int]:
         elif options.all_speakers:
             keep = True
         elif speaker is None:
-            # Preamble text before the first label is not talk; unlabelled documents are all talk.
-            keep = not labelled
+            # Text without a speaker is coded, unless the reader found it to be a header.
+            keep = not turn.header
         else:
             keep = not (has_interviewer and is_interviewer(turn.speaker, options.interviewer_labels))
         if keep:
@@ -692,7 +697,7 @@ class Segmenter:
 
     def key(self, doc: Document) -> str:
         turns = [(t.index, t.speaker, [(sp.start, sp.end) for sp in t.spans], t.timestamp, t.fragment_id,
-                  t.attributes) for t in doc.turns]
+                  t.attributes, t.header) for t in doc.turns]
         blob = orjson.dumps([__version__, self._identity, self._options, doc.id, doc.text, doc.attributes, turns],
                             option=orjson.OPT_SORT_KEYS)
         return hashlib.sha256(blob).hexdigest()

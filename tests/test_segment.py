@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import dataclasses
+
 import pytest
 
 from nlp_coder.errors import InputError
@@ -66,8 +68,15 @@ def test_speaker_selection(blank) -> None:
 def test_without_a_recognised_interviewer_every_labelled_speaker_is_coded(blank) -> None:
     doc = _doc([(None, "Interview 3, recorded at home."), ("Anna", "We talked about my son every week."),
                 ("Ben", "I asked her about the next meeting.")])
-    assert _texts(segment([doc], nlp=blank)) == ["We talked about my son every week.",
+    # Text without a speaker is coded unless the reader marked it as a header.
+    assert _texts(segment([doc], nlp=blank)) == ["Interview 3, recorded at home.",
+                                                 "We talked about my son every week.",
                                                  "I asked her about the next meeting."]
+    header = dataclasses.replace(doc, turns=(dataclasses.replace(doc.turns[0], header=True), *doc.turns[1:]))
+    assert _texts(segment([header], nlp=blank)) == ["We talked about my son every week.",
+                                                    "I asked her about the next meeting."]
+    assert _texts(segment([header], SegmentOptions(all_speakers=True), nlp=blank))[0] == \
+        "Interview 3, recorded at home."
     unlabelled = _doc([(None, "We talked about my son every week.")])
     assert _texts(segment([unlabelled], nlp=blank)) == ["We talked about my son every week."]
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 import re
 from collections import Counter
 from collections.abc import Collection, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from nlp_coder.records import Span, Turn
 
@@ -36,7 +36,13 @@ _LABEL_LINE = re.compile(
     (?:(?P<before>{_STAMP})[ \t]*)?
     (?P<open>{_DECOR})?(?P<label>{_LABEL})(?P<close>{_DECOR})?
     (?:[ \t]*(?P<mid>{_STAMP}))?
-    :{_DECOR}?(?=[ \t]|$)""",
+    [ \t\u00a0\u202f]?:{_DECOR}?(?=[ \t]|$)""",
+    re.VERBOSE,
+)
+# A label alone on its line, without a colon ("INTERVIEWER", "**P1**"): the turn follows below.
+# Taken only when it recurs and looks like a speaker (see parse_turns).
+_BARE_LABEL_LINE = re.compile(
+    rf"""[ \t]*(?P<open>{_DECOR})?(?P<label>{_LABEL})(?P<close>{_DECOR})?[ \t]*$""",
     re.VERBOSE,
 )
 # An export style where the label line holds the label and a time, and the text follows below.
@@ -57,12 +63,38 @@ _ROLES = (
     "speaker", "participant", "respondent", "interviewer", "interviewee", "moderator",
     "facilitator", "researcher", "therapist", "client", "patient", "counsellor", "counselor",
     "mother", "father", "parent", "child",
+    # the same roles as often written in Dutch, French and German transcripts
+    "interviewster", "geïnterviewde", "deelnemer", "spreker", "enquêteur", "enquêtrice",
+    "intervieweur", "intervieweuse", "interviewé", "interviewée", "interviewerin", "befragter",
+    "befragte", "teilnehmer", "teilnehmerin",
 )
-# Short ids are upper case ("I", "R", "IV") unless they carry a number ("p1"), so that words
-# such as "So:" are not taken for speakers.
-_SPEAKER_ID = re.compile(
-    rf"[A-Z]{{1,2}}\d*|[A-Za-z]{{1,2}}\d+|(?i:(?:{'|'.join(_ROLES)})(?:[ ._-]?(?:\d+|[a-z]))?)"
-)
+# A role word, in any case, with an optional number or letter: "Interviewer", "Interviewer1",
+# "Interviewer 2", "Participant_3", "Parent B".
+_ROLE_LABEL = re.compile(rf"(?i:(?:{'|'.join(_ROLES)})(?:[ ._-]?(?:\d+|[a-z]))?)")
+# A short id: one or two capitals ("I", "R", "IV"), or one letter with a number ("P1", "P01",
+# "p2"). Lower-case words ("So:") and two letters with a number ("RQ5:") are not ids: they count
+# only when they recur.
+_SHORT_ID = re.compile(r"[A-Z]{1,2}|[A-Za-z]\d{1,3}")
+#: Words that open "Word:" lines in reports and papers, never speakers, even when they recur
+#: (compared casefolded, without a trailing number: "Model 3" is "model", "RQ5" is "rq").
+NOT_SPEAKERS: frozenset[str] = frozenset({
+    "abstract", "aim", "aims", "answer key", "appendix", "background", "chapter", "conclusion",
+    "conclusions", "date", "definition", "e.g", "edit", "eq", "equation", "example", "examples", "fig",
+    "figure", "h", "hypothesis", "i.e", "keywords", "lemma", "location", "method", "methods", "model",
+    "n.b", "nb", "note", "notes", "objective", "objectives", "part", "place", "proof", "ps", "purpose",
+    "re", "remark", "result", "results", "rq", "section", "see", "source", "sources", "step", "subject",
+    "summary", "table", "theorem", "time", "tip", "title", "update", "version", "warning",
+})
+#: The least share of a document's paragraphs that labels must open for labels that are not role
+#: words (ids, recurring names) to count: a few "H1:" or "Smith:" lines in a paper are text.
+MIN_LABELLED_SHARE = 0.25
+# A paragraph of text before the first label (or after a heading) is a header, not speech, when
+# each of its lines is a short line, a "Field: value" line or a whole-line note in emphasis or
+# brackets ("_Recorded at home._", "[Transcript starts]").
+_HEADER_WORDS = 10
+_NOTE_WORDS = 40
+_NOTE = re.compile(r"[ \t]*(?:(?P<d>\*\*|__|\*|_)(?=\S).*\S(?P=d)|\[[^\]]*\]|\([^)]*\))[ \t]*$")
+_WORDS = re.compile(r"\w+")
 
 
 @dataclass(frozen=True)
@@ -105,8 +137,20 @@ def match_label(line: str, *, timed: bool = True) -> LabelMatch | None:
 
 
 def is_speaker_like(label: str) -> bool:
-    """Whether a label looks like a speaker id ("I", "P1", "Speaker 2", "Interviewer")."""
-    return _SPEAKER_ID.fullmatch(label) is not None
+    """Whether a label looks like a speaker: a role word with an optional number ("Interviewer",
+    "Interviewer1", "Speaker 2") or a short id ("I", "R", "IV", "P1", "P01"), and is not a word
+    of :data:`NOT_SPEAKERS` ("H1", "Note")."""
+    return is_role_label(label) or (_SHORT_ID.fullmatch(label) is not None and not _not_a_speaker(label))
+
+
+def is_role_label(label: str) -> bool:
+    """Whether a label is a role word with an optional number or letter ("Interviewer 2")."""
+    return _ROLE_LABEL.fullmatch(label) is not None
+
+
+def _not_a_speaker(label: str) -> bool:
+    base = re.sub(r"[\s_.-]*\d+$", "", label.casefold()).rstrip(".")
+    return base in NOT_SPEAKERS
 
 
 def timestamp_value(stamp: str) -> str:
@@ -120,24 +164,53 @@ def is_timestamp(value: str) -> bool:
     return re.fullmatch(rf"[ \t]*(?:{_BRACKETED}|{_TIME})[ \t]*", value) is not None
 
 
-def accepted_labels(labels: Collection[str], known: Collection[str] = ()) -> frozenset[str]:
+def accepted_labels(labels: Collection[str], known: Collection[str] = (), *,
+                    paragraphs: int | None = None) -> frozenset[str]:
     """The candidate labels (casefolded) taken as speakers.
 
-    A label is a speaker when it opens at least two lines, looks like a speaker id, or is known
-    (for example from a table's speaker column); "My answer: yes" is none of these.
+    A label is a speaker when it is known (for example from a table's speaker column), is a
+    role word ("Interviewer 2"), or, unless it is a word of :data:`NOT_SPEAKERS` ("Note",
+    "Model 3", "RQ5", "H1"), when it is a short id ("I", "P01") or opens at least two lines
+    ("Dr. Smith:" twice). "My answer: yes" once is none of these. With ``paragraphs``, ids and
+    recurring labels count only when the labels open at least :data:`MIN_LABELLED_SHARE` of
+    the document's paragraphs (from the first candidate label on), so that a few such lines in
+    a paper stay text.
 
     Args:
         labels: every candidate label of the document, one per line it opens.
         known: labels to accept whatever they look like.
+        paragraphs: the number of paragraphs of the document from the first candidate label on
+            (None: no share is required).
 
     Returns:
         The accepted labels, casefolded.
     """
     counts = Counter(label.casefold() for label in labels)
-    accepted = {key for key, count in counts.items() if count >= 2}
-    accepted.update(label.casefold() for label in labels if is_speaker_like(label))
-    accepted.update(label.casefold() for label in known)
-    return frozenset(accepted)
+    strong = {label.casefold() for label in known}
+    strong.update(label.casefold() for label in labels if is_role_label(label))
+    weak = {label.casefold() for label in labels if is_speaker_like(label)}
+    weak.update(key for key, count in counts.items() if count >= 2 and not _not_a_speaker(key))
+    weak -= strong
+    if weak and paragraphs is not None:
+        opened = sum(counts[key] for key in strong | weak)
+        if opened < MIN_LABELLED_SHARE * paragraphs:
+            weak = set()
+    return frozenset(strong | weak)
+
+
+@dataclass(frozen=True)
+class TurnReading:
+    """How a transcript's text was read into turns (:func:`read_turns`).
+
+    Attributes:
+        turns: the turns, as :func:`parse_turns` returns them.
+        labels: the speaker labels taken, as written, in order of first appearance.
+        rejected: candidate labels not taken as speakers (their lines are text), casefolded.
+    """
+
+    turns: tuple[Turn, ...]
+    labels: tuple[str, ...] = ()
+    rejected: tuple[str, ...] = ()
 
 
 def parse_turns(text: str, *, speakers: Collection[str] = ()) -> tuple[Turn, ...]:
@@ -149,14 +222,46 @@ def parse_turns(text: str, *, speakers: Collection[str] = ()) -> tuple[Turn, ...
 
     Returns:
         The turns in document order; text outside any speaker's turn (a preamble, or a document
-        without labels) gives speaker-None turns, one per paragraph.
+        without labels) gives speaker-None turns, one per paragraph. In a document with speaker
+        labels, such a paragraph that is a header (short lines, ``Field: value`` lines, a note
+        in emphasis or brackets) has ``header`` set: it is not coded.
     """
+    return read_turns(text, speakers=speakers).turns
+
+
+def read_turns(text: str, *, speakers: Collection[str] = ()) -> TurnReading:
+    """:func:`parse_turns`, with the labels taken and rejected and the header turns."""
     lines = _lines(text)
     breaks = [_is_break(text[s:e]) for s, e in lines]
     matches = [None if is_break else match_label(text[s:e]) for (s, e), is_break in zip(lines, breaks)]
-    accepted = accepted_labels([m.label for m in matches if m is not None], speakers)
+    found = [_bare_label(text[s:e]) if m is None and not b else None
+             for (s, e), m, b in zip(lines, matches, breaks)]
+    candidates = [m.label for m in matches if m is not None]
+    bare_counts = Counter(f[0].casefold() for f in found if f is not None)
+    colon_labels = {label.casefold() for label in candidates}
+    # A label alone on its line counts when it looks like a speaker (an id, a role word, a name
+    # in capitals or in bold, or a label written with a colon elsewhere in the document), recurs
+    # (a role word need not), and text follows it.
+    bare: list[str | None] = []
+    for k, item in enumerate(found):
+        if item is None:
+            bare.append(None)
+            continue
+        label, bold = item
+        key = label.casefold()
+        looks = (is_speaker_like(label) or key in colon_labels
+                 or ((bold or label.isupper()) and not _not_a_speaker(label)))
+        recurs = bare_counts[key] + (key in colon_labels) >= 2 or is_role_label(label)
+        bare.append(label if looks and recurs and _text_follows(text, lines, breaks, k) else None)
+    candidates += [label for label in bare if label is not None]
+    # The share of paragraphs that labels open leaves out the header paragraphs at the start, so
+    # that a long header does not hide a short transcript.
+    likely = accepted_labels(candidates, speakers)
+    opens = [(m.label if m is not None else b) for m, b in zip(matches, bare)]
+    paragraphs = _paragraphs(text, lines, breaks, opens, likely)
+    accepted = accepted_labels(candidates, speakers, paragraphs=paragraphs)
     builder = _TurnBuilder(text)
-    for (start, end), match, is_break in zip(lines, matches, breaks):
+    for (start, end), match, alone, is_break in zip(lines, matches, bare, breaks):
         line = text[start:end]
         if not line.strip():
             builder.blank()
@@ -167,10 +272,81 @@ def parse_turns(text: str, *, speakers: Collection[str] = ()) -> tuple[Turn, ...
             for stamp in match.stamps:
                 builder.stamp(stamp)
             builder.content(start + match.content, end)
+        elif alone is not None and alone.casefold() in accepted:
+            builder.open(alone)
         else:
             quote = _QUOTE_MARKER.match(line)  # "> " quoting is decoration, not speech
             builder.content(start + (quote.end() if quote else 0), end)
-    return builder.finish()
+    turns = builder.finish()
+    taken = tuple(dict.fromkeys(t.speaker for t in turns if t.speaker is not None))
+    rejected = tuple(sorted({label.casefold() for label in candidates} - accepted))
+    if taken:
+        turns = tuple(replace(t, header=True) if t.speaker is None and _is_header(text, t, accepted) else t
+                      for t in turns)
+    return TurnReading(turns, taken, rejected)
+
+
+def _bare_label(line: str) -> tuple[str, bool] | None:
+    """The label of a line that holds only a label without a colon, and whether it is bold."""
+    match = _BARE_LABEL_LINE.match(line)
+    if match is None:
+        return None
+    label = match["label"]
+    if match["open"] and "_" in match["open"]:
+        label = label.rstrip("_")
+    label = " ".join(label.split())
+    if not label or len(label) > _MAX_LABEL or (match["open"] or "") != (match["close"] or ""):
+        return None
+    return label, match["open"] in ("**", "__")
+
+
+def _text_follows(text: str, lines: list[tuple[int, int]], breaks: list[bool], k: int) -> bool:
+    """Whether the next non-blank line after line ``k`` is text (not a break, not the end)."""
+    for (start, end), is_break in zip(lines[k + 1:], breaks[k + 1:]):
+        if text[start:end].strip():
+            return not is_break
+    return False
+
+
+def _paragraphs(text: str, lines: list[tuple[int, int]], breaks: list[bool], opens: list[str | None],
+                likely: frozenset[str]) -> int:
+    """Runs of consecutive non-blank, non-break lines, less the header paragraphs before the
+    first paragraph with a line that a ``likely`` label opens or a line that is not a header line."""
+    runs: list[list[int]] = []
+    inside = False
+    for k, ((start, end), is_break) in enumerate(zip(lines, breaks)):
+        if is_break or not text[start:end].strip():
+            inside = False
+        elif inside:
+            runs[-1].append(k)
+        else:
+            runs.append([k])
+            inside = True
+    leading = 0
+    for run in runs:
+        if any((opens[k] or "").casefold() in likely or not _header_line(text[slice(*lines[k])], likely)
+               for k in run):
+            break
+        leading += 1
+    return len(runs) - leading
+
+
+def _is_header(text: str, turn: Turn, accepted: frozenset[str]) -> bool:
+    """Whether every line of a speaker-None turn is a header line."""
+    return all(_header_line(line, accepted)
+               for span in turn.spans for line in text[span.start:span.end].split("\n"))
+
+
+def _header_line(line: str, accepted: frozenset[str]) -> bool:
+    """A line of a header: at most ten words, a note in emphasis or brackets (at most 40 words),
+    or a ``Field: value`` line whose label is no speaker (at most 20 words)."""
+    words = len(_WORDS.findall(line))
+    if words <= _HEADER_WORDS:
+        return True
+    if _NOTE.match(line) and words <= _NOTE_WORDS:
+        return True
+    field_match = match_label(line, timed=False)
+    return field_match is not None and field_match.label.casefold() not in accepted and words <= 2 * _HEADER_WORDS
 
 
 def _lines(text: str) -> list[tuple[int, int]]:
