@@ -19,6 +19,7 @@ from nlp_coder.errors import InputError
 from nlp_coder.records import Fragment
 
 if TYPE_CHECKING:
+    from nlp_coder.privacy.pseudonymise import Pseudonymiser
     from nlp_coder.segment import SegmentOptions
 
 MISSING = "(missing)"
@@ -102,7 +103,8 @@ class WrittenSample:
 
 def write_sample(corpus: str | Path, out: str | Path, *, n: int, seed: int, stratify_by: str | None = None,
                  codebook: str | Path | None = None, fmt: str | None = None,
-                 segment_options: SegmentOptions | None = None, metadata: str | Path | None = None) -> WrittenSample:
+                 segment_options: SegmentOptions | None = None, metadata: str | Path | None = None,
+                 pseudonymiser: Pseudonymiser | None = None) -> WrittenSample:
     """Cut ``corpus`` into fragments, draw a sample (:func:`draw_sample`) and write it to ``out``.
 
     Args:
@@ -115,6 +117,9 @@ def write_sample(corpus: str | Path, out: str | Path, *, n: int, seed: int, stra
         fmt: one of :data:`SAMPLE_FORMATS` (default: from ``out``'s suffix).
         segment_options: how the corpus is cut (as for ``segment``).
         metadata: a CSV of per-document attributes.
+        pseudonymiser: replace names in the sample (``--pseudonymise``; scanned here): a ``.csv``
+            keeps the original offsets, a ``.qdpx`` gets the pseudonymised text with its
+            selections moved onto it.
 
     Raises:
         InputError: the format is not known, the corpus or codebook cannot be read, ``n`` is out
@@ -132,10 +137,12 @@ def write_sample(corpus: str | Path, out: str | Path, *, n: int, seed: int, stra
     check_output(out)
     seg = read_and_segment(corpus, segment_options or SegmentOptions(), metadata)
     drawn = draw_sample(seg.fragments, n, seed=seed, stratify_by=stratify_by)
+    if pseudonymiser is not None:
+        pseudonymiser.scan(seg.documents, interviewer_labels=(segment_options or SegmentOptions()).interviewer_labels)
     if fmt == "csv":
         from nlp_coder.export.tables import write_atomic
 
-        write_atomic(out, sample_as_csv(drawn))
+        write_atomic(out, sample_as_csv(pseudonymiser.walk(drawn) if pseudonymiser is not None else drawn))
     else:
         from nlp_coder.codebook import load_codebook
         from nlp_coder.refi import Marker, build_qdpx, read_qdpx, write_atomic_bytes
@@ -147,7 +154,13 @@ def write_sample(corpus: str | Path, out: str | Path, *, n: int, seed: int, stra
         used = {f.document for f in drawn.fragments}
         markers = [Marker(f.document, f.start, f.end, f"sample {i} of {len(drawn.fragments)} ({f.id})")
                    for i, f in enumerate(drawn.fragments, start=1)]
-        data = build_qdpx(documents=[d for d in seg.documents if d.id in used], codebook=book, markers=markers,
+        documents = tuple(d for d in seg.documents if d.id in used)
+        if pseudonymiser is not None:
+            from nlp_coder.privacy.pseudonymise import pseudonymised_project
+
+            documents, _, moved = pseudonymised_project(documents, pseudonymiser, markers=markers)
+            markers, book = list(moved), pseudonymiser.walk(book)
+        data = build_qdpx(documents=documents, codebook=book, markers=markers,
                           name=f"sample of {Path(corpus).stem}")
         write_atomic_bytes(out, data)
     return WrittenSample(drawn, len(seg.fragments), tuple(seg.warnings), out, fmt)

@@ -9,7 +9,7 @@ from typing import Any
 
 import click
 
-from nlp_coder.cli.common import build_segment_options, emit
+from nlp_coder.cli.common import build_segment_options, emit, said_pseudonymised
 from nlp_coder.cli.options import (
     CONTEXT,
     FINITE_FLOAT,
@@ -18,6 +18,7 @@ from nlp_coder.cli.options import (
     corpus_argument,
     learn_options,
     output_options,
+    pseudonymise_option,
     segment_options,
 )
 
@@ -27,6 +28,7 @@ from nlp_coder.cli.options import (
 @click.option("-c", "--codebook", "codebook", type=click.Path(path_type=Path),
               help="Codebook YAML. Without one, every fragment is clustered (open coding).")
 @output_options(("json", "md"), default="md")
+@pseudonymise_option
 @click.option("--yaml", "yaml_out", type=click.Path(dir_okay=False, path_type=Path),
               help="Also write the candidate codes as a YAML snippet to paste into the codebook.")
 @click.option("--include", "selection", type=click.Choice(["uncoded", "low", "all"]),
@@ -39,6 +41,7 @@ from nlp_coder.cli.options import (
 @segment_options
 @coding_options
 def discover(corpus: Path, codebook: Path | None, out: Path | None, fmt: str, yaml_out: Path | None,
+             pseudonymise: Path | None,
              selection: str | None, distance_threshold: float, min_cluster_size: int, threshold: float | None,
              margin: float | None, model: str, method: str | None, db: Path | None, quiet: bool, metadata: Path | None,
              **segmenting: Any) -> None:
@@ -51,20 +54,25 @@ def discover(corpus: Path, codebook: Path | None, out: Path | None, fmt: str, ya
     )
     from nlp_coder.export.formats import check_output
     from nlp_coder.export.tables import write_atomic
+    from nlp_coder.privacy.pseudonymise import pseudonymiser_for
     from nlp_coder.run import SuggestOptions
     from nlp_coder.store import resolve_store_path
 
     check_output(yaml_out)
+    pseudonymiser = pseudonymiser_for(pseudonymise, corpus, metadata, outputs=[out, yaml_out]) if pseudonymise else None
     found = discover_themes(corpus, codebook, resolve_store_path(db),
                             segment_options=build_segment_options(**segmenting),
                             options=SuggestOptions(model=model, method=method, threshold=threshold, margin=margin),
                             metadata=metadata, selection=selection, distance_threshold=distance_threshold,
                             min_cluster_size=min_cluster_size, progress=not quiet)
+    if pseudonymiser is not None:
+        found = pseudonymiser.walk(found)
     text = (json.dumps(discovery_as_dict(found), ensure_ascii=False, indent=2) + "\n" if fmt == "json"
             else discovery_as_markdown(found))
     if yaml_out is not None:
         write_atomic(yaml_out, candidate_codes_yaml(found))
     emit(text, out)
+    said_pseudonymised(pseudonymiser, quiet)
     if not quiet:
         click.echo(f"{len(found.clusters)} candidate themes from {found.candidates} {found.selection} fragments "
                    f"({found.unclustered} in no cluster)" + (f"; report in {out}" if out else ""), err=out is None)
@@ -75,6 +83,7 @@ def discover(corpus: Path, codebook: Path | None, out: Path | None, fmt: str, ya
 @click.option("-c", "--codebook", "codebook", required=True, type=click.Path(path_type=Path),
               help="Codebook YAML file.")
 @output_options(("json", "md"), default="md")
+@pseudonymise_option
 @click.option("--bootstrap", type=at_least(0), default=20, show_default=True,
               help="Resamples of each code's exemplars.")
 @click.option("--seed", type=int, default=0, show_default=True, help="Seed of the bootstrap.")
@@ -82,6 +91,7 @@ def discover(corpus: Path, codebook: Path | None, out: Path | None, fmt: str, ya
 @segment_options
 @coding_options
 def sensitivity(corpus: Path, codebook: Path, out: Path | None, fmt: str, bootstrap: int, seed: int,
+                pseudonymise: Path | None,
                 compare_model: str | None, threshold: float | None, margin: float | None, model: str,
                 method: str | None, db: Path | None, quiet: bool, metadata: Path | None, **segmenting: Any) -> None:
     """Test the codebook's category boundaries: threshold and margin sweeps, exemplar stability,
@@ -92,17 +102,22 @@ def sensitivity(corpus: Path, codebook: Path, out: Path | None, fmt: str, bootst
         sensitivity_as_markdown,
         threshold_advice_text,
     )
+    from nlp_coder.privacy.pseudonymise import pseudonymiser_for
     from nlp_coder.run import SuggestOptions
     from nlp_coder.store import resolve_store_path
 
     options = SuggestOptions(model=model, method=method, threshold=threshold, margin=margin)
+    pseudonymiser = pseudonymiser_for(pseudonymise, corpus, metadata, outputs=[out]) if pseudonymise else None
     report, texts = boundary_sensitivity(corpus, codebook, resolve_store_path(db),
                                          segment_options=build_segment_options(**segmenting), options=options,
                                          metadata=metadata, bootstrap=bootstrap, seed=seed,
                                          compare_model=compare_model, progress=not quiet)
+    if pseudonymiser is not None:
+        report, texts = pseudonymiser.walk(report), pseudonymiser.walk(texts)
     text = (json.dumps(sensitivity_as_dict(report), ensure_ascii=False, indent=2) + "\n" if fmt == "json"
             else sensitivity_as_markdown(report, texts))
     emit(text, out)
+    said_pseudonymised(pseudonymiser, quiet)
     if not quiet:
         click.echo(f"{len(report.recommendations)} recommendation(s) for {report.fragments} fragments"
                    + (f"; report in {out}" if out else ""), err=out is None)
@@ -114,6 +129,7 @@ def sensitivity(corpus: Path, codebook: Path, out: Path | None, fmt: str, bootst
 @click.option("-c", "--codebook", "codebook", required=True, type=click.Path(path_type=Path),
               help="Codebook YAML file.")
 @output_options(("html",), default="html", required=True)
+@pseudonymise_option
 @click.option("--bootstrap", type=at_least(0), default=10, show_default=True,
               help="Resamples of each code's exemplars.")
 @click.option("--distance-threshold", type=FINITE_FLOAT, default=0.6, show_default=True, help="As for discover.")
@@ -125,6 +141,7 @@ def sensitivity(corpus: Path, codebook: Path, out: Path | None, fmt: str, bootst
 @coding_options
 @learn_options
 def report(corpus: Path, codebook: Path, out: Path, fmt: str, bootstrap: int, distance_threshold: float,
+           pseudonymise: Path | None,
            min_cluster_size: int, codings: Path | None, threshold: float | None, margin: float | None, model: str,
            method: str | None, db: Path | None, quiet: bool, metadata: Path | None, learn: bool | None,
            target_precision: float, **segmenting: Any) -> None:
@@ -132,14 +149,18 @@ def report(corpus: Path, codebook: Path, out: Path, fmt: str, bootstrap: int, di
     facet and attribute, a map of fragments, quotes, candidate themes, sensitivity, co-occurrence."""
     from nlp_coder.export.html import build_report
     from nlp_coder.export.tables import write_atomic
+    from nlp_coder.privacy.pseudonymise import pseudonymiser_for
     from nlp_coder.run import SuggestOptions
     from nlp_coder.store import resolve_store_path
 
     options = SuggestOptions(model=model, method=method, threshold=threshold, margin=margin, learn=learn,
                              target_precision=target_precision)
+    pseudonymiser = pseudonymiser_for(pseudonymise, corpus, metadata, outputs=[out]) if pseudonymise else None
     html = build_report(corpus, codebook, resolve_store_path(db), segment_options=build_segment_options(**segmenting),
                         options=options, metadata=metadata, bootstrap=bootstrap, distance_threshold=distance_threshold,
-                        min_cluster_size=min_cluster_size, codings=codings, progress=not quiet)
+                        min_cluster_size=min_cluster_size, codings=codings, progress=not quiet,
+                        pseudonymiser=pseudonymiser)
     write_atomic(out, html)
+    said_pseudonymised(pseudonymiser, quiet)
     if not quiet:
         click.echo(f"wrote the report to {out} ({len(html) // 1024} KiB); open it in a browser")

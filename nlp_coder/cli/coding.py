@@ -9,7 +9,7 @@ from typing import Any
 
 import click
 
-from nlp_coder.cli.common import build_segment_options, cluster_embedder, emit, warn
+from nlp_coder.cli.common import build_segment_options, cluster_embedder, emit, said_pseudonymised, warn
 from nlp_coder.cli.options import (
     AT_LEAST_ONE,
     CONTEXT,
@@ -20,6 +20,7 @@ from nlp_coder.cli.options import (
     method_option,
     model_option,
     output_options,
+    pseudonymise_option,
     quiet_option,
     scheduler_option,
     segment_options,
@@ -35,6 +36,7 @@ from nlp_coder.cli.options import (
 @click.option("-c", "--codebook", "codebook", required=True, type=click.Path(path_type=Path),
               help="Codebook: YAML (docs/codebook.md), or a REFI-QDA .qdc codebook or .qdpx project.")
 @output_options(("jsonl", "csv", "json", "md", "qdpx"), default="jsonl")
+@pseudonymise_option
 @segment_options
 @threshold_options(threshold="Score a code needs to be suggested (default: codebook, else model).",
                    margin="Codes within this of the best are an overlap (default: codebook, else model).")
@@ -59,10 +61,12 @@ from nlp_coder.cli.options import (
 def suggest(corpus: Path, codebook: Path, out: Path | None, fmt: str, threshold: float | None,
             margin: float | None, top_k: int, suggestions: int, where: tuple[str, ...], model: str, method: str | None,
             db: Path | None, quiet: bool, metadata: Path | None, device: str, scheduler: str | None,
+            pseudonymise: Path | None,
             cascade: float | None, cascade_band: float | None, train_from: Path | None, learn: bool | None,
             target_precision: float, **segmenting: Any) -> None:
     """Suggest codes for every fragment of CORPUS (a transcript, a folder, or a fragment table)."""
     from nlp_coder.export.formats import SuggestionWriter
+    from nlp_coder.privacy.pseudonymise import pseudonymiser_for
     from nlp_coder.run import DEFAULT_BATCH, SuggestOptions
     from nlp_coder.run import suggest as run_suggest
     from nlp_coder.store import resolve_store_path
@@ -75,7 +79,9 @@ def suggest(corpus: Path, codebook: Path, out: Path | None, fmt: str, threshold:
     with contextlib.ExitStack() as stack:
         # JSONL is written as the corpus streams through, a chunk at a time; other formats once the
         # run is done. The file appears only complete, and a run whose output fails has failed.
-        writer = stack.enter_context(SuggestionWriter(out, fmt, corpus=corpus, where=where, codebook=codebook))
+        pseudonymiser = pseudonymiser_for(pseudonymise, corpus, metadata, outputs=[out]) if pseudonymise else None
+        writer = stack.enter_context(SuggestionWriter(out, fmt, corpus=corpus, where=where, codebook=codebook,
+                                                      pseudonymiser=pseudonymiser))
         embedder = cluster_embedder(stack, scheduler, model, device, batch_size)
         result = run_suggest(
             corpus, codebook, store,
@@ -89,6 +95,7 @@ def suggest(corpus: Path, codebook: Path, out: Path | None, fmt: str, threshold:
         )
     assert result.summary is not None
     warn(result.segmentation.warnings, quiet)
+    said_pseudonymised(pseudonymiser, quiet)
     if not quiet:
         click.echo(result.summary.as_text(), err=out is None)
         selection = f" (of {result.summary.fragments}, where {' and '.join(where)})" if where else ""
@@ -110,17 +117,26 @@ def suggest(corpus: Path, codebook: Path, out: Path | None, fmt: str, threshold:
 @click.command(context_settings=CONTEXT)
 @corpus_argument
 @output_options(("jsonl", "csv", "json", "md"), default="jsonl")
+@pseudonymise_option
 @segment_options
 @quiet_option
-def segment(corpus: Path, out: Path | None, fmt: str, quiet: bool, metadata: Path | None,
+def segment(corpus: Path, out: Path | None, fmt: str, quiet: bool, metadata: Path | None, pseudonymise: Path | None,
             **segmenting: Any) -> None:
     """Cut CORPUS into fragments and print them with their exact offsets (nothing is coded)."""
     from nlp_coder.export.tables import render_fragments
     from nlp_coder.run import read_and_segment
 
     seg = read_and_segment(corpus, build_segment_options(**segmenting), metadata)
-    emit(render_fragments(seg.fragments, fmt), out)
+    fragments = seg.fragments
+    if pseudonymise:
+        from nlp_coder.privacy.pseudonymise import pseudonymiser_for
+
+        pseudonymiser = pseudonymiser_for(pseudonymise, seg.documents, outputs=[out])
+        fragments = pseudonymiser.walk(fragments)
+    emit(render_fragments(fragments, fmt), out)
     warn(seg.warnings, quiet)
+    if pseudonymise:
+        said_pseudonymised(pseudonymiser, quiet)
     if not quiet:
         click.echo(f"{len(seg.fragments)} fragments from {len(seg.documents)} documents "
                    f"(sentences by {seg.pipeline})", err=True)

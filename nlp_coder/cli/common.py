@@ -47,3 +47,16 @@ def warn(warnings: tuple[str, ...] | list[str], quiet: bool) -> None:
     if not quiet:
         for warning in warnings:
             click.echo(f"warning: {warning}", err=True)
+
+
+def said_pseudonymised(pseudonymiser: Any, quiet: bool) -> None:
+    """Keep the names a ``--pseudonymise`` run learned in its key file, and say what was replaced
+    (its notes, such as a language without named-entity recognition, even with ``--quiet``)."""
+    if pseudonymiser is None:
+        return
+    pseudonymiser.save()
+    report = pseudonymiser.report
+    if not quiet:
+        click.echo(report.as_text().splitlines()[0], err=True)
+    for note in report.notes:
+        click.echo(f"warning: {note}", err=True)

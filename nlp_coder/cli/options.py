@@ -122,6 +122,15 @@ def store_text_option(func: Callable[..., Any]) -> Callable[..., Any]:
                              "read from the transcripts whenever it is needed).")(func)
 
 
+def pseudonymise_option(func: Callable[..., Any]) -> Callable[..., Any]:
+    """``--pseudonymise KEYFILE`` (:mod:`nlp_coder.privacy.pseudonymise`)."""
+    return click.option("--pseudonymise", "pseudonymise", type=click.Path(dir_okay=False, path_type=Path),
+                        metavar="KEYFILE",
+                        help="Replace names, places, organisations, e-mail addresses and phone numbers in the output "
+                             "with pseudonyms ([Person 3]) kept in KEYFILE (YAML, or JSON for .json; created "
+                             "owner-only when missing; never written into an output). See docs/privacy.md.")(func)
+
+
 def model_option(func: Callable[..., Any]) -> Callable[..., Any]:
     return click.option("-m", "--model", default="default", show_default=True,
                         help="Embedding model from the registry (see 'nlp-coder models').")(func)

@@ -8,7 +8,7 @@ from typing import Any
 
 import click
 
-from nlp_coder.cli.common import build_segment_options, emit, warn
+from nlp_coder.cli.common import build_segment_options, emit, said_pseudonymised, warn
 from nlp_coder.cli.options import (
     AT_LEAST_ONE,
     CONTEXT,
@@ -17,6 +17,7 @@ from nlp_coder.cli.options import (
     method_option,
     model_option,
     output_options,
+    pseudonymise_option,
     quiet_option,
     segment_options,
     store_option,
@@ -61,19 +62,24 @@ def agree(inputs: tuple[Path, ...], coders: tuple[str, ...], level: str, within:
               help="Draw from each value of this document attribute in proportion to its size.")
 @click.option("--seed", type=int, required=True, help="Seed of the random draw (the same seed, the same sample).")
 @output_options(("csv", "qdpx"), required=True, what="a sample")
+@pseudonymise_option
 @click.option("-c", "--codebook", type=click.Path(exists=True, dir_okay=False, path_type=Path),
               help="Codebook to put in a .qdpx sample (default: the project's own when CORPUS is a .qdpx).")
 @segment_options
 @quiet_option
 def sample(corpus: Path, n: int, stratify_by: str | None, seed: int, out: Path, fmt: str, codebook: Path | None,
-           quiet: bool, metadata: Path | None, **segmenting: Any) -> None:
+           quiet: bool, metadata: Path | None, pseudonymise: Path | None, **segmenting: Any) -> None:
     """Draw a random (or stratified) sample of CORPUS's fragments for a second coder, without
     anyone's codes: a .csv to fill in (code, coder) or a .qdpx to code in a QDA tool."""
     from nlp_coder.analyses.sample import write_sample
+    from nlp_coder.privacy.pseudonymise import open_key_file
 
+    pseudonymiser = open_key_file(pseudonymise, outputs=[out]) if pseudonymise else None
     written = write_sample(corpus, out, n=n, seed=seed, stratify_by=stratify_by, codebook=codebook, fmt=fmt,
-                           segment_options=build_segment_options(**segmenting), metadata=metadata)
+                           segment_options=build_segment_options(**segmenting), metadata=metadata,
+                           pseudonymiser=pseudonymiser)
     warn(written.warnings, quiet)
+    said_pseudonymised(pseudonymiser, quiet)
     if not quiet:
         drawn = written.sample
         strata = ", ".join(f"{v}: {k} of {t}" for v, t, k in drawn.strata) if stratify_by else ""

@@ -21,6 +21,7 @@ from nlp_coder.errors import InputError
 
 if TYPE_CHECKING:
     from nlp_coder.match.decide import Decisions
+    from nlp_coder.privacy.pseudonymise import Pseudonymiser
     from nlp_coder.records import Codebook
     from nlp_coder.run import SuggestResult
 
@@ -109,6 +110,9 @@ class SuggestionWriter:
         where: write only fragments assigned every one of these codes (or a descendant).
         codebook: the codebook (or its file), needed with ``where`` to check the code ids before any
             work.
+        pseudonymiser: replace names in what is written (``--pseudonymise``,
+            :class:`~nlp_coder.privacy.pseudonymise.Pseudonymiser`, already scanned); offsets still
+            point into the original documents, but for a ``qdpx``, whose text is pseudonymised.
 
     Raises:
         InputError: an unknown format, a ``qdpx`` without a file, or an unknown ``where`` code.
@@ -116,7 +120,8 @@ class SuggestionWriter:
     """
 
     def __init__(self, out: str | Path | None, fmt: str, *, corpus: str | Path | None = None,
-                 where: Sequence[str] = (), codebook: Codebook | str | Path | None = None) -> None:
+                 where: Sequence[str] = (), codebook: Codebook | str | Path | None = None,
+                 pseudonymiser: Pseudonymiser | None = None) -> None:
         from nlp_coder.export.tables import check_codes
 
         if fmt not in SUGGESTION_FORMATS:
@@ -138,6 +143,7 @@ class SuggestionWriter:
         self.fmt = fmt
         self.corpus = corpus
         self.where = tuple(where)
+        self.pseudonymiser = pseudonymiser
         self.written = 0
         """Fragments written (after the ``where`` selection)."""
         self._stack = contextlib.ExitStack()
@@ -173,6 +179,10 @@ class SuggestionWriter:
     def _write_chunk(self, decided: Decisions, lines: Sequence[str]) -> None:
         if self._handle is None:
             raise RuntimeError("SuggestionWriter is used outside its with block")
+        if self.pseudonymiser is not None:
+            from nlp_coder.export.tables import decision_lines
+
+            lines = decision_lines(self.pseudonymiser.decisions(decided))
         if self.where:
             lines = [line for line, keep in zip(lines, decided.having(self.where).tolist()) if keep]
         self._handle.write("".join(line + "\n" for line in lines).encode("utf-8"))
@@ -189,7 +199,18 @@ class SuggestionWriter:
 
         assert result.decisions is not None, "the run must keep its results (keep_results)"
         shown = select(result.decisions, result.codebook, self.where)
-        if self.fmt == "qdpx":  # the sources, any human codings untouched, and the suggestions as user nlp-coder
+        if self.pseudonymiser is not None and self.fmt == "qdpx":
+            from nlp_coder.privacy.pseudonymise import write_pseudonymised_qdpx
+
+            assert self.out is not None and self.corpus is not None
+            write_pseudonymised_qdpx(self.out, self.corpus, result.segmentation.documents, result.codebook,
+                                     shown.results(), self.pseudonymiser)
+        elif self.pseudonymiser is not None:
+            notes = result.summary.notes if result.summary is not None else ()
+            p = self.pseudonymiser
+            emit(render_results(p.decisions(shown), self.fmt, p.manifest(result.manifest), p.walk(result.codebook),
+                                p.walk(notes)), self.out)
+        elif self.fmt == "qdpx":  # the sources, any human codings untouched, and the suggestions as user nlp-coder
             from nlp_coder.refi import write_suggestions_qdpx
 
             assert self.out is not None and self.corpus is not None

@@ -28,6 +28,7 @@ from nlp_coder.refi.model import Coding
 if TYPE_CHECKING:
     from nlp_coder.embed.protocol import Embedder
     from nlp_coder.match.decide import Decisions
+    from nlp_coder.privacy.pseudonymise import Pseudonymiser
     from nlp_coder.run import CodebookSource, CorpusSource, StoreSource, SuggestOptions
     from nlp_coder.segment import SegmentOptions
 
@@ -279,11 +280,14 @@ def build_report(corpus: CorpusSource, codebook: CodebookSource, store_path: Sto
                  segment_options: SegmentOptions | None = None, options: SuggestOptions | None = None,
                  metadata: str | Path | None = None, bootstrap: int = 10, seed: int = 0,
                  distance_threshold: float = 0.6, min_cluster_size: int = 4, codings: str | Path | None = None,
-                 embedder: Embedder | None = None, progress: bool = False) -> str:
+                 embedder: Embedder | None = None, progress: bool = False, pseudonymiser: Pseudonymiser | None = None
+                 ) -> str:
     """Code a corpus, find candidate themes, test the boundaries, and render one HTML page.
 
     Human coding (``codings``: a ``.qdpx`` or a codings CSV; by default the corpus itself when it
-    is a ``.qdpx``) adds agreement tables between each human coder and the machine.
+    is a ``.qdpx``) adds agreement tables between each human coder and the machine. With a
+    ``pseudonymiser`` (``--pseudonymise``, already scanned) every text on the page is
+    pseudonymised and the manifest says what was replaced.
     """
     from nlp_coder.analyses.discover import discover
     from nlp_coder.analyses.sensitivity import sensitivity_of
@@ -310,4 +314,6 @@ def build_report(corpus: CorpusSource, codebook: CodebookSource, store_path: Sto
                              coded.manifest, discovery=themes, sensitivity=boundaries,
                              fragment_texts={f.id: f.text for f in coded.segmentation.fragments},
                              agreements=agreements)
+    if pseudonymiser is not None:
+        context = {**pseudonymiser.walk(context), "manifest": pseudonymiser.manifest(coded.manifest)}
     return render_report(context)
