@@ -10,6 +10,7 @@ on a snapshot, swapping its result in when done.
 from __future__ import annotations
 
 import threading
+from collections import Counter
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import replace
 from datetime import UTC, datetime
@@ -77,6 +78,7 @@ class ReviewSession:
         self.keys: tuple[str, ...] = tuple(f.id if unique else f"{f.document}/{f.id}" for f in self.fragments)
         self.index = {k: i for i, k in enumerate(self.keys)}
         self._by_place = {(f.document, f.id): i for i, f in enumerate(self.fragments)}
+        self._document_sizes = Counter(f.document for f in self.fragments)
         self.codable = tuple(c for c in codebook.codes if c.codable)
         self._codable_ids = {c.id for c in self.codable}
         self._main = [j for j, c in enumerate(codebook.codes) if c.facet is None and c.codable]
@@ -101,6 +103,7 @@ class ReviewSession:
     def _set_machine(self, matcher: CodebookMatcher, decisions: Decisions) -> None:
         self.matcher, self.machine = matcher, decisions
         scores = np.asarray(decisions.score, dtype=np.float64).reshape(len(decisions), len(decisions.codes))
+        self._best = scores[:, self._main].max(axis=1) if self._main else np.zeros(len(decisions))
         thresholds = np.array([matcher.threshold_for(c) for c in decisions.codes])
         self.thresholds = thresholds
         self.priority = uncertainty(scores[:, self._main], thresholds[self._main])
@@ -108,6 +111,7 @@ class ReviewSession:
         self.priority = np.where(self.overlap, np.maximum(self.priority, 0.0), self.priority)
         self.machine_codes: list[tuple[str, ...]] = [
             tuple(decisions.codes[j].id for group in picks for j in group[1]) for picks in decisions.picks]
+        self._suggested = Counter(code for codes in self.machine_codes for code in codes)
 
     def _load(self) -> None:
         """The reviewer's earlier decisions on this codebook, from the store."""
@@ -388,8 +392,7 @@ class ReviewSession:
 
     def best_scores(self) -> np.ndarray:
         """Each fragment's best main-code score."""
-        scores = np.asarray(self.machine.score, dtype=np.float64).reshape(len(self.fragments), -1)
-        return scores[:, self._main].max(axis=1) if self._main else np.zeros(len(self.fragments))
+        return self._best
 
     def progress(self) -> Progress:
         """Fragments decided, per action, code and document; the estimates from the random sample."""
@@ -399,21 +402,23 @@ class ReviewSession:
                 actions[row.action] += 1
             size = self.sample_size()
             sample = [self.current[i] for i in self.permutation[:size].tolist()]
-            codes = []
-            for code in self.codable:
-                suggested = sum(code.id in m for m in self.machine_codes)
-                decided = [r for r in self.current.values() if code.id in r.suggested]
-                kept = sum(code.id in r.codes for r in decided)
-                answered = [r for r in sample if code.id in r.suggested]
-                codes.append(CodeProgress(code.id, code.name, suggested, len(decided), kept,
-                                          wilson(code.id, sum(code.id in r.codes for r in answered), len(answered))))
+            decided_counts: Counter[str] = Counter()
+            kept_counts: Counter[str] = Counter()
+            for r in self.current.values():
+                decided_counts.update(r.suggested)
+                kept_counts.update(c for c in r.suggested if c in r.codes)
+            answered: Counter[str] = Counter()
+            hits: Counter[str] = Counter()
+            for r in sample:
+                answered.update(r.suggested)
+                hits.update(c for c in r.suggested if c in r.codes)
+            codes = [CodeProgress(c.id, c.name, self._suggested[c.id], decided_counts[c.id], kept_counts[c.id],
+                                  wilson(c.id, hits[c.id], answered[c.id])) for c in self.codable]
             uncoded = [r for r in sample if not r.suggested]
             missed = wilson("missed", sum(bool(r.codes) for r in uncoded), len(uncoded))
-            per_doc: dict[str, list[int]] = {}
-            for i, f in enumerate(self.fragments):
-                counts = per_doc.setdefault(f.document, [0, 0])
-                counts[0] += 1
-                counts[1] += i in self.current
+            per_doc = {d: [n, 0] for d, n in self._document_sizes.items()}
+            for i in self.current:
+                per_doc[self.fragments[i].document][1] += 1
             every = self.options.refit_every
             notes = [*self.notes] + ([f"the last refit failed: {self.refit_error}"] if self.refit_error else [])
             return Progress(self.options.reviewer, len(self.fragments), len(self.current), tuple(actions.items()),
