@@ -4,6 +4,8 @@ exemplars per code drawn from training transcripts and tested on the other trans
 
     .venv/bin/python -m benchmarks.learn                    # therapist behaviour, K = 16, 3 seeds
     .venv/bin/python -m benchmarks.learn --data client --seeds 1
+    .venv/bin/python -m benchmarks.learn --curve             # the learning curve (all three data sets)
+    .venv/bin/python -m benchmarks.learn --curve-table       # its Markdown table, from out/learning-curve.jsonl
 
 The split is the evaluation's few-shot protocol (:func:`nlp_coder.analyses.evaluate.draw_split`
 on :func:`benchmarks.evaluate.annomi_dataset`): the drawn exemplars are the codebook's, so the
@@ -12,11 +14,22 @@ method is trained on the exemplars with the functions the learner's cross-valida
 (:mod:`nlp_coder.learn.choose`) and scored by Cohen's kappa of the top-1 code on every
 single-coded utterance of the test transcripts. Frozen vectors are cached in ``out/eval-cache.db``.
 Prints a Markdown table.
+
+The learning curve (``--curve``) runs ``nlp-coder evaluate``'s library entry point
+(:func:`nlp_coder.analyses.evaluate.evaluate_gold`) on the three shared data sets with the frozen
+default (``centroid-def``), ``frozen-lr-chars`` and ``fine-tuned`` (the model tuned on each
+seed's training exemplars only), at K = 4, 8, 16, 32, 64 exemplars per code and with pilot coding
+of 1-4 whole documents; per point, the median over 3 seeds of Cohen's kappa and of the seconds
+each method took (fine-tuning alone, and fit plus scoring), and the machine's load. Each point is
+appended to ``out/learning-curve.jsonl`` as it finishes (a run can be stopped and resumed: points
+already there are skipped); ``--curve-table`` prints the Markdown table from it.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
+import os
 import tempfile
 import time
 from collections.abc import Sequence
@@ -107,6 +120,103 @@ def table(rows: Sequence[dict[str, object]]) -> str:
     return "\n".join(lines)
 
 
+CURVE_POINTS = (("K", 16), ("K", 32), ("K", 4), ("K", 64), ("K", 8), ("pilot", 1), ("pilot", 4), ("pilot", 2),
+                ("pilot", 3))
+"""The learning curve's points, most wanted first (a run that must stop early has those)."""
+CURVE_METHODS = ("centroid-def", "frozen-lr-chars", "fine-tuned")
+CURVE_FILE = Path(__file__).resolve().parent.parent / "out" / "learning-curve.jsonl"
+
+
+def curve(store: Path, path: Path = CURVE_FILE, seeds: int = 3, max_test: int = 1000,
+          points: Sequence[tuple[str, int]] = CURVE_POINTS, data: Sequence[str] = ("therapist", "client", "manifesto"),
+          settings: FinetuneSettings | None = None) -> None:
+    """Run the learning curve, appending one JSON line per (data set, point) to ``path``."""
+    import nlp_coder.learn.finetune as finetune_module
+    from benchmarks.evaluate import annomi_dataset, manifesto_dataset
+    from nlp_coder.analyses.evaluate import EvaluateOptions, evaluate_gold
+
+    done = set()
+    if path.is_file():
+        for line in path.read_text(encoding="utf-8").splitlines():
+            row = json.loads(line)
+            done.add((row["data"], row["protocol"], row["n"]))
+    encode, model_id = cached_encoder(store)
+    loaded: list[object] = []
+
+    def trainable() -> object:
+        if not loaded:
+            loaded.append(finetune_module.load_trainable("default"))
+        return loaded[0]
+
+    tunings: list[float] = []
+    real = finetune_module.finetune
+
+    def timed(*args, **kwargs):  # type: ignore[no-untyped-def]
+        model, run = real(*args, **kwargs)
+        tunings.append(run.seconds)
+        return model, run
+
+    finetune_module.finetune = timed  # type: ignore[assignment]
+    sets = {"therapist": lambda: annomi_dataset("therapist"), "client": lambda: annomi_dataset("client"),
+            "manifesto": manifesto_dataset}
+    loaded_sets = {name: sets[name]() for name in data}
+    with tempfile.TemporaryDirectory() as tmp:
+        for protocol, n in points:
+            for name in data:
+                dataset = loaded_sets[name]
+                if (dataset.name, protocol, n) in done:
+                    continue
+                book = load_book(dataset, Path(tmp))
+                options = EvaluateOptions(methods=CURVE_METHODS, seed=0, repeat=seeds, max_test=max_test,
+                                          finetune=settings,
+                                          **({"exemplars_from_gold": n} if protocol == "K" else {"pilot_documents": n}))
+                tunings.clear()
+                load_before = os.getloadavg()[0]
+                start = time.perf_counter()
+                report = evaluate_gold(dataset.gold, book, encode, options, model_id=model_id, source=dataset.name,
+                                      trainable=trainable)
+                row = {"data": dataset.name, "protocol": protocol, "n": n, "seeds": seeds, "max_test": max_test,
+                       "exemplars": [sum(len(ids) for _, ids in s.exemplars) for s in report.splits],
+                       "test": [r.n for r in report.methods[0].runs],
+                       "kappa": {m.method: [r.get("kappa") for r in m.runs] for m in report.methods},
+                       "macro_f1": {m.method: [r.get("macro_f1") for r in m.runs] for m in report.methods},
+                       "seconds": {m.method: list(m.seconds) for m in report.methods},
+                       "finetune_seconds": list(tunings), "load": [round(load_before, 2), round(os.getloadavg()[0], 2)],
+                       "wall": round(time.perf_counter() - start, 1), "warnings": len(report.warnings)}
+                with path.open("a", encoding="utf-8") as handle:
+                    handle.write(json.dumps(row) + "\n")
+                print(f"{dataset.name} {protocol}={n}: " + ", ".join(
+                    f"{m} {np.median(v):.2f}" for m, v in row["kappa"].items()) + f" ({row['wall']}s, load "
+                    f"{row['load']})", flush=True)
+    finetune_module.finetune = real  # type: ignore[assignment]
+
+
+def curve_table(path: Path = CURVE_FILE) -> str:
+    """The learning curve as Markdown: median kappa over the seeds per method, the gain of the
+    fine-tuned model over the better frozen method, and median seconds."""
+    rows = [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines()]
+    order = {p: i for i, p in enumerate(sorted(CURVE_POINTS, key=lambda p: (p[0] != "K", p[1])))}
+    names = list(dict.fromkeys(r["data"] for r in rows))
+    rows.sort(key=lambda r: (names.index(r["data"]), order.get((r["protocol"], r["n"]), 99)))
+    lines = ["| Data set | training | labelled passages | centroid-def (default) | frozen-lr-chars | fine-tuned | "
+             "fine-tuned − best frozen | fine-tuning s | fit + score s (fine-tuned / frozen-lr-chars) | load |",
+             "|---|---|---|---|---|---|---|---|---|---|"]
+
+    def med(values: Sequence[float | None]) -> float:
+        present = [v for v in values if v is not None]
+        return float(np.median(present)) if present else float("nan")
+
+    for r in rows:
+        k = {m: med(v) for m, v in r["kappa"].items()}
+        what = f"K = {r['n']}" if r["protocol"] == "K" else f"pilot {r['n']} doc" + ("s" if r["n"] > 1 else "")
+        gain = k["fine-tuned"] - max(k["centroid-def"], k["frozen-lr-chars"])
+        lines.append(f"| {r['data']} | {what} | {int(med(r['exemplars']))} | {k['centroid-def']:.2f} | "
+                     f"{k['frozen-lr-chars']:.2f} | {k['fine-tuned']:.2f} | {gain:+.2f} | "
+                     f"{med(r['finetune_seconds']):.0f} | {med(r['seconds']['fine-tuned']):.0f} / "
+                     f"{med(r['seconds']['frozen-lr-chars']):.1f} | {r['load'][0]:.1f}–{r['load'][1]:.1f} |")
+    return "\n".join(lines)
+
+
 def main(argv: Sequence[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--data", choices=("therapist", "client", "both"), default="therapist")
@@ -115,9 +225,21 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument("--steps", type=int, default=FinetuneSettings().steps)
     parser.add_argument("--no-choice", action="store_true", help="Skip the cross-validated choice (5 more fits).")
     parser.add_argument("--store", type=Path, default=DEFAULT_STORE)
+    parser.add_argument("--curve", action="store_true", help="Run the learning curve (appends to --curve-file).")
+    parser.add_argument("--curve-table", action="store_true", help="Print the learning curve's table.")
+    parser.add_argument("--curve-file", type=Path, default=CURVE_FILE)
+    parser.add_argument("--curve-data", action="append", choices=("therapist", "client", "manifesto"))
+    parser.add_argument("--max-test", type=int, default=1000, help="Test fragments scored per seed (curve).")
+    parser.add_argument("--threads", type=int, help="torch threads (default: the fine-tuning's default).")
     args = parser.parse_args(argv)
     args.store.parent.mkdir(parents=True, exist_ok=True)
-    settings = replace(FinetuneSettings(), steps=args.steps)
+    settings = replace(FinetuneSettings(), steps=args.steps, threads=args.threads)
+    if args.curve:
+        curve(args.store, args.curve_file, args.seeds, args.max_test,
+              data=tuple(args.curve_data or ("therapist", "client", "manifesto")), settings=settings)
+    if args.curve or args.curve_table:
+        print(curve_table(args.curve_file))
+        return
     speakers = ("therapist", "client") if args.data == "both" else (args.data,)
     rows = []
     for speaker in speakers:

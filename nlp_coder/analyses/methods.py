@@ -26,7 +26,6 @@ learner keeps the frozen default, ``learned`` decides as ``suggest`` does.
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
@@ -521,14 +520,13 @@ def learned(train: TrainingSet, test: Test) -> Prediction:
         choice = FROZEN
         evidence = f"too few labels to compare methods: {why}"
     else:
-        start = time.perf_counter()
         scores, folds, _ = cross_validate(labelled, train.codebook, train.settings, train.encode, methods=CHOICES,
                                           trainable=train.trainable, finetune_settings=_settings(train),
                                           seed=train.seed)
         choice = best_method(scores)
         evidence = (f"cross-validated kappa over {len(folds)} folds: "
                     + ", ".join(f"{s.method} {'-' if s.kappa is None else f'{s.kappa:.2f}'}" for s in scores)
-                    + f"; {time.perf_counter() - start:.0f}s")
+                    )
     train.cache["choice"] = choice
     if choice == "fine-tuned":
         chosen = fine_tuned(train, test)
