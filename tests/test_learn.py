@@ -247,3 +247,186 @@ def test_minilm_learns_within_a_time_budget(tmp_path: Path) -> None:
     assert tuned is not None and tuned.kappa is not None and tuned.fit_seconds < 120
     assert report.method("frozen-centroid").kappa > 0.5  # type: ignore[union-attr,operator]
     assert report.choice in METHODS
+
+
+# -- calibration, the learned model as an artefact, suggest --learn ----------------------------
+def test_calibration_takes_the_lowest_cut_that_reaches_the_target() -> None:
+    from nlp_coder.learn.calibrate import calibrate
+
+    # Code a: top-1 on 5 passages, scores 0.9 0.8 0.7 0.6 0.5 with truths a a x a x (x: no code).
+    scores = np.array([[0.9, 0.1], [0.8, 0.1], [0.7, 0.1], [0.6, 0.1], [0.5, 0.1],
+                       [0.1, 0.9], [0.1, 0.8], [0.2, 0.7]])
+    truth = [0, 0, -1, 0, -1, 0, 0, 0]  # code b is never right as top-1
+    cal = calibrate(scores, truth, ["a", "b"], target=0.75)
+    a, b = cal.codes
+    assert a.threshold == 0.6 and a.reached and a.precision == 0.75 and a.recall == 0.5  # 3 of 6 a's coded
+    assert b.threshold is None and not b.reached and b.precision == 0.0  # never coded
+    assert cal.threshold("b") == np.inf and cal.threshold("c") is None and cal.unreached == ("b",)
+    assert cal.uncoded_share == round(4 / 8, 4)  # 0.5 of a, and b's three
+    strict = calibrate(scores, truth, ["a", "b"], target=1.0)
+    assert strict.codes[0].threshold == 0.8 and strict.codes[0].recall == round(2 / 6, 4)
+    nan = np.vstack([scores, [np.nan, np.nan]])
+    assert calibrate(nan, [*truth, 0], ["a", "b"], target=0.75) == cal  # rows never held out are skipped
+
+
+def test_calibration_margin_flags_the_close_calls_that_are_often_wrong() -> None:
+    from nlp_coder.learn.calibrate import calibrate
+
+    # Many easy passages put both thresholds at 0.5; the two close calls (gap 0.01) are wrong,
+    # the calls with a gap of 0.25 right.
+    easy = [[0.5, 0.1]] * 4 + [[0.1, 0.5]] * 4
+    close = [[0.8, 0.79], [0.79, 0.8]]
+    clear = [[0.9, 0.65], [0.65, 0.9]] * 3
+    scores = np.array(easy + close + clear)
+    truth = [0] * 4 + [1] * 4 + [1, 0] + [0, 1] * 3
+    cal = calibrate(scores, truth, ["a", "b"], target=0.3)
+    assert [c.threshold for c in cal.codes] == [0.5, 0.5]
+    assert cal.margin == pytest.approx(0.01) and cal.overlap_share == round(2 / 16, 4)
+    right = truth[:8] + [0, 1] + truth[10:]  # the close calls right too: no gap is unreliable
+    assert calibrate(scores, right, ["a", "b"], target=0.3).margin == 0
+
+
+@pytest.mark.parametrize("target", [0, -0.1, 1.5, float("nan"), "high", True])
+def test_a_bad_target_precision_is_an_error(tmp_path: Path, target: object) -> None:
+    with pytest.raises(nlp_coder.NlpCoderError) as caught:
+        learn(["A line."], write_codebook(tmp_path), embedder=nlp_coder.HashingEmbedder(64),
+              methods=("frozen-centroid",), target_precision=target)  # type: ignore[arg-type]
+    assert caught.value.code == "E130"
+
+
+def _frozen_model(tmp_path: Path, book_path: Path):  # type: ignore[no-untyped-def]
+    from nlp_coder.learn.artefact import learn_model
+    from nlp_coder.match.settings import resolve_settings
+
+    book = nlp_coder.load_codebook(book_path)
+    embedder = nlp_coder.HashingEmbedder(64)
+    return learn_model(labelled_set(book), book, resolve_settings(book, "hash-test"), embedder.encode,
+                       base_model=embedder.model_id, base_weights_sha256=embedder.weights_sha256, trainable=None,
+                       folder=tmp_path / "learned")
+
+
+def test_the_learned_model_is_kept_owner_only_and_reused(tmp_path: Path, umask_022: None) -> None:
+    from conftest import file_mode
+
+    book = write_codebook(tmp_path)
+    first, _ = _frozen_model(tmp_path, book)
+    assert first is not None and not first.reused and first.folder == tmp_path / "learned" / first.key[:16]
+    files = sorted(p for p in (tmp_path / "learned").rglob("*"))
+    assert files and (first.folder / "learned.json") in files
+    assert file_mode(tmp_path / "learned") == 0o700
+    assert all(file_mode(p) == (0o700 if p.is_dir() else 0o600) for p in files)
+    before = {p: p.read_bytes() for p in files if p.is_file()}
+    again, _ = _frozen_model(tmp_path, book)
+    assert again is not None and again.reused and again.key == first.key
+    assert again.method == first.method and again.calibration == first.calibration
+    assert {p: p.read_bytes() for p in files if p.is_file()} == before  # read, not written again
+    if first.coef is not None:
+        assert np.array_equal(again.coef, first.coef)
+    assert again.manifest_entry()["reused"] is True and first.manifest_entry()["reused"] is False
+
+
+def test_the_key_changes_with_the_training_data(tmp_path: Path) -> None:
+    first, _ = _frozen_model(tmp_path, write_codebook(tmp_path, per_code=5))
+    second, _ = _frozen_model(tmp_path, write_codebook(tmp_path, per_code=6))  # one more exemplar per code
+    assert first is not None and second is not None and not second.reused
+    assert second.key != first.key and second.data_sha256 != first.data_sha256
+    assert len(list((tmp_path / "learned").iterdir())) == 2
+
+
+def test_suggest_learns_with_pilot_coding_and_records_it(tmp_path: Path) -> None:
+    from nlp_coder.store import Store
+
+    corpus, codings = _pilot(tmp_path)
+    book = write_codebook(tmp_path, per_code=3)
+    db = tmp_path / "store.db"
+    out = tmp_path / "out.jsonl"
+    args = ["suggest", str(corpus), "--codebook", str(book), "--model", "hash-test", "--db", str(db)]
+    result = CliRunner().invoke(main, [*args, "--train-from", str(codings), "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    line = next(x for x in result.output.splitlines() if x.startswith("learned: "))
+    assert "cross-validated kappa" in line and "kept in the store" in line
+    with Store(db) as store:
+        manifest = store.runs()[-1][4]
+    learned = manifest["parameters"]["learned"]
+    assert learned["method"] in METHODS and learned["passages"] == 21 and learned["pilot_passages"] == 12
+    assert set(learned["thresholds"]) == set(TOPICS) and learned["target_precision"] == 0.8
+    assert [c["code"] for c in learned["per_code"]] == list(TOPICS)
+    assert (db.parent / learned["folder"] / "learned.json").is_file()
+    again = CliRunner().invoke(main, [*args, "--train-from", str(codings), "--out", str(out)])
+    assert "reused from the store" in again.output
+    off = CliRunner().invoke(main, [*args, "--train-from", str(codings), "--no-learn", "--out", str(out)])
+    assert off.exit_code == 0 and "learned: " not in off.output and "trained on" in off.output
+    plain = CliRunner().invoke(main, [*args, "--out", str(out)])  # no pilot coding: the frozen default
+    assert plain.exit_code == 0 and "learned" not in plain.output
+    with Store(db) as store:
+        assert "learned" not in store.runs()[-1][4]["parameters"]
+
+
+def test_suggest_keeps_the_frozen_default_with_too_few_labels(tmp_path: Path) -> None:
+    result = CliRunner().invoke(main, ["suggest", str(REPO / "corpus"), "--codebook",
+                                       str(write_codebook(tmp_path, per_code=2)), "--model", "hash-test",
+                                       "--db", str(tmp_path / "s.db"), "--learn", "--out", str(tmp_path / "o.jsonl")])
+    assert result.exit_code == 0, result.output
+    assert "too few labels to learn the codebook" in result.output and "keeping the frozen default" in result.output
+
+
+def test_learn_and_cascade_are_refused_together(tmp_path: Path) -> None:
+    result = CliRunner().invoke(main, ["suggest", str(REPO / "corpus"), "--codebook", str(write_codebook(tmp_path)),
+                                       "--model", "hash-test", "--learn", "--cascade", "0.3",
+                                       "--db", str(tmp_path / "s.db")])
+    assert result.exit_code != 0 and "E131" in result.output
+
+
+def _pilot(tmp_path: Path) -> tuple[Path, Path]:
+    """Four documents, each with one passage of every topic coded, and an uncoded line."""
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    rows = ["document,start,end,code,coder"]
+    for d in range(4):
+        lines, offset = [], 0
+        for code, texts in TOPICS.items():
+            text = texts[(d + 2) % 6]
+            start = offset + len("Respondent: ")
+            rows.append(f"doc{d}.txt,{start},{start + len(text)},{code},ann")
+            lines.append(f"Respondent: {text}")
+            offset += len(lines[-1]) + 1
+        lines.append("Respondent: We talked about the football results on the radio.")
+        (corpus / f"doc{d}.txt").write_text("\n".join(lines) + "\n", encoding="utf-8")
+    codings = tmp_path / "codings.csv"
+    codings.write_text("\n".join(rows) + "\n", encoding="utf-8")
+    return corpus, codings
+
+
+def test_a_fine_tuned_model_is_exported_and_the_same_in_two_processes() -> None:
+    snippet = """
+        import hashlib, json, tempfile
+        from pathlib import Path
+        import numpy as np
+        import nlp_coder
+        from test_learn import FAST, TOPICS, tiny_model, write_codebook
+        from nlp_coder.learn.artefact import learn_model
+        from nlp_coder.learn.data import labelled_set
+        from nlp_coder.match.settings import resolve_settings
+        from nlp_coder.run import SuggestOptions, suggest
+        tmp = Path(tempfile.mkdtemp())
+        book = nlp_coder.load_codebook(write_codebook(tmp))
+        tiny = tiny_model()
+        embedder = nlp_coder.HashingEmbedder(64)
+        model, _ = learn_model(labelled_set(book), book, resolve_settings(book, "hash-test"), embedder.encode,
+                               base_model="tiny", base_weights_sha256="0" * 64, trainable=lambda: tiny,
+                               folder=tmp / "learned", settings=FAST, methods=("fine-tuned",), seed=2)
+        texts = [t for ts in TOPICS.values() for t in ts]
+        exported = model.encoder.encode(texts)
+        print(model.method, model.runtime, exported.shape)
+        for path in sorted(model.folder.rglob("*")):
+            if path.is_file():
+                print(path.relative_to(model.folder), hashlib.sha256(path.read_bytes()).hexdigest())
+        print(hashlib.sha256(exported.tobytes()).hexdigest())
+        corpus = nlp_coder.read_corpus(["Respondent: The rent was due. It rained all week. The nurse came."])
+        result = suggest(corpus, book, tmp / "store.db", embedder=embedder, trainable=tiny,
+                         options=SuggestOptions(model="hash-test", learn=True, finetune=FAST))
+        print(json.dumps(result.records(), sort_keys=True))
+        print(json.dumps(dict(result.manifest.parameters)["learned"], sort_keys=True))
+    """
+    out = same_in_two_processes(snippet, timeout=600).decode()
+    assert out.startswith("fine-tuned onnxruntime (18, 32)") and "encoder/model.onnx" in out

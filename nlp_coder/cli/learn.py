@@ -20,6 +20,7 @@ from nlp_coder.cli.options import (
     quiet_option,
     segment_options,
     store_option,
+    target_precision_option,
 )
 
 
@@ -40,16 +41,18 @@ def _positive(ctx: click.Context, param: click.Parameter, value: float | None) -
               help="Seed of the folds, the training batches and dropout (same seed, same result on this CPU).")
 @click.option("--time-budget", "time_budget", type=FINITE_FLOAT, metavar="SECONDS", callback=_positive,
               help="Seconds for all the fine-tuning; it stops early, and says so, when they run out.")
+@target_precision_option
 @output_options(("json",), default="json")
 @segment_options
 @model_option
 @store_option
 @quiet_option
 def learn(corpus: Path, codebook: Path, codings: Path | None, seed: int, time_budget: float | None,
-          out: Path | None, fmt: str, model: str, db: Path | None, quiet: bool, metadata: Path | None,
-          **segmenting: Any) -> None:
+          target_precision: float, out: Path | None, fmt: str, model: str, db: Path | None, quiet: bool,
+          metadata: Path | None, **segmenting: Any) -> None:
     """Choose how to code with a codebook: frozen centroid, classifier, or fine-tuned model,
-    by cross-validation on its exemplars (and pilot coding), and print what to expect."""
+    by cross-validation on its exemplars (and pilot coding), calibrate each code's threshold,
+    keep the model in the store for suggest --learn, and print what to expect."""
     import json
 
     from nlp_coder.learn import learn as run_learn
@@ -57,7 +60,7 @@ def learn(corpus: Path, codebook: Path, codings: Path | None, seed: int, time_bu
     from nlp_coder.store import resolve_store_path
 
     report = run_learn(corpus, codebook, codings=codings, model=model, seed=seed, time_budget=time_budget,
-                       store=resolve_store_path(db), metadata=metadata,
+                       store=resolve_store_path(db), metadata=metadata, target_precision=target_precision,
                        segment=build_segment_options(**segmenting), progress=not quiet)
     warn(list(report.warnings), quiet)
     click.echo(report_text(report))

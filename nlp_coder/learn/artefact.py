@@ -134,11 +134,12 @@ class LearnedModel:
         kappa = "-" if self.kappa is None else f"{self.kappa:.2f}"
         where = "reused from the store" if self.reused else ("kept in the store" if self.folder else "not kept")
         unreached = self.calibration.unreached
-        short = (f"; {len(unreached)} codes never reach precision {self.calibration.target_precision:g} "
-                 f"({', '.join(unreached[:3])}{' ...' if len(unreached) > 3 else ''})") if unreached else ""
+        short = (f"; {len(unreached)} codes never reach precision {self.calibration.target_precision:g} and are "
+                 f"never coded, only suggested ({', '.join(unreached[:3])}{' ...' if len(unreached) > 3 else ''}; "
+                 "a lower --target-precision codes them)") if unreached else ""
         return (f"learned: {self.method} (cross-validated kappa {kappa} on {self.report.passages} passages, "
                 f"{len(self.report.folds)} folds), thresholds for precision {self.calibration.target_precision:g}, "
-                f"margin {self.calibration.margin:g}; {where} ({FOLDER}/{self.key[:16]}){short}")
+                f"margin {self.calibration.margin:.3g}; {where} ({FOLDER}/{self.key[:16]}){short}")
 
     def matcher(self, codebook: Codebook, settings: MatchSettings) -> LearnedMatcher:
         """An unfitted matcher that codes with this model (fit it with the codebook, as any matcher)."""

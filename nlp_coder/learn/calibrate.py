@@ -7,8 +7,11 @@ document. For each code, the passages whose best code it is, ranked by that scor
 precision of "this code when its score is at least t" for every cut t; the threshold is the
 lowest cut at which that precision reaches the target (default :data:`TARGET_PRECISION`): the
 most recall the target allows. Unlabelled pilot fragments (text no coding touched) count as
-false positives of the code they would get. A code whose precision never reaches the target
-gets the cut with its best precision, and the calibration says so.
+false positives of the code they would get. A code whose precision never reaches the target is
+never ``coded``: it has no threshold (``None``), so a fragment it fits best is ``uncoded`` with the
+code still listed among its suggestions; the calibration reports the best precision it reached
+(and the recall at that cut), and ``suggest`` names such codes. So ``coded`` means the same for
+every code: a suggestion right at least as often as the target, out of fold.
 
 The margin (one, for the main codes) is then the largest gap between the best and the second
 code below which, among passages coded out of fold, the best code is right less often than the
@@ -21,6 +24,7 @@ to expect of its thresholds.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -35,7 +39,8 @@ class CodeThreshold:
     """One code's calibrated threshold and what it gave out of fold."""
 
     code: str
-    threshold: float
+    threshold: float | None
+    """None: the target is never reached, so the code is never ``coded``."""
     precision: float | None
     """Out-of-fold precision of the code's top-1 suggestions at the threshold (None: never top-1)."""
     recall: float | None
@@ -57,7 +62,11 @@ class Calibration:
     overlap_share: float
 
     def threshold(self, code: str) -> float | None:
-        return next((c.threshold for c in self.codes if c.code == code), None)
+        """The code's threshold: infinite for a code never coded; None for a code not calibrated."""
+        found = next((c for c in self.codes if c.code == code), None)
+        if found is None:
+            return None
+        return math.inf if found.threshold is None else found.threshold
 
     @property
     def unreached(self) -> tuple[str, ...]:
@@ -112,20 +121,20 @@ def calibrate(scores: np.ndarray, truth: Sequence[int], codes: Sequence[str],
     out = []
     for j, code in enumerate(codes):
         mine = best == j
-        if not mine.any():  # never the best code out of fold: the highest score it reached
-            thresholds[j] = float(scores[:, j].max()) if n else 1.0
-            out.append(CodeThreshold(code, round(thresholds[j], 4), None, 0.0, False))
+        if not mine.any():  # never the best code out of fold
+            thresholds[j] = math.inf
+            out.append(CodeThreshold(code, None, None, 0.0, False))
             continue
         cut, reached = _cut(top[mine], truth[mine] == j, target)
-        thresholds[j] = cut
+        thresholds[j] = cut if reached else math.inf  # not rounded: a rounded cut could leave out its own passage
         coded = mine & (top >= cut)
         precision = float((truth[coded] == j).mean()) if coded.any() else None
         positives = int((truth == j).sum())
         recall = float((coded & (truth == j)).sum() / positives) if positives else None
-        out.append(CodeThreshold(code, round(cut, 4), None if precision is None else round(precision, 4),
+        out.append(CodeThreshold(code, cut if reached else None,
+                                 None if precision is None else round(precision, 4),
                                  None if recall is None else round(recall, 4), reached))
-    rounded = np.array([c.threshold for c in out])
-    above = scores >= rounded[None, :]
+    above = scores >= thresholds[None, :]
     coded = above[np.arange(n), best] if n else np.zeros(0, dtype=bool)
     margin = 0.0
     if k > 1 and coded.any():
@@ -142,7 +151,6 @@ def calibrate(scores: np.ndarray, truth: Sequence[int], codes: Sequence[str],
             unreliable = np.flatnonzero(precision < target - 1e-12)
             if unreliable.size:
                 margin = float(g[unreliable[-1]])
-    margin = round(margin, 4)
     contested_any = np.zeros(n, dtype=bool)
     if k > 1 and coded.any():
         contested_any = coded & np.isfinite(runner) & (top - runner <= margin)

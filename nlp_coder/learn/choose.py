@@ -354,8 +354,7 @@ def report_text(report: LearnReport) -> str:
         width = max(len(c.code) for c in chosen.codes)
         lines.append(f"what to expect from these suggestions ({report.choice}, cross-validated top-1 code):")
         calibrated = {c.code: c for c in report.calibration.codes} if report.calibration is not None else {}
-        extra = (f" {'threshold':>9} {'at it: precision':>16} {'recall':>6}"
-                 if calibrated else "")
+        extra = f" {'threshold':>9} {'at it: precision':>16} {'recall':>6}" if calibrated else ""
         lines.append(f"  {'code':<{width}} {'passages':>8} {'precision':>9} {'recall':>6}{extra}")
         for c in chosen.codes:
             line = f"  {c.code:<{width}} {c.passages:>8} {c.precision:>9.2f} {c.recall:>6.2f}"
@@ -363,7 +362,8 @@ def report_text(report: LearnReport) -> str:
             if at is not None:
                 precision = "-" if at.precision is None else f"{at.precision:.2f}"
                 recall = "-" if at.recall is None else f"{at.recall:.2f}"
-                line += f" {at.threshold:>9.4f} {precision:>16} {recall:>6}{'' if at.reached else '  (below target)'}"
+                threshold = "never" if at.threshold is None else f"{at.threshold:.4f}"
+                line += f" {threshold:>9} {precision:>16} {recall:>6}{'' if at.reached else '  (best reached)'}"
             lines.append(line)
     if report.calibration is not None:
         cal = report.calibration
