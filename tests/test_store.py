@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import json
 import os
 import sqlite3
 from pathlib import Path
@@ -505,3 +506,19 @@ def test_without_text_is_scoped(tmp_path: Path, embedder) -> None:
         assert store.connection.execute("SELECT text, sha256 FROM documents").fetchone() == ("", text_sha256(doc.text))
     with Store(tmp_path / "p.db") as store:
         assert store.keep_text
+
+
+def test_forget_removes_learned_models_trained_on_the_document(tmp_path: Path) -> None:
+    from nlp_coder.learn.artefact import learned_folder
+    from nlp_coder.privacy.store import forget_documents
+
+    db = _coded_store(tmp_path, runs=1)
+    folder = learned_folder(db)
+    assert folder is not None
+    for name, exemplars in (("a", [PRIVATE_LINE]), ("b", ["He drove me to the hospital appointment."]),
+                            ("c", ["Something else entirely, said nowhere here."])):
+        (folder / name).mkdir(parents=True)
+        (folder / name / "learned.json").write_text(json.dumps({"exemplars": {"support": exemplars}}))
+    done = forget_documents(db, ["p1.txt"])
+    assert done.learned_models == 1 and sorted(p.name for p in folder.iterdir()) == ["b", "c"]
+    assert "1 learned model(s) trained on them" in done.as_text()

@@ -13,12 +13,14 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import sqlite3
 import stat
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 from nlp_coder.errors import InputError, StoreError
 from nlp_coder.store import Store, text_sha256
@@ -148,12 +150,15 @@ class ForgetResult:
     review_decisions: int
     runs: int
     checkpointed: bool
+    learned_models: int = 0
 
     def as_text(self) -> str:
         ids = ", ".join(doc for doc, _ in self.documents)
         text = (f"forgot {len(self.documents)} document(s) ({ids}): {self.characters:,} characters of text, "
                 f"{self.fragments:,} fragments, {self.vectors:,} vectors, {self.suggestions:,} suggestions, "
-                f"{self.review_decisions:,} review decisions; {self.runs} run manifest(s) keep their hashes only\n")
+                f"{self.review_decisions:,} review decisions"
+                + (f", {self.learned_models} learned model(s) trained on them" if self.learned_models else "")
+                + f"; {self.runs} run manifest(s) keep their hashes only\n")
         if not self.checkpointed:
             text += ("warning: another program has the store open, so its write-ahead log still holds the deleted "
                      "pages; run 'nlp-coder store vacuum' once it is done\n")
@@ -346,6 +351,8 @@ def forget_documents(path: str | Path, documents: Sequence[str] = (), *, where: 
     with open_existing(path) as store:
         db = store.connection
         try:
+            texts = {doc: text for doc in ids  # (for the learned models below)
+                     for (text,) in db.execute("SELECT text FROM documents WHERE id = ?", (doc,))}
             db.execute("PRAGMA secure_delete = ON")
             with store.transaction():
                 result = _forget(db, ids, str(path))
@@ -353,7 +360,40 @@ def forget_documents(path: str | Path, documents: Sequence[str] = (), *, where: 
         except sqlite3.Error as exc:
             raise StoreError(f"cannot change the project store ({exc})", str(path),
                              "Wait until no other command uses it, or check that it is writable") from exc
-    return ForgetResult(**{**result, "checkpointed": not busy})  # type: ignore[arg-type]
+    learned = _forget_learned(Path(path), ids, texts)
+    return ForgetResult(**{**result, "checkpointed": not busy, "learned_models": learned})  # type: ignore[arg-type]
+
+
+def _forget_learned(path: Path, ids: Sequence[str], texts: dict[str, str]) -> int:
+    """Remove the learned models (``suggest --learn``, beside the store) trained on passages of
+    the forgotten documents: their ``learned.json`` names a document or holds one of its passages."""
+    import shutil
+
+    from nlp_coder.learn.artefact import learned_folder
+
+    folder = learned_folder(path)
+    if folder is None or not folder.is_dir():
+        return 0
+    names = [json.dumps(doc, ensure_ascii=False) for doc in ids]
+    removed = 0
+    for model in sorted(p for p in folder.iterdir() if (p / "learned.json").is_file()):
+        raw = (model / "learned.json").read_text(encoding="utf-8", errors="replace")
+        passages = _strings(json.loads(raw)) if raw.strip() else []
+        if any(name in raw for name in names) or any(
+                len(p) >= 20 and p in text for p in passages for text in texts.values() if text):
+            shutil.rmtree(model)
+            removed += 1
+    return removed
+
+
+def _strings(value: object) -> list[str]:
+    if isinstance(value, str):
+        return [value]
+    if isinstance(value, dict):
+        return [s for v in value.values() for s in _strings(v)]
+    if isinstance(value, list):
+        return [s for v in value for s in _strings(v)]
+    return []
 
 
 def _forget(db: sqlite3.Connection, ids: tuple[str, ...], where: str) -> dict[str, object]:
@@ -397,18 +437,38 @@ def _forget(db: sqlite3.Connection, ids: tuple[str, ...], where: str) -> dict[st
         vectors += db.execute(f"DELETE FROM embeddings WHERE text_sha256 IN ({','.join('?' * len(chunk))})",
                               chunk).rowcount
     now = _now()
-    for run_id in sorted(runs):
-        row = db.execute("SELECT manifest FROM runs WHERE id = ?", (run_id,)).fetchone()
-        if row is None:
+    hashes_of = {doc: found[doc][0] for doc in ids}
+    for run_id, text in list(db.execute("SELECT id, manifest FROM runs ORDER BY id")):
+        manifest = json.loads(text)
+        scrubbed = _scrub(manifest, hashes_of)
+        if scrubbed == manifest and run_id not in runs:
             continue
-        manifest = json.loads(row[0])
-        manifest.setdefault("forgotten", []).extend(
-            {"document_sha256": found[doc][0], "forgotten_at": now} for doc in ids)
+        runs.add(int(run_id))
+        scrubbed.setdefault("forgotten", []).extend(
+            {"document_sha256": hashes_of[doc], "forgotten_at": now} for doc in ids)
         db.execute("UPDATE runs SET manifest = ? WHERE id = ?",
-                   (json.dumps(manifest, sort_keys=True, ensure_ascii=False), run_id))
+                   (json.dumps(scrubbed, sort_keys=True, ensure_ascii=False), run_id))
     return {"documents": tuple((doc, found[doc][0]) for doc in ids),
             "characters": sum(found[doc][1] for doc in ids), "fragments": fragments, "vectors": vectors,
             "suggestions": suggestions, "review_decisions": decisions, "runs": len(runs)}
+
+
+def _scrub(value: object, hashes: dict[str, str]) -> Any:
+    """A manifest without the forgotten documents' names: an entry about one (``{"document": ...}``,
+    as in ``reading``) becomes its hash alone, a key that is its id goes, and its id inside any
+    text (a warning, a path) becomes ``forgotten:`` and the first 12 digits of its hash."""
+    if isinstance(value, dict):
+        if value.get("document") in hashes:
+            return {"document_sha256": hashes[value["document"]]}
+        return {k: _scrub(v, hashes) for k, v in value.items() if k not in hashes}
+    if isinstance(value, list):
+        return [_scrub(v, hashes) for v in value]
+    if isinstance(value, str):
+        for doc, sha in hashes.items():
+            if doc in value:  # as a whole name: not inside another document's ("p1.txt" in "ap1.txt")
+                value = re.sub(rf"(?<![\w.-]){re.escape(doc)}(?![\w.-])", f"forgotten:{sha[:12]}", value)
+        return value
+    return value
 
 
 def vacuum_store(path: str | Path) -> VacuumResult:
