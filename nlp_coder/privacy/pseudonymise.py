@@ -550,8 +550,9 @@ class Pseudonymiser:
         parameter ``pseudonymisation``; never a name."""
         if manifest is None:
             return None
-        parameters = (*self.walk(manifest.parameters), ("pseudonymisation", self.report.as_dict()))
-        return dataclasses.replace(manifest, parameters=parameters)
+        walked = self.walk(manifest)  # its reading report names speakers, its warnings quote text
+        return dataclasses.replace(walked, parameters=(*walked.parameters,
+                                                       ("pseudonymisation", self.report.as_dict())))
 
     def save(self) -> None:
         """Write the key file when names were added or when it does not exist yet (owner-only)."""
