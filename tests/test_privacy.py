@@ -285,3 +285,30 @@ def test_offsets_follow_the_replacements(parts: list[str]) -> None:
     for a, b in zip(cut[::2], cut[1::2]):  # the text between replacements is unchanged
         assert new[offsets.start(a):offsets.end(b)] == text[a:b]
     assert not re.search(r"(?<!\w)(Ann|Bob)(?!\w)", new) and "@" not in new
+
+
+def test_check_writes_pseudonymised_findings(tmp_path: Path) -> None:
+    from refi_projects import make_qdpx
+
+    from nlp_coder.refi import read_qdpx
+
+    codings = (("doc1", "She was warm and kind to my kids.", "warmth", "alice"),
+               ("doc1", "The bus was late again so I walked.", "support", "alice"),
+               ("doc2", "He listened carefully and took notes.", "support", "bob"))
+    project = make_qdpx(tmp_path / "p.qdpx", crlf=True, codings=codings)
+    (tmp_path / "codebook.yaml").write_text(SMALL_CODEBOOK, encoding="utf-8")
+    key = tmp_path / "key.yaml"
+    key.write_text("places: [hospital]\norganisations: [bus]\n", encoding="utf-8")
+    base = ["check", str(project), "-c", str(tmp_path / "codebook.yaml"), "-m", "hash-test", "--spacy", "blank",
+            "--threshold", "0.2", "--db", str(tmp_path / "s.db"), "--pseudonymise", str(key), "-q"]
+    for fmt in ("csv", "jsonl", "qdpx", "text"):
+        out = tmp_path / f"findings.{fmt}"
+        result = CliRunner().invoke(main, [*base, "-o", str(out), "--format", fmt])
+        assert result.exit_code == 0, result.output
+        text = _contents(out)
+        assert "hospital" not in text and " bus " not in text, fmt
+    read = read_qdpx(tmp_path / "findings.qdpx")
+    texts = {s.document.id: s.document.text for s in read.sources}
+    assert any("[Organisation 1]" in t for t in texts.values())
+    bus = [c for c in read.codings if c.coder == "alice" and c.code == "support"]
+    assert [texts[c.document][c.start:c.end] for c in bus] == ["The [Organisation 1] was late again so I walked."]

@@ -16,6 +16,7 @@ from bisect import bisect_right
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -28,6 +29,9 @@ from nlp_coder.refi.model import Coding
 from nlp_coder.run import SuggestOptions, match_settings, read_and_segment
 from nlp_coder.segment import SegmentOptions
 from nlp_coder.store import Store, embed_cached
+
+if TYPE_CHECKING:
+    from nlp_coder.privacy.pseudonymise import Pseudonymiser
 
 EVIDENCE = 3
 AUDIT_FORMATS = ("text", "csv", "jsonl", "qdpx")
@@ -311,9 +315,12 @@ def write_audit(report: Audit, out: str | Path | None, fmt: str, *, project: str
 def check_project(project: str | Path, codebook: str | Path, store_path: str | Path, *,
                   out: str | Path | None = None, fmt: str | None = None, codings: str | Path | None = None,
                   segment_options: SegmentOptions | None = None, options: SuggestOptions | None = None,
-                  metadata: str | Path | None = None, embedder: Embedder | None = None) -> Audit:
+                  metadata: str | Path | None = None, embedder: Embedder | None = None,
+                  pseudonymiser: Pseudonymiser | None = None) -> Audit:
     """Audit a project (:func:`audit`) and write the findings (:func:`write_audit`): what
-    ``nlp-coder check`` does.
+    ``nlp-coder check`` does. With a ``pseudonymiser`` (``--pseudonymise``, already scanned) the
+    findings written are pseudonymised; a ``.qdpx`` is then a new project of the pseudonymised
+    documents with the human codings and the findings moved onto the new text.
 
     The format and the output are checked before any work: ``fmt`` defaults to the one ``out``'s
     suffix names (else ``text``); ``qdpx`` needs a ``.qdpx`` ``project`` and an ``out`` file.
@@ -333,5 +340,18 @@ def check_project(project: str | Path, codebook: str | Path, store_path: str | P
     check_output(out)
     report = audit(project, codebook, store_path, codings=codings, segment_options=segment_options,
                    options=options, metadata=metadata, embedder=embedder)
-    write_audit(report, out, fmt, project=project, codebook=codebook)
+    if pseudonymiser is None:
+        write_audit(report, out, fmt, project=project, codebook=codebook)
+    elif fmt == "qdpx":
+        from nlp_coder.privacy.pseudonymise import pseudonymised_project
+        from nlp_coder.refi import build_qdpx, read_qdpx, write_atomic_bytes
+
+        assert out is not None
+        base = read_qdpx(project)
+        docs, moved, _ = pseudonymised_project(base.documents, pseudonymiser,
+                                               codings=(*base.codings, *audit_codings(report)))
+        write_atomic_bytes(out, build_qdpx(documents=docs, codebook=pseudonymiser.walk(load_codebook(codebook)),
+                                           codings=moved, name=pseudonymiser.text(base.name or "project")))
+    else:
+        write_audit(pseudonymiser.walk(report), out, fmt)
     return report

@@ -95,6 +95,7 @@ def sample(corpus: Path, n: int, stratify_by: str | None, seed: int, out: Path, 
 @click.option("--codings", type=click.Path(exists=True, dir_okay=False, path_type=Path),
               help="Human codings as a CSV (document,start,end,code,coder) when PROJECT is not a .qdpx.")
 @output_options(("text", "csv", "jsonl", "qdpx"), default="text")
+@pseudonymise_option
 @threshold_options()
 @segment_options
 @model_option
@@ -102,7 +103,7 @@ def sample(corpus: Path, n: int, stratify_by: str | None, seed: int, out: Path, 
 @store_option
 @store_text_option
 @quiet_option
-def check(project: Path, codebook: Path, codings: Path | None, fmt: str, out: Path | None,
+def check(project: Path, codebook: Path, codings: Path | None, fmt: str, out: Path | None, pseudonymise: Path | None,
           threshold: float | None, margin: float | None, model: str, method: str | None, db: Path | None, quiet: bool,
           metadata: Path | None, **segmenting: Any) -> None:
     """Audit the human coding of PROJECT: fragments probably missed, doubtful codings, and a
@@ -110,13 +111,17 @@ def check(project: Path, codebook: Path, codings: Path | None, fmt: str, out: Pa
     .jsonl, or .qdpx (the project with each finding as a coding of the user 'nlp-coder check',
     with a note)."""
     from nlp_coder.analyses.audit import audit_summary_text, check_project
+    from nlp_coder.privacy.pseudonymise import pseudonymiser_for
     from nlp_coder.run import SuggestOptions
     from nlp_coder.store import resolve_store_path
 
+    pseudonymiser = pseudonymiser_for(pseudonymise, project, metadata, outputs=[out]) if pseudonymise else None
     report = check_project(project, codebook, resolve_store_path(db), out=out, fmt=fmt, codings=codings,
+                           pseudonymiser=pseudonymiser,
                            segment_options=build_segment_options(**segmenting),
                            options=SuggestOptions(model=model, method=method, threshold=threshold, margin=margin),
                            metadata=metadata)
     warn(report.warnings, quiet)
+    said_pseudonymised(pseudonymiser, quiet)
     if not quiet and fmt != "text":
-        click.echo(audit_summary_text(report), err=True, nl=False)
+        click.echo(audit_summary_text(pseudonymiser.walk(report) if pseudonymiser else report), err=True, nl=False)
