@@ -31,6 +31,9 @@ _EXPORTS = {
     "SuggestResult": "nlp_coder.run",
     "SegmentOptions": "nlp_coder.segment",
     "CorpusReading": "nlp_coder.readers",
+    "reading_report": "nlp_coder.readers",
+    "ReadingReport": "nlp_coder.readers",
+    "FileReading": "nlp_coder.readers",
     "GoldFragment": "nlp_coder.readers.gold",
     "EvaluationReport": "nlp_coder.analyses.evaluate",
     "Discovery": "nlp_coder.analyses.discover",
@@ -75,7 +78,7 @@ if TYPE_CHECKING:  # for type checkers and editors; at run time names load on fi
     from nlp_coder.errors import InputError, NlpCoderError
     from nlp_coder.match.matcher import CentroidMatcher, CodebookMatcher, build_matcher, codebook_texts
     from nlp_coder.match.settings import resolve_settings
-    from nlp_coder.readers import CorpusReading
+    from nlp_coder.readers import CorpusReading, FileReading, ReadingReport, reading_report
     from nlp_coder.readers.gold import GoldFragment
     from nlp_coder.records import Code, Codebook, Document, Fragment, FragmentResult, MatchSettings, RunManifest
     from nlp_coder.review import ReviewOptions, ReviewSession, export_review, open_review

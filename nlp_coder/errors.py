@@ -25,6 +25,7 @@ CATALOGUE: dict[str, str] = {
     "E104": "a file's format is unknown or not supported",
     "E105": "an input exceeds a safety limit (size, nesting, expansion, line length)",
     "E106": "there is nothing to code (no documents or no fragments)",
+    "E107": "a folder holds files that cannot be read (--strict)",
     "E110": "the codebook is invalid",
     "E120": "a coding file or REFI-QDA project is invalid",
     "E121": "a gold file (human coding to evaluate against) is invalid",

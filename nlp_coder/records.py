@@ -14,7 +14,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from functools import cached_property
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
+
+if TYPE_CHECKING:
+    from nlp_coder.readers.report import FileReading
 
 Status = Literal["coded", "overlap", "uncoded"]
 Unit = Literal["sentence", "turn", "window"]
@@ -228,7 +231,9 @@ class MatchSettings:
 
 @dataclass(frozen=True)
 class RunManifest:
-    """What produced a run's output: enough to reproduce it."""
+    """What produced a run's output: enough to reproduce it. ``reading`` is what was read from
+    each file (:class:`~nlp_coder.readers.report.FileReading`) and ``warnings`` every warning
+    of the run, one line each."""
 
     tool_version: str
     model: str
@@ -239,3 +244,5 @@ class RunManifest:
     parameters: tuple[tuple[str, object], ...]
     documents: int
     fragments: int
+    reading: tuple[FileReading, ...] = ()
+    warnings: tuple[str, ...] = ()

@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, TypeAlias
 
 import numpy as np
 
-from nlp_coder import __version__
+from nlp_coder import __version__, language
 from nlp_coder.codebook import load_codebook
 from nlp_coder.embed.models import Embedder, load_embedder
 from nlp_coder.embed.registry import ModelChoice, load_registry
@@ -32,7 +32,7 @@ from nlp_coder.match.decide import Decisions
 from nlp_coder.match.matcher import CodebookMatcher, build_matcher, codebook_texts
 from nlp_coder.match.settings import AUTO_THRESHOLD, resolve_settings
 from nlp_coder.progress import RunProgress
-from nlp_coder.readers import CorpusReading, read_corpus_report
+from nlp_coder.readers import CorpusReading, ReadingReport, read_corpus_report, reading_report
 from nlp_coder.records import Codebook, Document, Fragment, FragmentResult, MatchSettings, RunManifest
 from nlp_coder.segment import Segmenter, SegmentOptions
 from nlp_coder.store import Store, cache_key, embed_cached, text_sha256
@@ -101,6 +101,8 @@ class Segmentation:
     warnings: tuple[str, ...]
     pipeline: str
     languages: tuple[tuple[str, str], ...] = ()
+    reading: ReadingReport | None = None
+    """What was read from each file (:func:`nlp_coder.readers.reading_report`)."""
 
 
 @dataclass(frozen=True)
@@ -128,27 +130,47 @@ class ModelFit:
         counts: dict[str, int] = {}
         for _, code in self.languages:
             counts[code] = counts.get(code, 0) + 1
+        from nlp_coder.language import detector_identity
+
         chosen = (("model_choice", self.choice.note),) if self.choice.note else ()
-        return (("languages", dict(sorted(counts.items()))), ("codebook_language", self.codebook_language), *chosen)
+        return (("languages", dict(sorted(counts.items()))), ("codebook_language", self.codebook_language),
+                ("language_detector", detector_identity()), *chosen)
+
+
+def _codebook_language(book: Codebook, store: Store | None) -> language.LanguageGuess:
+    """The language of the codebook's definitions and exemplars: as the store's latest run with
+    this codebook and this detector recorded it, else detected."""
+    from nlp_coder.language import LanguageGuess, detect_language, detector_identity
+
+    if store is not None:
+        detector = detector_identity()
+        for *_, manifest in reversed(store.runs()):
+            parameters = manifest.get("parameters") or {}
+            if (manifest.get("codebook_sha256") == book.sha256 and isinstance(parameters, dict)
+                    and parameters.get("language_detector") == detector and "codebook_language" in parameters):
+                return LanguageGuess(str(parameters["codebook_language"]), 1.0)
+    return detect_language(" ".join(t for c in book.codes for t in (c.definition, *c.examples) if t))
 
 
 def fit_model(segmenter: Segmenter, documents: Sequence[Document], book: Codebook, requested: str,
-              embedder: Embedder | None = None) -> ModelFit:
+              embedder: Embedder | None = None, store: Store | None = None) -> ModelFit:
     """The model for the languages of ``documents`` and of the codebook.
 
     Each document's language comes from ``segmenter`` (detected, or from its cache); the
-    codebook's from its definitions and exemplars. A model asked for as ``default`` that does not
-    cover them is replaced by the first installed model that does, with a note; a model named
-    explicitly, or an ``embedder`` already loaded, is kept with a warning when it does not.
+    codebook's from its definitions and exemplars (or from an earlier run in ``store`` with the
+    same codebook and detector: a cached run then never loads the detector). A model asked for
+    as ``default`` that does not cover them is replaced by the first installed model that does,
+    with a note; a model named explicitly, or an ``embedder`` already loaded, is kept with a
+    warning when it does not.
 
     Raises:
         ModelError: ``E203`` when ``default`` was asked for and no installed model covers them.
     """
     from nlp_coder.embed.registry import DEFAULT_MODEL, choose_model, load_registry
-    from nlp_coder.language import LanguageGuess, detect_language, language_name, main_language
+    from nlp_coder.language import LanguageGuess, language_name, main_language
 
     languages = segmenter.languages(documents)
-    book_guess = detect_language(" ".join(t for c in book.codes for t in (c.definition, *c.examples) if t))
+    book_guess = _codebook_language(book, store)
     wanted = {*languages.values(), book_guess.code}
     named = requested != DEFAULT_MODEL
     if embedder is not None:
@@ -238,32 +260,37 @@ class Embedding:
 
 
 def read_and_segment(corpus: CorpusSource, options: SegmentOptions | None = None,
-                     metadata: str | Path | None = None) -> Segmentation:
-    """Read a corpus (file, folder or fragment table) and cut it into fragments.
+                     metadata: str | Path | None = None, *, strict: bool = False) -> Segmentation:
+    """Read a corpus (file, folder or fragment table) and cut it into fragments, with the
+    reading report (:func:`nlp_coder.readers.reading_report`) and its warnings.
+
+    ``strict``: a file of an unsupported type in the corpus folder is an error (``E107``).
 
     Raises:
         InputError: unreadable input, or no fragment left to code (e.g. every speaker excluded).
     """
     options = options or SegmentOptions()
-    reading = read_corpus(corpus, metadata)
+    reading = read_corpus(corpus, metadata, strict=strict)
     documents = reading.documents
     warnings = [*reading.warnings, *(w for d in documents for w in d.warnings)]
     segmenter = Segmenter(options)
     languages = segmenter.languages(documents)
+    report = reading_report(documents, options, languages=languages)
+    warnings.extend(report.warnings)
     fragments = tuple(f for cut in segmenter.fragments_many(documents) for f in cut)
     warnings.extend(segmenter.warnings)
     name = segmenter.name
     if not fragments:
         raise InputError("no fragments to code", _where(corpus),
                          "Check --speaker/--exclude-speaker and --min-words, or that the files hold text", code="E106")
-    return Segmentation(documents, fragments, tuple(warnings), name, tuple(languages.items()))
+    return Segmentation(documents, fragments, tuple(warnings), name, tuple(languages.items()), report)
 
 
-def read_corpus(corpus: CorpusSource, metadata: str | Path | None = None) -> CorpusReading:
+def read_corpus(corpus: CorpusSource, metadata: str | Path | None = None, *, strict: bool = False) -> CorpusReading:
     """The documents of ``corpus``: read from its path, or as given when already read."""
     if isinstance(corpus, CorpusReading):
         return corpus
-    return read_corpus_report(Path(corpus), metadata=Path(metadata) if metadata else None)
+    return read_corpus_report(Path(corpus), metadata=Path(metadata) if metadata else None, strict=strict)
 
 
 def _where(corpus: CorpusSource) -> str:
@@ -298,7 +325,8 @@ def suggest(corpus: CorpusSource, codebook: CodebookSource, store_path: StoreSou
             metadata: str | Path | None = None, embedder: Embedder | None = None,
             progress: bool = False, fast_embedder: Embedder | None = None,
             sink: Sink | None = None, keep_results: bool = True, chunk_size: int | None = None,
-            finish: Callable[[SuggestResult], None] | None = None, trainable: object = None) -> SuggestResult:
+            finish: Callable[[SuggestResult], None] | None = None, trainable: object = None,
+            strict: bool = False) -> SuggestResult:
     """Pre-code a corpus: suggest codes for every fragment of respondent talk.
 
     The corpus is streamed: documents are cut, embedded, decided, stored and handed to ``sink``
@@ -330,9 +358,12 @@ def suggest(corpus: CorpusSource, codebook: CodebookSource, store_path: StoreSou
         trainable: with ``options.learn``, a sentence-transformers model to fine-tune instead of
             ``options.model``'s weights (tests pass a tiny one); with ``embedder`` and without it,
             the fine-tuned method is not compared.
+        strict: a file of an unsupported type in the corpus folder is an error (``E107``), not a
+            warning.
 
     Returns:
-        A :class:`SuggestResult`: one :class:`FragmentResult` per fragment when ``keep_results``.
+        A :class:`SuggestResult`: one :class:`FragmentResult` per fragment when ``keep_results``;
+        ``segmentation.reading`` is the reading report, also in the manifest.
     """
     segment_options = segment_options or SegmentOptions()
     options = options or SuggestOptions()
@@ -350,7 +381,7 @@ def suggest(corpus: CorpusSource, codebook: CodebookSource, store_path: StoreSou
     if chunk_size < 1:
         raise InputError("the chunk size must be at least 1", "chunk_size", code="E130")
     train_parameters = _training_parameters(options.train_from) if options.train_from else ()
-    reading = read_corpus(corpus, metadata)
+    reading = read_corpus(corpus, metadata, strict=strict)
     documents = reading.documents
     cascade = None
     if options.cascade is not None:
@@ -363,11 +394,13 @@ def suggest(corpus: CorpusSource, codebook: CodebookSource, store_path: StoreSou
         with open_store(store_path) as store, _long_lived_heap() as frozen:
             # The model fits the languages: each document's is detected (or read from the cache) first.
             segmenter = Segmenter(segment_options, store)
-            fit = fit_model(segmenter, documents, book, options.model, embedder)
+            fit = fit_model(segmenter, documents, book, options.model, embedder, store)
             if fit.choice.model != load_registry().model(options.model).name and embedder is None:
                 options = replace(options, model=fit.choice.model)
                 settings = match_settings(book, replace(options, threshold=None) if auto else options)
-            warnings = (*reading.warnings, *(w for d in documents for w in d.warnings), *fit.warnings)
+            report = reading_report(documents, segment_options, languages=dict(fit.languages))
+            warnings = (*reading.warnings, *(w for d in documents for w in d.warnings), *report.warnings,
+                        *fit.warnings)
             embedder = embedder or load_embedder(options.model, batch_size=min(options.batch_size, 128),
                                                  device=options.device)
             if cascade is not None:
@@ -382,6 +415,7 @@ def suggest(corpus: CorpusSource, codebook: CodebookSource, store_path: StoreSou
                               segmenter, fit)
             job.frozen = frozen
             job.learned = learned
+            job.reading, job.warnings = report, warnings
             notes = (*fit.notes, _fit_threshold(job)) if auto else fit.notes
             notes = (*notes, *learn_notes)
             bar = RunProgress(progress, documents, f"coding with {embedder.model_id}")
@@ -415,7 +449,7 @@ def suggest(corpus: CorpusSource, codebook: CodebookSource, store_path: StoreSou
                 decided = Decisions.concat(job.decided) if job.decided else None
                 fragments = decided.fragments if decided is not None else ()
                 seg = Segmentation(documents, fragments, (*warnings, *job.segmenter.warnings), job.segmenter.name,
-                                   fit.languages)
+                                   fit.languages, report)
                 result = SuggestResult(seg, book, decided, manifest, job.run_id, embedded=job.embedded,
                                        cached=job.cached, vectors=job.vectors(), matcher=job.matcher,
                                        cascade=job.cascade_report, training=job.training,
@@ -540,6 +574,8 @@ class _SuggestJob:
         self.training: Training | None = None
         self.cascade_report: CascadeReport | None = None
         self.frozen = False  # whether the run froze the heap (see _long_lived_heap)
+        self.reading: ReadingReport | None = None  # for the manifest, with the run's warnings
+        self.warnings: tuple[str, ...] = ()
         self._codebook_vectors: dict[str, dict[str, np.ndarray]] = {}
 
     def encode(self, embedder: Embedder, texts: Sequence[str]) -> np.ndarray:
@@ -661,6 +697,8 @@ class _SuggestJob:
                         + self.fit.parameters() + cascade + extra),
             documents=len(documents),
             fragments=self.fragments,
+            reading=self.reading.files if self.reading is not None else (),
+            warnings=(*self.warnings, *self.segmenter.warnings),
         )
 
     def vectors(self) -> np.ndarray | None:
@@ -722,15 +760,17 @@ def _parameters(seg: SegmentOptions, settings: MatchSettings, pipeline: str) -> 
 
 def embed_corpus(corpus: CorpusSource, store_path: StoreSource, *, segment_options: SegmentOptions | None = None,
                  model: str = "default", metadata: str | Path | None = None, embedder: Embedder | None = None,
-                 batch_size: int = DEFAULT_BATCH, progress: bool = False, device: str = "auto") -> Embedding:
+                 batch_size: int = DEFAULT_BATCH, progress: bool = False, device: str = "auto",
+                 strict: bool = False) -> Embedding:
     """Embed a corpus' fragments, through the project store's cache (``nlp-coder embed``).
 
-    ``device``: ``cpu``, ``cuda`` or ``auto`` (see :func:`nlp_coder.embed.models.resolve_device`).
+    ``device``: ``cpu``, ``cuda`` or ``auto`` (see :func:`nlp_coder.embed.models.resolve_device`);
+    ``strict``: as for :func:`read_and_segment`.
     """
     from nlp_coder.embed.registry import choose_model
 
     segment_options = segment_options or SegmentOptions()
-    seg = read_and_segment(corpus, segment_options, metadata)
+    seg = read_and_segment(corpus, segment_options, metadata, strict=strict)
     if embedder is None:  # the model fits the documents' languages (see fit_model)
         choice = choose_model(model, {code for _, code in seg.languages})
         model = choice.model

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import contextlib
 import contextvars
+import dataclasses
 import hashlib
 import json
 import os
@@ -612,6 +613,8 @@ def manifest_json(manifest: RunManifest) -> str:
         "parameters": dict(manifest.parameters),
         "documents": manifest.documents,
         "fragments": manifest.fragments,
+        "reading": [dataclasses.asdict(f) for f in manifest.reading],
+        "warnings": list(manifest.warnings),
     }
     return json.dumps(data, sort_keys=True, ensure_ascii=False)
 

@@ -634,8 +634,12 @@ def test_folder_skips_readme_metadata_hidden_and_unsupported(tmp_path: Path) -> 
     assert documents[2].source == str(tmp_path / "site b" / "int10.txt")
     assert [d.attributes for d in documents] == [
         {"gender": "f", "age": "34"}, {}, {"gender": "m", "age": "51"}]
-    assert len(reading.warnings) == 1
-    assert "row 3 (line 4) names no document read: 'int99.txt'" in reading.warnings[0]
+    # the unsupported file is named (hidden, lock, README and metadata files are not)
+    assert reading.unsupported == ("audio.mp3",)
+    assert len(reading.warnings) == 2
+    assert reading.warnings[0] == f"{tmp_path}: audio.mp3 not read: its type is not supported " \
+                                  "(.txt .md .docx .vtt .srt .csv .jsonl)"
+    assert "row 3 (line 4) names no document read: 'int99.txt'" in reading.warnings[1]
     assert read_corpus(tmp_path) == documents
 
 

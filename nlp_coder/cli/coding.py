@@ -26,8 +26,10 @@ from nlp_coder.cli.options import (
     segment_options,
     store_option,
     store_text_option,
+    strict_option,
     threshold_options,
     top_k_option,
+    verbose_option,
 )
 
 
@@ -57,13 +59,15 @@ from nlp_coder.cli.options import (
 @cascade_options
 @store_option
 @store_text_option
+@strict_option
+@verbose_option
 @quiet_option
 def suggest(corpus: Path, codebook: Path, out: Path | None, fmt: str, threshold: float | None,
             margin: float | None, top_k: int, suggestions: int, where: tuple[str, ...], model: str, method: str | None,
             db: Path | None, quiet: bool, metadata: Path | None, device: str, scheduler: str | None,
             pseudonymise: Path | None,
             cascade: float | None, cascade_band: float | None, train_from: Path | None, learn: bool | None,
-            target_precision: float, **segmenting: Any) -> None:
+            target_precision: float, strict: bool, verbose: bool, **segmenting: Any) -> None:
     """Suggest codes for every fragment of CORPUS (a transcript, a folder, or a fragment table)."""
     from nlp_coder.export.formats import SuggestionWriter
     from nlp_coder.privacy.pseudonymise import pseudonymiser_for
@@ -91,13 +95,14 @@ def suggest(corpus: Path, codebook: Path, out: Path | None, fmt: str, threshold:
                                    train_from=str(train_from) if train_from else None, batch_size=batch_size,
                                    learn=learn, target_precision=target_precision),
             metadata=metadata, progress=not quiet, sink=writer.sink, keep_results=writer.keep_results,
-            embedder=embedder, finish=writer.finish,
+            embedder=embedder, finish=writer.finish, strict=strict,
         )
     assert result.summary is not None
     warn(result.segmentation.warnings, quiet)
     said_pseudonymised(pseudonymiser, quiet)
     if not quiet:
         click.echo(result.summary.as_text(), err=out is None)
+        print_reading(result.segmentation.reading, verbose, err=out is None)
         selection = f" (of {result.summary.fragments}, where {' and '.join(where)})" if where else ""
         where_to = (f"wrote {writer.written} fragments{selection} ({fmt}) to {out}" if out
                     else "results on standard output")
@@ -119,14 +124,16 @@ def suggest(corpus: Path, codebook: Path, out: Path | None, fmt: str, threshold:
 @output_options(("jsonl", "csv", "json", "md"), default="jsonl")
 @pseudonymise_option
 @segment_options
+@strict_option
+@verbose_option
 @quiet_option
 def segment(corpus: Path, out: Path | None, fmt: str, quiet: bool, metadata: Path | None, pseudonymise: Path | None,
-            **segmenting: Any) -> None:
+            strict: bool, verbose: bool, **segmenting: Any) -> None:
     """Cut CORPUS into fragments and print them with their exact offsets (nothing is coded)."""
     from nlp_coder.export.tables import render_fragments
     from nlp_coder.run import read_and_segment
 
-    seg = read_and_segment(corpus, build_segment_options(**segmenting), metadata)
+    seg = read_and_segment(corpus, build_segment_options(**segmenting), metadata, strict=strict)
     fragments = seg.fragments
     if pseudonymise:
         from nlp_coder.privacy.pseudonymise import pseudonymiser_for
@@ -140,6 +147,7 @@ def segment(corpus: Path, out: Path | None, fmt: str, quiet: bool, metadata: Pat
     if not quiet:
         click.echo(f"{len(seg.fragments)} fragments from {len(seg.documents)} documents "
                    f"(sentences by {seg.pipeline})", err=True)
+        print_reading(seg.reading, verbose, err=True)
 
 
 @click.command(context_settings=CONTEXT)
@@ -152,9 +160,10 @@ def segment(corpus: Path, out: Path | None, fmt: str, quiet: bool, metadata: Pat
 @store_text_option
 @click.option("--batch-size", type=AT_LEAST_ONE, default=256, show_default=True,
               help="Texts embedded and committed per batch (on a cluster: at least 64 x its worker threads).")
+@strict_option
 @quiet_option
 def embed(corpus: Path, model: str, db: Path | None, batch_size: int, quiet: bool, metadata: Path | None,
-          device: str, scheduler: str | None, **segmenting: Any) -> None:
+          device: str, scheduler: str | None, strict: bool, **segmenting: Any) -> None:
     """Embed CORPUS's fragments into the project store's cache, so later runs are fast."""
     from nlp_coder.run import embed_corpus
     from nlp_coder.store import resolve_store_path
@@ -164,8 +173,17 @@ def embed(corpus: Path, model: str, db: Path | None, batch_size: int, quiet: boo
         embedder = cluster_embedder(stack, scheduler, model, device, batch_size)
         done = embed_corpus(corpus, store, segment_options=build_segment_options(**segmenting), model=model,
                             metadata=metadata, batch_size=batch_size, progress=not quiet, device=device,
-                            embedder=embedder)
+                            embedder=embedder, strict=strict)
     warn(done.segmentation.warnings, quiet)
     if not quiet:
         click.echo(f"{len(done.segmentation.fragments)} fragments: {done.embedded} texts embedded, "
                    f"{done.cached} already cached, in {store}")
+
+
+def print_reading(reading: Any, verbose: bool, *, err: bool) -> None:
+    """The reading report: a line per file, or every detail with ``--verbose``."""
+    if reading is None or not reading.files:
+        return
+    files = len(reading.files)
+    click.echo(f"read {files} file{'s' if files != 1 else ''}:", err=err)
+    click.echo(reading.table(verbose=verbose), err=err)

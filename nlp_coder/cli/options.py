@@ -102,6 +102,20 @@ def segment_options(func: Callable[..., Any]) -> Callable[..., Any]:
     ])
 
 
+def strict_option(func: Callable[..., Any]) -> Callable[..., Any]:
+    """``--strict``: a file of a type that is not read, in the corpus folder, is an error (E107)."""
+    return click.option("--strict", is_flag=True,
+                        help="A file in the corpus folder whose type is not read (.pdf, .doc, ...) is an error, "
+                             "not a warning.")(func)
+
+
+def verbose_option(func: Callable[..., Any]) -> Callable[..., Any]:
+    """``--verbose``: the reading report in full, a block per file, instead of a line per file."""
+    return click.option("--verbose", is_flag=True,
+                        help="Print the reading report in full (every speaker, what was skipped and why, labels "
+                             "read as text), not one line per file.")(func)
+
+
 # -- the store, the model and how it scores -------------------------------------------------------
 def store_option(func: Callable[..., Any]) -> Callable[..., Any]:
     return click.option("-d", "--db", "db", type=click.Path(dir_okay=False, path_type=Path), envvar="NLP_CODER_DB",

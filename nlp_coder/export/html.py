@@ -235,6 +235,8 @@ def report_context(decided: Decisions, vectors: np.ndarray, codebook: Codebook,
                        "attributes": ", ".join(f"{k}: {v}" for k, v in sorted(d.attributes.items()))}
                       for d in documents],
         "speakers": sorted(speakers.items()),
+        "reading": manifest.reading,
+        "warnings": manifest.warnings,
         "facet_tables": facet_tables,
         "facet_pairs": facet_pairs,
         "attribute_tables": attribute_tables,

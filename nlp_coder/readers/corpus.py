@@ -28,6 +28,8 @@ class CorpusReading:
 
     documents: tuple[Document, ...]
     warnings: tuple[str, ...] = ()
+    unsupported: tuple[str, ...] = ()
+    """Files of the folder not read because their type is not supported (relative paths)."""
 
 
 def read_corpus(path: Path, *, metadata: Path | None = None) -> tuple[Document, ...]:
@@ -43,14 +45,16 @@ def read_corpus(path: Path, *, metadata: Path | None = None) -> tuple[Document, 
     return read_corpus_report(path, metadata).documents
 
 
-def read_corpus_report(path: Path, metadata: Path | None = None) -> CorpusReading:
+def read_corpus_report(path: Path, metadata: Path | None = None, *, strict: bool = False) -> CorpusReading:
     """Read a corpus like :func:`read_corpus`, keeping the corpus-level warnings.
 
     Args:
         path: a file, or a folder read recursively (sorted by relative path; hidden files,
-            README files and ``metadata.csv`` skipped; unsupported suffixes skipped).
+            README files and ``metadata.csv`` skipped; files with unsupported suffixes skipped,
+            each named in a warning).
         metadata: a CSV with a ``document`` column and attribute columns; if None and the
             folder holds ``metadata.csv``, that file is used.
+        strict: a file with an unsupported suffix in the folder is an error (``E107``).
 
     Returns:
         The documents sorted by id, and the warnings.
@@ -58,15 +62,24 @@ def read_corpus_report(path: Path, metadata: Path | None = None) -> CorpusReadin
     Raises:
         InputError: the path is missing (``E101``), a file cannot be read (``E102``-``E105``,
             see :func:`read_document`), the folder holds no transcript (``E106``), or two
-            documents have the same id (``E103``); the metadata table is invalid (``E122``).
+            documents have the same id (``E103``); the metadata table is invalid (``E122``); with
+            ``strict``, the folder holds a file of an unsupported type (``E107``).
     """
     path = Path(path)
     where = str(path)
+    unsupported: list[str] = []
     if path.is_dir():
         if metadata is None and (path / METADATA_FILE).is_file():
             metadata = path / METADATA_FILE
+        files, unsupported = _corpus_files(path, metadata)
+        if unsupported and strict:
+            raise InputError(
+                f"{len(unsupported)} file{'s' if len(unsupported) != 1 else ''} of a type that is not read: "
+                f"{', '.join(unsupported)}", where,
+                f"Export them as .txt or .docx, or move them out of the folder (supported: {supported_formats()})",
+                code="E107")
         documents: list[Document] = []
-        for relative in _corpus_files(path, metadata):
+        for relative in files:
             documents.extend(read_document(path / relative, document_id=relative))
         if not documents:
             raise InputError(
@@ -79,10 +92,12 @@ def read_corpus_report(path: Path, metadata: Path | None = None) -> CorpusReadin
         raise InputError("no such file or folder", where, "Check the path", code="E101")
     ordered = tuple(sorted(documents, key=lambda d: d.id))
     _check_unique(ordered, where)
+    skipped = tuple(f"{where}: {name} not read: its type is not supported ({supported_formats()})"
+                    for name in unsupported)
     if metadata is None:
-        return CorpusReading(ordered)
+        return CorpusReading(ordered, skipped, tuple(unsupported))
     attached, warnings = attach_metadata(ordered, Path(metadata))
-    return CorpusReading(attached, warnings)
+    return CorpusReading(attached, skipped + warnings, tuple(unsupported))
 
 
 def read_document(path: Path, *, document_id: str | None = None) -> tuple[Document, ...]:
@@ -151,10 +166,16 @@ def _transcript(
     return Document(doc_id, text, where, fmt, turns, warnings=warnings)
 
 
-def _corpus_files(folder: Path, metadata: Path | None) -> list[str]:
-    """Relative POSIX paths of the readable files under a folder, sorted."""
+# Files a system leaves in folders: never transcripts, never worth a warning.
+_SYSTEM_FILES = frozenset({"thumbs.db", "desktop.ini"})
+
+
+def _corpus_files(folder: Path, metadata: Path | None) -> tuple[list[str], list[str]]:
+    """Relative POSIX paths of the readable files under a folder, and of the files whose type is
+    not read (hidden files, lock files, README files and system files are neither), sorted."""
     skip = metadata.resolve() if metadata is not None else None
     found: list[str] = []
+    unsupported: list[str] = []
     for root, dirs, files in os.walk(folder):
         dirs[:] = [d for d in dirs if not d.startswith(".")]
         for name in files:
@@ -163,14 +184,15 @@ def _corpus_files(folder: Path, metadata: Path | None) -> list[str]:
                 name.startswith((".", "~$"))  # hidden files; Word's lock files
                 or lowered.startswith("readme")
                 or lowered == METADATA_FILE
-                or Path(name).suffix.casefold() not in SUPPORTED_SUFFIXES
+                or lowered in _SYSTEM_FILES
             ):
                 continue
             file = Path(root, name)
             if skip is not None and file.resolve() == skip:
                 continue
-            found.append(file.relative_to(folder).as_posix())
-    return sorted(found)
+            relative = file.relative_to(folder).as_posix()
+            (found if Path(name).suffix.casefold() in SUPPORTED_SUFFIXES else unsupported).append(relative)
+    return sorted(found), sorted(unsupported)
 
 
 def _check_unique(documents: tuple[Document, ...], where: str) -> None:
