@@ -95,7 +95,8 @@ def _shares(decided, truth: Sequence[int | None] | None, codes: Sequence[str]) -
     return row
 
 
-def _learned(book, encode, store_folder: Path, fine_tune: bool, target: float, base_weights):  # type: ignore[no-untyped-def]
+def _learned(book, encode, store_folder: Path, fine_tune: bool, target: float, base_weights,  # type: ignore[no-untyped-def]
+             labelled=None):
     from nlp_coder.learn.artefact import learn_model
     from nlp_coder.learn.data import labelled_set
     from nlp_coder.match.settings import resolve_settings
@@ -110,9 +111,9 @@ def _learned(book, encode, store_folder: Path, fine_tune: bool, target: float, b
             return model
     settings = resolve_settings(book)
     start = time.perf_counter()
-    learned, warnings = learn_model(labelled_set(book), book, settings, encode, base_model="all-MiniLM-L6-v2",
-                                    base_weights_sha256=base_weights, trainable=trainable,
-                                    folder=store_folder, target_precision=target)
+    learned, warnings = learn_model(labelled or labelled_set(book), book, settings, encode,
+                                    base_model="all-MiniLM-L6-v2", base_weights_sha256=base_weights,
+                                    trainable=trainable, folder=store_folder, target_precision=target)
     assert learned is not None, warnings
     print(learned.line(), f"({time.perf_counter() - start:.0f}s)", flush=True)
     matcher = learned.matcher(book, settings)
@@ -120,7 +121,8 @@ def _learned(book, encode, store_folder: Path, fine_tune: bool, target: float, b
     return learned, matcher.fit(learned.codebook(book), lookup), (learned.encoder.encode if learned.encoder else encode)
 
 
-def uncoded(fine_tune: bool = False, target: float = 0.8, max_test: int = 2000) -> list[dict[str, object]]:
+def uncoded(fine_tune: bool = False, target: float = 0.8, max_test: int = 2000,
+            only: str | None = None) -> list[dict[str, object]]:
     from benchmarks.evaluate import annomi_dataset, cached_encoder, load_book
     from nlp_coder.analyses.evaluate import draw_split
     from nlp_coder.codebook import load_codebook
@@ -141,13 +143,16 @@ def uncoded(fine_tune: bool = False, target: float = 0.8, max_test: int = 2000) 
         book = load_codebook(REPO / "codebooks" / "working-alliance.yaml")
         fragments = read_and_segment(REPO / "corpus").fragments
         vectors = encode([f.text for f in fragments])
-        before = build_matcher(resolve_settings(book)).fit(book, encode).decide(vectors, fragments)
-        rows.append({"data": "bundled example", "fragments": len(fragments), "when": "before",
-                     **_shares(before, None, ())})
-        learned, matcher, tuned = _learned(book, encode, folder, fine_tune, target, weights)
-        after = matcher.decide(tuned([f.text for f in fragments]) if learned.encoder else vectors, fragments)
-        rows.append({"data": "bundled example", "fragments": len(fragments), "when": f"after ({learned.method})",
-                     **_shares(after, None, ())})
+        if only in (None, "bundled"):
+            before = build_matcher(resolve_settings(book)).fit(book, encode).decide(vectors, fragments)
+            rows.append({"data": "bundled example", "fragments": len(fragments), "when": "before",
+                         **_shares(before, None, ())})
+            learned, matcher, tuned = _learned(book, encode, folder, fine_tune, target, weights)
+            after = matcher.decide(tuned([f.text for f in fragments]) if learned.encoder else vectors, fragments)
+            rows.append({"data": "bundled example", "fragments": len(fragments), "when": f"after ({learned.method})",
+                         **_shares(after, None, ())})
+        if only == "bundled":
+            return _table(rows)
         # AnnoMI therapist behaviour, K = 16.
         data = annomi_dataset("therapist")
         base = load_book(data, Path(tmp))
@@ -167,10 +172,26 @@ def uncoded(fine_tune: bool = False, target: float = 0.8, max_test: int = 2000) 
         before = build_matcher(settings).fit(book, encode).decide(vectors, fragments)
         rows.append({"data": "AnnoMI therapist K=16", "fragments": len(test), "when": "before",
                      **_shares(before, truth, codes)})
-        learned, matcher, tuned = _learned(book, encode, folder, fine_tune, target, weights)
-        after = matcher.decide(tuned([g.text for g in test]) if learned.encoder else vectors, fragments)
-        rows.append({"data": "AnnoMI therapist K=16", "fragments": len(test), "when": f"after ({learned.method})",
-                     **_shares(after, truth, codes)})
+        for grouping in ("codebook groups", "grouped by transcript"):
+            # The exemplars as the codebook's (dealt into codebook-* groups), or as pilot coding of
+            # their transcripts (each transcript a group: no transcript both trained and tested on).
+            labelled = None
+            if grouping == "grouped by transcript":
+                from nlp_coder.learn.data import LabelledSet, Passage, labelled_set
+
+                plain = labelled_set(book)
+                document = {by_id[i].text: by_id[i].document for c in codes for i in drawn.get(c, ())}
+                labelled = replace(plain, passages=tuple(Passage(p.text, p.code, document[p.text], "pilot")
+                                                         for p in plain.passages))
+                assert isinstance(labelled, LabelledSet)
+            learned, matcher, tuned = _learned(book, encode, folder, fine_tune, target, weights, labelled)
+            after = matcher.decide(tuned([g.text for g in test]) if learned.encoder else vectors, fragments)
+            rows.append({"data": "AnnoMI therapist K=16", "fragments": len(test),
+                         "when": f"after ({learned.method}, {grouping})", **_shares(after, truth, codes)})
+    return _table(rows)
+
+
+def _table(rows: list[dict[str, object]]) -> list[dict[str, object]]:
     print("| data | fragments | run | coded | overlap | uncoded | precision of coded |")
     print("|---|---|---|---|---|---|---|")
     for r in rows:
@@ -190,11 +211,12 @@ def main(argv: Sequence[str] | None = None) -> None:
     u.add_argument("--fine-tune", action="store_true")
     u.add_argument("--target-precision", type=float, default=0.8)
     u.add_argument("--max-test", type=int, default=2000)
+    u.add_argument("--only", choices=("bundled", "annomi"))
     args = parser.parse_args(argv)
     if args.what == "speed":
         speed(args.steps, args.runs)
     else:
-        uncoded(args.fine_tune, args.target_precision, args.max_test)
+        uncoded(args.fine_tune, args.target_precision, args.max_test, args.only)
 
 
 if __name__ == "__main__":

@@ -251,22 +251,27 @@ def test_minilm_learns_within_a_time_budget(tmp_path: Path) -> None:
 
 # -- calibration, the learned model as an artefact, suggest --learn ----------------------------
 def test_calibration_takes_the_lowest_cut_that_reaches_the_target() -> None:
-    from nlp_coder.learn.calibrate import calibrate
+    from nlp_coder.learn.calibrate import calibrate, wilson_lower
 
-    # Code a: top-1 on 5 passages, scores 0.9 0.8 0.7 0.6 0.5 with truths a a x a x (x: no code).
-    scores = np.array([[0.9, 0.1], [0.8, 0.1], [0.7, 0.1], [0.6, 0.1], [0.5, 0.1],
-                       [0.1, 0.9], [0.1, 0.8], [0.2, 0.7]])
-    truth = [0, 0, -1, 0, -1, 0, 0, 0]  # code b is never right as top-1
-    cal = calibrate(scores, truth, ["a", "b"], target=0.75)
+    # Code a: top-1 at scores 0.9 0.8 0.7 0.6 0.5 (ten passages each), right, right, wrong (text
+    # no code fits), right, wrong; code b is never right as top-1.
+    rows = [[0.9, 0.1], [0.8, 0.1], [0.7, 0.1], [0.6, 0.1], [0.5, 0.1], [0.1, 0.9], [0.1, 0.8], [0.2, 0.7]]
+    scores = np.array(rows * 10)
+    truth = [0, 0, -1, 0, -1, 0, 0, 0] * 10
+    cal = calibrate(scores, truth, ["a", "b"], target=0.6)
     a, b = cal.codes
-    assert a.threshold == 0.6 and a.reached and a.precision == 0.75 and a.recall == 0.5  # 3 of 6 a's coded
+    assert a.threshold == 0.6 and a.reached and a.precision == 0.75 and a.recall == 0.5  # 30 of 60 a's
+    assert wilson_lower(np.array([30]), np.array([40]))[0] >= 0.6 > wilson_lower(np.array([30]), np.array([50]))[0]
     assert b.threshold is None and not b.reached and b.precision == 0.0  # never coded
     assert cal.threshold("b") == np.inf and cal.threshold("c") is None and cal.unreached == ("b",)
-    assert cal.uncoded_share == round(4 / 8, 4)  # 0.5 of a, and b's three
-    strict = calibrate(scores, truth, ["a", "b"], target=1.0)
-    assert strict.codes[0].threshold == 0.8 and strict.codes[0].recall == round(2 / 6, 4)
+    assert cal.uncoded_share == 0.5  # a's 0.5 and b's three
+    strict = calibrate(scores, truth, ["a", "b"], target=0.9)
+    assert strict.codes[0].threshold == 0.8 and strict.codes[0].recall == round(20 / 60, 4)
     nan = np.vstack([scores, [np.nan, np.nan]])
-    assert calibrate(nan, [*truth, 0], ["a", "b"], target=0.75) == cal  # rows never held out are skipped
+    assert calibrate(nan, [*truth, 0], ["a", "b"], target=0.6) == cal  # rows never held out are skipped
+    # Too few passages are no evidence: 4 right of 4 does not reach 0.8.
+    few = calibrate(np.array([[0.9, 0.1]] * 4 + [[0.1, 0.9]] * 4), [0] * 4 + [1] * 4, ["a", "b"], target=0.8)
+    assert [c.threshold for c in few.codes] == [None, None] and few.uncoded_share == 1.0
 
 
 def test_calibration_margin_flags_the_close_calls_that_are_often_wrong() -> None:

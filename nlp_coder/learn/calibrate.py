@@ -6,7 +6,9 @@ say, for each held-out passage, how each code scored it when the model had not s
 document. For each code, the passages whose best code it is, ranked by that score, give the
 precision of "this code when its score is at least t" for every cut t; the threshold is the
 lowest cut at which that precision reaches the target (default :data:`TARGET_PRECISION`): the
-most recall the target allows. Unlabelled pilot fragments (text no coding touched) count as
+most recall the target allows. "Reaches" asks for evidence: the lower bound of a one-sided 90%
+Wilson interval of the precision must reach the target (:func:`wilson_lower`), so a cut that 3
+passages of 3 passed does not reach 0.8, and 16 of 16 does. Unlabelled pilot fragments (text no coding touched) count as
 false positives of the code they would get. A code whose precision never reaches the target is
 never ``coded``: it has no threshold (``None``), so a fragment it fits best is ``uncoded`` with the
 code still listed among its suggestions; the calibration reports the best precision it reached
@@ -32,6 +34,18 @@ import numpy as np
 
 TARGET_PRECISION = 0.8
 """The precision each code's threshold aims at by default (``--target-precision``)."""
+CONFIDENCE_Z = 1.2816
+"""A cut reaches the target when the lower bound of a one-sided 90% Wilson interval of its
+precision does (z = 1.2816): 4 right of 4 is not evidence of 80%; 16 of 16 is."""
+
+
+def wilson_lower(right: np.ndarray, total: np.ndarray, z: float = CONFIDENCE_Z) -> np.ndarray:
+    """The lower bound of the Wilson score interval of ``right / total`` (elementwise)."""
+    right, total = np.asarray(right, dtype=np.float64), np.asarray(total, dtype=np.float64)
+    p = right / total
+    centre = p + z * z / (2 * total)
+    spread = z * np.sqrt(p * (1 - p) / total + z * z / (4 * total * total))
+    return (centre - spread) / (1 + z * z / total)
 
 
 @dataclass(frozen=True)
@@ -76,13 +90,15 @@ class Calibration:
 
 def _cut(scores: np.ndarray, right: np.ndarray, target: float) -> tuple[float, bool]:
     """The lowest cut whose precision (share of ``right`` among scores at or above it) reaches
-    ``target``; else the cut of the best precision (ties: the lower). ``scores`` not empty."""
+    ``target`` with confidence (:func:`wilson_lower`); else the cut of the best precision
+    (ties: the lower). ``scores`` not empty."""
     order = np.argsort(-scores, kind="stable")
     ranked, hits = scores[order], np.cumsum(right[order])
-    precision = hits / np.arange(1, len(ranked) + 1)
+    counts = np.arange(1, len(ranked) + 1)
+    precision = hits / counts
     # Only the last of equal scores is a cut (a threshold takes all of them).
     last = np.append(ranked[1:] != ranked[:-1], True)
-    ok = np.flatnonzero(last & (precision >= target - 1e-12))
+    ok = np.flatnonzero(last & (wilson_lower(hits, counts) >= target - 1e-12))
     if ok.size:
         return float(ranked[ok[-1]]), True
     candidates = np.flatnonzero(last)
