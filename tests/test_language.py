@@ -209,3 +209,20 @@ def test_dutch_example_coded_end_to_end_with_the_multilingual_model(tmp_path) ->
     crossed = suggest(DUTCH_CORPUS, ENGLISH_CODEBOOK, tmp_path / "p.db")
     assert crossed.manifest.model == "use-multilingual-v3"
     assert sum(r.decision.status != "uncoded" for r in crossed.results) >= 3
+
+
+def test_a_cached_run_does_not_detect_again(tmp_path, monkeypatch) -> None:  # noqa: ANN001
+    from nlp_coder import language
+    from nlp_coder.run import suggest
+
+    _fake_models(monkeypatch)
+    first = suggest(DUTCH_CORPUS, DUTCH_CODEBOOK, tmp_path / "p.db")
+
+    def no_detection(text: str) -> LanguageGuess:
+        raise AssertionError("the language was detected again")
+
+    monkeypatch.setattr(language, "detect_language", no_detection)
+    again = suggest(DUTCH_CORPUS, DUTCH_CODEBOOK, tmp_path / "p.db")
+    assert again.manifest == first.manifest  # languages and the model choice come from the store
+    with pytest.raises(AssertionError, match="detected again"):  # another codebook is detected
+        suggest(DUTCH_CORPUS, ENGLISH_CODEBOOK, tmp_path / "p.db")
