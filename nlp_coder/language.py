@@ -17,7 +17,10 @@ from collections import Counter
 from collections.abc import Mapping
 from dataclasses import dataclass
 from functools import lru_cache
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from nlp_coder.records import Codebook
 
 UNDETERMINED = "und"
 
@@ -100,6 +103,11 @@ def detect_language(text: str) -> LanguageGuess:
     if probability < MIN_CONFIDENCE:
         return LanguageGuess(UNDETERMINED, probability)
     return LanguageGuess(str(code), probability)
+
+
+def codebook_language(book: Codebook) -> LanguageGuess:
+    """The language of a codebook: detected in its codes' definitions and exemplars."""
+    return detect_language(" ".join(t for c in book.codes for t in (c.definition, *c.examples) if t))
 
 
 def main_language(guesses: Mapping[str, LanguageGuess]) -> str | None:

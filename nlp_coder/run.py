@@ -140,7 +140,7 @@ class ModelFit:
 def _codebook_language(book: Codebook, store: Store | None) -> language.LanguageGuess:
     """The language of the codebook's definitions and exemplars: as the store's latest run with
     this codebook and this detector recorded it, else detected."""
-    from nlp_coder.language import LanguageGuess, detect_language, detector_identity
+    from nlp_coder.language import LanguageGuess, codebook_language, detector_identity
 
     if store is not None:
         detector = detector_identity()
@@ -149,7 +149,7 @@ def _codebook_language(book: Codebook, store: Store | None) -> language.Language
             if (manifest.get("codebook_sha256") == book.sha256 and isinstance(parameters, dict)
                     and parameters.get("language_detector") == detector and "codebook_language" in parameters):
                 return LanguageGuess(str(parameters["codebook_language"]), 1.0)
-    return detect_language(" ".join(t for c in book.codes for t in (c.definition, *c.examples) if t))
+    return codebook_language(book)
 
 
 def fit_model(segmenter: Segmenter, documents: Sequence[Document], book: Codebook, requested: str,

@@ -50,7 +50,7 @@ def codebook_lint(file: Path, min_examples: int, no_embed: bool, strict: bool, m
     book = load_codebook(file)
     encode = None
     if not no_embed:
-        encode = _cached_encoder(model, db)
+        encode = _cached_encoder(model, db, book)
     findings = lint_codebook(book, encode, min_examples=min_examples)
     for finding in findings:
         where = f"{file}:{finding.line}: " if finding.line else ""
@@ -60,11 +60,16 @@ def codebook_lint(file: Path, min_examples: int, no_embed: bool, strict: bool, m
         sys.exit(1)
 
 
-def _cached_encoder(model: str, db: Path | None) -> Callable[[Any], Any]:
+def _cached_encoder(model: str, db: Path | None, book: Any) -> Callable[[Any], Any]:
     from nlp_coder.embed.models import load_embedder
+    from nlp_coder.embed.registry import choose_model
+    from nlp_coder.language import codebook_language
     from nlp_coder.store import Store, embed_cached, resolve_store_path
 
-    embedder = load_embedder(model)
+    choice = choose_model(model, {codebook_language(book).code})  # a model that covers the codebook's language
+    if choice.note or choice.warning:
+        click.echo(choice.note or f"warning: {choice.warning}", err=True)
+    embedder = load_embedder(choice.model)
     path = resolve_store_path(db)
 
     def encode(texts: Any) -> Any:
