@@ -1,0 +1,210 @@
+"""The review loop with a simulated reviewer, and the server's time per decision.
+
+    .venv/bin/python -m benchmarks.review                 # AnnoMI therapist behaviour and Manifesto UK
+    .venv/bin/python -m benchmarks.review --data therapist --decisions 0 50 100 --no-timing
+
+The gold labels answer each request: a fragment whose machine codes equal its gold codes is
+accepted, one whose gold has no code is rejected, any other is recoded to its gold codes. The
+codebook is the evaluation's few-shot one (:func:`nlp_coder.analyses.evaluate.draw_split`, K
+exemplars per code from training documents, seed 0); the test documents are split in two, every
+other one: the *pool* under review and a *held-out* half that is never reviewed. After 0, 50,
+100, 200 and 400 decisions the suggestions are compared with the gold (Cohen's kappa):
+
+* ``remaining``: on the pool's fragments not yet decided, the machine's top-1 code;
+* ``held-out``: on the held-out half, the top-1 code (what the learning carries to new text);
+* ``decided``: on the held-out half, the decision as ``suggest`` makes it (the code when coded,
+  the best code of an overlap, none when uncoded).
+
+Two orders are compared: the review's (active, with its random share of 0.25) and a random
+order (random share 1). Refits run every 20 decisions, as in the page, but in the foreground so
+that the figures do not depend on timing. Then the server's time per decision: the review app
+(in process, through Starlette's test client: routing, JSON, the store's commit) with 10,000
+Manifesto fragments loaded, refits off (they run in the background in the page).
+Prints Markdown; vectors are cached in ``out/eval-cache.db``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import tempfile
+import time
+from collections.abc import Sequence
+from dataclasses import replace
+from pathlib import Path
+
+import numpy as np
+
+from benchmarks.evaluate import DEFAULT_STORE, Dataset, annomi_dataset, cached_encoder, load_book, manifesto_dataset
+from nlp_coder.analyses.evaluate import GoldFragment, draw_split
+from nlp_coder.match.matcher import build_matcher
+from nlp_coder.match.settings import resolve_settings
+from nlp_coder.records import Codebook, Fragment
+from nlp_coder.review import ReviewOptions, ReviewSession
+from nlp_coder.store import Store
+
+CHECKPOINTS = (0, 50, 100, 200, 400)
+NONE = "(none)"
+
+
+def fragments_of(gold: Sequence[GoldFragment]) -> list[Fragment]:
+    return [Fragment(g.id, g.document, g.speaker, i, 0, len(g.text), g.text) for i, g in enumerate(gold)]
+
+
+def kappa(truth: Sequence[str], predicted: Sequence[str]) -> float:
+    from sklearn.metrics import cohen_kappa_score
+
+    return float(cohen_kappa_score(list(truth), list(predicted))) if truth else float("nan")
+
+
+def gold_label(g: GoldFragment) -> str:
+    return g.codes[0] if g.codes else NONE
+
+
+def top1(session: ReviewSession, vectors: np.ndarray) -> tuple[list[str], list[str]]:
+    """The top-1 main code and the decided code (none when uncoded) of ``vectors``."""
+    decided = session.matcher.decide(vectors)
+    main = [j for j, c in enumerate(decided.codes) if c.facet is None and c.codable]
+    scores = np.asarray(decided.score).reshape(len(decided), -1)[:, main]
+    best = [decided.codes[main[j]].id for j in scores.argmax(axis=1)]
+    chosen = [decided.codes[p[0][1][0]].id if p[0][1] else NONE for p in decided.picks]
+    return best, chosen
+
+
+def simulate(data: Dataset, k: int, checkpoints: Sequence[int], share: float, encode, seed: int = 0,  # type: ignore[no-untyped-def]
+             limit: int | None = None) -> list[dict[str, object]]:
+    with tempfile.TemporaryDirectory() as tmp:
+        base = load_book(data, Path(tmp))
+        codes = [c.id for c in base.codes if c.codable]
+        split, _ = draw_split(data.gold, codes, k, seed)
+        by_id = {g.id: g for g in data.gold}
+        drawn = dict(split.exemplars)
+        book: Codebook = replace(base, codes=tuple(
+            replace(c, examples=tuple(by_id[i].text for i in drawn.get(c.id, ()))) for c in base.codes))
+        test_docs = sorted(split.test_documents)
+        pool_docs, held_docs = set(test_docs[0::2]), set(test_docs[1::2])
+        pool = [g for g in data.gold if g.document in pool_docs and len(g.codes) <= 1]
+        held = [g for g in data.gold if g.document in held_docs and len(g.codes) <= 1]
+        if limit:
+            pool, held = pool[:limit], held[:limit]
+        settings = resolve_settings(book)
+        matcher = build_matcher(settings).fit(book, encode)
+        pool_vectors, held_vectors = encode([g.text for g in pool]), encode([g.text for g in held])
+        fragments = fragments_of(pool)
+        store = Store(":memory:", threads=True)
+        session = ReviewSession(store, book, [], matcher.decide(pool_vectors, fragments), pool_vectors, matcher,
+                                encode, options=ReviewOptions(reviewer="gold", refit_every=0, random_share=share,
+                                                              seed=seed))
+        truth = {f.id: gold_label(g) for f, g in zip(fragments, pool)}
+        held_truth = [gold_label(g) for g in held]
+        rows = []
+        done = 0
+        refit_seconds = []
+        for checkpoint in checkpoints:
+            while done < checkpoint:
+                view = session.next()
+                if view is None:
+                    break
+                gold = by_id[view.fragment_id].codes
+                if set(gold) == set(view.codes):
+                    session.decide(view.key, "accept")
+                elif not gold:
+                    session.decide(view.key, "reject")
+                else:
+                    session.decide(view.key, "recode", list(gold))
+                done += 1
+                if done % 20 == 0:
+                    start = time.perf_counter()
+                    session.refit_now()
+                    refit_seconds.append(time.perf_counter() - start)
+            remaining = [i for i in range(len(fragments)) if i not in session.current]
+            best, _ = top1(session, pool_vectors[remaining]) if remaining else ([], [])
+            held_best, held_decided = top1(session, held_vectors)
+            rows.append({"data": data.name, "order": "active" if share < 1 else "random", "decisions": done,
+                         "pool": len(fragments), "held": len(held),
+                         "remaining": kappa([truth[fragments[i].id] for i in remaining], best),
+                         "held-out": kappa(held_truth, held_best), "decided": kappa(held_truth, held_decided),
+                         "refit s": statistics.mean(refit_seconds) if refit_seconds else float("nan")})
+        store.close()
+        return rows
+
+
+def time_decisions(encode, n: int = 10_000, decisions: int = 300, seed: int = 0) -> dict[str, float]:  # type: ignore[no-untyped-def]
+    """Server time per decision and per next-fragment request with ``n`` fragments loaded."""
+    from starlette.testclient import TestClient
+
+    from nlp_coder.review.app import build_app
+
+    data = manifesto_dataset()
+    gold = list(data.gold[:n])
+    with tempfile.TemporaryDirectory() as tmp:
+        book = load_book(data, Path(tmp))
+        codes = [c.id for c in book.codes if c.codable]
+        split, _ = draw_split(data.gold, codes, 16, seed)
+        by_id = {g.id: g for g in data.gold}
+        drawn = dict(split.exemplars)
+        book = replace(book, codes=tuple(replace(c, examples=tuple(by_id[i].text for i in drawn.get(c.id, ())))
+                                         for c in book.codes))
+        matcher = build_matcher(resolve_settings(book)).fit(book, encode)
+        vectors = encode([g.text for g in gold])
+        fragments = fragments_of(gold)
+        store = Store(Path(tmp) / "store.db", threads=True)
+        session = ReviewSession(store, book, [], matcher.decide(vectors, fragments), vectors, matcher, encode,
+                                options=ReviewOptions(reviewer="gold", refit_every=0))
+        client = TestClient(build_app(session, "t"), base_url="http://127.0.0.1", headers={"X-Review-Token": "t"})
+        post, get = [], []
+        for k in range(decisions):
+            start = time.perf_counter()
+            view = client.get("/api/next").json()["fragment"]
+            get.append(time.perf_counter() - start)
+            body = {"fragment_id": view["key"], "action": "reject" if k % 3 else "accept"}
+            start = time.perf_counter()
+            answer = client.post("/api/decisions", json=body)
+            post.append(time.perf_counter() - start)
+            assert answer.status_code == 200, answer.text
+        store.close()
+    ms = sorted(1000 * t for t in post)
+    return {"fragments": len(fragments), "decisions": decisions, "post median ms": statistics.median(ms),
+            "post p95 ms": ms[int(0.95 * len(ms)) - 1], "next median ms": statistics.median(1000 * t for t in get)}
+
+
+def render(rows: list[dict[str, object]]) -> str:
+    lines = ["| data | order | decisions | κ remaining | κ held-out (top-1) | κ held-out (decided) | refit s |",
+             "|---|---|---:|---:|---:|---:|---:|"]
+    for r in rows:
+        lines.append(f"| {r['data']} | {r['order']} | {r['decisions']} | {r['remaining']:.3f} | "
+                     f"{r['held-out']:.3f} | {r['decided']:.3f} | {r['refit s']:.1f} |")
+    return "\n".join(lines)
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--data", action="append", choices=["therapist", "manifesto"])
+    parser.add_argument("--k", type=int, default=16)
+    parser.add_argument("--decisions", type=int, nargs="+", default=list(CHECKPOINTS))
+    parser.add_argument("--limit", type=int, default=None, help="At most this many pool and held-out fragments.")
+    parser.add_argument("--no-timing", action="store_true")
+    parser.add_argument("--store", type=Path, default=DEFAULT_STORE)
+    args = parser.parse_args(argv)
+    encode, model = cached_encoder(args.store)
+    sets = {"therapist": lambda: annomi_dataset("therapist"), "manifesto": manifesto_dataset}
+    rows = []
+    for name in args.data or ["therapist", "manifesto"]:
+        data = sets[name]()
+        for share in (0.25, 1.0):
+            start = time.perf_counter()
+            made = simulate(data, args.k, args.decisions, share, encode, limit=args.limit)
+            rows.extend(made)
+            print(f"{data.name}, share {share}: {time.perf_counter() - start:.0f} s", flush=True)
+            print(render(made), flush=True)
+    print(f"\nModel {model}, K = {args.k} exemplars per code, seed 0.\n")
+    print(render(rows))
+    if not args.no_timing:
+        t = time_decisions(encode)
+        print(f"\nServer time with {t['fragments']} fragments loaded, {t['decisions']} decisions: POST /api/decisions "
+              f"median {t['post median ms']:.1f} ms (p95 {t['post p95 ms']:.1f} ms); GET /api/next median "
+              f"{t['next median ms']:.1f} ms.")
+
+
+if __name__ == "__main__":
+    main()
