@@ -160,3 +160,25 @@ def test_the_report_accounts_for_every_turn(items: list[tuple[str, str]], everyo
     assert 0 <= file.skipped_characters <= file.characters
     assert file.skipped_characters == sum(s.end - s.start for t in turns if t.header and not everyone for s in t.spans)
     assert all(s.status == "coded" for s in file.speakers) or not everyone
+
+
+def test_the_html_report_shows_what_was_read(tmp_path: Path, codebook_file: Path) -> None:
+    corpus = tmp_path / "corpus"
+    said = ("Interviewer: How was the first visit?\n"
+            "Mother: She listened to my side of the story and was kind and gentle with us.\n"
+            "Interviewer: And later?\n"
+            "Mother: He drove me to the hospital appointment and helped with the forms.\n"
+            "Mother: The parking tickets at the office car park cost me a fortune.\n")
+    write(corpus / "a.txt", "Interview A, at home\n\n" + said)
+    write(corpus / "b.txt", said.replace("Mother", "Father"))
+    (corpus / "notes.pdf").write_bytes(b"%PDF-1.4\n")
+    out = tmp_path / "report.html"
+    result = CliRunner().invoke(main, ["report", str(corpus), "-c", str(codebook_file), "-m", "hash-test",
+                                       "--db", str(tmp_path / "p.db"), "--out", str(out), "--threshold", "0.2",
+                                       "--bootstrap", "3", "--min-cluster-size", "2", "--spacy", "blank"])
+    assert result.exit_code == 0, result.output
+    html = out.read_text(encoding="utf-8")
+    assert "<caption>What was read" in html
+    assert "<td>20 (header)</td>" in html
+    assert "Interviewer 2 (interviewer), Mother 3" in html
+    assert "notes.pdf not read: its type is not supported" in html
