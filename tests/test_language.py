@@ -11,7 +11,7 @@ from nlp_coder.embed.registry import choose_model, load_registry
 from nlp_coder.errors import InputError, ModelError
 from nlp_coder.language import LanguageGuess, assign_languages, detect_language, main_language
 from nlp_coder.readers import read_corpus
-from nlp_coder.segment import FILLERS, Segmenter, SegmentOptions, word_count
+from nlp_coder.segment import FILLERS, Segmenter, SegmentOptions, segment, word_count
 
 DUTCH = ("Ik vond het heel fijn dat ze echt naar me luisterde. We hebben samen een plan gemaakt voor de "
          "komende weken, en dat gaf me wel een beetje rust.")
@@ -226,3 +226,26 @@ def test_a_cached_run_does_not_detect_again(tmp_path, monkeypatch) -> None:  # n
     assert again.manifest == first.manifest  # languages and the model choice come from the store
     with pytest.raises(AssertionError, match="detected again"):  # another codebook is detected
         suggest(DUTCH_CORPUS, ENGLISH_CODEBOOK, tmp_path / "p.db")
+
+
+def test_each_language_gets_its_own_blank_pipeline() -> None:
+    from nlp_coder.segment import load_pipeline, pipeline_name
+
+    assert pipeline_name(load_pipeline("blank", "nl")) == "blank:nl (sentencizer)"
+    assert pipeline_name(load_pipeline("auto", "nl")) == "blank:nl (sentencizer)"  # no trained Dutch pipeline
+    assert pipeline_name(load_pipeline("blank", "qq")) == "blank:xx (sentencizer)"  # spaCy has no such language
+
+
+def test_a_language_without_a_filler_list_counts_every_word() -> None:
+    from nlp_coder.records import Document, Span, Turn
+
+    text = "Oui, c'est vrai, je pense que nous avons fait un plan ensemble. Ah oui. Hmm, ok."
+    doc = Document("fr.txt", text, "fr.txt", "txt", (Turn(0, "P1", (Span(0, len(text)),)),))
+    options = SegmentOptions(min_words=2)
+    assert options.for_language("fr").fillers == "none" and options.for_language("nl").fillers == "nl"
+    fragments = segment([doc], options)
+    # no French list: "Ah oui." and "Hmm, ok." have 2 words each
+    assert [f.text for f in fragments] == ["Oui, c'est vrai, je pense que nous avons fait un plan ensemble.",
+                                           "Ah oui.", "Hmm, ok."]
+    english = segment([doc], SegmentOptions(min_words=2, fillers="en"))
+    assert [f.text for f in english] == [text]  # with the English list "Ah oui." has 1 word and "Hmm, ok." none
