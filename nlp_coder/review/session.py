@@ -36,6 +36,8 @@ from nlp_coder.review.records import (
 from nlp_coder.store import ReviewRow, Store
 
 Encode = Callable[[Sequence[str]], np.ndarray]
+QUESTION_REACH = 8
+"""Turns looked back for the question a fragment answers."""
 
 
 def _normal(text: str) -> str:
@@ -229,8 +231,11 @@ class ReviewSession:
 
         out: list[ContextTurn] = []
         first = max(0, f.turn - self.options.before)
-        question = next((k for k in range(f.turn - 1, -1, -1)
-                         if doc.turns[k].speaker is not None and doc.turns[k].speaker != f.speaker), None)
+        others = [k for k in range(f.turn - 1, max(-1, f.turn - 1 - QUESTION_REACH), -1)
+                  if doc.turns[k].speaker is not None and doc.turns[k].speaker != f.speaker]
+        # The question it answers: the last turn of another speaker that asks one (a "?"), else the
+        # last turn of another speaker (a backchannel such as "Mm-hmm." is passed over for a question).
+        question = next((k for k in others if "?" in text(k)[0]), others[0] if others else None)
         if question is not None and question < first:
             out.append(ContextTurn(doc.turns[question].speaker, text(question)[0], "question"))
         for k in range(first, f.turn):
