@@ -124,7 +124,7 @@ class SegmentOptions:
             raise InputError(f"no filler list for '{self.fillers}'", "--fillers",
                              f"Use one of: auto, {', '.join(sorted(FILLERS))}, or none", code="E130")
         if self.language != "auto" and not re.fullmatch(r"[a-z]{2,3}", self.language):
-            raise InputError(f"'{self.language}' is not a language code", "language",
+            raise InputError(f"'{self.language}' is not a language code", "--language",
                              "Use auto, or an ISO 639-1 code such as en or nl", code="E130")
 
     def for_language(self, language: str) -> SegmentOptions:

@@ -15,7 +15,8 @@ import click
 
 def build_segment_options(unit: str, window: int, stride: int, min_words: int, speakers: tuple[str, ...],
                           exclude_speakers: tuple[str, ...], interviewers: tuple[str, ...], all_speakers: bool,
-                          pipeline: str, fillers: str = "auto", join: bool = True, max_words: int = 200) -> Any:
+                          pipeline: str, fillers: str = "auto", join: bool = True, max_words: int = 200,
+                          language: str = "auto") -> Any:
     """The :class:`~nlp_coder.segment.SegmentOptions` of :func:`~nlp_coder.cli.options.segment_options`."""
     from nlp_coder.segment import DEFAULT_INTERVIEWER_LABELS, SegmentOptions
 
@@ -23,7 +24,7 @@ def build_segment_options(unit: str, window: int, stride: int, min_words: int, s
                           exclude_speakers=exclude_speakers,
                           interviewer_labels=interviewers or DEFAULT_INTERVIEWER_LABELS,
                           all_speakers=all_speakers, pipeline=pipeline, fillers=fillers.strip().lower(), join=join,
-                          max_words=max_words)
+                          max_words=max_words, language=language.strip().lower())
 
 
 def cluster_embedder(stack: contextlib.ExitStack, scheduler: str | None, model: str, device: str,

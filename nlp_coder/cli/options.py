@@ -81,6 +81,9 @@ def segment_options(func: Callable[..., Any]) -> Callable[..., Any]:
         click.option("--fillers", default="auto", show_default=True, metavar="LANG",
                      help="Language of the filler list (um, uh, yeah, okay, ...) whose words do not count for "
                           "--min-words; 'auto': each document's language's (en, nl); 'none' counts every word."),
+        click.option("--language", default="auto", show_default=True, metavar="LANG",
+                     help="Language the documents are read in (sentences, fillers, the model that fits): 'auto' "
+                          "detects it per document; an ISO 639-1 code (en, nl) sets it for all."),
         click.option("--join/--no-join", default=True, show_default=True,
                      help="Join a sentence that does not stand alone (cut mid-clause, or 'And ...' after a short "
                           "one) to its neighbour in the same paragraph."),
