@@ -247,3 +247,19 @@ def test_every_control_has_a_label(served) -> None:  # type: ignore[no-untyped-d
         }).map((e) => e.id || e.name)""")
     assert unlabelled == []
     assert browser.run("document.documentElement.lang") == "en"
+
+
+def test_the_span_widens_to_the_next_sentence_by_keyboard(served) -> None:  # type: ignore[no-untyped-def]
+    session, browser, url = served
+    browser.call("Page.navigate", session=True, url=url)
+    browser.wait("document.querySelector('#context mark') !== null")
+    first = session.next()
+    browser.key("]", code="BracketRight")
+    if first.sentence_after is None:
+        browser.wait("document.getElementById('status').textContent.includes('no sentence after')")
+        return
+    browser.wait(f"document.querySelector('#context mark').textContent.length > {len(first.text)}")
+    browser.key("r")
+    browser.wait("document.getElementById('status').textContent.startsWith('Rejected')")
+    row = session.view(first.key).decision
+    assert (row.start, row.end) == (first.start, first.sentence_after[1])
