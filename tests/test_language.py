@@ -249,3 +249,21 @@ def test_a_language_without_a_filler_list_counts_every_word() -> None:
                                            "Ah oui.", "Hmm, ok."]
     english = segment([doc], SegmentOptions(min_words=2, fillers="en"))
     assert [f.text for f in english] == [text]  # with the English list "Ah oui." has 1 word and "Hmm, ok." none
+
+
+def test_language_option_on_the_command_line(tmp_path) -> None:  # noqa: ANN001
+    from click.testing import CliRunner
+
+    from nlp_coder.cli import main
+
+    def fragments(*flags: str) -> list[str]:
+        out = tmp_path / "f.csv"
+        result = CliRunner().invoke(main, ["segment", str(DUTCH_CORPUS), "--format", "csv", "--out", str(out),
+                                           "--spacy", "blank", "-q", *flags])
+        assert result.exit_code == 0, result.output
+        return out.read_text(encoding="utf-8").splitlines()
+
+    assert fragments() == fragments("--language", "nl")
+    assert fragments("--language", "en") != fragments()  # English fillers: "Ja." is a word there
+    bad = CliRunner().invoke(main, ["segment", str(DUTCH_CORPUS), "--language", "Dutch"])
+    assert bad.exit_code == 1 and "E130" in bad.output and "--language" in bad.output
