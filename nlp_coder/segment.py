@@ -675,7 +675,7 @@ class Segmenter:
         self.guesses: dict[str, LanguageGuess] = {}  # document id -> the language detected in it
         self.read_as: dict[str, str] = {}  # document id -> the language it is read in
         self._nlps: dict[str, Any] = {}
-        self._hits: dict[str, tuple[str, dict[str, Any]]] = {}  # document id -> cached (pipeline, entry)
+        self._keys: dict[str, str] = {}  # document id -> its cache key, computed once
         self._options = dataclasses.asdict(options)
         self.warnings: list[str] = []
 
@@ -702,9 +702,14 @@ class Segmenter:
                             option=orjson.OPT_SORT_KEYS)
         return hashlib.sha256(blob).hexdigest()
 
+    def _key(self, doc: Document) -> str:
+        if doc.id not in self._keys:
+            self._keys[doc.id] = self.key(doc)
+        return self._keys[doc.id]
+
     def _lookup(self, doc: Document) -> tuple[str, dict[str, Any]] | None:
         """The cached ``(pipeline, entry)`` of ``doc``, if any."""
-        hit = self.store.cached_segmentation(self.key(doc)) if self.store is not None else None
+        hit = self.store.cached_segmentation(self._key(doc)) if self.store is not None else None
         if hit is None:
             return None
         cached = orjson.loads(hit[1])
@@ -722,9 +727,8 @@ class Segmenter:
             if self.options.language != "auto":
                 self.guesses[doc.id] = LanguageGuess(self.options.language, 1.0)
                 continue
-            hit = None if doc.presegmented else self._lookup(doc)
+            hit = None if doc.presegmented else self._lookup(doc)  # read again when it is cut: memory stays small
             if hit is not None:
-                self._hits[doc.id] = hit
                 code, confidence = hit[1].get("language") or (UNDETERMINED, 0.0)
                 self.guesses[doc.id] = LanguageGuess(code, confidence)
             else:
@@ -758,13 +762,14 @@ class Segmenter:
                 out[k] = segment_document(doc, self.options, None)
                 continue
             language = languages[doc.id]
-            hit = self._hits.pop(doc.id, None) or self._lookup(doc)
+            hit = self._lookup(doc)
+            key = self._keys.pop(doc.id, None)
             if hit is not None and hit[1]["read_as"] == language:
                 self.pipelines.setdefault(language, hit[0])
                 out[k] = fragments_from_spans(doc, hit[1]["spans"])
                 self._note(doc, SegmentStats(**hit[1]["stats"]))
             else:
-                todo.setdefault(language, []).append((k, self.key(doc)))
+                todo.setdefault(language, []).append((k, key or self.key(doc)))
         for language, items in sorted(todo.items()):
             nlp = self._pipeline(language)
             name = pipeline_name(nlp)
