@@ -140,11 +140,3 @@ def assign_languages(guesses: Mapping[str, LanguageGuess]) -> tuple[dict[str, st
             warnings.append(f"{doc_id}: its language could not be told (too little text); "
                             f"read as {language_name(fallback)} ({why})")
     return used, tuple(warnings)
-
-
-def describe_languages(used: Mapping[str, str]) -> str:
-    """One line: ``"languages: English (8 documents)"``, most documents first."""
-    counts = Counter(used.values())
-    parts = [f"{language_name(code)} ({n} document{'s' if n != 1 else ''})"
-             for code, n in sorted(counts.items(), key=lambda item: (-item[1], item[0]))]
-    return "languages: " + ", ".join(parts)
