@@ -4,7 +4,11 @@ among them, and say which to use and what to expect (``nlp-coder learn``, ``docs
 
 * :mod:`.data`: the labelled passages and their groups;
 * :mod:`.finetune`: supervised-contrastive fine-tuning of a sentence-transformers model;
-* :mod:`.choose`: the methods, the grouped cross-validation and the :class:`LearnReport`.
+* :mod:`.choose`: the methods, the grouped cross-validation and the :class:`LearnReport`;
+* :mod:`.calibrate`: per-code thresholds and a margin for a target precision, from the
+  cross-validation's out-of-fold scores;
+* :mod:`.artefact`: the learned model, fitted on every passage and kept in the project store's
+  folder, and its matcher (what ``suggest --learn`` codes with).
 """
 
 from __future__ import annotations
