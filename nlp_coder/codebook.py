@@ -375,7 +375,8 @@ def _check_references(codes: list[Code], parent_lines: dict[str, int]) -> None:
             def group(facet: str | None) -> str:
                 return "the main codes" if facet is None else f"facet '{facet}'"
 
-            raise _Problem(parent_lines.get(code.id, code.line or 1), f"code '{code.id}' (in {group(code.facet)}): parent '{code.parent}' is "
+            raise _Problem(parent_lines.get(code.id, code.line or 1),
+                           f"code '{code.id}' (in {group(code.facet)}): parent '{code.parent}' is "
                            f"in {group(parent.facet)}", "A code's parent must be in the same group")
     for code in codes:
         seen = [code.id]
