@@ -453,7 +453,8 @@ def suggest(corpus: CorpusSource, codebook: CodebookSource, store_path: StoreSou
                 result = SuggestResult(seg, book, decided, manifest, job.run_id, embedded=job.embedded,
                                        cached=job.cached, vectors=job.vectors(), matcher=job.matcher,
                                        cascade=job.cascade_report, training=job.training,
-                                       summary=replace(job.tally.summary(), notes=notes))
+                                       summary=replace(job.tally.summary(), notes=notes,
+                                                       advice=_uncoded_advice(learned, job.training)))
                 if finish is not None:  # the outputs: a run whose output could not be written has failed
                     finish(result)
                 store.finish_run(job.run_id, manifest)
@@ -483,6 +484,16 @@ def _fit_threshold(job: _SuggestJob) -> str:
     origin = {**dict(job.settings.origin), "threshold": advice.origin}
     job.settings = replace(job.settings, threshold=advice.threshold, origin=tuple(origin.items()))
     return f"threshold {advice.threshold:g} (--threshold auto): {advice.evidence}"
+
+
+def _uncoded_advice(learned: object, training: object) -> str | None:
+    """What helps when most fragments are uncoded, where the thresholds were learned, not set."""
+    if learned is not None:
+        return ("the learned thresholds hold each code to --target-precision: lower it, or code more pilot "
+                "passages (--train-from)")
+    if training is not None:
+        return "the thresholds were calibrated on the pilot coding (--train-from): code more pilot passages"
+    return None
 
 
 def _learn(book: Codebook, settings: MatchSettings, options: SuggestOptions, embedder: Embedder, store: Store,

@@ -175,3 +175,18 @@ def test_the_summary_warns_when_most_fragments_are_uncoded() -> None:
     assert mostly.as_dict()["warning"] == mostly.warning
     half = Summary(10, (("coded", 5), ("overlap", 0), ("uncoded", 5)), (), ())
     assert half.warning is None and "warning" not in half.as_text()
+
+
+def test_the_uncoded_warning_gives_advice_that_fits_how_the_thresholds_were_set() -> None:
+    from dataclasses import replace
+
+    from nlp_coder.export.tables import Summary
+    from nlp_coder.run import _uncoded_advice
+
+    mostly = Summary(10, (("coded", 3), ("overlap", 1), ("uncoded", 6)), (), ())
+    learned = replace(mostly, advice=_uncoded_advice(object(), None))
+    assert learned.warning is not None and "--target-precision" in learned.warning
+    assert "--threshold" not in learned.warning and learned.warning.startswith("6 of 10 fragments")
+    trained = replace(mostly, advice=_uncoded_advice(None, object()))
+    assert trained.warning is not None and "--train-from" in trained.warning and "--threshold" not in trained.warning
+    assert _uncoded_advice(None, None) is None

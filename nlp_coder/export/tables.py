@@ -234,6 +234,9 @@ class Summary:
     facets: tuple[tuple[str, tuple[tuple[str, int], ...]], ...]
     notes: tuple[str, ...] = ()
     """Lines about how the run decided (``--threshold auto``: the value chosen and why)."""
+    advice: str | None = None
+    """What to do when most fragments are uncoded, where the thresholds did not come from
+    ``--threshold`` (a learned model's calibrated thresholds, pilot training); None: the default advice."""
 
     @property
     def warning(self) -> str | None:
@@ -241,9 +244,9 @@ class Summary:
         uncoded = dict(self.status).get("uncoded", 0)
         if not self.fragments or uncoded * 2 <= self.fragments:
             return None
-        return (f"{uncoded} of {self.fragments} fragments ({uncoded / self.fragments:.0%}) are uncoded: lower "
-                "--threshold, add exemplars to the codes, or run 'nlp-coder sensitivity' for a threshold fitted to "
-                "the codebook (suggest --threshold auto uses it)")
+        advice = self.advice or ("lower --threshold, add exemplars to the codes, or run 'nlp-coder sensitivity' "
+                                 "for a threshold fitted to the codebook (suggest --threshold auto uses it)")
+        return f"{uncoded} of {self.fragments} fragments ({uncoded / self.fragments:.0%}) are uncoded: {advice}"
 
     def as_dict(self) -> dict[str, object]:
         return {
