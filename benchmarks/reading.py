@@ -1,11 +1,11 @@
-"""Fragments that fit speech, and a threshold that fits the codebook (issue 17, items 1 and 5).
+"""Fragments that fit speech, and a threshold that fits the codebook.
 
     .venv/bin/python -m benchmarks.reading                 # both parts
     .venv/bin/python -m benchmarks.reading --fragments     # only the fragment counts
 
 Fragments: how many fragments the bundled example (``corpus/``) and the AnnoMI transcripts
 (rebuilt as text, :func:`benchmarks.realdata.rebuild_annomi_transcripts`) give with the reading
-before issue 17 (``fillers='none', join=False, max_words=0``: every word counts, nothing joined,
+before fillers, joining and windows (``fillers='none', join=False, max_words=0``: every word counts, nothing joined,
 nothing cut) and with the defaults, and how many sentences were filler-only, merged, joined,
 skipped or cut (:class:`nlp_coder.segment.SegmentStats`).
 

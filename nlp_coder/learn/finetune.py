@@ -32,7 +32,7 @@ from nlp_coder.errors import InputError, ModelError
 
 @dataclass(frozen=True)
 class FinetuneSettings:
-    """How the model is tuned (the defaults are those measured on AnnoMI, issue 15)."""
+    """How the model is tuned (the defaults are those measured on AnnoMI; docs/evaluation.md)."""
 
     steps: int = 20
     batch_size: int = 32
