@@ -13,6 +13,8 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from starlette.testclient import TestClient
 from test_review import TRANSCRIPT, open_session
 
@@ -243,3 +245,43 @@ def test_agree_compares_the_machine_with_the_reviewer_on_the_reviewed_fragments(
     report = measure_agreement([jsonl, tmp_path / "alice.qdpx"], ["nlp-coder", "alice"], level="fragment")
     overall = next(r for r in report.rows if r.code == OVERALL)
     assert overall.units == 3  # the reviewed fragments only, not the whole corpus
+
+
+SCALARS = st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=20)
+JSON_VALUES = st.recursive(SCALARS, lambda inner: st.lists(inner, max_size=4)
+                           | st.dictionaries(st.text(max_size=10), inner, max_size=4), max_leaves=10)
+
+
+@pytest.fixture(scope="module")
+def shared_client(tmp_path_factory: pytest.TempPathFactory):  # type: ignore[no-untyped-def]
+    from conftest import SMALL_CODEBOOK
+
+    folder = tmp_path_factory.mktemp("fuzz")
+    (folder / "corpus").mkdir()
+    (folder / "corpus" / "a.txt").write_text(TRANSCRIPT, encoding="utf-8")
+    (folder / "codebook.yaml").write_text(SMALL_CODEBOOK, encoding="utf-8")
+    session = open_session(folder / "corpus", folder / "codebook.yaml", None, reviewer="fuzz")
+    yield session, TestClient(build_app(session, TOKEN), base_url=BASE, headers={"X-Review-Token": TOKEN})
+    session.store.close()
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(body=st.one_of(JSON_VALUES, st.fixed_dictionaries(
+    {"fragment_id": JSON_VALUES | st.sampled_from(["a.txt#2.1", "a.txt#4.1"]),
+     "action": JSON_VALUES | st.sampled_from(["accept", "reject", "recode"])},
+    optional={"codes": JSON_VALUES | st.lists(st.sampled_from(["support", "care", "warmth", "x"]), max_size=3),
+              "span": JSON_VALUES})), raw=st.binary(max_size=40))
+def test_any_request_body_is_answered_with_a_decision_or_one_clear_4xx(shared_client, body: object,  # type: ignore[no-untyped-def]
+                                                                      raw: bytes) -> None:
+    session, client = shared_client
+    for content in (json.dumps(body).encode(), raw):
+        before = session.store.count("review_decisions")
+        answer = client.post("/api/decisions", content=content, headers={"Content-Type": "application/json"})
+        after = session.store.count("review_decisions")
+        if answer.status_code == 200:
+            assert after == before + 1
+            session.undo()
+        else:
+            assert 400 <= answer.status_code < 500 and after == before
+            error = answer.json()
+            assert error["code"].startswith("E14") and "\n" not in error["error"]
