@@ -115,3 +115,23 @@ def test_discover_command_with_and_without_codebook(tmp_path: Path, codebook_fil
     refused = CliRunner().invoke(main, ["discover", str(transcript), "-m", "hash-test", "--db", db,
                                         "--include", "low"])
     assert refused.exit_code == 1 and "needs a codebook" in refused.output
+
+
+def test_discover_and_sensitivity_say_what_reading_skipped(tmp_path: Path, codebook_file: Path) -> None:
+    transcript = tmp_path / "t.txt"
+    lines = ["Interview A", "", "Interviewer: Tell me more."]
+    lines += [f"Mother: {t}." for t in THEMES["parking"] + THEMES["weather"]]
+    transcript.write_text("\n".join(lines) + "\n")
+    db = str(tmp_path / "p.db")
+    for command in (["discover", "--distance-threshold", "0.85", "--min-cluster-size", "3"],
+                    ["sensitivity", "--bootstrap", "2"]):
+        result = CliRunner().invoke(main, [command[0], str(transcript), "-c", str(codebook_file), "-m", "hash-test",
+                                           "--db", db, "--out", str(tmp_path / f"{command[0]}.md"), *command[1:]])
+        assert result.exit_code == 0, result.output
+        warned = [line for line in result.stderr.splitlines() if line.startswith("warning: ")]
+        assert warned == ["warning: t.txt: 11 characters without a speaker read as a header (a title, a date "
+                          "line) and not coded (--all-speakers codes them)"], result.stderr
+        quiet = CliRunner().invoke(main, [command[0], str(transcript), "-c", str(codebook_file), "-m", "hash-test",
+                                          "--db", db, "--out", str(tmp_path / f"{command[0]}.md"), "-q",
+                                          *command[1:]])
+        assert quiet.exit_code == 0 and "warning" not in quiet.stderr

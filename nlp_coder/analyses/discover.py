@@ -15,7 +15,7 @@ from __future__ import annotations
 import re
 from collections import Counter
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -62,6 +62,8 @@ class Discovery:
     selection: str
     distance_threshold: float
     min_cluster_size: int
+    warnings: tuple[str, ...] = ()
+    """What reading the corpus skipped or guessed (the coding run's warnings, in its manifest too)."""
 
 
 SELECTIONS = ("uncoded", "low", "all")
@@ -340,6 +342,7 @@ def discover_themes(corpus: CorpusSource, codebook: CodebookSource | None, store
         coded = suggest(corpus, codebook, store_path, segment_options=segment_options, options=options,
                         metadata=metadata, embedder=embedder, progress=progress)
         results, vectors, matcher = coded.results, coded.vectors, coded.matcher
+        warnings = coded.segmentation.warnings
     else:
         if selection not in (None, "all"):
             raise InputError(f"--include {selection} needs a codebook", "--include",
@@ -349,7 +352,9 @@ def discover_themes(corpus: CorpusSource, codebook: CodebookSource | None, store
         nothing = Decision(status="uncoded", codes=(), suggestions=())
         results = tuple(FragmentResult(fragment=f, decision=nothing) for f in done.segmentation.fragments)
         vectors, matcher = done.vectors, None
+        warnings = done.segmentation.warnings
     assert vectors is not None
-    return discover(results, vectors, matcher=matcher, selection=selection or ("uncoded" if codebook else "all"),
-                    distance_threshold=distance_threshold, min_cluster_size=min_cluster_size,
-                    nlp=load_analysis_pipeline())
+    found = discover(results, vectors, matcher=matcher, selection=selection or ("uncoded" if codebook else "all"),
+                     distance_threshold=distance_threshold, min_cluster_size=min_cluster_size,
+                     nlp=load_analysis_pipeline())
+    return replace(found, warnings=tuple(warnings))

@@ -164,6 +164,8 @@ class Sensitivity:
     """The threshold fitted to the codebook's exemplars (:func:`recommend_threshold`)."""
     at_recommended: tuple[int, int, int] | None = None
     """Fragments coded, overlap and uncoded at the recommended threshold."""
+    warnings: tuple[str, ...] = ()
+    """What reading the corpus skipped or guessed (the coding run's warnings, in its manifest too)."""
 
 
 def _main_codable(book: Codebook) -> list[int]:
@@ -517,7 +519,8 @@ def boundary_sensitivity(corpus: CorpusSource, codebook: CodebookSource, store_p
                         metadata=metadata, embedder=embedder, progress=progress)
         report = sensitivity_of(coded, store, options, bootstrap=bootstrap, seed=seed,
                                 compare_model=compare_model, progress=progress)
-    return report, {f.id: f.text for f in coded.segmentation.fragments}
+    return replace(report, warnings=tuple(coded.segmentation.warnings)), \
+        {f.id: f.text for f in coded.segmentation.fragments}
 
 
 def sensitivity_of(coded: SuggestResult, store_path: StoreSource, options: SuggestOptions, *, bootstrap: int,

@@ -9,7 +9,7 @@ from typing import Any
 
 import click
 
-from nlp_coder.cli.common import build_segment_options, emit, said_pseudonymised
+from nlp_coder.cli.common import build_segment_options, emit, said_pseudonymised, warn
 from nlp_coder.cli.options import (
     CONTEXT,
     FINITE_FLOAT,
@@ -72,6 +72,7 @@ def discover(corpus: Path, codebook: Path | None, out: Path | None, fmt: str, ya
     if yaml_out is not None:
         write_atomic(yaml_out, candidate_codes_yaml(found))
     emit(text, out)
+    warn(found.warnings, quiet)
     said_pseudonymised(pseudonymiser, quiet)
     if not quiet:
         click.echo(f"{len(found.clusters)} candidate themes from {found.candidates} {found.selection} fragments "
@@ -117,6 +118,7 @@ def sensitivity(corpus: Path, codebook: Path, out: Path | None, fmt: str, bootst
     text = (json.dumps(sensitivity_as_dict(report), ensure_ascii=False, indent=2) + "\n" if fmt == "json"
             else sensitivity_as_markdown(report, texts))
     emit(text, out)
+    warn(report.warnings, quiet)
     said_pseudonymised(pseudonymiser, quiet)
     if not quiet:
         click.echo(f"{len(report.recommendations)} recommendation(s) for {report.fragments} fragments"
