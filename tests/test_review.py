@@ -260,3 +260,25 @@ def test_wilson_interval_holds_the_share(hits: int, extra: int) -> None:
 def test_random_slots_are_the_share_of_the_draws(share: float, draws: int) -> None:
     count = sum(is_random_slot(k, share) for k in range(draws))
     assert abs(count - share * draws) <= 1
+
+
+def test_forgetting_a_document_removes_its_review_decisions(corpus: Path, codebook_file: Path,
+                                                            tmp_path: Path) -> None:
+    from nlp_coder.privacy.store import forget_documents
+
+    db = tmp_path / "store.db"
+    session = open_session(corpus, codebook_file, db, reviewer="alice")
+    firsts = {}
+    for key, fragment in zip(session.keys, session.fragments):
+        firsts.setdefault(fragment.document, key)
+    for key in firsts.values():  # one decision in each document
+        session.decide(key, "reject")
+    session.store.close()
+    with Store(db) as store:
+        documents = [row[0] for row in store.connection.execute("SELECT document FROM review_decisions")]
+    assert "a.txt" in documents
+    forgot = forget_documents(db, ["a.txt"])
+    assert forgot.review_decisions == documents.count("a.txt")
+    with Store(db) as store:
+        left = [row[0] for row in store.connection.execute("SELECT document FROM review_decisions")]
+    assert left == [d for d in documents if d != "a.txt"]
