@@ -6,6 +6,7 @@ exemplars per code drawn from training transcripts and tested on the other trans
     .venv/bin/python -m benchmarks.learn --data client --seeds 1
     .venv/bin/python -m benchmarks.learn --curve             # the learning curve (all three data sets)
     .venv/bin/python -m benchmarks.learn --curve-table       # its Markdown table, from out/learning-curve.jsonl
+    .venv/bin/python -m benchmarks.learn --tune base: --tune lr:learning_rate=0.0001   # one change at a time
 
 The split is the evaluation's few-shot protocol (:func:`nlp_coder.analyses.evaluate.draw_split`
 on :func:`benchmarks.evaluate.annomi_dataset`): the drawn exemplars are the codebook's, so the
@@ -217,6 +218,94 @@ def curve_table(path: Path = CURVE_FILE) -> str:
     return "\n".join(lines)
 
 
+def tune(specs: Sequence[str], data: str = "therapist", k: int = 16, seeds: Sequence[int] = (0, 1, 2),
+         max_test: int = 1000, store: Path = DEFAULT_STORE, threads: int | None = 1) -> list[str]:
+    """Fine-tuning settings tried one at a time on one data set, the evaluation's split by
+    transcript: each ``NAME:key=value,...`` changes :class:`FinetuneSettings` fields (and
+    ``defs=N``: each code's definition added N times to its passages; ``freeze=word``: the word
+    embeddings left as they are), and the same tuned model is scored with four heads (logistic
+    regression, centroid, logistic regression on [tuned vector, character n-grams] and on
+    [tuned vector, frozen vector]); ``frozen`` scores the frozen vectors instead. Kappa is
+    measured on a seeded sample of ``max_test`` single-coded test fragments per seed. Returns
+    (and prints) one ``RESULT`` line per setting."""
+    import copy
+
+    from benchmarks.evaluate import manifesto_dataset
+    from nlp_coder.learn.choose import _head
+    from nlp_coder.learn.finetune import encode, finetune, load_trainable
+    from nlp_coder.match.matcher import definition_text
+
+    dataset = manifesto_dataset() if data == "manifesto" else annomi_dataset(data)
+    frozen, _ = cached_encoder(store)
+    base_model = load_trainable("default")
+    with tempfile.TemporaryDirectory() as tmp:
+        book = load_book(dataset, Path(tmp))
+    codes = learnable_codes(book)
+    definitions = [definition_text(book.code(c)) for c in codes]
+    by_id = {g.id: g for g in dataset.gold}
+    splits = {}
+    for seed in seeds:
+        split, _ = draw_split(dataset.gold, codes, k, seed)
+        drawn = dict(split.exemplars)
+        texts = [by_id[i].text for c in codes for i in drawn[c]]
+        labels = np.array([j for j, c in enumerate(codes) for _ in drawn[c]], dtype=np.int64)
+        test = [g for g in dataset.gold if g.document in set(split.test_documents) and len(g.codes) == 1]
+        if max_test and len(test) > max_test:
+            pick = np.random.default_rng(1000 + seed).choice(len(test), max_test, replace=False)
+            test = [test[i] for i in sorted(pick)]
+        splits[seed] = (texts, labels, [g.text for g in test], np.array([codes.index(g.codes[0]) for g in test]))
+
+    def centroid_head(train: np.ndarray, y: np.ndarray, test: np.ndarray) -> np.ndarray:
+        means = np.stack([train[y == j].mean(0) for j in range(len(codes))])
+        return (test @ (means / np.linalg.norm(means, axis=1, keepdims=True)).T).argmax(1)
+
+    lines = []
+    for spec in specs:
+        name, _, pairs = spec.partition(":")
+        options = dict(item.split("=") for item in pairs.split(",") if item)
+        fields = {key: type(getattr(FinetuneSettings(), key))(value) for key, value in options.items()
+                  if hasattr(FinetuneSettings(), key)}
+        settings = replace(FinetuneSettings(threads=threads), **fields)
+        scores: dict[str, list[float]] = {}
+        fits = []
+        for seed in seeds:
+            texts, labels, test_texts, truth = splits[seed]
+            frozen_train, frozen_test = frozen(texts), frozen(test_texts)
+            if name == "frozen":
+                train_vectors, test_vectors = frozen_train, frozen_test
+            else:
+                tune_texts, tune_labels = list(texts), labels
+                if options.get("defs"):
+                    times = int(options["defs"])
+                    tune_texts += [d for d in definitions for _ in range(times)]
+                    tune_labels = np.concatenate([labels, np.repeat(np.arange(len(codes)), times)])
+                model = base_model
+                if options.get("freeze"):
+                    model = copy.deepcopy(base_model)
+                    for param_name, param in model.named_parameters():
+                        if "word_embeddings" in param_name:
+                            param.requires_grad = False
+                tuned, run_ = finetune(model, tune_texts, tune_labels, settings=settings, seed=seed)
+                fits.append(run_.seconds)
+                vectors = encode(tuned, [*texts, *test_texts], seed=seed, threads=settings.threads)
+                train_vectors, test_vectors = vectors[:len(texts)], vectors[len(texts):]
+            heads = {
+                "lr": _head(train_vectors, labels, test_vectors, len(codes)),
+                "centroid": centroid_head(train_vectors, labels, test_vectors),
+                "lr-chars": lr_chars_fold(texts, train_vectors, labels, test_texts, test_vectors, len(codes)),
+                "lr-tuned+frozen": _head(np.hstack([train_vectors, frozen_train]), labels,
+                                         np.hstack([test_vectors, frozen_test]), len(codes)),
+            }
+            for head, predicted in heads.items():
+                scores.setdefault(head, []).append(kappa(truth, predicted))
+            print(f"  {name} seed {seed}: " + " ".join(f"{h}={v[-1]:.3f}" for h, v in scores.items()), flush=True)
+        line = (f"RESULT {data} K={k} {spec} " + " ".join(f"{h}={np.mean(v):.3f}" for h, v in scores.items())
+                + (f" fit_s={np.mean(fits):.1f}" if fits else "") + f" load={os.getloadavg()[0]:.1f}")
+        print(line, flush=True)
+        lines.append(line)
+    return lines
+
+
 def main(argv: Sequence[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--data", choices=("therapist", "client", "both"), default="therapist")
@@ -231,6 +320,8 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument("--curve-data", action="append", choices=("therapist", "client", "manifesto"))
     parser.add_argument("--max-test", type=int, default=1000, help="Test fragments scored per seed (curve).")
     parser.add_argument("--threads", type=int, help="torch threads (default: the fine-tuning's default).")
+    parser.add_argument("--tune", action="append", metavar="NAME:key=value,...",
+                        help="Try fine-tuning settings one at a time (repeatable; see tune()).")
     args = parser.parse_args(argv)
     args.store.parent.mkdir(parents=True, exist_ok=True)
     settings = replace(FinetuneSettings(), steps=args.steps, threads=args.threads)
@@ -239,6 +330,10 @@ def main(argv: Sequence[str] | None = None) -> None:
               data=tuple(args.curve_data or ("therapist", "client", "manifesto")), settings=settings)
     if args.curve or args.curve_table:
         print(curve_table(args.curve_file))
+        return
+    if args.tune:
+        tune(args.tune, "therapist" if args.data == "both" else args.data, args.k, range(args.seeds), args.max_test,
+             args.store, args.threads)
         return
     speakers = ("therapist", "client") if args.data == "both" else (args.data,)
     rows = []
