@@ -524,7 +524,7 @@ def _learn(book: Codebook, settings: MatchSettings, options: SuggestOptions, emb
         **({"settings": options.finetune} if options.finetune is not None else {}))
     lines = [*labelled.warnings, *warnings]
     if model is not None:
-        lines.insert(0, model.line())
+        lines[:0] = model.lines()
     return model, tuple(lines)
 
 

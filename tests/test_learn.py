@@ -269,9 +269,106 @@ def test_calibration_takes_the_lowest_cut_that_reaches_the_target() -> None:
     assert strict.codes[0].threshold == 0.8 and strict.codes[0].recall == round(20 / 60, 4)
     nan = np.vstack([scores, [np.nan, np.nan]])
     assert calibrate(nan, [*truth, 0], ["a", "b"], target=0.6) == cal  # rows never held out are skipped
-    # Too few passages are no evidence: 4 right of 4 does not reach 0.8.
+    assert b.status == "missed" and "0 of 30 held-out passages right" in b.why and a.status == "calibrated"
+    # Too few passages are no evidence: 4 right of 4 does not reach 0.8, nor show that it misses it:
+    # not calibrated, the codebook's threshold (None), with the numbers.
     few = calibrate(np.array([[0.9, 0.1]] * 4 + [[0.1, 0.9]] * 4), [0] * 4 + [1] * 4, ["a", "b"], target=0.8)
     assert [c.threshold for c in few.codes] == [None, None] and few.uncoded_share == 1.0
+    assert [c.status for c in few.codes] == ["thin", "thin"] and few.uncalibrated == ("a", "b")
+    assert few.threshold("a") is None and few.unreached == ()
+    assert few.codes[0].why == "4 of 4 held-out passages right: fewer than 10 to calibrate on"
+    assert (few.codes[0].held_out, few.codes[0].right) == (4, 4)
+
+
+def test_a_threshold_rests_on_two_folds() -> None:
+    from nlp_coder.learn.calibrate import calibrate
+
+    # 12 of 12 right reaches 0.8, but not when one fold held them all out.
+    scores = np.array([[0.9 - 0.01 * i, 0.1] for i in range(12)] + [[0.1, 0.9 - 0.01 * i] for i in range(12)])
+    truth = [0] * 12 + [1] * 12
+    one = calibrate(scores, truth, ["a", "b"], target=0.8, folds=[0] * 12 + [1] * 12)
+    assert [c.status for c in one.codes] == ["thin", "thin"]
+    assert one.codes[0].why == "12 of 12 held-out passages right, all held out by one fold"
+    two = calibrate(scores, truth, ["a", "b"], target=0.8, folds=[0, 1] * 12)
+    assert [c.status for c in two.codes] == ["calibrated", "calibrated"]
+    assert two.codes[0].threshold == pytest.approx(0.79) and two.threshold("a") == pytest.approx(0.79)
+    # A code never the best of a held-out passage is not calibrated, not "never coded".
+    never = calibrate(scores[:12], truth[:12], ["a", "b"], target=0.8)
+    assert never.codes[1].status == "thin" and never.threshold("b") is None
+
+
+def _decided(matcher, vectors: np.ndarray) -> list[tuple[str, list[str]]]:  # type: ignore[no-untyped-def]
+    decided = matcher.decide(vectors)
+    return [(status, [decided.codes[j].id for j in chosen]) for status, chosen, _ in
+            (picks[0] for picks in decided.picks)]
+
+
+def test_the_learned_matcher_codes_the_top_code_only_when_it_reaches_its_own_threshold(tmp_path: Path) -> None:
+    from dataclasses import replace
+
+    from nlp_coder.learn.calibrate import Calibration, CodeThreshold
+    from nlp_coder.match.settings import resolve_settings
+
+    book_path = write_codebook(tmp_path)
+    model, _ = _frozen_model(tmp_path, book_path)
+    assert model is not None and model.method == "frozen-centroid"
+    book = nlp_coder.load_codebook(book_path)
+    embedder = nlp_coder.HashingEmbedder(64)
+    vectors = embedder.encode([t for texts in TOPICS.values() for t in texts])
+    settings = resolve_settings(book, "hash-test")
+    plain = model.matcher(book, settings).fit(model.codebook(book), embedder.encode)
+    scores = plain.decision_function(vectors)
+    order = np.argsort(-scores, axis=1)
+    row = 0
+    top, second = plain.codes_[order[row, 0]], plain.codes_[order[row, 1]]
+    # The top code's threshold just above its score, the second's just below its own: the usual rule
+    # would code the second code; the calibrated rule leaves the fragment uncoded.
+    limits = {top: float(scores[row, order[row, 0]]) + 1e-3, second: float(scores[row, order[row, 1]]) - 1e-3}
+    codes = tuple(CodeThreshold(c, limits.get(c, 5.0), 0.9, 0.5, True, "calibrated", 20, 18)
+                  for c in model.codes)
+    calibrated = replace(model, calibration=Calibration(0.8, codes, 0.0, 60, 0.5, 0.0))
+    matcher = calibrated.matcher(book, settings).fit(calibrated.codebook(book), embedder.encode)
+    assert _decided(matcher, vectors[:1]) == [("uncoded", [])]
+    usual = plain.__class__.__mro__[2].from_settings(settings)  # the frozen matcher, same thresholds by hand
+    usual.fit(calibrated.codebook(book), embedder.encode)
+    usual.threshold_for = matcher.threshold_for  # type: ignore[method-assign]
+    assert _decided(usual, vectors[:1]) == [("coded", [second])]
+
+
+def test_a_code_not_calibrated_keeps_the_codebook_threshold_and_says_so(tmp_path: Path) -> None:
+    from dataclasses import replace
+
+    from nlp_coder.learn.choose import MethodScore
+    from nlp_coder.match.settings import resolve_settings
+
+    book_path = write_codebook(tmp_path)
+    model, warnings = _frozen_model(tmp_path, book_path)
+    assert model is not None
+    # 6 exemplars a code in 5 groups: too few held-out passages to calibrate any code; the hashing
+    # embedder is so poor that a code may show it misses the target (never coded).
+    cal = model.calibration
+    thin, missed = cal.uncalibrated, cal.unreached
+    assert "money" in thin and set(thin) | set(missed) == set(TOPICS)
+    book = nlp_coder.load_codebook(book_path)
+    matcher = model.matcher(book, resolve_settings(book, "hash-test")).fit(model.codebook(book),
+                                                                           nlp_coder.HashingEmbedder(64).encode)
+    assert all(matcher.threshold_for(book.code(c)) == matcher.threshold for c in thin)
+    assert all(matcher.threshold_for(book.code(c)) == np.inf for c in missed)
+    lines = model.lines()
+    assert (f"{len(thin)} of 3 codes not calibrated (too few held-out passages): they keep the codebook's "
+            "threshold") in lines[0]
+    assert any(x.startswith("learned: money: not calibrated, codebook threshold: ") and "held-out passages right"
+               in x for x in lines)
+    assert all(any(x.startswith(f"learned: {c}: never coded: ") for x in lines) for c in missed)
+    assert lines[-1].startswith("learned: no code could be calibrated for precision 0.8: a threshold needs 10")
+    entry = model.manifest_entry()
+    assert entry["not_calibrated"] == list(thin) and entry["never_coded"] == list(missed)
+    assert {c["status"] for c in entry["calibration"]} <= {"thin", "missed"}
+    # The frozen default kept: the line says so, with the best learned method's kappa.
+    chars = MethodScore("frozen-lr-chars", 0.1, 0.3, (), 0.0)
+    kept = replace(model, report=replace(model.report, methods=(*model.report.methods, chars)))
+    if model.kappa is not None and model.kappa >= 0.1:
+        assert "the frozen default kept: no learned method beat it (frozen-lr-chars 0.10)" in kept.line()
 
 
 def test_calibration_margin_flags_the_close_calls_that_are_often_wrong() -> None:
@@ -279,15 +376,15 @@ def test_calibration_margin_flags_the_close_calls_that_are_often_wrong() -> None
 
     # Many easy passages put both thresholds at 0.5; the two close calls (gap 0.01) are wrong,
     # the calls with a gap of 0.25 right.
-    easy = [[0.5, 0.1]] * 4 + [[0.1, 0.5]] * 4
+    easy = ([[0.5, 0.1]] * 4 + [[0.1, 0.5]] * 4) * 2
     close = [[0.8, 0.79], [0.79, 0.8]]
     clear = [[0.9, 0.65], [0.65, 0.9]] * 3
     scores = np.array(easy + close + clear)
-    truth = [0] * 4 + [1] * 4 + [1, 0] + [0, 1] * 3
+    truth = ([0] * 4 + [1] * 4) * 2 + [1, 0] + [0, 1] * 3
     cal = calibrate(scores, truth, ["a", "b"], target=0.3)
     assert [c.threshold for c in cal.codes] == [0.5, 0.5]
-    assert cal.margin == pytest.approx(0.01) and cal.overlap_share == round(2 / 16, 4)
-    right = truth[:8] + [0, 1] + truth[10:]  # the close calls right too: no gap is unreliable
+    assert cal.margin == pytest.approx(0.01) and cal.overlap_share == round(2 / 24, 4)
+    right = truth[:16] + [0, 1] + truth[18:]  # the close calls right too: no gap is unreliable
     assert calibrate(scores, right, ["a", "b"], target=0.3).margin == 0
 
 

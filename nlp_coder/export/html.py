@@ -264,7 +264,9 @@ def _expectations(manifest: RunManifest) -> dict[str, object] | None:
     rows = [{**c, "threshold": calibration.get(c["code"], {}).get("threshold"),
              "at_precision": calibration.get(c["code"], {}).get("precision"),
              "at_recall": calibration.get(c["code"], {}).get("recall"),
-             "reached": calibration.get(c["code"], {}).get("reached", True)} for c in learned.get("per_code", [])]
+             "reached": calibration.get(c["code"], {}).get("reached", True),
+             "status": calibration.get(c["code"], {}).get("status", "calibrated"),
+             "why": calibration.get(c["code"], {}).get("why")} for c in learned.get("per_code", [])]
     return {**learned, "rows": rows}
 
 

@@ -41,7 +41,7 @@ from typing import Any
 
 import numpy as np
 
-from nlp_coder.learn.calibrate import TARGET_PRECISION, Calibration, CodeThreshold, calibrate
+from nlp_coder.learn.calibrate import MIN_EVIDENCE, TARGET_PRECISION, Calibration, CodeThreshold, calibrate
 from nlp_coder.learn.choose import (
     FROZEN,
     METHODS,
@@ -57,7 +57,7 @@ from nlp_coder.learn.finetune import DEFAULT_SETTINGS, FinetuneRun, FinetuneSett
 from nlp_coder.match.matcher import CentroidMatcher, CodebookMatcher, Scores
 from nlp_coder.records import Codebook, MatchSettings
 
-ARTEFACT_VERSION = 1
+ARTEFACT_VERSION = 2
 """Bumped when the folder's layout or the fitting changes: older folders are then not reused."""
 FOLDER = "learned"
 """The folder, next to the store's database, that holds the learned models."""
@@ -125,21 +125,50 @@ class LearnedModel:
             "thresholds": {c.code: c.threshold for c in self.calibration.codes},
             "margin": self.calibration.margin,
             "calibration": [asdict(c) for c in self.calibration.codes],
+            "not_calibrated": list(self.calibration.uncalibrated),
+            "never_coded": list(self.calibration.unreached),
             "expected_uncoded_share": self.calibration.uncoded_share,
             "expected_overlap_share": self.calibration.overlap_share,
         }
 
     def line(self) -> str:
-        """The one line ``suggest`` prints about the model."""
+        """The one line ``suggest`` prints about the model (:meth:`lines` adds what is not calibrated)."""
         kappa = "-" if self.kappa is None else f"{self.kappa:.2f}"
         where = "reused from the store" if self.reused else ("kept in the store" if self.folder else "not kept")
-        unreached = self.calibration.unreached
-        short = (f"; {len(unreached)} codes never reach precision {self.calibration.target_precision:g} and are "
-                 f"never coded, only suggested ({', '.join(unreached[:3])}{' ...' if len(unreached) > 3 else ''}; "
-                 "a lower --target-precision codes them)") if unreached else ""
-        return (f"learned: {self.method} (cross-validated kappa {kappa} on {self.report.passages} passages, "
-                f"{len(self.report.folds)} folds), thresholds for precision {self.calibration.target_precision:g}, "
-                f"margin {self.calibration.margin:.3g}; {where} ({FOLDER}/{self.key[:16]}){short}")
+        cal = self.calibration
+        unreached, thin = cal.unreached, cal.uncalibrated
+        short = (f"; {len(unreached)} of {len(cal.codes)} codes never coded, only suggested (they miss precision "
+                 f"{cal.target_precision:g} out of fold: {_names(unreached)}; a lower --target-precision may code "
+                 "them)") if unreached else ""
+        if thin:
+            short += (f"; {len(thin)} of {len(cal.codes)} codes not calibrated (too few held-out passages): they "
+                      f"keep the codebook's threshold ({_names(thin)})")
+        return (f"learned: {self.method}{self._kept()} (cross-validated kappa {kappa} on {self.report.passages} "
+                f"passages, {len(self.report.folds)} folds), thresholds for precision {cal.target_precision:g}, "
+                f"margin {cal.margin:.3g}; {where} ({FOLDER}/{self.key[:16]}){short}")
+
+    def _kept(self) -> str:
+        """Why the frozen default was kept, when other methods were compared."""
+        others = [m for m in self.report.methods if m.method != FROZEN and m.kappa is not None]
+        if self.method != FROZEN or not others:
+            return ""
+        best = max(others, key=lambda m: m.kappa)  # type: ignore[arg-type, return-value]
+        return f", the frozen default kept: no learned method beat it ({best.method} {best.kappa:.2f})"
+
+    def lines(self) -> tuple[str, ...]:
+        """:meth:`line`, then one line per code not calibrated or never coded, with its numbers,
+        and what to do when no code is calibrated."""
+        cal = self.calibration
+        out = [self.line()]
+        for c in cal.codes:
+            if c.status != "calibrated":
+                state = "never coded" if c.status == "missed" else "not calibrated, codebook threshold"
+                out.append(f"learned: {c.code}: {state}: {c.why}")
+        if cal.codes and all(c.status != "calibrated" for c in cal.codes):
+            out.append(f"learned: no code could be calibrated for precision {cal.target_precision:g}: a threshold "
+                       f"needs {MIN_EVIDENCE} or more held-out passages coded at it, from two folds; code more "
+                       "passages (pilot coding of more documents, --train-from) or add exemplars")
+        return tuple(out)
 
     def matcher(self, codebook: Codebook, settings: MatchSettings) -> LearnedMatcher:
         """An unfitted matcher that codes with this model (fit it with the codebook, as any matcher)."""
@@ -178,7 +207,44 @@ class LearnedMatcher(CodebookMatcher):
     def decide(self, vectors: np.ndarray, fragments: Any = None, scored: Scores | None = None) -> Any:
         if scored is None and fragments is not None:
             scored = self.score(vectors, [f.text for f in fragments])
-        return super().decide(vectors, fragments, scored)
+        thin = self.learned_.calibration.uncalibrated
+        self._frozen_raw = None
+        if self.learned_.coef is not None and thin:
+            # A code not calibrated keeps the codebook's threshold, on the frozen score it was set for.
+            self._frozen_raw = CodebookMatcher.score(self, np.asarray(vectors, dtype=np.float32)).score
+        try:
+            return super().decide(vectors, fragments, scored)
+        finally:
+            self._frozen_raw = None
+
+    def _decide_group(self, raw: np.ndarray, above: np.ndarray, group: str | None,
+                      chosen_any: np.ndarray) -> list[Any]:
+        """The main codes are decided as they were calibrated: a fragment is ``coded`` only when
+        its best code (top-1) reaches that code's own threshold. The usual rule codes the best
+        code *among those above their thresholds*, so a code with a low threshold would take
+        fragments that another code, whose threshold they miss, fits better: with calibrated
+        thresholds of very different heights that coded most text with one code at a fraction of
+        the calibrated precision."""
+        if group is None:
+            members = np.array([j for j, cv in enumerate(self.code_vectors_)
+                                if cv.code.facet is None and cv.code.codable], dtype=np.int64)
+            frozen = getattr(self, "_frozen_raw", None)
+            if frozen is not None:
+                # A code not calibrated (thin evidence) under a head: the head's probabilities are not
+                # on the codebook threshold's scale, so that threshold is applied to the frozen score.
+                above = above.copy()
+                for code in self.learned_.calibration.uncalibrated:
+                    j = self.codes_.index(code)
+                    above[:, j] = np.asarray(frozen[:, j], dtype=np.float64) >= self.threshold_for(
+                        self.code_vectors_[j].code)
+            if members.size:
+                from nlp_coder.match.decide import ranked_codes
+
+                top = members[ranked_codes(raw[:, members])[:, 0]]
+                missed = ~above[np.arange(raw.shape[0]), top]
+                above = above.copy()
+                above[np.ix_(np.flatnonzero(missed), members)] = False
+        return super()._decide_group(raw, above, group, chosen_any)  # type: ignore[misc]
 
     def threshold_for(self, code: Any) -> float:
         own = self.learned_.calibration.threshold(code.id)
@@ -192,6 +258,10 @@ class LearnedCentroidMatcher(LearnedMatcher, CentroidMatcher):
     """A :class:`LearnedMatcher` whose exemplar part is the centroid's (method ``centroid``)."""
 
     method = "centroid"
+
+
+def _names(codes: Sequence[str]) -> str:
+    return f"{', '.join(codes[:3])}{' ...' if len(codes) > 3 else ''}"
 
 
 def head_probabilities(model: LearnedModel, vectors: np.ndarray, texts: Sequence[str] | None) -> np.ndarray:
@@ -296,7 +366,9 @@ def learn_model(labelled: LabelledSet, codebook: Codebook, match_settings: Match
                          False, tuple(warnings), base_model, seed, settings)
     index = {c: j for j, c in enumerate(labelled.codes)}
     truth = [index[p.code] for p in labelled.passages] + [-1] * len(labelled.unlabelled)
-    calibration = calibrate(oof[choice], truth, labelled.codes, target_precision)
+    fold_of = {g: i for i, fold in enumerate(folds) for g in fold}
+    held_by = [fold_of.get(p.group, -1) for p in (*labelled.passages, *labelled.unlabelled)]
+    calibration = calibrate(oof[choice], truth, labelled.codes, target_precision, held_by)
     examples = {c: [] for c in labelled.codes}  # type: dict[str, list[str]]
     for p in labelled.passages:
         examples[p.code].append(p.text)

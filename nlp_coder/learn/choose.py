@@ -348,7 +348,12 @@ def report_text(report: LearnReport) -> str:
         kappa = f"{m.kappa:.2f}" if m.kappa is not None else "-"
         note = f"  ({m.note})" if m.note else ""
         lines.append(f"  {m.method:<16} {kappa:>6} {m.accuracy:>8.2f} {m.fit_seconds:>7.1f}s{note}")
-    lines.append(f"choice: {report.choice} (highest cross-validated kappa)")
+    others = [m for m in report.methods if m.method != FROZEN and m.kappa is not None]
+    if report.choice == FROZEN and others:
+        lines.append(f"choice: {report.choice} (the frozen default kept: no learned method beat its "
+                     "cross-validated kappa)")
+    else:
+        lines.append(f"choice: {report.choice} (highest cross-validated kappa)")
     chosen = report.method(report.choice)
     if chosen is not None and chosen.codes:
         width = max(len(c.code) for c in chosen.codes)
@@ -362,7 +367,8 @@ def report_text(report: LearnReport) -> str:
             if at is not None:
                 precision = "-" if at.precision is None else f"{at.precision:.2f}"
                 recall = "-" if at.recall is None else f"{at.recall:.2f}"
-                threshold = "never" if at.threshold is None else f"{at.threshold:.4f}"
+                threshold = "codebook" if at.status == "thin" else (
+                    "never" if at.threshold is None else f"{at.threshold:.4f}")
                 line += f" {threshold:>9} {precision:>16} {recall:>6}{'' if at.reached else '  (best reached)'}"
             lines.append(line)
     if report.calibration is not None:
@@ -370,6 +376,10 @@ def report_text(report: LearnReport) -> str:
         lines.append(f"thresholds aim at precision {cal.target_precision:g}; margin {cal.margin:g}; out of fold "
                      f"{cal.uncoded_share:.0%} of {cal.passages} passages left uncoded, "
                      f"{cal.overlap_share:.0%} overlap")
+        for c in cal.codes:
+            if c.status != "calibrated":
+                state = "never coded" if c.status == "missed" else "not calibrated, keeps the codebook's threshold"
+                lines.append(f"  {c.code}: {state}: {c.why}")
     if report.artefact is not None:
         lines.append(f"learned model kept in {report.artefact} next to the store (suggest --learn reuses it)")
     return "\n".join(lines)
