@@ -282,3 +282,41 @@ def test_forgetting_a_document_removes_its_review_decisions(corpus: Path, codebo
     with Store(db) as store:
         left = [row[0] for row in store.connection.execute("SELECT document FROM review_decisions")]
     assert left == [d for d in documents if d != "a.txt"]
+
+
+def test_export_pseudonymised_keeps_no_name_and_moves_the_codings(tmp_path: Path, codebook_file: Path) -> None:
+    import zipfile
+
+    from click.testing import CliRunner
+
+    from nlp_coder.cli import main
+
+    folder = tmp_path / "corpus"
+    folder.mkdir()
+    (folder / "a.txt").write_text(TRANSCRIPT.replace("Mother:", "Sarah:")
+                                  + "Sarah: Write to sarah.jones@example.org if you need me.\n", encoding="utf-8")
+    db, key, out = tmp_path / "store.db", tmp_path / "key.yaml", tmp_path / "review.qdpx"
+    session = open_review(folder, codebook_file, db, embedder=HashingEmbedder(),
+                          suggest_options=SuggestOptions(model="hash-test", threshold=0.2),
+                          options=ReviewOptions(reviewer="alice", refit_every=0))
+    view = next(v for v in (session.view(k) for k in session.keys) if v.text.startswith("She helped me"))
+    session.decide(view.key, "recode", ["warmth"])
+    session.store.close()
+    args = ["review", str(folder), "-c", str(codebook_file), "-m", "hash-test", "--threshold", "0.2", "--db", str(db),
+            "--reviewer", "alice"]
+    refused = CliRunner().invoke(main, [*args, "--pseudonymise", str(key), "--no-browser"])
+    assert refused.exit_code == 2 and "--export only" in refused.output and not key.exists()
+    result = CliRunner().invoke(main, [*args, "--export", str(out), "--pseudonymise", str(key)])
+    assert result.exit_code == 0, result.output
+    with zipfile.ZipFile(out) as project:
+        raw = b"".join(project.read(name) for name in project.namelist())
+    assert b"Sarah" not in raw and b"sarah.jones" not in raw
+    assert "Sarah" in key.read_text(encoding="utf-8")
+    from nlp_coder.refi.read import read_qdpx
+
+    project = read_qdpx(out)
+    mine = [c for c in project.codings if c.coder == "alice"]
+    assert [c.code for c in mine] == ["warmth"]
+    text = next(d.text for d in project.documents if d.id == "a.txt")
+    assert "Person 1: She helped me" in text and "[Email 1]" in text
+    assert text[mine[0].start:mine[0].end].startswith("She helped me")

@@ -8,7 +8,7 @@ from typing import Any
 
 import click
 
-from nlp_coder.cli.common import build_segment_options, warn
+from nlp_coder.cli.common import build_segment_options, said_pseudonymised, warn
 from nlp_coder.cli.options import (
     CONTEXT,
     FINITE_FLOAT,
@@ -16,6 +16,7 @@ from nlp_coder.cli.options import (
     corpus_argument,
     method_option,
     model_option,
+    pseudonymise_option,
     quiet_option,
     segment_options,
     store_option,
@@ -35,6 +36,7 @@ from nlp_coder.cli.options import (
 @click.option("--export", "export", type=click.Path(dir_okay=False, path_type=Path),
               help="Write the review (your codings, the remaining suggestions, the flags) to this .csv or .qdpx "
                    "and exit, without serving the page.")
+@pseudonymise_option
 @click.option("--refit-every", type=at_least(0), default=20, show_default=True,
               help="Refit the suggestions on your decisions after this many (0: never).")
 @click.option("--random-share", type=FINITE_FLOAT, default=0.25, show_default=True,
@@ -51,13 +53,21 @@ from nlp_coder.cli.options import (
 def review(corpus: Path, codebook: Path, reviewer: str, port: int, no_browser: bool, export: Path | None,
            refit_every: int, random_share: float, seed: int, threshold: float | None, margin: float | None,
            model: str, method: str | None, db: Path | None, quiet: bool, metadata: Path | None,
-           **segmenting: Any) -> None:
+           pseudonymise: Path | None, **segmenting: Any) -> None:
     """Review the suggestions for CORPUS on a local web page: accept, reject or recode them, one
     fragment at a time; the suggestions learn from your decisions."""
     from nlp_coder.review import ReviewOptions, export_review, open_review
     from nlp_coder.run import SuggestOptions
     from nlp_coder.store import resolve_store_path
 
+    if pseudonymise is not None and export is None:
+        raise click.UsageError("--pseudonymise applies to --export only: the review page shows the transcripts "
+                               "as they are, on this computer")
+    pseudonymiser = None
+    if pseudonymise is not None:
+        from nlp_coder.privacy.pseudonymise import open_key_file
+
+        pseudonymiser = open_key_file(pseudonymise, outputs=[export])
     store = resolve_store_path(db)
     session = open_review(corpus, codebook, store, metadata=metadata, progress=not quiet,
                           options=ReviewOptions(reviewer=reviewer, refit_every=refit_every, random_share=random_share,
@@ -69,7 +79,8 @@ def review(corpus: Path, codebook: Path, reviewer: str, port: int, no_browser: b
         warn(session.notes, quiet)
         progress = session.progress()
         if export is not None:
-            written = export_review(session, export)
+            written = export_review(session, export, pseudonymiser=pseudonymiser)
+            said_pseudonymised(pseudonymiser, quiet)
             if not quiet:
                 click.echo(f"wrote {written} codings to {export}: {progress.decided} fragments reviewed by "
                            f"{reviewer}, {progress.fragments - progress.decided} with the machine's suggestions")

@@ -19,11 +19,15 @@ import csv
 import io
 from dataclasses import replace
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from nlp_coder.errors import InputError
-from nlp_coder.records import Code, Codebook
+from nlp_coder.records import Code, Codebook, Document
 from nlp_coder.refi.model import MACHINE_USER, Coding
 from nlp_coder.review.session import ReviewSession
+
+if TYPE_CHECKING:
+    from nlp_coder.privacy.pseudonymise import Pseudonymiser
 
 FLAG_CODES = {
     "uncoded": Code("nlp-coder-uncoded", "nlp-coder: uncoded",
@@ -56,9 +60,14 @@ def review_codings(session: ReviewSession) -> tuple[Coding, ...]:
     return tuple(out)
 
 
-def export_review(session: ReviewSession, path: str | Path) -> int:
+def export_review(session: ReviewSession, path: str | Path, *, pseudonymiser: Pseudonymiser | None = None) -> int:
     """Write the review to ``path``: a codings CSV (``document,start,end,code,coder``) or a
     ``.qdpx`` project, by suffix; written whole or not at all. Returns the codings written.
+
+    With ``pseudonymiser`` (``--pseudonymise``), a ``.qdpx`` holds the pseudonymised documents,
+    its codings and marks moved onto their text
+    (:func:`~nlp_coder.privacy.pseudonymise.pseudonymised_project`); a CSV holds no text, and its
+    offsets point into the original documents, as every output's do.
 
     Raises:
         InputError: ``E104`` another suffix.
@@ -85,7 +94,15 @@ def export_review(session: ReviewSession, path: str | Path) -> int:
         reviewer = session.options.reviewer
         markers = [Marker(r.document, r.start, r.end, f"reviewed by {reviewer}: {r.action}")
                    for r in session.decisions()]
-        data = build_qdpx(documents=list(session.documents.values()), codebook=flagged_codebook(session.codebook),
+        documents: list[Document] | tuple[Document, ...] = list(session.documents.values())
+        if pseudonymiser is not None:
+            from nlp_coder.privacy.pseudonymise import pseudonymised_project
+
+            pseudonymiser.scan(list(documents))
+            documents, moved, moved_markers = pseudonymised_project(documents, pseudonymiser, codings=codings,
+                                                                    markers=markers)
+            codings, markers = tuple(moved), list(moved_markers)
+        data = build_qdpx(documents=list(documents), codebook=flagged_codebook(session.codebook),
                           codings=codings, markers=markers, name=session.codebook.name or "nlp-coder review")
         write_atomic_bytes(path, data)
     return len(codings)
