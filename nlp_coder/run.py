@@ -489,6 +489,11 @@ def _fit_threshold(job: _SuggestJob) -> str:
 def _uncoded_advice(learned: object, training: object) -> str | None:
     """What helps when most fragments are uncoded, where the thresholds were learned, not set."""
     if learned is not None:
+        calibration = getattr(learned, "calibration", None)
+        if calibration is not None and calibration.uncalibrated and all(c.status != "calibrated"
+                                                                        for c in calibration.codes):
+            return ("no code's threshold could be calibrated (the 'learned:' lines say why): code more pilot "
+                    "passages (--train-from) or add exemplars")
         return ("the learned thresholds hold each code to --target-precision: lower it, or code more pilot "
                 "passages (--train-from)")
     if training is not None:

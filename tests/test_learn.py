@@ -472,6 +472,51 @@ def test_suggest_keeps_the_frozen_default_with_too_few_labels(tmp_path: Path) ->
     assert "too few labels to learn the codebook" in result.output and "keeping the frozen default" in result.output
 
 
+def test_suggest_says_which_codes_are_not_calibrated_and_records_them(tmp_path: Path) -> None:
+    from nlp_coder.store import Store
+
+    db = tmp_path / "s.db"
+    result = CliRunner().invoke(main, ["suggest", str(REPO / "corpus"), "--codebook", str(write_codebook(tmp_path)),
+                                       "--model", "hash-test", "--db", str(db), "--learn",
+                                       "--out", str(tmp_path / "o.jsonl")])
+    assert result.exit_code == 0, result.output
+    lines = result.output.splitlines()
+    with Store(db) as store:
+        learned = store.runs()[-1][4]["parameters"]["learned"]
+    # 6 exemplars a code: no code can be calibrated; each has a line with its numbers, and its
+    # state is in the manifest (the hashing embedder is poor enough that codes may miss the target).
+    states = {c["code"]: c["status"] for c in learned["calibration"]}
+    assert set(states) == set(TOPICS) and set(states.values()) <= {"thin", "missed"}
+    assert learned["not_calibrated"] == [c for c in TOPICS if states[c] == "thin"]
+    assert learned["never_coded"] == [c for c in TOPICS if states[c] == "missed"]
+    assert all(learned["thresholds"][c] is None for c in TOPICS)
+    for code, state in states.items():
+        said = "not calibrated, codebook threshold" if state == "thin" else "never coded"
+        assert any(x.startswith(f"learned: {code}: {said}: ") and "held-out passage" in x for x in lines)
+    if "thin" in states.values():
+        assert any(x.startswith("learned: no code could be calibrated for precision 0.8") for x in lines)
+        uncoded = [x for x in lines if "fragments (" in x and "are uncoded" in x]
+        assert all("no code's threshold could be calibrated" in x for x in uncoded)
+    else:
+        assert any(x.startswith("learned: every code misses precision 0.8 out of fold") for x in lines)
+
+
+def test_with_every_code_missing_the_target_the_run_says_so(tmp_path: Path) -> None:
+    from dataclasses import replace
+
+    from nlp_coder.learn.calibrate import Calibration, CodeThreshold
+
+    model, _ = _frozen_model(tmp_path, write_codebook(tmp_path))
+    assert model is not None
+    codes = tuple(CodeThreshold(c, None, 0.2, 0.1, False, "missed", 10, 2, "2 of 10 held-out passages right")
+                  for c in model.codes)
+    missed = replace(model, calibration=Calibration(0.8, codes, 0.0, 30, 1.0, 0.0))
+    lines = missed.lines()
+    assert "3 of 3 codes never coded, only suggested (they miss precision 0.8 out of fold" in lines[0]
+    assert lines[-1].startswith("learned: every code misses precision 0.8 out of fold, so none is coded")
+    assert missed.calibration.threshold("money") == np.inf
+
+
 def test_learn_and_cascade_are_refused_together(tmp_path: Path) -> None:
     result = CliRunner().invoke(main, ["suggest", str(REPO / "corpus"), "--codebook", str(write_codebook(tmp_path)),
                                        "--model", "hash-test", "--learn", "--cascade", "0.3",

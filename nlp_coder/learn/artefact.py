@@ -164,7 +164,10 @@ class LearnedModel:
             if c.status != "calibrated":
                 state = "never coded" if c.status == "missed" else "not calibrated, codebook threshold"
                 out.append(f"learned: {c.code}: {state}: {c.why}")
-        if cal.codes and all(c.status != "calibrated" for c in cal.codes):
+        if cal.codes and not cal.uncalibrated and all(c.status == "missed" for c in cal.codes):
+            out.append(f"learned: every code misses precision {cal.target_precision:g} out of fold, so none is "
+                       "coded: a lower --target-precision, clearer exemplars or more pilot coding may change that")
+        elif cal.codes and all(c.status != "calibrated" for c in cal.codes):
             out.append(f"learned: no code could be calibrated for precision {cal.target_precision:g}: a threshold "
                        f"needs {MIN_EVIDENCE} or more held-out passages coded at it, from two folds; code more "
                        "passages (pilot coding of more documents, --train-from) or add exemplars")
