@@ -364,6 +364,10 @@ def test_a_code_not_calibrated_keeps_the_codebook_threshold_and_says_so(tmp_path
     entry = model.manifest_entry()
     assert entry["not_calibrated"] == list(thin) and entry["never_coded"] == list(missed)
     assert {c["status"] for c in entry["calibration"]} <= {"thin", "missed"}
+    text = report_text(replace(model.report, calibration=model.calibration))
+    assert " codebook " in text.splitlines()[[i for i, x in enumerate(text.splitlines()) if "money" in x][0]]
+    assert "(codes not calibrated counted as uncoded)" in text
+    assert "  money: not calibrated, keeps the codebook's threshold: " in text
     # The frozen default kept: the line says so, with the best learned method's kappa.
     chars = MethodScore("frozen-lr-chars", 0.1, 0.3, (), 0.0)
     kept = replace(model, report=replace(model.report, methods=(*model.report.methods, chars)))

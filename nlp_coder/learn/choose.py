@@ -375,7 +375,8 @@ def report_text(report: LearnReport) -> str:
         cal = report.calibration
         lines.append(f"thresholds aim at precision {cal.target_precision:g}; margin {cal.margin:g}; out of fold "
                      f"{cal.uncoded_share:.0%} of {cal.passages} passages left uncoded, "
-                     f"{cal.overlap_share:.0%} overlap")
+                     f"{cal.overlap_share:.0%} overlap"
+                     + (" (codes not calibrated counted as uncoded)" if cal.uncalibrated else ""))
         for c in cal.codes:
             if c.status != "calibrated":
                 state = "never coded" if c.status == "missed" else "not calibrated, keeps the codebook's threshold"
