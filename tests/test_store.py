@@ -522,3 +522,14 @@ def test_forget_removes_learned_models_trained_on_the_document(tmp_path: Path) -
     done = forget_documents(db, ["p1.txt"])
     assert done.learned_models == 1 and sorted(p.name for p in folder.iterdir()) == ["b", "c"]
     assert "1 learned model(s) trained on them" in done.as_text()
+
+
+def test_forget_scrubs_a_document_name_that_ends_a_sentence() -> None:
+    from nlp_coder.privacy.store import _scrub
+
+    hashes = {"p1.txt": "abcdef1234567890"}
+    scrubbed = _scrub({"warnings": ["the header of p1.txt.", "read p1.txt... then", "p1.txt: x"],
+                       "other": ["ap1.txt", "p1.txt.bak", "p1.txt-2"]}, hashes)
+    assert scrubbed["warnings"] == ["the header of forgotten:abcdef123456.", "read forgotten:abcdef123456... then",
+                                    "forgotten:abcdef123456: x"]
+    assert scrubbed["other"] == ["ap1.txt", "p1.txt.bak", "p1.txt-2"]  # other documents' names stay

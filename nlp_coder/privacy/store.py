@@ -465,8 +465,9 @@ def _scrub(value: object, hashes: dict[str, str]) -> Any:
         return [_scrub(v, hashes) for v in value]
     if isinstance(value, str):
         for doc, sha in hashes.items():
-            if doc in value:  # as a whole name: not inside another document's ("p1.txt" in "ap1.txt")
-                value = re.sub(rf"(?<![\w.-]){re.escape(doc)}(?![\w.-])", f"forgotten:{sha[:12]}", value)
+            if doc in value:  # as a whole name: not inside another document's ("p1.txt" in "ap1.txt"), but
+                # before a full stop that ends a sentence ("... of p1.txt.")
+                value = re.sub(rf"(?<![\w.-]){re.escape(doc)}(?![\w-]|\.[\w-])", f"forgotten:{sha[:12]}", value)
         return value
     return value
 
