@@ -15,7 +15,9 @@ The groups (documents; the codebook's exemplars in groups of their own, see
 so no passage is scored by a model that saw its document. The top-1 code of every held-out
 passage is compared with its label: Cohen's kappa and accuracy over all of them, precision and
 recall per code. The method with the highest kappa is chosen (a tie goes to the simpler: the
-order of :data:`METHODS`). With too few labels (fewer than :data:`MIN_GROUPS` groups, fewer than
+order of :data:`METHODS`), so a learned method replaces the frozen default only when its kappa
+is higher; when it is not, the report and ``suggest`` say that the frozen default was kept.
+With too few labels (fewer than :data:`MIN_GROUPS` groups, fewer than
 two codes, or a code with fewer than :data:`MIN_PER_CODE` passages) nothing is compared and the
 frozen default is kept, with a warning saying why.
 """
