@@ -369,10 +369,17 @@ def test_a_code_not_calibrated_keeps_the_codebook_threshold_and_says_so(tmp_path
     assert "(codes not calibrated counted as uncoded)" in text
     assert "  money: not calibrated, keeps the codebook's threshold: " in text
     # The frozen default kept: the line says so, with the best learned method's kappa.
-    chars = MethodScore("frozen-lr-chars", 0.1, 0.3, (), 0.0)
-    kept = replace(model, report=replace(model.report, methods=(*model.report.methods, chars)))
-    if model.kappa is not None and model.kappa >= 0.1:
-        assert "the frozen default kept: no learned method beat it (frozen-lr-chars 0.10)" in kept.line()
+    from nlp_coder.learn.choose import best_method
+
+    scores = (MethodScore("frozen-centroid", 0.4, 0.5, (), 0.0), MethodScore("frozen-lr-chars", 0.1, 0.3, (), 0.0),
+              MethodScore("fine-tuned", 0.4, 0.5, (), 0.0))
+    assert best_method(scores) == "frozen-centroid"  # a tie is no gain: the frozen default stays
+    kept = replace(model, method="frozen-centroid", report=replace(model.report, methods=scores))
+    assert "learned: frozen-centroid, the frozen default kept: no learned method beat it (fine-tuned 0.40)" \
+        in kept.line()
+    assert "(the frozen default kept" in report_text(replace(kept.report, choice="frozen-centroid"))
+    beaten = replace(kept, method="frozen-lr-chars")
+    assert "frozen default kept" not in beaten.line()
 
 
 def test_calibration_margin_flags_the_close_calls_that_are_often_wrong() -> None:
