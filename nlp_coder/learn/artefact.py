@@ -25,6 +25,11 @@ calibration) and, by method:
 
 The files are written with numpy's ``.npy`` format and sorted JSON, so the same inputs give the
 same bytes.
+
+:class:`LearnedMatcher` decides the main codes as they were calibrated: a fragment is ``coded``
+when its top code reaches that code's calibrated threshold; a code not calibrated (thin
+evidence) keeps the codebook's threshold, applied to its frozen score; a code shown to miss the
+target is never ``coded``.
 """
 
 from __future__ import annotations
