@@ -312,3 +312,17 @@ def test_check_writes_pseudonymised_findings(tmp_path: Path) -> None:
     assert any("[Organisation 1]" in t for t in texts.values())
     bus = [c for c in read.codings if c.coder == "alice" and c.code == "support"]
     assert [texts[c.document][c.start:c.end] for c in bus] == ["The [Organisation 1] was late again so I walked."]
+
+
+def test_a_document_named_after_a_participant_is_renamed_in_a_qdpx(project: Path) -> None:
+    from nlp_coder.refi import read_qdpx
+
+    (project / "corpus" / "interview.txt").rename(project / "corpus" / "interview-Dexter.txt")
+    out = project / "s.qdpx"
+    _run(project, "suggest", str(project / "corpus"), "-c", str(project / "codebook.yaml"), "-m", "hash-test",
+         "--db", str(project / "p.db"), "-o", str(out))
+    assert "Dexter" not in _contents(out)
+    read = read_qdpx(out)
+    (source,) = read.sources
+    assert source.document.id == "interview-[Person 2].txt"
+    assert read.codings and {c.document for c in read.codings} == {source.document.id}

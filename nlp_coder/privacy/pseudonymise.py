@@ -526,14 +526,14 @@ class Pseudonymiser:
         return value
 
     def document(self, doc: Document) -> tuple[Document, OffsetMap]:
-        """The document with its text pseudonymised, its turns' spans (and speakers) moved onto the
-        new text, and the map of old offsets to new ones (for codings and selections)."""
+        """The document with its text and name pseudonymised, its turns' spans (and speakers) moved
+        onto the new text, and the map of old offsets to new ones (for codings and selections)."""
         text, done = self.apply(doc.text, labels=True)
         offsets = OffsetMap(done)
         turns = tuple(dataclasses.replace(
             t, speaker=self.text(t.speaker) if t.speaker else t.speaker,
             spans=tuple(Span(offsets.start(s.start), offsets.end(s.end)) for s in t.spans)) for t in doc.turns)
-        return dataclasses.replace(doc, text=text, turns=turns, source=self.text(doc.source),
+        return dataclasses.replace(doc, id=self.text(doc.id), text=text, turns=turns, source=self.text(doc.source),
                                    attributes=self.walk(doc.attributes), warnings=()), offsets
 
     def decisions(self, decided: Any) -> Any:
@@ -661,19 +661,20 @@ def pseudonymised_project(documents: Sequence[Document], pseudonymiser: Pseudony
     (:class:`~nlp_coder.refi.model.Coding`) and ``markers`` (:class:`~nlp_coder.refi.write.Marker`)
     moved onto the new text (their notes and labels pseudonymised too): the project round-trips, each
     selection covering the pseudonymised text of what it covered."""
-    maps: dict[str, OffsetMap] = {}
+    maps: dict[str, tuple[str, OffsetMap]] = {}
     out_docs = []
     for doc in documents:
-        new, offsets = pseudonymiser.document(doc)
+        new, offsets = pseudonymiser.document(doc)  # a document named after someone is renamed too
         out_docs.append(new)
-        maps[doc.id] = offsets
+        maps[doc.id] = (new.id, offsets)
 
     def moved(item: Any) -> Any:
-        offsets = maps.get(item.document)
-        if offsets is None:
+        if item.document not in maps:
             return item
+        new_id, offsets = maps[item.document]
         text = {name: pseudonymiser.text(getattr(item, name)) for name in ("note", "label") if hasattr(item, name)}
-        return dataclasses.replace(item, start=offsets.start(item.start), end=offsets.end(item.end), **text)
+        return dataclasses.replace(item, document=new_id, start=offsets.start(item.start), end=offsets.end(item.end),
+                                   **text)
 
     return tuple(out_docs), tuple(moved(c) for c in codings), tuple(moved(m) for m in markers)
 
