@@ -320,3 +320,30 @@ def test_export_pseudonymised_keeps_no_name_and_moves_the_codings(tmp_path: Path
     text = next(d.text for d in project.documents if d.id == "a.txt")
     assert "Person 1: She helped me" in text and "[Email 1]" in text
     assert text[mine[0].start:mine[0].end].startswith("She helped me")
+
+
+def test_export_pseudonymised_replaces_names_in_the_codebook_too(tmp_path: Path) -> None:
+    import zipfile
+
+    from conftest import SMALL_CODEBOOK
+
+    from nlp_coder.privacy.pseudonymise import open_key_file
+    from nlp_coder.review import export_review
+
+    folder = tmp_path / "corpus"
+    folder.mkdir()
+    (folder / "a.txt").write_text(TRANSCRIPT.replace("Mother:", "Sarah:"), encoding="utf-8")
+    book = tmp_path / "codebook.yaml"  # an exemplar quoted from a pilot interview names her
+    book.write_text(SMALL_CODEBOOK.replace("She was warm and kind to my kids.", "Sarah was warm and kind to my kids."),
+                    encoding="utf-8")
+    session = open_review(folder, book, tmp_path / "store.db", embedder=HashingEmbedder(),
+                          suggest_options=SuggestOptions(model="hash-test", threshold=0.2),
+                          options=ReviewOptions(reviewer="alice", refit_every=0))
+    try:
+        out = tmp_path / "review.qdpx"
+        export_review(session, out, pseudonymiser=open_key_file(tmp_path / "key.yaml"))
+    finally:
+        session.store.close()
+    with zipfile.ZipFile(out) as project:
+        raw = b"".join(project.read(name) for name in project.namelist())
+    assert b"Sarah" not in raw and b"[Person 1] was warm and kind" in raw

@@ -95,6 +95,7 @@ def export_review(session: ReviewSession, path: str | Path, *, pseudonymiser: Ps
         markers = [Marker(r.document, r.start, r.end, f"reviewed by {reviewer}: {r.action}")
                    for r in session.decisions()]
         documents: list[Document] | tuple[Document, ...] = list(session.documents.values())
+        codebook, name = flagged_codebook(session.codebook), session.codebook.name or "nlp-coder review"
         if pseudonymiser is not None:
             from nlp_coder.privacy.pseudonymise import pseudonymised_project
 
@@ -102,8 +103,8 @@ def export_review(session: ReviewSession, path: str | Path, *, pseudonymiser: Ps
             documents, moved, moved_markers = pseudonymised_project(documents, pseudonymiser, codings=codings,
                                                                     markers=markers)
             codings, markers = tuple(moved), list(moved_markers)
-        data = build_qdpx(documents=list(documents), codebook=flagged_codebook(session.codebook),
-                          codings=codings, markers=markers, name=session.codebook.name or "nlp-coder review")
+            codebook, name = pseudonymiser.walk(codebook), pseudonymiser.text(name)  # exemplars quote interviews
+        data = build_qdpx(documents=list(documents), codebook=codebook, codings=codings, markers=markers, name=name)
         write_atomic_bytes(path, data)
     return len(codings)
 
