@@ -285,3 +285,11 @@ def test_any_request_body_is_answered_with_a_decision_or_one_clear_4xx(shared_cl
             assert 400 <= answer.status_code < 500 and after == before
             error = answer.json()
             assert error["code"].startswith("E14") and "\n" not in error["error"]
+
+
+def test_a_filter_with_an_endless_or_undefined_number_is_one_clear_400(client: TestClient) -> None:
+    for name in ("limit", "min_score", "max_score"):
+        for value in ("inf", "-inf", "nan", "1e999"):
+            answer = client.get("/api/fragments", params={name: value})
+            assert answer.status_code == 400, (name, value)
+            assert answer.json()["code"] == "E145"

@@ -26,6 +26,7 @@ The API (``docs/commands/review.md`` shows real requests and answers):
 from __future__ import annotations
 
 import json
+import math
 import secrets
 from dataclasses import asdict
 from importlib import resources
@@ -155,9 +156,12 @@ def build_app(session: ReviewSession, token: str) -> Starlette:
             if value in (None, ""):
                 return None
             try:
-                return float(value)
+                parsed = float(value)
             except ValueError:
-                raise _Refused(400, f"{name} must be a number, not {value[:20]!r}", "E145") from None
+                parsed = math.nan
+            if not math.isfinite(parsed):
+                raise _Refused(400, f"{name} must be a number, not {value[:20]!r}", "E145")
+            return parsed
 
         limit = number("limit")
         keys, total = session.select(status=q.get("status") or None, code=q.get("code") or None,
