@@ -683,3 +683,25 @@ def test_read_document_with_id(tmp_path: Path) -> None:
     (document,) = check(read_document(write(tmp_path / "x.txt", "P1: Hi.\n"), document_id="a/x.txt"))
     assert document.id == "a/x.txt"
     assert SUPPORTED_SUFFIXES == (".txt", ".md", ".docx", ".vtt", ".srt", ".csv", ".jsonl")
+
+
+def test_a_subfolder_that_cannot_be_listed_is_an_error_not_a_skip(tmp_path: Path,
+                                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    import os
+
+    from nlp_coder.readers.corpus import read_corpus_report
+
+    (tmp_path / "a.txt").write_text("Interviewer: Hi?\nP1: Hello there, nice to be here.\n", encoding="utf-8")
+    (tmp_path / "locked").mkdir()
+    (tmp_path / "locked" / "b.txt").write_text("P1: Hidden away.\n", encoding="utf-8")
+    scandir = os.scandir
+
+    def refusing(path: object = ".") -> object:
+        if Path(str(path)).name == "locked":
+            raise PermissionError(13, "Permission denied", str(path))
+        return scandir(path)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(os, "scandir", refusing)
+    with pytest.raises(InputError) as caught:  # as a file that cannot be read is
+        read_corpus_report(tmp_path)
+    assert caught.value.code == "E102" and "locked" in str(caught.value) and "Permission denied" in str(caught.value)

@@ -61,9 +61,10 @@ def read_corpus_report(path: Path, metadata: Path | None = None, *, strict: bool
 
     Raises:
         InputError: the path is missing (``E101``), a file cannot be read (``E102``-``E105``,
-            see :func:`read_document`), the folder holds no transcript (``E106``), or two
-            documents have the same id (``E103``); the metadata table is invalid (``E122``); with
-            ``strict``, the folder holds a file of an unsupported type (``E107``).
+            see :func:`read_document`) or a folder in it cannot be listed (``E102``), the folder
+            holds no transcript (``E106``), or two documents have the same id (``E103``); the
+            metadata table is invalid (``E122``); with ``strict``, the folder holds a file of an
+            unsupported type (``E107``).
     """
     path = Path(path)
     where = str(path)
@@ -176,7 +177,11 @@ def _corpus_files(folder: Path, metadata: Path | None) -> tuple[list[str], list[
     skip = metadata.resolve() if metadata is not None else None
     found: list[str] = []
     unsupported: list[str] = []
-    for root, dirs, files in os.walk(folder):
+    def unreadable(error: OSError) -> None:  # os.walk passes over a folder it cannot list: say so
+        raise InputError(f"cannot list the folder ({error.strerror or error})", str(error.filename or folder),
+                         "Check that it can be read, or move it out of the corpus folder", code="E102")
+
+    for root, dirs, files in os.walk(folder, onerror=unreadable):
         dirs[:] = [d for d in dirs if not d.startswith(".")]
         for name in files:
             lowered = name.casefold()
