@@ -533,3 +533,23 @@ def test_forget_scrubs_a_document_name_that_ends_a_sentence() -> None:
     assert scrubbed["warnings"] == ["the header of forgotten:abcdef123456.", "read forgotten:abcdef123456... then",
                                     "forgotten:abcdef123456: x"]
     assert scrubbed["other"] == ["ap1.txt", "p1.txt.bak", "p1.txt-2"]  # other documents' names stay
+
+
+def test_forget_finds_learned_models_of_a_document_stored_without_its_text(tmp_path: Path) -> None:
+    from nlp_coder.learn.artefact import learned_folder
+    from nlp_coder.privacy.store import forget_documents
+    from nlp_coder.store import without_text
+
+    with without_text():
+        db = _coded_store(tmp_path, runs=1)
+    folder = learned_folder(db)
+    assert folder is not None
+    # a passage coded as one fragment of p1.txt; a passage of p1.txt that is no fragment; another text
+    for name, exemplars in (("a", ["She helped me fill in the forms for housing."]),
+                            ("b", ["told me his number was changed"]), ("c", ["Said nowhere here at all."])):
+        (folder / name).mkdir(parents=True)
+        (folder / name / "learned.json").write_text(json.dumps({"exemplars": {"support": exemplars}}))
+    done = forget_documents(db, ["p1.txt"])
+    assert done.learned_models == 1 and sorted(p.name for p in folder.iterdir()) == ["b", "c"]
+    assert done.learned_unchecked == 2  # the store has no text of p1.txt to look for the others' passages in
+    assert "2 learned model(s) could not be checked" in done.as_text()

@@ -151,6 +151,7 @@ class ForgetResult:
     runs: int
     checkpointed: bool
     learned_models: int = 0
+    learned_unchecked: int = 0
 
     def as_text(self) -> str:
         ids = ", ".join(doc for doc, _ in self.documents)
@@ -159,6 +160,10 @@ class ForgetResult:
                 f"{self.review_decisions:,} review decisions"
                 + (f", {self.learned_models} learned model(s) trained on them" if self.learned_models else "")
                 + f"; {self.runs} run manifest(s) keep their hashes only\n")
+        if self.learned_unchecked:
+            text += (f"warning: {self.learned_unchecked} learned model(s) could not be checked: the store keeps no "
+                     "text of the forgotten document(s) to find their passages in; delete those trained on them "
+                     "(the learned folder beside the store)\n")
         if not self.checkpointed:
             text += ("warning: another program has the store open, so its write-ahead log still holds the deleted "
                      "pages; run 'nlp-coder store vacuum' once it is done\n")
@@ -353,6 +358,8 @@ def forget_documents(path: str | Path, documents: Sequence[str] = (), *, where: 
         try:
             texts = {doc: text for doc in ids  # (for the learned models below)
                      for (text,) in db.execute("SELECT text FROM documents WHERE id = ?", (doc,))}
+            passages = {h for doc in ids
+                        for (h,) in db.execute("SELECT text_sha256 FROM fragments WHERE document = ?", (doc,))}
             db.execute("PRAGMA secure_delete = ON")
             with store.transaction():
                 result = _forget(db, ids, str(path))
@@ -360,30 +367,35 @@ def forget_documents(path: str | Path, documents: Sequence[str] = (), *, where: 
         except sqlite3.Error as exc:
             raise StoreError(f"cannot change the project store ({exc})", str(path),
                              "Wait until no other command uses it, or check that it is writable") from exc
-    learned = _forget_learned(Path(path), ids, texts)
-    return ForgetResult(**{**result, "checkpointed": not busy, "learned_models": learned})  # type: ignore[arg-type]
+    learned, unchecked = _forget_learned(Path(path), ids, texts, passages)
+    return ForgetResult(**{**result, "checkpointed": not busy, "learned_models": learned,  # type: ignore[arg-type]
+                           "learned_unchecked": unchecked})
 
 
-def _forget_learned(path: Path, ids: Sequence[str], texts: dict[str, str]) -> int:
+def _forget_learned(path: Path, ids: Sequence[str], texts: dict[str, str], fragments: set[str]) -> tuple[int, int]:
     """Remove the learned models (``suggest --learn``, beside the store) trained on passages of
-    the forgotten documents: their ``learned.json`` names a document or holds one of its passages."""
+    the forgotten documents: their ``learned.json`` names a document or holds one of its passages
+    (inside its stored text, or one of its fragments by hash). Returns the models removed, and
+    those kept that could not be checked (a document stored without its text)."""
     import shutil
 
     from nlp_coder.learn.artefact import learned_folder
 
     folder = learned_folder(path)
     if folder is None or not folder.is_dir():
-        return 0
+        return 0, 0
     names = [json.dumps(doc, ensure_ascii=False) for doc in ids]
-    removed = 0
+    removed = kept = 0
     for model in sorted(p for p in folder.iterdir() if (p / "learned.json").is_file()):
         raw = (model / "learned.json").read_text(encoding="utf-8", errors="replace")
         passages = _strings(json.loads(raw)) if raw.strip() else []
-        if any(name in raw for name in names) or any(
+        if any(name in raw for name in names) or any(text_sha256(p) in fragments for p in passages) or any(
                 len(p) >= 20 and p in text for p in passages for text in texts.values() if text):
             shutil.rmtree(model)
             removed += 1
-    return removed
+        else:
+            kept += 1
+    return removed, kept if not all(texts.get(doc) for doc in ids) else 0
 
 
 def _strings(value: object) -> list[str]:
