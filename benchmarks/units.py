@@ -1,7 +1,7 @@
 """Which default unit agrees best with the human coding: ``sentence``, ``turn`` or ``window``.
 
     .venv/bin/python -m benchmarks.units                      # 10 AnnoMI + 2 Manifesto test documents
-    .venv/bin/python -m benchmarks.units --annomi 5 --manifesto 1   # a quick look
+    .venv/bin/python -m benchmarks.units --annomi 5 --manifesto 1 --thresholds default   # a quick look
 
 Each unit's fragments differ, so they are compared with the human coding where fragments do not
 matter: on characters. The human coding is the data set's own (AnnoMI: each therapist
@@ -18,11 +18,13 @@ text the tool reads:
 Exemplars: K=8 per code drawn from the training documents of
 :func:`nlp_coder.analyses.evaluate.draw_split` (seed 0, the split ``evaluate`` uses); the test
 documents coded are a seeded sample of the others (one seed). Each unit is run with
-:func:`nlp_coder.run.suggest` (default model, method and threshold; the unit's other options at
-their defaults) and compared with the human coding on the characters of the passages the humans
-coded (the utterances and quasi-sentences of the data set; quasi-sentences of rarer categories
-are left out): Cohen's κ and percent agreement over characters, a character's category being its
-set of codes (:func:`nlp_coder.analyses.agree.agreement`, ``level='character'``, as
+:func:`nlp_coder.run.suggest` (default model and method; the unit's other options at their
+defaults), at the default threshold and at ``--threshold auto`` (the threshold fitted to the
+codebook's exemplars; the vectors are cached, so it embeds nothing more), and compared with
+the human coding on the characters of the passages the humans coded (the utterances and
+quasi-sentences of the data set; quasi-sentences of rarer categories are left out): Cohen's κ
+and percent agreement over characters, a character's category being its set of codes
+(:func:`nlp_coder.analyses.agree.agreement`, ``level='character'``, as
 ``nlp-coder agree --level character``); coverage, the share of human-coded characters the
 machine codes; and fragments per document.
 """
@@ -69,6 +71,7 @@ class Case:
 class UnitResult:
     data: str
     unit: str
+    threshold: str
     documents: int
     fragments: int
     kappa: float | None
@@ -188,10 +191,12 @@ def coverage(human: Sequence[Coding], machine: Sequence[Coding]) -> float:
     return hit / total if total else 0.0
 
 
-def run_unit(case: Case, unit: str, store: Path) -> UnitResult:
-    from nlp_coder.run import suggest
+def run_unit(case: Case, unit: str, store: Path, threshold: str = "default") -> UnitResult:
+    """Code the case's documents in ``unit`` at the ``default`` threshold or ``auto``; compare."""
+    from nlp_coder.run import SuggestOptions, suggest
 
-    result = suggest(case.folder, case.book, store, segment_options=replace(case.segment, unit=unit))
+    options = SuggestOptions(threshold=None if threshold == "default" else threshold)
+    result = suggest(case.folder, case.book, store, segment_options=replace(case.segment, unit=unit), options=options)
     machine = []
     for r in result.results:
         f = r.fragment
@@ -200,17 +205,17 @@ def run_unit(case: Case, unit: str, store: Path) -> UnitResult:
     report = agreement([Rater("human", case.human), Rater("machine", tuple(machine))], documents=list(case.lengths),
                        lengths=case.lengths, scope=case.scope, levels=("character",))
     row = report.row("character")
-    return UnitResult(case.name, unit, len(case.lengths), len(result.results), row.kappa, row.percent,
+    return UnitResult(case.name, unit, threshold, len(case.lengths), len(result.results), row.kappa, row.percent,
                       coverage(case.human, machine))
 
 
 def table(results: Sequence[UnitResult]) -> list[str]:
-    lines = ["| data set | unit | fragments per document | character κ | character agreement | coverage |",
-             "|---|---|---|---|---|---|"]
+    lines = ["| data set | threshold | unit | fragments per document | character κ | character agreement | coverage |",
+             "|---|---|---|---|---|---|---|"]
     for r in results:
         kappa = "n/a" if r.kappa is None else f"{r.kappa:.3f}"
         percent = "n/a" if r.percent is None else f"{100 * r.percent:.1f} %"
-        lines.append(f"| {r.data} | `{r.unit}` | {r.fragments / r.documents:.1f} | {kappa} | {percent} "
+        lines.append(f"| {r.data} | {r.threshold} | `{r.unit}` | {r.fragments / r.documents:.1f} | {kappa} | {percent} "
                      f"| {100 * r.coverage:.1f} % |")
     return lines
 
@@ -220,6 +225,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument("--annomi", type=int, default=10, help="AnnoMI test transcripts coded (0: all).")
     parser.add_argument("--manifesto", type=int, default=2, help="Test manifestos coded (0: all).")
     parser.add_argument("--units", nargs="+", default=list(UNITS), choices=UNITS)
+    parser.add_argument("--thresholds", nargs="+", default=["default", "auto"], choices=("default", "auto"))
     args = parser.parse_args(argv)
     if not SHARED.exists():
         raise SystemExit(f"the real data is not in {SHARED}")
@@ -232,9 +238,10 @@ def main(argv: Sequence[str] | None = None) -> None:
             print(case.note, flush=True)
         print(f"K={K} exemplars per code from the training documents, one seed ({SEED}), default model", flush=True)
         for case in cases:
-            for unit in args.units:
-                results.append(run_unit(case, unit, store))
-                print(table(results[-1:])[-1], flush=True)
+            for threshold in args.thresholds:
+                for unit in args.units:
+                    results.append(run_unit(case, unit, store, threshold))
+                    print(table(results[-1:])[-1], flush=True)
     print("\n".join(table(results)))
 
 
