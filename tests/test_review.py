@@ -347,3 +347,22 @@ def test_export_pseudonymised_replaces_names_in_the_codebook_too(tmp_path: Path)
     with zipfile.ZipFile(out) as project:
         raw = b"".join(project.read(name) for name in project.namelist())
     assert b"Sarah" not in raw and b"[Person 1] was warm and kind" in raw
+
+
+def test_export_pseudonymised_csv_renames_a_document_named_after_someone(tmp_path: Path, codebook_file: Path) -> None:
+    from nlp_coder.privacy.pseudonymise import open_key_file
+    from nlp_coder.review import export_review
+
+    folder = tmp_path / "corpus"
+    folder.mkdir()
+    (folder / "interview-Sarah.txt").write_text(TRANSCRIPT.replace("Mother:", "Sarah:"), encoding="utf-8")
+    session = open_review(folder, codebook_file, tmp_path / "store.db", embedder=HashingEmbedder(),
+                          suggest_options=SuggestOptions(model="hash-test", threshold=0.2),
+                          options=ReviewOptions(reviewer="alice", refit_every=0))
+    try:
+        out = tmp_path / "review.csv"
+        assert export_review(session, out, pseudonymiser=open_key_file(tmp_path / "key.yaml")) > 0
+    finally:
+        session.store.close()
+    text = out.read_text(encoding="utf-8")
+    assert "Sarah" not in text and "interview-[Person 1].txt," in text

@@ -66,8 +66,9 @@ def export_review(session: ReviewSession, path: str | Path, *, pseudonymiser: Ps
 
     With ``pseudonymiser`` (``--pseudonymise``), a ``.qdpx`` holds the pseudonymised documents,
     its codings and marks moved onto their text
-    (:func:`~nlp_coder.privacy.pseudonymise.pseudonymised_project`); a CSV holds no text, and its
-    offsets point into the original documents, as every output's do.
+    (:func:`~nlp_coder.privacy.pseudonymise.pseudonymised_project`); a CSV holds no text (only its
+    document names are pseudonymised), and its offsets point into the original documents, as every
+    output's do.
 
     Raises:
         InputError: ``E104`` another suffix.
@@ -85,8 +86,11 @@ def export_review(session: ReviewSession, path: str | Path, *, pseudonymiser: Ps
         buffer = io.StringIO()
         writer = csv.writer(buffer, lineterminator="\n")
         writer.writerow(("document", "start", "end", "code", "coder"))
+        if pseudonymiser is not None:  # no text, but a document may be named after someone
+            pseudonymiser.scan(list(session.documents.values()))
         for c in codings:
-            writer.writerow((c.document, c.start, c.end, c.code, c.coder))
+            document = pseudonymiser.text(c.document) if pseudonymiser is not None else c.document
+            writer.writerow((document, c.start, c.end, c.code, c.coder))
         write_atomic(path, buffer.getvalue())
     else:
         from nlp_coder.refi.write import Marker, build_qdpx, write_atomic_bytes
