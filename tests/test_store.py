@@ -553,3 +553,16 @@ def test_forget_finds_learned_models_of_a_document_stored_without_its_text(tmp_p
     assert done.learned_models == 1 and sorted(p.name for p in folder.iterdir()) == ["b", "c"]
     assert done.learned_unchecked == 2  # the store has no text of p1.txt to look for the others' passages in
     assert "2 learned model(s) could not be checked" in done.as_text()
+
+
+def test_forget_with_a_broken_learned_model_file_says_so(tmp_path: Path) -> None:
+    from nlp_coder.learn.artefact import learned_folder
+    from nlp_coder.privacy.store import forget_documents
+
+    db = _coded_store(tmp_path, runs=1)
+    folder = learned_folder(db)
+    assert folder is not None
+    (folder / "a").mkdir(parents=True)
+    (folder / "a" / "learned.json").write_text('{"exemplars": {"support": ["Zebulon told', encoding="utf-8")
+    done = forget_documents(db, ["p1.txt"])  # no traceback after the store has changed
+    assert done.documents[0][0] == "p1.txt" and done.learned_unchecked == 1 and (folder / "a").is_dir()

@@ -161,9 +161,9 @@ class ForgetResult:
                 + (f", {self.learned_models} learned model(s) trained on them" if self.learned_models else "")
                 + f"; {self.runs} run manifest(s) keep their hashes only\n")
         if self.learned_unchecked:
-            text += (f"warning: {self.learned_unchecked} learned model(s) could not be checked: the store keeps no "
-                     "text of the forgotten document(s) to find their passages in; delete those trained on them "
-                     "(the learned folder beside the store)\n")
+            text += (f"warning: {self.learned_unchecked} learned model(s) could not be checked (the store keeps no "
+                     "text of the forgotten document(s) to find their passages in, or the model's learned.json "
+                     "cannot be read); delete those trained on them (the learned folder beside the store)\n")
         if not self.checkpointed:
             text += ("warning: another program has the store open, so its write-ahead log still holds the deleted "
                      "pages; run 'nlp-coder store vacuum' once it is done\n")
@@ -376,7 +376,7 @@ def _forget_learned(path: Path, ids: Sequence[str], texts: dict[str, str], fragm
     """Remove the learned models (``suggest --learn``, beside the store) trained on passages of
     the forgotten documents: their ``learned.json`` names a document or holds one of its passages
     (inside its stored text, or one of its fragments by hash). Returns the models removed, and
-    those kept that could not be checked (a document stored without its text)."""
+    those kept that could not be checked (a document stored without its text, a broken file)."""
     import shutil
 
     from nlp_coder.learn.artefact import learned_folder
@@ -385,17 +385,21 @@ def _forget_learned(path: Path, ids: Sequence[str], texts: dict[str, str], fragm
     if folder is None or not folder.is_dir():
         return 0, 0
     names = [json.dumps(doc, ensure_ascii=False) for doc in ids]
-    removed = kept = 0
+    removed = kept = broken = 0
     for model in sorted(p for p in folder.iterdir() if (p / "learned.json").is_file()):
         raw = (model / "learned.json").read_text(encoding="utf-8", errors="replace")
-        passages = _strings(json.loads(raw)) if raw.strip() else []
+        try:
+            passages = _strings(json.loads(raw)) if raw.strip() else []
+        except ValueError:  # a broken file: its passages cannot be read, so it is not checked
+            broken += 1
+            continue
         if any(name in raw for name in names) or any(text_sha256(p) in fragments for p in passages) or any(
                 len(p) >= 20 and p in text for p in passages for text in texts.values() if text):
             shutil.rmtree(model)
             removed += 1
         else:
             kept += 1
-    return removed, kept if not all(texts.get(doc) for doc in ids) else 0
+    return removed, broken + (kept if not all(texts.get(doc) for doc in ids) else 0)
 
 
 def _strings(value: object) -> list[str]:
