@@ -326,3 +326,11 @@ def test_a_document_named_after_a_participant_is_renamed_in_a_qdpx(project: Path
     (source,) = read.sources
     assert source.document.id == "interview-[Person 2].txt"
     assert read.codings and {c.document for c in read.codings} == {source.document.id}
+
+
+def test_a_sample_of_one_file_named_after_someone_names_no_one(project: Path) -> None:
+    transcript = project / "corpus" / "interview-Dexter.txt"
+    (project / "corpus" / "interview.txt").rename(transcript)
+    out = project / "sample.qdpx"
+    _run(project, "sample", str(transcript), "--n", "3", "--seed", "1", "-o", str(out))
+    assert "Dexter" not in _contents(out) and "sample of interview-[Person 2]" in _contents(out)

@@ -155,12 +155,12 @@ def write_sample(corpus: str | Path, out: str | Path, *, n: int, seed: int, stra
         markers = [Marker(f.document, f.start, f.end, f"sample {i} of {len(drawn.fragments)} ({f.id})")
                    for i, f in enumerate(drawn.fragments, start=1)]
         documents = tuple(d for d in seg.documents if d.id in used)
+        name = f"sample of {Path(corpus).stem}"
         if pseudonymiser is not None:
             from nlp_coder.privacy.pseudonymise import pseudonymised_project
 
             documents, _, moved = pseudonymised_project(documents, pseudonymiser, markers=markers)
-            markers, book = list(moved), pseudonymiser.walk(book)
-        data = build_qdpx(documents=documents, codebook=book, markers=markers,
-                          name=f"sample of {Path(corpus).stem}")
+            markers, book, name = list(moved), pseudonymiser.walk(book), pseudonymiser.text(name)
+        data = build_qdpx(documents=documents, codebook=book, markers=markers, name=name)
         write_atomic_bytes(out, data)
     return WrittenSample(drawn, len(seg.fragments), tuple(seg.warnings), out, fmt)
