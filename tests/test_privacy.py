@@ -334,3 +334,14 @@ def test_a_sample_of_one_file_named_after_someone_names_no_one(project: Path) ->
     out = project / "sample.qdpx"
     _run(project, "sample", str(transcript), "--n", "3", "--seed", "1", "-o", str(out))
     assert "Dexter" not in _contents(out) and "sample of interview-[Person 2]" in _contents(out)
+
+
+def test_a_speaker_label_in_capitals_is_replaced_as_written_in_the_text_too() -> None:
+    text = "INTERVIEWER: Dank je, Sarah. Hoe ging het?\nSARAH: Het ging goed, zei Sarah tegen mij.\n"
+    doc = Document("d.txt", text, "d.txt", "txt", (Turn(0, "INTERVIEWER", (Span(13, 42),)),
+                                                   Turn(1, "SARAH", (Span(50, len(text) - 1),))))
+    pseudonymiser = Pseudonymiser()
+    pseudonymiser.scan([doc], ner=False)
+    replaced = pseudonymiser.apply(text, labels=True)[0]
+    assert "Sarah" not in replaced and "SARAH" not in replaced
+    assert replaced.count("[Person 1]") == 2 and "\nPerson 1: Het" in replaced

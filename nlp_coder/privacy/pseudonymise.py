@@ -386,7 +386,15 @@ class Pseudonymiser:
         for doc in documents:
             for speaker in doc.speakers:
                 if not is_role_label(speaker, labels) and self._lookup(speaker, "person") is None:
-                    self.learn(speaker, "person", "speaker label")
+                    # a label in capitals ("SARAH:") is written "Sarah" in what people say
+                    written = speaker.title() if speaker.isupper() else speaker
+                    known = self._lookup(written, "person")
+                    if known is not None:
+                        self._also(known, speaker)
+                        continue
+                    entry = self.learn(speaker, "person", "speaker label")
+                    if written != speaker:
+                        self._also(entry, written)
         if ner:
             self._named_entities(documents)
         mentions: Counter[str] = Counter()
