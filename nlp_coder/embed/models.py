@@ -359,10 +359,8 @@ class OnnxEmbedder(_RegisteredEmbedder):
         if self._loaded is None:
             import json
 
-            from tokenizers import Tokenizer
-
             try:
-                import onnxruntime
+                import onnxruntime  # noqa: F401  (a clear error before anything is read)
             except ImportError as exc:
                 raise ModelNotInstalledError(f"model '{self._spec.name}' needs ONNX Runtime on the CPU. "
                                              "Install it: pip install onnxruntime") from exc
@@ -378,43 +376,59 @@ class OnnxEmbedder(_RegisteredEmbedder):
                 raise InputError(f"model '{self._spec.name}': models/{folder.name}/config.json does not describe a "
                                  "mean-pooled, normalised export of the registered weights",
                                  fix="Rebuild it: make onnx-model", code="E201")
-            tokenizer = Tokenizer.from_file(str(folder / "tokenizer.json"))
-            tokenizer.no_padding()
-            tokenizer.enable_truncation(int(config["max_seq_length"]))
-            options = onnxruntime.SessionOptions()
-            options.log_severity_level = 3  # errors only: keep stderr for nlp_coder's own messages
-            # Threads as torch takes them: OMP_NUM_THREADS where set (Dask's workers set it to 1),
-            # else ONNX Runtime's choice (one per physical core).
-            omp = os.environ.get("OMP_NUM_THREADS", "").strip()
-            threads = self._threads or (int(omp) if omp.isdigit() else 0)
-            if threads > 0:
-                options.intra_op_num_threads = threads
-            session = onnxruntime.InferenceSession(str(folder / "model.onnx"), options,
-                                                   providers=["CPUExecutionProvider"])
-            self._loaded = (session, tokenizer)
+            self._loaded = load_onnx_export(folder, int(config["max_seq_length"]), self._threads)
         return self._loaded
 
     def encode(self, texts: Sequence[str]) -> np.ndarray:
         if not texts:
             return np.zeros((0, self.dimensions), dtype=np.float32)
         session, tokenizer = self._load()
-        encodings = tokenizer.encode_batch(list(texts))
-        lengths = np.fromiter((len(e.ids) for e in encodings), dtype=np.int64, count=len(encodings))
-        # Passes of texts with like numbers of word pieces: each pass is padded to its longest
-        # text, and sorting by characters instead left about a fifth of the work on padding.
-        order = np.argsort(lengths, kind="stable")
-        vectors = np.empty((len(texts), self.dimensions), dtype=np.float32)
-        for start in range(0, len(order), self.batch_size):
-            batch = order[start:start + self.batch_size]
-            ids = np.zeros((len(batch), int(lengths[batch].max())), dtype=np.int64)
-            for row, i in enumerate(batch):
-                ids[row, :lengths[i]] = encodings[i].ids
-            mask = (np.arange(ids.shape[1]) < lengths[batch][:, None]).astype(np.int64)
-            hidden = session.run(None, {"input_ids": ids, "attention_mask": mask,
-                                        "token_type_ids": np.zeros_like(ids)})[0]
-            weights = mask.astype(np.float32)
-            vectors[batch] = np.einsum("btd,bt->bd", hidden, weights) / weights.sum(axis=1, keepdims=True)
-        return normalise(vectors)
+        return encode_onnx(session, tokenizer, texts, self.batch_size)
+
+
+def load_onnx_export(folder: Path, max_seq_length: int, threads: int | None = None) -> tuple[Any, Any]:
+    """The ONNX Runtime session (CPU) and tokenizer of a mean-pooling export in ``folder``
+    (``model.onnx``, ``tokenizer.json``): the default model's, or a learned model's."""
+    import onnxruntime
+    from tokenizers import Tokenizer
+
+    tokenizer = Tokenizer.from_file(str(folder / "tokenizer.json"))
+    tokenizer.no_padding()
+    tokenizer.enable_truncation(max_seq_length)
+    options = onnxruntime.SessionOptions()
+    options.log_severity_level = 3  # errors only: keep stderr for nlp_coder's own messages
+    # Threads as torch takes them: OMP_NUM_THREADS where set (Dask's workers set it to 1),
+    # else ONNX Runtime's choice (one per physical core).
+    omp = os.environ.get("OMP_NUM_THREADS", "").strip()
+    threads = threads or (int(omp) if omp.isdigit() else 0)
+    if threads > 0:
+        options.intra_op_num_threads = threads
+    session = onnxruntime.InferenceSession(str(folder / "model.onnx"), options, providers=["CPUExecutionProvider"])
+    return session, tokenizer
+
+
+def encode_onnx(session: Any, tokenizer: Any, texts: Sequence[str], batch_size: int) -> np.ndarray:
+    """Mean-pooled, normalised vectors of ``texts`` from an ONNX export (:func:`load_onnx_export`)."""
+    encodings = tokenizer.encode_batch(list(texts))
+    lengths = np.fromiter((len(e.ids) for e in encodings), dtype=np.int64, count=len(encodings))
+    # Passes of texts with like numbers of word pieces: each pass is padded to its longest
+    # text, and sorting by characters instead left about a fifth of the work on padding.
+    order = np.argsort(lengths, kind="stable")
+    vectors: np.ndarray | None = None
+    for start in range(0, len(order), batch_size):
+        batch = order[start:start + batch_size]
+        ids = np.zeros((len(batch), int(lengths[batch].max())), dtype=np.int64)
+        for row, i in enumerate(batch):
+            ids[row, :lengths[i]] = encodings[i].ids
+        mask = (np.arange(ids.shape[1]) < lengths[batch][:, None]).astype(np.int64)
+        hidden = session.run(None, {"input_ids": ids, "attention_mask": mask,
+                                    "token_type_ids": np.zeros_like(ids)})[0]
+        if vectors is None:
+            vectors = np.empty((len(texts), hidden.shape[2]), dtype=np.float32)
+        weights = mask.astype(np.float32)
+        vectors[batch] = np.einsum("btd,bt->bd", hidden, weights) / weights.sum(axis=1, keepdims=True)
+    assert vectors is not None
+    return normalise(vectors)
 
 
 DEVICES = ("cpu", "cuda", "auto")

@@ -650,22 +650,10 @@ class LearnedEmbedder:
     def _load(self) -> Any:
         if self._loaded is None:
             if self.runtime == "onnxruntime":
-                import onnxruntime
-                from tokenizers import Tokenizer
+                from nlp_coder.embed.models import load_onnx_export
 
                 config = json.loads((self._folder / "config.json").read_text(encoding="utf-8"))
-                tokenizer = Tokenizer.from_file(str(self._folder / "tokenizer.json"))
-                tokenizer.no_padding()
-                tokenizer.enable_truncation(int(config["max_seq_length"]))
-                options = onnxruntime.SessionOptions()
-                options.log_severity_level = 3
-                omp = os.environ.get("OMP_NUM_THREADS", "").strip()
-                threads = self._threads or (int(omp) if omp.isdigit() else 0)
-                if threads > 0:
-                    options.intra_op_num_threads = threads
-                session = onnxruntime.InferenceSession(str(self._folder / "model.onnx"), options,
-                                                       providers=["CPUExecutionProvider"])
-                self._loaded = (session, tokenizer)
+                self._loaded = load_onnx_export(self._folder, int(config["max_seq_length"]), self._threads)
             else:
                 from sentence_transformers import SentenceTransformer
 
@@ -673,7 +661,6 @@ class LearnedEmbedder:
         return self._loaded
 
     def encode(self, texts: Sequence[str]) -> np.ndarray:
-        from nlp_coder.embed.protocol import normalise
 
         texts = list(texts)
         if not texts:
@@ -682,25 +669,10 @@ class LearnedEmbedder:
             from nlp_coder.learn.finetune import encode as tuned_encode
 
             return tuned_encode(self._load(), texts)
+        from nlp_coder.embed.models import encode_onnx
+
         session, tokenizer = self._load()
-        encodings = tokenizer.encode_batch(texts)
-        lengths = np.fromiter((len(e.ids) for e in encodings), dtype=np.int64, count=len(encodings))
-        order = np.argsort(lengths, kind="stable")
-        out: np.ndarray | None = None
-        for start in range(0, len(order), self.batch_size):
-            batch = order[start:start + self.batch_size]
-            ids = np.zeros((len(batch), int(lengths[batch].max())), dtype=np.int64)
-            for row, i in enumerate(batch):
-                ids[row, :lengths[i]] = encodings[i].ids
-            mask = (np.arange(ids.shape[1]) < lengths[batch][:, None]).astype(np.int64)
-            hidden = session.run(None, {"input_ids": ids, "attention_mask": mask,
-                                        "token_type_ids": np.zeros_like(ids)})[0]
-            if out is None:
-                out = np.empty((len(texts), hidden.shape[2]), dtype=np.float32)
-            weights = mask.astype(np.float32)
-            out[batch] = np.einsum("btd,bt->bd", hidden, weights) / weights.sum(axis=1, keepdims=True)
-        assert out is not None
-        return normalise(out)
+        return encode_onnx(session, tokenizer, texts, self.batch_size)
 
 
 __all__ = ["FOLDER", "LearnedCentroidMatcher", "LearnedEmbedder", "LearnedMatcher", "LearnedModel", "artefact_key",
