@@ -26,13 +26,12 @@ Z95 = 1.959963984540054
 
 def wilson(name: str, hits: int, n: int, z: float = Z95) -> Estimate:
     """``hits`` of ``n`` as a share with its Wilson score interval (95 % by default)."""
+    from nlp_coder.learn.calibrate import wilson_lower, wilson_upper
+
     if n <= 0:
         return Estimate(name, 0, 0, None, None, None)
-    p = hits / n
-    denominator = 1 + z * z / n
-    centre = (p + z * z / (2 * n)) / denominator
-    half = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / denominator
-    return Estimate(name, n, hits, round(p, 4), round(max(0.0, centre - half), 4), round(min(1.0, centre + half), 4))
+    low, high = float(wilson_lower(hits, n, z)), float(wilson_upper(hits, n, z))  # type: ignore[arg-type]
+    return Estimate(name, n, hits, round(hits / n, 4), round(max(0.0, low), 4), round(min(1.0, high), 4))
 
 
 def uncertainty(scores: np.ndarray, thresholds: np.ndarray) -> np.ndarray:
