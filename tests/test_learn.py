@@ -380,6 +380,15 @@ def test_a_code_not_calibrated_keeps_the_codebook_threshold_and_says_so(tmp_path
     assert "(the frozen default kept" in report_text(replace(kept.report, choice="frozen-centroid"))
     beaten = replace(kept, method="frozen-lr-chars")
     assert "frozen default kept" not in beaten.line()
+    # A learned method no better than chance is never chosen, even over a worse frozen default.
+    chance = (MethodScore("frozen-centroid", -0.2, 0.1, (), 0.0), MethodScore("frozen-lr-chars", -0.08, 0.2, (), 0.0),
+              MethodScore("fine-tuned", 0.0, 0.2, (), 0.0))
+    assert best_method(chance) == "frozen-centroid"
+    assert best_method((*chance[:2], MethodScore("fine-tuned", 0.05, 0.3, (), 0.0))) == "fine-tuned"
+    below = replace(model, method="frozen-centroid", report=replace(model.report, methods=chance,
+                                                                  choice="frozen-centroid"))
+    assert "no learned method agreed better than chance (fine-tuned 0.00)" in below.line()
+    assert "no learned method agreed better than chance" in report_text(below.report)
 
 
 def test_calibration_margin_flags_the_close_calls_that_are_often_wrong() -> None:

@@ -158,6 +158,10 @@ class LearnedModel:
         if self.method != FROZEN or not others:
             return ""
         best = max(others, key=lambda m: m.kappa)  # type: ignore[arg-type, return-value]
+        frozen = self.report.method(FROZEN)
+        if frozen is not None and frozen.kappa is not None and best.kappa > frozen.kappa:  # type: ignore[operator]
+            return (f", the frozen default kept: no learned method agreed better than chance "
+                    f"({best.method} {best.kappa:.2f})")
         return f", the frozen default kept: no learned method beat it ({best.method} {best.kappa:.2f})"
 
     def lines(self) -> tuple[str, ...]:

@@ -326,8 +326,9 @@ def cross_validate(labelled: LabelledSet, codebook: Codebook, settings: MatchSet
 
 def best_method(scores: Sequence[MethodScore]) -> str:
     """The method with the highest kappa (ties: the earlier in :data:`METHODS`); the frozen
-    default when none has a kappa."""
-    ranked = [s for s in scores if s.kappa is not None]
+    default when none has a kappa, and over any learned method that agrees no better than chance
+    (kappa 0 or below)."""
+    ranked = [s for s in scores if s.kappa is not None and (s.method == FROZEN or s.kappa > 0)]
     if not ranked:
         return FROZEN
     order = {m: i for i, m in enumerate(METHODS)}
@@ -352,8 +353,14 @@ def report_text(report: LearnReport) -> str:
         lines.append(f"  {m.method:<16} {kappa:>6} {m.accuracy:>8.2f} {m.fit_seconds:>7.1f}s{note}")
     others = [m for m in report.methods if m.method != FROZEN and m.kappa is not None]
     if report.choice == FROZEN and others:
-        lines.append(f"choice: {report.choice} (the frozen default kept: no learned method beat its "
-                     "cross-validated kappa)")
+        frozen = report.method(FROZEN)
+        floor = frozen.kappa if frozen is not None and frozen.kappa is not None else None
+        if floor is not None and any(m.kappa > floor for m in others):  # type: ignore[operator]
+            lines.append(f"choice: {report.choice} (the frozen default kept: no learned method agreed better "
+                         "than chance)")
+        else:
+            lines.append(f"choice: {report.choice} (the frozen default kept: no learned method beat its "
+                         "cross-validated kappa)")
     else:
         lines.append(f"choice: {report.choice} (highest cross-validated kappa)")
     chosen = report.method(report.choice)
