@@ -64,7 +64,7 @@ def test_where_selects_fragments_by_codes_across_groups(tmp_path: Path, transcri
     assert result.exit_code == 0, result.output
     rows = [json.loads(line) for line in out.read_text().splitlines()]
     assert [r["text"] for r in rows] == ["She helped me fill in the housing forms and I was happy and grateful."]
-    assert "wrote 1 fragments (of 3, where support and positive)" in result.output
+    assert "wrote 1 fragment (of 3, where support and positive)" in result.output
     care = _suggest(transcript_file, codebook_file, tmp_path, "--threshold", "0.2", "-q", "--where", "care")
     assert [json.loads(line)["codes"] for line in care.stdout.splitlines()] == [["listening"]]
     bad = CliRunner().invoke(main, ["suggest", str(transcript_file), "-c", str(codebook_file), "-m", "hash-test",

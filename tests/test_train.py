@@ -128,7 +128,7 @@ def test_suggest_train_from_a_codings_csv(tmp_path: Path, codebook_file: Path) -
                                        "--db", str(tmp_path / "p.db"), "--out", str(out), "--spacy", "blank",
                                        "--train-from", str(csv), "--no-learn"])  # the classifier per code
     assert result.exit_code == 0, result.output
-    assert "trained on 48 fragments of 1 pilot documents (12 not coded)" in result.output
+    assert "trained on 48 fragments of 1 pilot document (12 not coded)" in result.output
     rows = [json.loads(line) for line in out.read_text().splitlines()]
     coded = {r["text"]: r["codes"] for r in rows}
     assert coded["She helped me with the housing forms number 0."] == ["support"]

@@ -104,7 +104,8 @@ def suggest(corpus: Path, codebook: Path, out: Path | None, fmt: str, threshold:
         click.echo(result.summary.as_text(), err=out is None)
         print_reading(result.segmentation.reading, verbose, err=out is None)
         selection = f" (of {result.summary.fragments}, where {' and '.join(where)})" if where else ""
-        where_to = (f"wrote {writer.written} fragments{selection} ({fmt}) to {out}" if out
+        noun = "fragment" if writer.written == 1 else "fragments"
+        where_to = (f"wrote {writer.written} {noun}{selection} ({fmt}) to {out}" if out
                     else "results on standard output")
         click.echo(f"{where_to}; run {result.run_id} recorded in {store} "
                    f"(fragments: {result.embedded} texts embedded, {result.cached} from cache)", err=out is None)
@@ -145,7 +146,8 @@ def segment(corpus: Path, out: Path | None, fmt: str, quiet: bool, metadata: Pat
     if pseudonymise:
         said_pseudonymised(pseudonymiser, quiet)
     if not quiet:
-        click.echo(f"{len(seg.fragments)} fragments from {len(seg.documents)} documents "
+        click.echo(f"{len(seg.fragments)} fragment{'s' if len(seg.fragments) != 1 else ''} from "
+                   f"{len(seg.documents)} document{'s' if len(seg.documents) != 1 else ''} "
                    f"(sentences by {seg.pipeline})", err=True)
         print_reading(seg.reading, verbose, err=True)
 

@@ -246,7 +246,9 @@ class Summary:
             return None
         advice = self.advice or ("lower --threshold, add exemplars to the codes, or run 'nlp-coder sensitivity' "
                                  "for a threshold fitted to the codebook (suggest --threshold auto uses it)")
-        return f"{uncoded} of {self.fragments} fragments ({uncoded / self.fragments:.0%}) are uncoded: {advice}"
+        verb = "is" if uncoded == 1 else "are"
+        return (f"{uncoded} of {self.fragments} fragment{'s' if self.fragments != 1 else ''} "
+                f"({uncoded / self.fragments:.0%}) {verb} uncoded: {advice}")
 
     def as_dict(self) -> dict[str, object]:
         return {
@@ -260,7 +262,8 @@ class Summary:
 
     def as_text(self) -> str:
         width = max((len(name) + 2 * depth for _, name, depth, _ in self.codes), default=10)
-        out = [f"{self.fragments} fragments: " + ", ".join(f"{n} {s}" for s, n in self.status)]
+        out = [f"{self.fragments} fragment{'s' if self.fragments != 1 else ''}: "
+               + ", ".join(f"{n} {s}" for s, n in self.status)]
         out.append("fragments per code (coded or overlap; parents include their children):")
         for _, name, depth, count in self.codes:
             out.append(f"  {'  ' * depth}{name:<{width - 2 * depth}}  {count:>5}")

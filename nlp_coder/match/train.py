@@ -297,13 +297,15 @@ def train_matcher(path: str | Path, codebook: Codebook, settings: MatchSettings,
 
 def training_text(training: Training) -> str:
     """What the pilot coding says to expect, per code (printed by ``suggest``)."""
-    lines = [f"trained on {training.fragments} fragments of {training.documents} pilot documents "
+    lines = [f"trained on {training.fragments} fragment{'s' if training.fragments != 1 else ''} of "
+             f"{training.documents} pilot document{'s' if training.documents != 1 else ''} "
              f"({training.uncoded} not coded); expected per code, from cross-validation:"]
     width = max((len(c.code) for c in training.calibrations), default=4)
     for c in training.calibrations:
+        noun = "fragment: " if c.fragments == 1 else "fragments:"  # the same width: the columns stay aligned
         if c.precision is None:
-            lines.append(f"  {c.code:<{width}}  {c.fragments:>4} fragments: too few to calibrate (threshold 0.5)")
+            lines.append(f"  {c.code:<{width}}  {c.fragments:>4} {noun} too few to calibrate (threshold 0.5)")
         else:
-            lines.append(f"  {c.code:<{width}}  {c.fragments:>4} fragments: threshold {c.threshold:.2f}, "
+            lines.append(f"  {c.code:<{width}}  {c.fragments:>4} {noun} threshold {c.threshold:.2f}, "
                          f"precision {c.precision:.2f}, recall {c.recall:.2f}, F1 {c.f1:.2f}")
     return "\n".join(lines)
