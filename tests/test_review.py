@@ -366,3 +366,16 @@ def test_export_pseudonymised_csv_renames_a_document_named_after_someone(tmp_pat
         session.store.close()
     text = out.read_text(encoding="utf-8")
     assert "Sarah" not in text and "interview-[Person 1].txt," in text
+
+
+def test_export_with_a_wrong_suffix_is_refused_before_any_work(tmp_path: Path, corpus: Path,
+                                                                codebook_file: Path) -> None:
+    from click.testing import CliRunner
+
+    from nlp_coder.cli import main
+
+    db = tmp_path / "store.db"
+    result = CliRunner().invoke(main, ["review", str(corpus), "-c", str(codebook_file), "-m", "hash-test",
+                                       "--db", str(db), "--export", str(tmp_path / "review.txt")])
+    assert result.exit_code == 1 and "Error E104" in result.output
+    assert not db.exists()  # refused before the corpus was coded: no store made

@@ -63,6 +63,10 @@ def review(corpus: Path, codebook: Path, reviewer: str, port: int, no_browser: b
     if pseudonymise is not None and export is None:
         raise click.UsageError("--pseudonymise applies to --export only: the review page shows the transcripts "
                                "as they are, on this computer")
+    if export is not None:
+        from nlp_coder.review.export import check_export
+
+        check_export(export)  # before the corpus is coded
     pseudonymiser = None
     if pseudonymise is not None:
         from nlp_coder.privacy.pseudonymise import open_key_file

@@ -60,6 +60,25 @@ def review_codings(session: ReviewSession) -> tuple[Coding, ...]:
     return tuple(out)
 
 
+def check_export(path: str | Path) -> str:
+    """The export's suffix (``.csv`` or ``.qdpx``), checked before any work is done, with its
+    folder writable; nothing is created.
+
+    Raises:
+        InputError: ``E104`` another suffix.
+        OutputError: ``E400`` the file cannot be written.
+    """
+    from nlp_coder.export.tables import check_writable
+
+    path = Path(path)
+    suffix = path.suffix.casefold()
+    if suffix not in EXPORT_SUFFIXES:
+        raise InputError(f"cannot export a review as {path.suffix or 'a file without suffix'}", str(path),
+                         "Give a .csv or .qdpx file", code="E104")
+    check_writable(path)
+    return suffix
+
+
 def export_review(session: ReviewSession, path: str | Path, *, pseudonymiser: Pseudonymiser | None = None) -> int:
     """Write the review to ``path``: a codings CSV (``document,start,end,code,coder``) or a
     ``.qdpx`` project, by suffix; written whole or not at all. Returns the codings written.
@@ -75,10 +94,7 @@ def export_review(session: ReviewSession, path: str | Path, *, pseudonymiser: Ps
         OutputError: ``E400`` the file cannot be written.
     """
     path = Path(path)
-    suffix = path.suffix.casefold()
-    if suffix not in EXPORT_SUFFIXES:
-        raise InputError(f"cannot export a review as {path.suffix or 'a file without suffix'}", str(path),
-                         "Give a .csv or .qdpx file", code="E104")
+    suffix = check_export(path)
     codings = review_codings(session)
     if suffix == ".csv":
         from nlp_coder.export.tables import write_atomic
