@@ -119,15 +119,18 @@ def main_language(guesses: Mapping[str, LanguageGuess]) -> str | None:
     return min(counts, key=lambda code: (-counts[code], code))
 
 
-def assign_languages(guesses: Mapping[str, LanguageGuess]) -> tuple[dict[str, str], tuple[str, ...]]:
+def assign_languages(guesses: Mapping[str, LanguageGuess], among: Mapping[str, LanguageGuess] | None = None
+                     ) -> tuple[dict[str, str], tuple[str, ...]]:
     """The language each document is read in, with one warning per document whose language could
     not be told: it is read in the corpus' main language (:func:`main_language`), else
     :data:`DEFAULT_LANGUAGE`.
 
     Args:
         guesses: each document's id and its guess (:func:`detect_language`).
+        among: the guesses the main language is taken from (default: ``guesses``), e.g. every
+            document seen so far when ``guesses`` holds only the new ones.
     """
-    main = main_language(guesses)
+    main = main_language(guesses if among is None else among)
     fallback = main or DEFAULT_LANGUAGE
     why = "the other documents' language" if main else "the default"
     used: dict[str, str] = {}

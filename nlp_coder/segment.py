@@ -720,7 +720,7 @@ class Segmenter:
         detected in it (from the cache where it was cut before); a document whose language
         cannot be told is read in the main language of the documents seen so far, else English,
         with a warning (:func:`nlp_coder.language.assign_languages`)."""
-        from nlp_coder.language import UNDETERMINED, LanguageGuess, detect_language, language_name, main_language
+        from nlp_coder.language import UNDETERMINED, LanguageGuess, assign_languages, detect_language
 
         new = list({doc.id: doc for doc in docs if doc.id not in self.read_as}.values())
         for doc in new:
@@ -733,16 +733,9 @@ class Segmenter:
                 self.guesses[doc.id] = LanguageGuess(code, confidence)
             else:
                 self.guesses[doc.id] = detect_language(doc.text)
-        main = main_language(self.guesses)
-        for doc in new:
-            guess = self.guesses[doc.id]
-            if guess.known:
-                self.read_as[doc.id] = guess.code
-                continue
-            self.read_as[doc.id] = main or "en"
-            why = "the other documents' language" if main else "the default"
-            self.warnings.append(f"{doc.id}: its language could not be told (too little text); read as "
-                                 f"{language_name(self.read_as[doc.id])} ({why})")
+        read_as, warnings = assign_languages({doc.id: self.guesses[doc.id] for doc in new}, among=self.guesses)
+        self.read_as.update(read_as)
+        self.warnings.extend(warnings)
         return {doc.id: self.read_as[doc.id] for doc in docs}
 
     def _pipeline(self, language: str) -> Any:
