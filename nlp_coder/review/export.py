@@ -15,8 +15,6 @@ machine's suggestions (a ``suggest`` JSONL) against the reviewer, or two reviewe
 
 from __future__ import annotations
 
-import csv
-import io
 from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -97,17 +95,15 @@ def export_review(session: ReviewSession, path: str | Path, *, pseudonymiser: Ps
     suffix = check_export(path)
     codings = review_codings(session)
     if suffix == ".csv":
-        from nlp_coder.export.tables import write_atomic
+        from nlp_coder.export.tables import csv_text, write_atomic
+        from nlp_coder.refi.codings import CSV_COLUMNS
 
-        buffer = io.StringIO()
-        writer = csv.writer(buffer, lineterminator="\n")
-        writer.writerow(("document", "start", "end", "code", "coder"))
         if pseudonymiser is not None:  # no text, but a document may be named after someone
             pseudonymiser.scan(list(session.documents.values()))
-        for c in codings:
-            document = pseudonymiser.text(c.document) if pseudonymiser is not None else c.document
-            writer.writerow((document, c.start, c.end, c.code, c.coder))
-        write_atomic(path, buffer.getvalue())
+        rows: list[list[object]] = [
+            [pseudonymiser.text(c.document) if pseudonymiser is not None else c.document, c.start, c.end, c.code,
+             c.coder] for c in codings]
+        write_atomic(path, csv_text(list(CSV_COLUMNS), rows))
     else:
         from nlp_coder.refi.write import Marker, build_qdpx, write_atomic_bytes
 
