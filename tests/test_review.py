@@ -210,6 +210,32 @@ def test_refit_learns_from_the_decisions_and_rescores_the_queue(session) -> None
     assert session.machine_codes != before or session.priority is not None
 
 
+def test_a_review_starts_from_the_learned_codebook_unless_told_not_to(tmp_path: Path) -> None:
+    """``open_review`` learns the codebook by default (the learner's line is among the notes,
+    and the machine is the learned model's matcher); refits build on the same vectors;
+    ``learn=False`` keeps the frozen default."""
+    from nlp_coder.learn.artefact import LearnedMatcher
+
+    root = Path(__file__).resolve().parent.parent
+    corpus, book = root / "corpus" / "interview-01.txt", root / "codebooks" / "working-alliance.yaml"
+    learned = open_review(corpus, book, None, embedder=HashingEmbedder(), options=ReviewOptions(refit_every=0))
+    frozen = open_review(corpus, book, None, embedder=HashingEmbedder(), options=ReviewOptions(refit_every=0),
+                         suggest_options=SuggestOptions(learn=False))
+    try:
+        assert any(n.startswith("learned: ") for n in learned.notes)
+        assert isinstance(learned.matcher, LearnedMatcher) and not isinstance(frozen.matcher, LearnedMatcher)
+        assert not any(n.startswith("learned") for n in frozen.notes)
+        code = learned.codable[0].id
+        learned.decide(learned.next().key, "recode", [code])
+        learned.decide(learned.next().key, "reject")  # a negative for every code
+        learned.refit_now()
+        assert learned.refits == 1 and learned.refit_error is None
+        assert code in learned.matcher.heads_  # a classifier on the learned vectors
+    finally:
+        learned.store.close()
+        frozen.store.close()
+
+
 def test_refit_runs_in_the_background_every_n_decisions(corpus: Path, codebook_file: Path) -> None:
     session = open_session(corpus, codebook_file, None, refit_every=3)
     for _ in range(3):

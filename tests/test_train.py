@@ -76,6 +76,28 @@ def test_training_calibrates_each_code_and_codes_new_text(tmp_path: Path, embedd
     assert "precision" in training_text(training)
 
 
+def test_the_classifiers_regularisation_is_a_parameter(tmp_path: Path, embedder) -> None:
+    """``c`` (scikit-learn's C) reaches every code's classifier: a lighter penalty, larger weights."""
+    from nlp_coder.match.train import TrainedMatcher, with_pilot_exemplars
+
+    corpus, csv = _pilot(tmp_path)
+    docs = read_corpus(corpus)
+    fragments = segment(docs, SegmentOptions(pipeline="blank"), nlp=load_pipeline("blank"))
+    from nlp_coder.match.train import read_pilot
+
+    _, passages = read_pilot(csv, docs)
+    labels = label_fragments(fragments, passages)
+    book = with_pilot_exemplars(parse_codebook(SMALL_CODEBOOK), fragments, labels)
+    vectors = embedder.encode([f.text for f in fragments])
+    norms = {}
+    for c in (0.1, 10.0):
+        matcher = TrainedMatcher.from_settings(MatchSettings(0.3, 0.05))
+        matcher.train(book, embedder.encode, vectors, labels, [not lab for lab in labels], c=c)
+        norms[c] = {code: float((w ** 2).sum()) for code, (w, _) in matcher.heads_.items()}
+    assert set(norms[0.1]) == set(norms[10.0]) == {"support", "warmth", "listening"}
+    assert all(norms[10.0][code] > norms[0.1][code] for code in norms[0.1])
+
+
 _TRAIN = """
     import tempfile
     from dataclasses import replace

@@ -20,6 +20,7 @@ from nlp_coder.cli.options import (
     quiet_option,
     segment_options,
     store_option,
+    target_precision_option,
     threshold_options,
 )
 
@@ -43,6 +44,11 @@ from nlp_coder.cli.options import (
               help="Share of the queue drawn at random (the rest: the least certain fragments); the random draws "
                    "estimate the precision.")
 @click.option("--seed", type=int, default=0, show_default=True, help="Seed of the random draws.")
+@click.option("--learn/--no-learn", "learn", default=True, show_default=True,
+              help="Start from the codebook learned from its exemplars (the method chosen by cross-validation, "
+                   "fine-tuned where that agrees better; kept in the store for the next start). --no-learn: "
+                   "the frozen default.")
+@target_precision_option
 @segment_options
 @threshold_options(threshold="Score a code needs to be suggested (default: codebook, else model).",
                    margin="Codes within this of the best are an overlap (default: codebook, else model).")
@@ -51,7 +57,8 @@ from nlp_coder.cli.options import (
 @store_option
 @quiet_option
 def review(corpus: Path, codebook: Path, reviewer: str, port: int, no_browser: bool, export: Path | None,
-           refit_every: int, random_share: float, seed: int, threshold: float | None, margin: float | None,
+           refit_every: int, random_share: float, seed: int, learn: bool, target_precision: float,
+           threshold: float | None, margin: float | None,
            model: str, method: str | None, db: Path | None, quiet: bool, metadata: Path | None,
            pseudonymise: Path | None, **segmenting: Any) -> None:
     """Review the suggestions for CORPUS on a local web page: accept, reject or recode them, one
@@ -77,7 +84,8 @@ def review(corpus: Path, codebook: Path, reviewer: str, port: int, no_browser: b
                           options=ReviewOptions(reviewer=reviewer, refit_every=refit_every, random_share=random_share,
                                                 seed=seed),
                           suggest_options=SuggestOptions(model=model, method=method, threshold=threshold,
-                                                         margin=margin),
+                                                         margin=margin, learn=learn,
+                                                         target_precision=target_precision),
                           segment_options=build_segment_options(**segmenting))
     try:
         warn(session.notes, quiet)

@@ -160,7 +160,8 @@ class TrainedMatcher(CodebookMatcher):
     """A matcher whose trained groups score codes by per-code classifiers (probabilities)."""
 
     def train(self, codebook: Codebook, encode: Callable[[Sequence[str]], np.ndarray], vectors: np.ndarray,
-              labels: Sequence[set[str]], uncoded: Sequence[bool], *, seed: int = 0) -> tuple[CodeCalibration, ...]:
+              labels: Sequence[set[str]], uncoded: Sequence[bool], *, seed: int = 0,
+              c: float = 1.0) -> tuple[CodeCalibration, ...]:
         """Fit the codebook (with the pilot fragments as extra exemplars) and the classifiers.
 
         Args:
@@ -169,6 +170,7 @@ class TrainedMatcher(CodebookMatcher):
             vectors: vectors of the pilot fragments.
             labels: the codes of each pilot fragment.
             uncoded: whether each pilot fragment is text no coding touches.
+            c: the inverse regularisation strength of the classifiers (scikit-learn's ``C``).
         """
         from sklearn.linear_model import LogisticRegression
         from sklearn.model_selection import StratifiedKFold, cross_val_predict
@@ -191,13 +193,13 @@ class TrainedMatcher(CodebookMatcher):
             y = np.concatenate([own[keep], np.ones(len(exemplars), dtype=bool)])
             if y.all() or not y.any():
                 continue
-            model = LogisticRegression(C=1.0, class_weight="balanced", max_iter=2000)
+            model = LogisticRegression(C=c, class_weight="balanced", max_iter=2000)
             model.fit(x, y)
             self.heads_[code.id] = (model.coef_[0].astype(np.float32), float(model.intercept_[0]))
             positives = int(own.sum())
             if positives >= MIN_POSITIVES and int(others.sum()) >= MIN_POSITIVES:
                 folds = StratifiedKFold(n_splits=min(5, positives), shuffle=True, random_state=seed)
-                oof = cross_val_predict(LogisticRegression(C=1.0, class_weight="balanced", max_iter=2000),
+                oof = cross_val_predict(LogisticRegression(C=c, class_weight="balanced", max_iter=2000),
                                         vectors[keep], own[keep], cv=folds, method="predict_proba")[:, 1]
                 cut, precision, recall, f1 = _calibrate(oof, own[keep])
                 thresholds[code.id] = cut

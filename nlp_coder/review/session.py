@@ -534,7 +534,10 @@ def open_review(corpus: str | Path, codebook: str | Path | Codebook, store: str 
         store: the project store's path (opened for use from several threads), an open store,
             or ``None`` for one in memory (the decisions are then lost on exit).
         options: the review's :class:`~nlp_coder.review.records.ReviewOptions`.
-        suggest_options, segment_options, embedder: passed to :func:`nlp_coder.run.suggest`.
+        suggest_options, segment_options, embedder: passed to :func:`nlp_coder.run.suggest`;
+            ``suggest_options`` defaults to ``SuggestOptions(learn=True)``: the review starts from
+            the codebook learned from its exemplars (:mod:`nlp_coder.learn`), and its refits
+            build on the learned model's vectors.
 
     Raises:
         NlpCoderError: as ``suggest`` does, and ``E130`` for invalid review options.
@@ -546,7 +549,7 @@ def open_review(corpus: str | Path, codebook: str | Path | Codebook, store: str 
     opened = Store(store, threads=True) if isinstance(store, (str, Path)) else \
         (store if store is not None else Store(":memory:", threads=True))
     try:
-        result = suggest(corpus, codebook, opened, options=suggest_options or SuggestOptions(),  # type: ignore[arg-type]
+        result = suggest(corpus, codebook, opened, options=suggest_options or SuggestOptions(learn=True),  # type: ignore[arg-type]
                          segment_options=segment_options, metadata=metadata, embedder=embedder,  # type: ignore[arg-type]
                          progress=progress)
         if result.decisions is None or result.vectors is None or result.matcher is None:
@@ -554,7 +557,9 @@ def open_review(corpus: str | Path, codebook: str | Path | Codebook, store: str 
                              "Leave out --cascade", code="E146")
         session = ReviewSession(opened, result.codebook, result.segmentation.documents, result.decisions,
                                 result.vectors, result.matcher, run_id=result.run_id, options=options)
-        session.notes[:0] = list(result.segmentation.warnings)
+        learned = [n for n in (result.summary.notes if result.summary is not None else ())
+                   if n.startswith(("learned", "too few labels"))]  # what the review starts from
+        session.notes[:0] = [*result.segmentation.warnings, *learned]
         return session
     except BaseException:
         if opened is not store:
