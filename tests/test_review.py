@@ -12,7 +12,7 @@ from nlp_coder.embed.models import HashingEmbedder
 from nlp_coder.errors import InputError
 from nlp_coder.refi import MACHINE_USER, read_codings
 from nlp_coder.review import ReviewOptions, export_review, open_review
-from nlp_coder.review.queue import is_random_slot, wilson
+from nlp_coder.review.queue import is_random_slot, uncertainty, wilson
 from nlp_coder.run import SuggestOptions
 from nlp_coder.store import Store
 
@@ -286,6 +286,19 @@ def test_wilson_interval_holds_the_share(hits: int, extra: int) -> None:
 def test_random_slots_are_the_share_of_the_draws(share: float, draws: int) -> None:
     count = sum(is_random_slot(k, share) for k in range(draws))
     assert abs(count - share * draws) <= 1
+
+
+@given(st.lists(st.lists(st.floats(0, 1), min_size=3, max_size=3), min_size=2, max_size=20))
+def test_the_active_order_asks_first_where_the_two_best_codes_are_nearest(rows: list[list[float]]) -> None:
+    import numpy as np
+
+    scores = np.array(rows)
+    priority = uncertainty(scores, np.full(3, 0.5))
+    top = np.sort(scores, axis=1)
+    lead = top[:, -1] - top[:, -2]
+    assert np.array_equal(np.argsort(-priority, kind="stable"), np.argsort(lead, kind="stable"))
+    one = uncertainty(scores[:, :1], np.array([0.5]))  # a single code: its distance to the threshold
+    assert np.allclose(one, -np.abs(scores[:, 0] - 0.5))
 
 
 def test_forgetting_a_document_removes_its_review_decisions(corpus: Path, codebook_file: Path,

@@ -522,6 +522,20 @@ def _check_options(options: ReviewOptions) -> None:
         raise InputError("the random share must be between 0 and 1", "--random-share", code="E130")
 
 
+def _learned_notes(result: object) -> list[str]:
+    """What the review starts from, in a line or two: the learner's own line (not one per code:
+    ``nlp-coder learn`` prints those) and why nothing was learned."""
+    summary = getattr(result, "summary", None)
+    notes = summary.notes if summary is not None else ()
+    learned = [n for n in notes if n.startswith("learned: ")]
+    out = [n for n in notes if n.startswith("too few labels")]
+    if learned:
+        more = len(learned) - 1
+        out.insert(0, learned[0] + (f" ({more} more line{'s' if more > 1 else ''} on single codes: nlp-coder learn "
+                                    "prints them)" if more else ""))
+    return out
+
+
 def open_review(corpus: str | Path, codebook: str | Path | Codebook, store: str | Path | Store | None, *,
                 options: ReviewOptions | None = None, suggest_options: object = None,
                 segment_options: object = None, metadata: str | Path | None = None,
@@ -557,9 +571,7 @@ def open_review(corpus: str | Path, codebook: str | Path | Codebook, store: str 
                              "Leave out --cascade", code="E146")
         session = ReviewSession(opened, result.codebook, result.segmentation.documents, result.decisions,
                                 result.vectors, result.matcher, run_id=result.run_id, options=options)
-        learned = [n for n in (result.summary.notes if result.summary is not None else ())
-                   if n.startswith(("learned", "too few labels"))]  # what the review starts from
-        session.notes[:0] = [*result.segmentation.warnings, *learned]
+        session.notes[:0] = [*result.segmentation.warnings, *_learned_notes(result)]
         return session
     except BaseException:
         if opened is not store:
