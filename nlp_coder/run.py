@@ -88,6 +88,9 @@ class SuggestOptions:
     # codebook's exemplars too; False, never. Per-code thresholds aim at target_precision.
     learn: bool | None = None
     target_precision: float = 0.8
+    # Review decisions to learn from too (nlp_coder.learn.data.review_split): this reviewer's, on
+    # the codebook, from the project store. Learning is on when it is given.
+    from_review: str | None = None
     finetune: FinetuneSettings | None = None  # None: the learner's defaults
 
 
@@ -370,7 +373,11 @@ def suggest(corpus: CorpusSource, codebook: CodebookSource, store_path: StoreSou
     book = codebook if isinstance(codebook, Codebook) else load_codebook(codebook)
     auto = options.threshold == AUTO_THRESHOLD  # fitted once the codebook is embedded (_fit_threshold)
     settings = match_settings(book, replace(options, threshold=None) if auto else options)
-    learns = options.learn if options.learn is not None else options.train_from is not None
+    learns = options.learn if options.learn is not None else (options.train_from is not None
+                                                               or options.from_review is not None)
+    if options.from_review is not None and not learns:
+        raise InputError("learning from review decisions needs learning on", "--from-review",
+                         "Leave out --no-learn", code="E131")
     if learns and options.cascade is not None:
         raise InputError("--learn and --cascade cannot be combined", "--learn",
                          "Leave out --cascade, or give --no-learn", code="E131")
@@ -445,6 +452,8 @@ def suggest(corpus: CorpusSource, codebook: CodebookSource, store_path: StoreSou
                 job.decide(pending_documents, pending, bar)
                 learned_parameters = (("learned", learned.manifest_entry() if learned is not None else None),) \
                     if learns else ()
+                if options.from_review is not None:
+                    learned_parameters += (("from_review", options.from_review),)
                 manifest = job.manifest(documents, corpus_sha256(documents), train_parameters + learned_parameters)
                 decided = Decisions.concat(job.decided) if job.decided else None
                 fragments = decided.fragments if decided is not None else ()
@@ -509,7 +518,13 @@ def _learn(book: Codebook, settings: MatchSettings, options: SuggestOptions, emb
     from nlp_coder.learn.artefact import learn_model, learned_folder, weights_sha256
     from nlp_coder.learn.data import labelled_set
 
-    labelled = labelled_set(book, codings=options.train_from, corpus=documents, segment_options=segment_options)
+    decisions = ()
+    if options.from_review is not None:
+        from nlp_coder.learn import review_decisions
+
+        decisions = tuple(review_decisions(store, book, options.from_review))
+    labelled = labelled_set(book, codings=options.train_from, corpus=documents, segment_options=segment_options,
+                            review=decisions, reviewer=options.from_review)
     factory = None
     base_weights = embedder.weights_sha256
     if trainable is not None:

@@ -597,3 +597,54 @@ def test_a_fine_tuned_model_is_exported_and_the_same_in_two_processes() -> None:
     """
     out = same_in_two_processes(snippet, timeout=600).decode()
     assert out.startswith("fine-tuned onnxruntime (18, 32)") and "encoder/model.onnx" in out
+
+
+def test_review_decisions_are_labels_to_learn_from(tmp_path: Path) -> None:
+    """A reviewer's decisions in the store become passages of their codes (rejected fragments:
+    text no code fits) for ``learn`` and ``suggest --from-review``; none is an error (E301)."""
+    from nlp_coder.embed.models import HashingEmbedder
+    from nlp_coder.errors import NlpCoderError
+    from nlp_coder.review import ReviewOptions, open_review
+    from nlp_coder.run import SuggestOptions
+    from nlp_coder.store import Store
+
+    corpus, _ = _pilot(tmp_path)
+    book = write_codebook(tmp_path, per_code=3)
+    db = tmp_path / "store.db"
+    session = open_review(corpus, book, db, embedder=HashingEmbedder(), suggest_options=SuggestOptions(learn=False),
+                          options=ReviewOptions(reviewer="ann", refit_every=0))
+    topic = {" ".join(t.split()): code for code, texts in TOPICS.items() for t in texts}
+    coded = rejected = 0
+    for key, fragment in zip(session.keys, session.fragments):
+        text = " ".join(fragment.text.split())
+        if text in topic:
+            session.decide(key, "recode", [topic[text]])
+            coded += 1
+        elif "football" in text:
+            session.decide(key, "reject")
+            rejected += 1
+    session.store.close()
+    assert coded == 12 and rejected == 4
+
+    report = learn(corpus, book, store=db, embedder=HashingEmbedder(), reviewer="ann", methods=("frozen-centroid",))
+    assert report.passages == 9 + coded and report.pilot_passages == coded
+    with Store(db) as store:
+        rows = store.review_decisions(nlp_coder.load_codebook(book).sha256, "ann")
+    labelled = labelled_set(nlp_coder.load_codebook(book), corpus=nlp_coder.read_corpus(corpus).documents,
+                            review=rows, reviewer="ann")
+    assert len(labelled.unlabelled) == rejected and {p.source for p in labelled.unlabelled} == {"review:ann"}
+
+    with pytest.raises(NlpCoderError) as caught:
+        learn(corpus, book, store=db, embedder=HashingEmbedder(), reviewer="bob")
+    assert caught.value.code == "E301"
+
+    args = ["suggest", str(corpus), "--codebook", str(book), "--model", "hash-test", "--db", str(db),
+            "--out", str(tmp_path / "out.jsonl")]
+    result = CliRunner().invoke(main, [*args, "--from-review", "ann"])
+    assert result.exit_code == 0, result.output
+    assert any(line.startswith("learned: ") for line in result.output.splitlines())
+    with Store(db) as store:
+        parameters = store.runs()[-1][4]["parameters"]
+    assert parameters["from_review"] == "ann" and parameters["learned"]["pilot_passages"] == coded
+    refused = CliRunner().invoke(main, [*args, "--from-review", "ann", "--no-learn"])
+    assert refused.exit_code != 0 and "E131" in refused.output

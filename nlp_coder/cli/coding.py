@@ -52,6 +52,9 @@ from nlp_coder.cli.options import (
               help="Learn from pilot coding (a .qdpx project, or a codings CSV on the corpus): coded passages "
                    "become exemplars, a classifier per code is fitted and its threshold calibrated.")
 @learn_options
+@click.option("--from-review", "from_review", metavar="NAME",
+              help="Learn from NAME's review decisions on this codebook too (nlp-coder review), read from the "
+                   "project store; turns learning on.")
 @model_option
 @method_option
 @device_option
@@ -67,7 +70,8 @@ def suggest(corpus: Path, codebook: Path, out: Path | None, fmt: str, threshold:
             db: Path | None, quiet: bool, metadata: Path | None, device: str, scheduler: str | None,
             pseudonymise: Path | None,
             cascade: float | None, cascade_band: float | None, train_from: Path | None, learn: bool | None,
-            target_precision: float, strict: bool, verbose: bool, **segmenting: Any) -> None:
+            target_precision: float, from_review: str | None, strict: bool, verbose: bool,
+            **segmenting: Any) -> None:
     """Suggest codes for every fragment of CORPUS (a transcript, a folder, or a fragment table)."""
     from nlp_coder.export.formats import SuggestionWriter
     from nlp_coder.privacy.pseudonymise import pseudonymiser_for
@@ -93,7 +97,7 @@ def suggest(corpus: Path, codebook: Path, out: Path | None, fmt: str, threshold:
             options=SuggestOptions(model=model, method=method, threshold=threshold, margin=margin, top_k=top_k,
                                    suggestions=suggestions, device=device, cascade=cascade, cascade_band=cascade_band,
                                    train_from=str(train_from) if train_from else None, batch_size=batch_size,
-                                   learn=learn, target_precision=target_precision),
+                                   learn=learn, target_precision=target_precision, from_review=from_review),
             metadata=metadata, progress=not quiet, sink=writer.sink, keep_results=writer.keep_results,
             embedder=embedder, finish=writer.finish, strict=strict,
         )

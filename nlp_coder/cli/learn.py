@@ -37,6 +37,9 @@ def _positive(ctx: click.Context, param: click.Parameter, value: float | None) -
 @click.option("--from", "codings", type=click.Path(exists=True, dir_okay=False, path_type=Path), metavar="CODINGS",
               help="Pilot coding to learn from too: a .qdpx project, or a codings CSV on the corpus "
                    "(document,start,end,code,coder).")
+@click.option("--from-review", "reviewer", metavar="NAME",
+              help="Learn from NAME's review decisions on this codebook too (nlp-coder review), read from the "
+                   "project store.")
 @click.option("--seed", type=at_least(0), default=0, show_default=True,
               help="Seed of the folds, the training batches and dropout (same seed, same result on this CPU).")
 @click.option("--time-budget", "time_budget", type=FINITE_FLOAT, metavar="SECONDS", callback=_positive,
@@ -47,9 +50,9 @@ def _positive(ctx: click.Context, param: click.Parameter, value: float | None) -
 @model_option
 @store_option
 @quiet_option
-def learn(corpus: Path, codebook: Path, codings: Path | None, seed: int, time_budget: float | None,
-          target_precision: float, out: Path | None, fmt: str, model: str, db: Path | None, quiet: bool,
-          metadata: Path | None, **segmenting: Any) -> None:
+def learn(corpus: Path, codebook: Path, codings: Path | None, reviewer: str | None, seed: int,
+          time_budget: float | None, target_precision: float, out: Path | None, fmt: str, model: str,
+          db: Path | None, quiet: bool, metadata: Path | None, **segmenting: Any) -> None:
     """Choose how to code with a codebook: frozen centroid, classifier, or fine-tuned model,
     by cross-validation on its exemplars (and pilot coding), calibrate each code's threshold,
     keep the model in the store for suggest --learn, and print what to expect."""
@@ -61,7 +64,7 @@ def learn(corpus: Path, codebook: Path, codings: Path | None, seed: int, time_bu
 
     report = run_learn(corpus, codebook, codings=codings, model=model, seed=seed, time_budget=time_budget,
                        store=resolve_store_path(db), metadata=metadata, target_precision=target_precision,
-                       segment=build_segment_options(**segmenting), progress=not quiet)
+                       segment=build_segment_options(**segmenting), progress=not quiet, reviewer=reviewer)
     warn(list(report.warnings), quiet)
     click.echo(report_text(report))
     if out is not None:

@@ -33,7 +33,7 @@ if TYPE_CHECKING:
     from nlp_coder.store import Store
 
 __all__ = ["METHODS", "CodeScore", "FinetuneRun", "FinetuneSettings", "LabelledSet", "LearnReport", "MethodScore",
-           "Passage", "learn", "report_text"]
+           "Passage", "learn", "report_text", "review_decisions"]
 
 
 def learn(corpus: str | os.PathLike[str] | Sequence[str] | CorpusReading, codebook: str | os.PathLike[str] | Codebook,
@@ -42,7 +42,7 @@ def learn(corpus: str | os.PathLike[str] | Sequence[str] | CorpusReading, codebo
           embedder: Embedder | None = None, trainable: Any = None, segment: SegmentOptions | None = None,
           methods: Sequence[str] = METHODS, settings: FinetuneSettings | None = None,
           metadata: str | os.PathLike[str] | None = None, progress: bool = False,
-          target_precision: float = TARGET_PRECISION) -> LearnReport:
+          target_precision: float = TARGET_PRECISION, reviewer: str | None = None) -> LearnReport:
     """Choose how to code with ``codebook`` by grouped cross-validation (what ``nlp-coder learn`` does).
 
     Args:
@@ -62,6 +62,8 @@ def learn(corpus: str | os.PathLike[str] | Sequence[str] | CorpusReading, codebo
         settings: the fine-tuning's settings.
         progress: progress bars on a terminal.
         target_precision: the precision each code's calibrated threshold aims at.
+        reviewer: learn from this reviewer's review decisions on ``codebook`` too (``nlp-coder
+            review``), read from ``store`` (:func:`nlp_coder.learn.data.review_split`).
 
     The chosen method is then fitted on every labelled passage and, with a store on disk, kept in
     its ``learned`` folder (:mod:`nlp_coder.learn.artefact`), where ``suggest --learn`` finds it
@@ -94,7 +96,9 @@ def learn(corpus: str | os.PathLike[str] | Sequence[str] | CorpusReading, codebo
     pilot = None
     if codings is not None:
         pilot = _path(codings, "codings", "Give a .qdpx project or a codings .csv")
-    labelled = labelled_set(book, codings=pilot, corpus=reading.documents, segment_options=segment)
+    decisions = review_decisions(store, book, reviewer) if reviewer is not None else ()
+    labelled = labelled_set(book, codings=pilot, corpus=reading.documents, segment_options=segment,
+                            review=decisions, reviewer=reviewer)
     warnings = list(labelled.warnings)
     pilot_count = sum(p.source != "codebook" for p in labelled.passages)
     match_settings = resolve_settings(book, model)
@@ -158,3 +162,29 @@ def _tunable_kind(model: str) -> bool:
     from nlp_coder.embed.registry import load_registry
 
     return load_registry().model(model).kind == "sentence-transformers"
+
+
+def review_decisions(store: str | os.PathLike[str] | Store | None, codebook: Codebook, reviewer: object) -> list[Any]:
+    """``reviewer``'s review decisions in force on ``codebook`` in the project store.
+
+    Raises:
+        InputError: ``E130`` a reviewer that is not a name.
+        StoreError: ``E301`` no decisions of theirs on this codebook (a review of another version
+            of it does not count).
+    """
+    from nlp_coder.api import _store
+    from nlp_coder.run import open_store
+
+    if not isinstance(reviewer, str) or not reviewer.strip():
+        raise InputError(f"the reviewer must be a name, not {reviewer!r}", "--from-review", code="E130")
+    rows: list[Any] = []
+    if store is not None:
+        with open_store(_store(store)) as opened:
+            rows = list(opened.review_decisions(codebook.sha256, reviewer))
+    if not rows:
+        from nlp_coder.errors import StoreError
+
+        raise StoreError(f"no review decisions of {reviewer!r} on this codebook in the project store",
+                         "--from-review", "Review with this codebook first (nlp-coder review --reviewer NAME), with "
+                         "the same --db; an edited codebook starts a new review", code="E301")
+    return rows

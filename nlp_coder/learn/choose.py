@@ -337,7 +337,7 @@ def best_method(scores: Sequence[MethodScore]) -> str:
 
 def report_text(report: LearnReport) -> str:
     """The report as ``nlp-coder learn`` prints it."""
-    pilot = f" ({report.pilot_passages} from pilot coding)" if report.pilot_passages else ""
+    pilot = f" ({report.pilot_passages} from pilot coding or review)" if report.pilot_passages else ""
     lines = [f"{report.passages} labelled passages{pilot} of {len(report.codes)} codes in {report.groups} groups"]
     if report.too_few:
         lines.append(f"choice: {report.choice} (the default; too few labels to compare methods)")

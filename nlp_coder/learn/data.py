@@ -12,6 +12,11 @@
   by exactly one main code is a passage of that code, in the group of its document, so no
   document is ever both trained on and tested on. Fragments with several codes or none are left
   out (the method choice scores the top-1 code).
+* Review decisions (``nlp-coder review``, read from the project store by reviewer): a fragment
+  the reviewer accepted or recoded with exactly one main code is a passage of that code, in the
+  group of its document; a fragment they rejected (no code fits) is text no code fits, as an
+  untouched pilot fragment is. Only decisions on documents of the corpus whose text still holds
+  the decided span are used; the rest are counted in a warning.
 
 Facet codes are not learned in this step: only the main codes.
 """
@@ -21,6 +26,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from nlp_coder.records import Codebook, Document
 
@@ -145,15 +151,52 @@ def pilot_split(path: str | Path, codebook: Codebook, corpus: Sequence[Document]
     return tuple(passages), tuple(untouched), tuple(warnings)
 
 
+def review_split(decisions: Sequence[Any], codebook: Codebook, corpus: Sequence[Document], reviewer: str,
+                 ) -> tuple[tuple[Passage, ...], tuple[Passage, ...], tuple[str, ...]]:
+    """The review decisions (:class:`nlp_coder.store.ReviewRow`, the ones in force) with exactly
+    one main code as passages, the rejected ones as text no code fits (code ``""``), both grouped
+    by document (source ``review:<reviewer>``), and warnings."""
+    main = set(learnable_codes(codebook))
+    documents = {d.id: d for d in corpus}
+    source = f"review:{reviewer}"
+    passages, rejected, several, missing = [], [], 0, 0
+    for row in decisions:
+        doc = documents.get(row.document)
+        text = _clean(doc.text[row.start:row.end]) if doc is not None and 0 <= row.start < row.end <= len(doc.text) \
+            else ""
+        if not text:
+            missing += 1
+            continue
+        own = sorted(set(row.codes) & main)
+        if len(own) == 1:
+            passages.append(Passage(text, own[0], row.document, source))
+        elif len(own) > 1:
+            several += 1
+        elif not row.codes:
+            rejected.append(Passage(text, "", row.document, source))
+    warnings = []
+    if several:
+        warnings.append(f"{source}: {several} decisions with more than one code left out")
+    if missing:
+        warnings.append(f"{source}: {missing} decisions on documents this corpus does not have (or whose text "
+                        "changed) left out")
+    return tuple(passages), tuple(rejected), tuple(warnings)
+
+
 def labelled_set(codebook: Codebook, *, codings: str | Path | None = None, corpus: Sequence[Document] = (),
-                 segment_options: object = None) -> LabelledSet:
-    """The codebook's passages, plus those of the pilot coding in ``codings`` when given."""
+                 segment_options: object = None, review: Sequence[Any] = (),
+                 reviewer: str | None = None) -> LabelledSet:
+    """The codebook's passages, plus those of the pilot coding in ``codings`` and of the review
+    decisions ``review`` (``reviewer``'s, from the store) when given."""
     passages, negatives = codebook_passages(codebook)
     warnings: tuple[str, ...] = ()
     untouched: tuple[Passage, ...] = ()
     if codings is not None:
         pilot, untouched, warnings = pilot_split(codings, codebook, corpus, segment_options)
         passages = passages + pilot
+    if reviewer is not None:
+        reviewed, rejected, said = review_split(review, codebook, corpus, reviewer)
+        passages, untouched, warnings = passages + reviewed, untouched + rejected, warnings + said
     used = {p.code for p in passages}
     codes = tuple(c for c in learnable_codes(codebook) if c in used)
     missing = [c for c in learnable_codes(codebook) if c not in used]
