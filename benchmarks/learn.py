@@ -218,6 +218,22 @@ def curve_table(path: Path = CURVE_FILE) -> str:
     return "\n".join(lines)
 
 
+def self_trained(train: np.ndarray, labels: np.ndarray, unlabelled: np.ndarray, probabilities: np.ndarray,
+                 share: float) -> np.ndarray:
+    """Top-1 codes of the LR head refitted with the ``share`` of the unlabelled rows it is surest
+    of for each code it predicts, labelled with that code."""
+    from nlp_coder.learn.choose import head_probabilities
+
+    predicted, sure = probabilities.argmax(1), probabilities.max(1)
+    chosen = []
+    for code in np.unique(predicted):
+        rows = np.flatnonzero(predicted == code)
+        chosen.extend(rows[np.argsort(-sure[rows], kind="stable")[:max(1, int(share * len(rows)))]].tolist())
+    picked = np.array(sorted(chosen), dtype=np.int64)
+    return head_probabilities(np.vstack([train, unlabelled[picked]]), np.concatenate([labels, predicted[picked]]),
+                              unlabelled, probabilities.shape[1]).argmax(1)
+
+
 def tune(specs: Sequence[str], data: str = "therapist", k: int = 16, seeds: Sequence[int] = (0, 1, 2),
          max_test: int = 1000, store: Path = DEFAULT_STORE, threads: int | None = 1) -> list[str]:
     """Fine-tuning settings tried one at a time on one data set, the evaluation's split by
@@ -225,13 +241,15 @@ def tune(specs: Sequence[str], data: str = "therapist", k: int = 16, seeds: Sequ
     ``defs=N``: each code's definition added N times to its passages; ``freeze=word``: the word
     embeddings left as they are), and the same tuned model is scored with four heads (logistic
     regression, centroid, logistic regression on [tuned vector, character n-grams] and on
-    [tuned vector, frozen vector]); ``frozen`` scores the frozen vectors instead. Kappa is
+    [tuned vector, frozen vector], the LR head averaged with the frozen classifier on [vector,
+    character n-grams], and the LR head self-trained on the test utterances it is surest of);
+    ``frozen`` scores the frozen vectors instead. Kappa is
     measured on a seeded sample of ``max_test`` single-coded test fragments per seed. Returns
     (and prints) one ``RESULT`` line per setting."""
     import copy
 
     from benchmarks.evaluate import manifesto_dataset
-    from nlp_coder.learn.choose import _head
+    from nlp_coder.learn.choose import _head, head_probabilities, lr_chars_scores
     from nlp_coder.learn.finetune import encode, finetune, load_trainable
     from nlp_coder.match.matcher import definition_text
 
@@ -289,12 +307,19 @@ def tune(specs: Sequence[str], data: str = "therapist", k: int = 16, seeds: Sequ
                 fits.append(run_.seconds)
                 vectors = encode(tuned, [*texts, *test_texts], seed=seed, threads=settings.threads)
                 train_vectors, test_vectors = vectors[:len(texts)], vectors[len(texts):]
+            probabilities = head_probabilities(train_vectors, labels, test_vectors, len(codes))
             heads = {
-                "lr": _head(train_vectors, labels, test_vectors, len(codes)),
+                "lr": probabilities.argmax(1),
                 "centroid": centroid_head(train_vectors, labels, test_vectors),
                 "lr-chars": lr_chars_fold(texts, train_vectors, labels, test_texts, test_vectors, len(codes)),
                 "lr-tuned+frozen": _head(np.hstack([train_vectors, frozen_train]), labels,
                                          np.hstack([test_vectors, frozen_test]), len(codes)),
+                # the LR head averaged with the frozen [vector, chars] classifier's probabilities
+                "ensemble": (probabilities + lr_chars_scores(texts, frozen_train, labels, test_texts, frozen_test,
+                                                             len(codes))).argmax(1),
+                # self-training: the test utterances (unlabelled) the head is surest of, a fifth of
+                # those it gives each code, added with its code, and the head refitted
+                "self-training": self_trained(train_vectors, labels, test_vectors, probabilities, 0.2),
             }
             for head, predicted in heads.items():
                 scores.setdefault(head, []).append(kappa(truth, predicted))
