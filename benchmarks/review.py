@@ -1,12 +1,15 @@
 """The review loop with a simulated reviewer, and the server's time per decision.
 
     .venv/bin/python -m benchmarks.review                 # AnnoMI therapist behaviour and Manifesto UK
-    .venv/bin/python -m benchmarks.review --data therapist --decisions 0 50 100 --no-timing
+    .venv/bin/python -m benchmarks.review --data therapist --decisions 0 50 100 --no-timing --seeds 1
 
 The gold labels answer each request: a fragment whose machine codes equal its gold codes is
 accepted, one whose gold has no code is rejected, any other is recoded to its gold codes. The
 codebook is the evaluation's few-shot one (:func:`nlp_coder.analyses.evaluate.draw_split`, K
-exemplars per code from training documents, seed 0); the test documents are split in two, every
+exemplars per code from training documents, one split per seed). The review starts as
+``review`` does by default: from the codebook learned from those exemplars (the learner's
+cross-validated choice, fine-tuned or frozen, kept in ``out/review-learned`` for the next run);
+``--no-learn`` starts from the frozen default. The test documents are split in two, every
 other one: the *pool* under review and a *held-out* half that is never reviewed. After 0, 50,
 100, 200 and 400 decisions the suggestions are compared with the gold (Cohen's kappa):
 
@@ -16,7 +19,9 @@ other one: the *pool* under review and a *held-out* half that is never reviewed.
   the best code of an overlap, none when uncoded).
 
 Two orders are compared: the review's (active, with its random share of 0.25) and a random
-order (random share 1). Refits run every 20 decisions, as in the page, but in the foreground so
+order (random share 1); ``--priority`` gives the active order another measure of what to ask
+first (``threshold-or-lead``, the earlier order; ``entropy``) and ``--shares 0.25`` runs the
+active order alone. Refits run every 20 decisions, as in the page, but in the foreground so
 that the figures do not depend on timing. Then the server's time per decision: the review app
 (in process, through Starlette's test client: routing, JSON, the store's commit) with 10,000
 Manifesto fragments loaded, refits off (they run in the background in the page).
@@ -41,6 +46,7 @@ from nlp_coder.match.matcher import build_matcher
 from nlp_coder.match.settings import resolve_settings
 from nlp_coder.records import Codebook, Fragment
 from nlp_coder.review import ReviewOptions, ReviewSession
+from nlp_coder.review.queue import uncertainty
 from nlp_coder.store import Store
 
 CHECKPOINTS = (0, 50, 100, 200, 400)
@@ -61,9 +67,10 @@ def gold_label(g: GoldFragment) -> str:
     return g.codes[0] if g.codes else NONE
 
 
-def top1(session: ReviewSession, vectors: np.ndarray) -> tuple[list[str], list[str]]:
-    """The top-1 main code and the decided code (none when uncoded) of ``vectors``."""
-    decided = session.matcher.decide(vectors)
+def top1(session: ReviewSession, vectors: np.ndarray, fragments: Sequence[Fragment]) -> tuple[list[str], list[str]]:
+    """The top-1 main code and the decided code (none when uncoded) of ``vectors`` (the
+    fragments' texts: a learned classifier on character n-grams reads them)."""
+    decided = session.matcher.decide(vectors, list(fragments))
     main = [j for j, c in enumerate(decided.codes) if c.facet is None and c.codable]
     scores = np.asarray(decided.score).reshape(len(decided), -1)[:, main]
     best = [decided.codes[main[j]].id for j in scores.argmax(axis=1)]
@@ -71,8 +78,79 @@ def top1(session: ReviewSession, vectors: np.ndarray) -> tuple[list[str], list[s
     return best, chosen
 
 
+def learned_start(book: Codebook, encode, seed: int, folder: Path | None):  # type: ignore[no-untyped-def]
+    """What ``review --learn`` starts from: the codebook learned from its exemplars
+    (:func:`nlp_coder.learn.artefact.learn_model`, kept in ``folder``), its matcher and the
+    encoder its vectors come from (the fine-tuned one when it chose ``fine-tuned``)."""
+    from nlp_coder.embed.models import load_embedder
+    from nlp_coder.learn.artefact import learn_model
+    from nlp_coder.learn.data import labelled_set
+    from nlp_coder.learn.finetune import load_trainable
+
+    settings = resolve_settings(book)
+    base = load_embedder("default")
+    loaded: list[object] = []
+
+    def trainable() -> object:
+        if not loaded:
+            loaded.append(load_trainable("default"))
+        return loaded[0]
+
+    learned, notes = learn_model(labelled_set(book), book, settings, encode, base_model=base.model_id,
+                                 base_weights_sha256=base.weights_sha256, trainable=trainable, folder=folder,
+                                 seed=seed)
+    if learned is None:
+        raise RuntimeError("; ".join(notes))
+    learned_encode = encode
+    if learned.encoder is not None:
+        cache: dict[str, np.ndarray] = {}
+
+        def learned_encode(texts: Sequence[str]) -> np.ndarray:  # type: ignore[misc]
+            texts = list(texts)
+            missing = [t for t in dict.fromkeys(texts) if t not in cache]
+            if missing:
+                cache.update(zip(missing, learned.encoder.encode(missing)))
+            return np.stack([cache[t] for t in texts]) if texts else np.zeros((0, learned.encoder.dimensions))
+    matcher = learned.matcher(book, settings).fit(learned.codebook(book), learned_encode)
+    return learned, matcher, learned_encode
+
+
+def threshold_or_lead(scores: np.ndarray, thresholds: np.ndarray) -> np.ndarray:
+    """The earlier active order: minus the nearer of the best code's distance to its threshold
+    and its lead over the runner-up."""
+    order = np.argsort(-scores, axis=1, kind="stable")
+    rows = np.arange(scores.shape[0])
+    best = scores[rows, order[:, 0]]
+    gap = np.abs(best - thresholds[order[:, 0]])
+    if scores.shape[1] > 1:
+        gap = np.minimum(gap, best - scores[rows, order[:, 1]])
+    return -gap
+
+
+def entropy(scores: np.ndarray, thresholds: np.ndarray) -> np.ndarray:
+    """The entropy of the main codes' scores, normalised to sum to one."""
+    p = np.clip(scores, 1e-6, None)
+    p = p / p.sum(axis=1, keepdims=True)
+    return -(p * np.log(p)).sum(axis=1)
+
+
+PRIORITIES = {"margin": uncertainty, "threshold-or-lead": threshold_or_lead, "entropy": entropy}
+"""The active orders compared (``--priority``); ``margin`` is the review's."""
+
+
 def simulate(data: Dataset, k: int, checkpoints: Sequence[int], share: float, encode, seed: int = 0,  # type: ignore[no-untyped-def]
-             limit: int | None = None) -> list[dict[str, object]]:
+             limit: int | None = None, learn: bool = True, folder: Path | None = None,
+             priority: str = "margin") -> list[dict[str, object]]:
+    from unittest import mock
+
+    import nlp_coder.review.session as session_module
+
+    with mock.patch.object(session_module, "uncertainty", PRIORITIES[priority]):
+        return _simulate(data, k, checkpoints, share, encode, seed, limit, learn, folder, priority)
+
+
+def _simulate(data: Dataset, k: int, checkpoints: Sequence[int], share: float, encode, seed: int,  # type: ignore[no-untyped-def]
+              limit: int | None, learn: bool, folder: Path | None, priority: str) -> list[dict[str, object]]:
     with tempfile.TemporaryDirectory() as tmp:
         base = load_book(data, Path(tmp))
         codes = [c.id for c in base.codes if c.codable]
@@ -88,9 +166,15 @@ def simulate(data: Dataset, k: int, checkpoints: Sequence[int], share: float, en
         if limit:
             pool, held = pool[:limit], held[:limit]
         settings = resolve_settings(book)
-        matcher = build_matcher(settings).fit(book, encode)
+        method = "frozen default"
+        if learn:
+            learned, matcher, encode = learned_start(book, encode, seed, folder)
+            method = f"learned: {learned.method}"
+        else:
+            matcher = build_matcher(settings).fit(book, encode)
         pool_vectors, held_vectors = encode([g.text for g in pool]), encode([g.text for g in held])
         fragments = fragments_of(pool)
+        held_fragments = fragments_of(held)
         store = Store(":memory:", threads=True)
         session = ReviewSession(store, book, [], matcher.decide(pool_vectors, fragments), pool_vectors, matcher,
                                 encode, options=ReviewOptions(reviewer="gold", refit_every=0, random_share=share,
@@ -118,9 +202,11 @@ def simulate(data: Dataset, k: int, checkpoints: Sequence[int], share: float, en
                     session.refit_now()
                     refit_seconds.append(time.perf_counter() - start)
             remaining = [i for i in range(len(fragments)) if i not in session.current]
-            best, _ = top1(session, pool_vectors[remaining]) if remaining else ([], [])
-            held_best, held_decided = top1(session, held_vectors)
-            rows.append({"data": data.name, "order": "active" if share < 1 else "random", "decisions": done,
+            best, _ = top1(session, pool_vectors[remaining], [fragments[i] for i in remaining]) if remaining \
+                else ([], [])
+            held_best, held_decided = top1(session, held_vectors, held_fragments)
+            rows.append({"data": data.name, "start": method, "seed": seed,
+                         "order": f"active ({priority})" if share < 1 else "random", "decisions": done,
                          "pool": len(fragments), "held": len(held),
                          "remaining": kappa([truth[fragments[i].id] for i in remaining], best),
                          "held-out": kappa(held_truth, held_best), "decided": kappa(held_truth, held_decided),
@@ -169,11 +255,27 @@ def time_decisions(encode, n: int = 10_000, decisions: int = 300, seed: int = 0)
 
 
 def render(rows: list[dict[str, object]]) -> str:
-    lines = ["| data | order | decisions | κ remaining | κ held-out (top-1) | κ held-out (decided) | refit s |",
-             "|---|---|---:|---:|---:|---:|---:|"]
+    lines = ["| data | start | seed | order | decisions | κ remaining | κ held-out (top-1) | κ held-out (decided) | "
+             "refit s |", "|---|---|---:|---|---:|---:|---:|---:|---:|"]
     for r in rows:
-        lines.append(f"| {r['data']} | {r['order']} | {r['decisions']} | {r['remaining']:.3f} | "
-                     f"{r['held-out']:.3f} | {r['decided']:.3f} | {r['refit s']:.1f} |")
+        lines.append(f"| {r['data']} | {r['start']} | {r['seed']} | {r['order']} | {r['decisions']} | "
+                     f"{r['remaining']:.3f} | {r['held-out']:.3f} | {r['decided']:.3f} | {r['refit s']:.1f} |")
+    return "\n".join(lines)
+
+
+def summary(rows: list[dict[str, object]]) -> str:
+    """Mean κ over the seeds per data set, order and number of decisions, active against random."""
+    groups: dict[tuple[object, ...], list[dict[str, object]]] = {}
+    for r in rows:
+        groups.setdefault((r["data"], r["decisions"], r["order"]), []).append(r)
+    lines = ["| data | order | decisions | seeds | κ remaining | κ held-out (top-1) |", "|---|---|---:|---:|---:|---:|"]
+    def mean(group: list[dict[str, object]], key: str) -> str:
+        return f"{statistics.mean(float(r[key]) for r in group):.3f}"  # type: ignore[arg-type]
+
+    for (data, decisions, order), group in sorted(groups.items(), key=lambda g: (str(g[0][0]), str(g[0][2]),
+                                                                                 int(g[0][1]))):  # type: ignore[call-overload]
+        lines.append(f"| {data} | {order} | {decisions} | {len(group)} | {mean(group, 'remaining')} | "
+                     f"{mean(group, 'held-out')} |")
     return "\n".join(lines)
 
 
@@ -181,24 +283,37 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--data", action="append", choices=["therapist", "manifesto"])
     parser.add_argument("--k", type=int, default=16)
+    parser.add_argument("--seeds", type=int, default=3, help="Seeds (splits and queues) 0, 1, ...")
     parser.add_argument("--decisions", type=int, nargs="+", default=list(CHECKPOINTS))
     parser.add_argument("--limit", type=int, default=None, help="At most this many pool and held-out fragments.")
+    parser.add_argument("--learn", action=argparse.BooleanOptionalAction, default=True,
+                        help="Start from the learned codebook, as review does by default (--no-learn: the frozen "
+                             "default).")
+    parser.add_argument("--priority", choices=sorted(PRIORITIES), default="margin",
+                        help="The active order (margin: the review's).")
+    parser.add_argument("--shares", type=float, nargs="+", default=[0.25, 1.0],
+                        help="Random shares to run (0.25: the review's active order; 1: random order).")
     parser.add_argument("--no-timing", action="store_true")
     parser.add_argument("--store", type=Path, default=DEFAULT_STORE)
     args = parser.parse_args(argv)
     encode, model = cached_encoder(args.store)
+    folder = args.store.parent / "review-learned"  # learned models, reused by the next run
     sets = {"therapist": lambda: annomi_dataset("therapist"), "manifesto": manifesto_dataset}
     rows = []
     for name in args.data or ["therapist", "manifesto"]:
         data = sets[name]()
-        for share in (0.25, 1.0):
-            start = time.perf_counter()
-            made = simulate(data, args.k, args.decisions, share, encode, limit=args.limit)
-            rows.extend(made)
-            print(f"{data.name}, share {share}: {time.perf_counter() - start:.0f} s", flush=True)
-            print(render(made), flush=True)
-    print(f"\nModel {model}, K = {args.k} exemplars per code, seed 0.\n")
+        for seed in range(args.seeds):
+            for share in args.shares:
+                start = time.perf_counter()
+                made = simulate(data, args.k, args.decisions, share, encode, seed=seed, limit=args.limit,
+                                learn=args.learn, folder=folder, priority=args.priority)
+                rows.extend(made)
+                print(f"{data.name}, seed {seed}, share {share}: {time.perf_counter() - start:.0f} s", flush=True)
+                print(render(made), flush=True)
+    print(f"\nModel {model}, K = {args.k} exemplars per code, seeds 0-{args.seeds - 1}.\n")
     print(render(rows))
+    print()
+    print(summary(rows))
     if not args.no_timing:
         t = time_decisions(encode)
         print(f"\nServer time with {t['fragments']} fragments loaded, {t['decisions']} decisions: POST /api/decisions "
