@@ -20,8 +20,8 @@ other one: the *pool* under review and a *held-out* half that is never reviewed.
 
 Two orders are compared: the review's (active, with its random share of 0.25) and a random
 order (random share 1); ``--priority`` gives the active order another measure of what to ask
-first (``threshold-or-lead``, the earlier order; ``entropy``) and ``--shares 0.25`` runs the
-active order alone. Refits run every 20 decisions, as in the page, but in the foreground so
+first (``margin``: the two best codes nearest each other, the threshold aside; ``entropy``) and
+``--shares 0.25`` runs the active order alone. Refits run every 20 decisions, as in the page, but in the foreground so
 that the figures do not depend on timing. Then the server's time per decision: the review app
 (in process, through Starlette's test client: routing, JSON, the store's commit) with 10,000
 Manifesto fragments loaded, refits off (they run in the background in the page).
@@ -115,16 +115,12 @@ def learned_start(book: Codebook, encode, seed: int, folder: Path | None):  # ty
     return learned, matcher, learned_encode
 
 
-def threshold_or_lead(scores: np.ndarray, thresholds: np.ndarray) -> np.ndarray:
-    """The earlier active order: minus the nearer of the best code's distance to its threshold
-    and its lead over the runner-up."""
-    order = np.argsort(-scores, axis=1, kind="stable")
-    rows = np.arange(scores.shape[0])
-    best = scores[rows, order[:, 0]]
-    gap = np.abs(best - thresholds[order[:, 0]])
-    if scores.shape[1] > 1:
-        gap = np.minimum(gap, best - scores[rows, order[:, 1]])
-    return -gap
+def margin(scores: np.ndarray, thresholds: np.ndarray) -> np.ndarray:
+    """Margin sampling: minus the best code's lead over the runner-up (the threshold aside)."""
+    if scores.shape[1] < 2:
+        return uncertainty(scores, thresholds)
+    top = np.sort(scores, axis=1)
+    return -(top[:, -1] - top[:, -2])
 
 
 def entropy(scores: np.ndarray, thresholds: np.ndarray) -> np.ndarray:
@@ -134,13 +130,14 @@ def entropy(scores: np.ndarray, thresholds: np.ndarray) -> np.ndarray:
     return -(p * np.log(p)).sum(axis=1)
 
 
-PRIORITIES = {"margin": uncertainty, "threshold-or-lead": threshold_or_lead, "entropy": entropy}
-"""The active orders compared (``--priority``); ``margin`` is the review's."""
+PRIORITIES = {"threshold-or-lead": uncertainty, "margin": margin, "entropy": entropy}
+"""The active orders compared (``--priority``); ``threshold-or-lead`` is the review's
+(:func:`nlp_coder.review.queue.uncertainty`)."""
 
 
 def simulate(data: Dataset, k: int, checkpoints: Sequence[int], share: float, encode, seed: int = 0,  # type: ignore[no-untyped-def]
              limit: int | None = None, learn: bool = True, folder: Path | None = None,
-             priority: str = "margin") -> list[dict[str, object]]:
+             priority: str = "threshold-or-lead") -> list[dict[str, object]]:
     from unittest import mock
 
     import nlp_coder.review.session as session_module
@@ -289,8 +286,8 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument("--learn", action=argparse.BooleanOptionalAction, default=True,
                         help="Start from the learned codebook, as review does by default (--no-learn: the frozen "
                              "default).")
-    parser.add_argument("--priority", choices=sorted(PRIORITIES), default="margin",
-                        help="The active order (margin: the review's).")
+    parser.add_argument("--priority", choices=sorted(PRIORITIES), default="threshold-or-lead",
+                        help="The active order (threshold-or-lead: the review's).")
     parser.add_argument("--shares", type=float, nargs="+", default=[0.25, 1.0],
                         help="Random shares to run (0.25: the review's active order; 1: random order).")
     parser.add_argument("--no-timing", action="store_true")

@@ -289,16 +289,19 @@ def test_random_slots_are_the_share_of_the_draws(share: float, draws: int) -> No
 
 
 @given(st.lists(st.lists(st.floats(0, 1), min_size=3, max_size=3), min_size=2, max_size=20))
-def test_the_active_order_asks_first_where_the_two_best_codes_are_nearest(rows: list[list[float]]) -> None:
+def test_the_active_order_asks_first_where_the_best_code_is_nearest_its_threshold_or_the_runner_up(
+        rows: list[list[float]]) -> None:
     import numpy as np
 
     scores = np.array(rows)
-    priority = uncertainty(scores, np.full(3, 0.5))
+    thresholds = np.array([0.3, 0.5, 0.7])
+    priority = uncertainty(scores, thresholds)
+    best = scores.argmax(axis=1)
     top = np.sort(scores, axis=1)
-    lead = top[:, -1] - top[:, -2]
-    assert np.array_equal(np.argsort(-priority, kind="stable"), np.argsort(lead, kind="stable"))
-    one = uncertainty(scores[:, :1], np.array([0.5]))  # a single code: its distance to the threshold
-    assert np.allclose(one, -np.abs(scores[:, 0] - 0.5))
+    gap = np.minimum(np.abs(top[:, -1] - thresholds[best]), top[:, -1] - top[:, -2])
+    assert np.allclose(priority, -gap)
+    one = uncertainty(scores[:, :1], thresholds[:1])  # a single code: its distance to the threshold
+    assert np.allclose(one, -np.abs(scores[:, 0] - 0.3))
 
 
 def test_forgetting_a_document_removes_its_review_decisions(corpus: Path, codebook_file: Path,

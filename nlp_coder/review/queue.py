@@ -1,10 +1,10 @@
 """The review queue's order and the estimates its random share allows.
 
 The queue mixes two kinds of draw. Most are *active*: the pending fragment the machine is least
-sure of: an overlap first, then the fragment whose two best codes are nearest each other (margin
-sampling). Measured with a simulated reviewer on AnnoMI (three seeds, ``benchmarks/review.py``),
-the margin beat random order at 100 and 200 decisions in every seed, where the nearer of the
-best code's distance to its threshold and its lead, and the entropy of the scores, did not.
+sure of (its best code nearest its threshold, or two codes nearest each other: an overlap).
+Measured with a simulated reviewer on AnnoMI from the learned start (three seeds,
+``benchmarks/review.py --priority``), this order and margin sampling (the two best codes
+nearest each other, alone) were level, both ahead of random order at 100 and 200 decisions.
 A fixed share is *random*: the next pending fragment of one random permutation of the corpus,
 fixed by the seed when the review starts.
 
@@ -39,14 +39,18 @@ def wilson(name: str, hits: int, n: int, z: float = Z95) -> Estimate:
 
 def uncertainty(scores: np.ndarray, thresholds: np.ndarray) -> np.ndarray:
     """How informative each fragment's review is (higher: more), from its scores on the main
-    codes (rows: fragments) and their thresholds: minus the best code's lead over the
-    runner-up; with one main code, minus its distance to its threshold."""
+    codes (rows: fragments) and their thresholds: minus the smaller of the best code's distance
+    to its threshold and its lead over the runner-up."""
     if scores.shape[1] == 0:
         return np.zeros(scores.shape[0])
-    if scores.shape[1] == 1:
-        return -np.abs(scores[:, 0] - thresholds[0])
-    top = np.sort(scores, axis=1)
-    return -(top[:, -1] - top[:, -2])
+    order = np.argsort(-scores, axis=1, kind="stable")
+    rows = np.arange(scores.shape[0])
+    best = scores[rows, order[:, 0]]
+    gap = np.abs(best - thresholds[order[:, 0]])
+    if scores.shape[1] > 1:
+        lead = best - scores[rows, order[:, 1]]
+        gap = np.minimum(gap, lead)
+    return -gap
 
 
 def is_random_slot(served: int, share: float) -> bool:
