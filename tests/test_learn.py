@@ -648,3 +648,29 @@ def test_review_decisions_are_labels_to_learn_from(tmp_path: Path) -> None:
     assert parameters["from_review"] == "ann" and parameters["learned"]["pilot_passages"] == coded
     refused = CliRunner().invoke(main, [*args, "--from-review", "ann", "--no-learn"])
     assert refused.exit_code != 0 and "E131" in refused.output
+
+
+def test_review_decisions_that_cannot_be_learned_are_counted_not_dropped() -> None:
+    from types import SimpleNamespace
+
+    from conftest import SMALL_CODEBOOK
+
+    from nlp_coder.codebook import parse_codebook
+    from nlp_coder.learn.data import review_split
+
+    book = parse_codebook(SMALL_CODEBOOK)
+    text = "She helped me with the forms. She was kind. It rained. We talked."
+    doc = SimpleNamespace(id="d", text=text)  # what review_split reads of a Document
+
+    def row(start: int, end: int, *codes: str, document: str = "d") -> SimpleNamespace:
+        return SimpleNamespace(document=document, start=start, end=end, codes=codes)
+
+    rows = [row(0, 29, "support"), row(30, 43, "warmth", "listening"), row(44, 55), row(55, 65, "positive"),
+            row(0, 10, "support", document="gone"), row(60, 600, "support")]
+    passages, rejected, warnings = review_split(rows, book, [doc], "ann")
+    assert [(p.text, p.code, p.group, p.source) for p in passages] == [
+        ("She helped me with the forms.", "support", "d", "review:ann")]
+    assert [p.text for p in rejected] == ["It rained."]
+    said = " ".join(warnings)
+    assert "1 decisions with more than one code" in said and "1 decisions with facet codes only" in said
+    assert "2 decisions on documents this corpus does not have" in said

@@ -159,7 +159,7 @@ def review_split(decisions: Sequence[Any], codebook: Codebook, corpus: Sequence[
     main = set(learnable_codes(codebook))
     documents = {d.id: d for d in corpus}
     source = f"review:{reviewer}"
-    passages, rejected, several, missing = [], [], 0, 0
+    passages, rejected, several, missing, facets = [], [], 0, 0, 0
     for row in decisions:
         doc = documents.get(row.document)
         text = _clean(doc.text[row.start:row.end]) if doc is not None and 0 <= row.start < row.end <= len(doc.text) \
@@ -174,9 +174,13 @@ def review_split(decisions: Sequence[Any], codebook: Codebook, corpus: Sequence[
             several += 1
         elif not row.codes:
             rejected.append(Passage(text, "", row.document, source))
+        else:
+            facets += 1
     warnings = []
     if several:
         warnings.append(f"{source}: {several} decisions with more than one code left out")
+    if facets:
+        warnings.append(f"{source}: {facets} decisions with facet codes only left out (only main codes are learned)")
     if missing:
         warnings.append(f"{source}: {missing} decisions on documents this corpus does not have (or whose text "
                         "changed) left out")
