@@ -21,8 +21,8 @@ other one: the *pool* under review and a *held-out* half that is never reviewed.
 Two orders are compared: the review's (active, with its random share of 0.25) and a random
 order (random share 1); ``--priority`` gives the active order another measure of what to ask
 first (``margin``: the two best codes nearest each other, the threshold aside; ``entropy``) and
-``--shares 0.25`` runs the active order alone. Refits run every 20 decisions, as in the page, but in the foreground so
-that the figures do not depend on timing. Then the server's time per decision: the review app
+``--shares 0.25`` runs the active order alone. Refits run every 20 decisions, as in the page,
+but in the foreground so that the figures do not depend on timing. Then the server's time per decision: the review app
 (in process, through Starlette's test client: routing, JSON, the store's commit) with 10,000
 Manifesto fragments loaded, refits off (they run in the background in the page).
 Prints Markdown; vectors are cached in ``out/eval-cache.db``.
@@ -261,11 +261,12 @@ def render(rows: list[dict[str, object]]) -> str:
 
 
 def summary(rows: list[dict[str, object]]) -> str:
-    """Mean κ over the seeds per data set, order and number of decisions, active against random."""
+    """Mean κ over the seeds per data set, order and number of decisions."""
     groups: dict[tuple[object, ...], list[dict[str, object]]] = {}
     for r in rows:
         groups.setdefault((r["data"], r["decisions"], r["order"]), []).append(r)
     lines = ["| data | order | decisions | seeds | κ remaining | κ held-out (top-1) |", "|---|---|---:|---:|---:|---:|"]
+
     def mean(group: list[dict[str, object]], key: str) -> str:
         return f"{statistics.mean(float(r[key]) for r in group):.3f}"  # type: ignore[arg-type]
 
