@@ -236,6 +236,23 @@ def test_a_review_starts_from_the_learned_codebook_unless_told_not_to(tmp_path: 
         frozen.store.close()
 
 
+def test_what_the_learner_says_at_start_is_not_dropped(corpus: Path, tmp_path: Path) -> None:
+    """Every note of the learned start reaches the review (a code left out of the learning, the
+    learner's line); only the per-code detail lines are condensed into a count."""
+    from conftest import SMALL_CODEBOOK
+
+    book = tmp_path / "book.yaml"
+    book.write_text(SMALL_CODEBOOK.replace("facets:", "  - id: humour\n    name: Humour\n"
+                                           "    definition: The professional made a joke.\nfacets:"), encoding="utf-8")
+    session = open_review(corpus, book, None, embedder=HashingEmbedder(), options=ReviewOptions(refit_every=0))
+    try:
+        assert any("not learned: humour" in n for n in session.notes)
+        assert not any(n.startswith(("learned: support: ", "learned: warmth: ")) for n in session.notes)
+        assert sum("more lines on single codes" in n for n in session.notes) == 1
+    finally:
+        session.store.close()
+
+
 def test_refit_runs_in_the_background_every_n_decisions(corpus: Path, codebook_file: Path) -> None:
     session = open_session(corpus, codebook_file, None, refit_every=3)
     for _ in range(3):

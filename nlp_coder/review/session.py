@@ -15,6 +15,7 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -522,17 +523,21 @@ def _check_options(options: ReviewOptions) -> None:
         raise InputError("the random share must be between 0 and 1", "--random-share", code="E130")
 
 
-def _learned_notes(result: object) -> list[str]:
-    """What the review starts from, in a line or two: the learner's own line (not one per code:
-    ``nlp-coder learn`` prints those) and why nothing was learned."""
-    summary = getattr(result, "summary", None)
-    notes = summary.notes if summary is not None else ()
-    learned = [n for n in notes if n.startswith("learned: ")]
-    out = [n for n in notes if n.startswith("too few labels")]
-    if learned:
-        more = len(learned) - 1
-        out.insert(0, learned[0] + (f" ({more} more line{'s' if more > 1 else ''} on single codes: nlp-coder learn "
-                                    "prints them)" if more else ""))
+def _start_notes(result: Any) -> list[str]:
+    """What ``suggest`` said when the review started (the model chosen, what was learned and
+    what was left out of the learning), with the learner's lines on single codes
+    (``learned: <code>: ...``: ``nlp-coder learn`` prints them) condensed into a count."""
+    notes = result.summary.notes if result.summary is not None else ()
+    per_code = tuple(f"learned: {c.id}: " for c in result.codebook.codes)
+    out = [n for n in notes if not n.startswith(per_code)]
+    more = len(notes) - len(out)
+    if more:
+        at = next((i for i, n in enumerate(out) if n.startswith("learned: ")), None)
+        said = f"{more} more line{'s' if more > 1 else ''} on single codes: nlp-coder learn prints them"
+        if at is None:
+            out.append(said)
+        else:
+            out[at] += f" ({said})"
     return out
 
 
@@ -571,7 +576,7 @@ def open_review(corpus: str | Path, codebook: str | Path | Codebook, store: str 
                              "Leave out --cascade", code="E146")
         session = ReviewSession(opened, result.codebook, result.segmentation.documents, result.decisions,
                                 result.vectors, result.matcher, run_id=result.run_id, options=options)
-        session.notes[:0] = [*result.segmentation.warnings, *_learned_notes(result)]
+        session.notes[:0] = [*result.segmentation.warnings, *_start_notes(result)]
         return session
     except BaseException:
         if opened is not store:
