@@ -14,12 +14,14 @@ from pathlib import Path
 import numpy as np
 import pytest
 from click.testing import CliRunner
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from subprocess_run import same_in_two_processes
 
 import nlp_coder
 from nlp_coder.cli import main
 from nlp_coder.learn import METHODS, FinetuneSettings, learn, report_text
-from nlp_coder.learn.choose import make_folds
+from nlp_coder.learn.choose import MIN_GAIN, make_folds
 from nlp_coder.learn.data import codebook_passages, labelled_set
 from nlp_coder.learn.finetune import encode, finetune
 
@@ -106,6 +108,63 @@ def test_codebook_passages_are_dealt_into_groups_holding_every_code(tmp_path: Pa
     assert negatives == (("I paid a visit to my sister at the weekend.", "money"),)
 
 
+def test_exemplars_quoted_from_the_corpus_are_grouped_by_their_document(tmp_path: Path) -> None:
+    book = nlp_coder.load_codebook(write_codebook(tmp_path, per_code=4))
+    money, health = TOPICS["money"], TOPICS["health"]
+    folder = tmp_path / "corpus"
+    folder.mkdir()
+    (folder / "a.txt").write_text(f"Respondent: {money[0].upper()}  And then\n   {health[1]}\n", encoding="utf-8")
+    # money[0] again: the first document (in the corpus's order) keeps it. Case and spacing do not matter.
+    (folder / "b.txt").write_text(f"Respondent: {money[0]} {money[1]} Said twice.\n", encoding="utf-8")
+    corpus = nlp_coder.read_corpus(folder).documents
+    assert [d.id for d in corpus] == ["a.txt", "b.txt"]
+    passages, _ = codebook_passages(book, corpus)
+    groups = {p.text: p.group for p in passages}
+    assert groups[money[0]] == groups[health[1]] == corpus[0].id and groups[money[1]] == corpus[1].id
+    rest = [p for p in passages if p.text not in {money[0], money[1], health[1]}]
+    assert len(rest) == 9 and all(p.group.startswith("codebook-") for p in rest)
+    # Round-robin over the smallest number left to deal (2 of money's): every group has every code.
+    assert {p.group for p in rest} == {"codebook-1", "codebook-2"}
+    for group in ("codebook-1", "codebook-2"):
+        assert {p.code for p in rest if p.group == group} == set(TOPICS)
+    labelled = labelled_set(book, corpus=corpus)
+    assert labelled.exemplars_located == (3, 12) and labelled.mostly_ungrouped
+    assert not labelled_set(book, corpus=nlp_coder.read_corpus(
+        [" ".join(t for ts in TOPICS.values() for t in ts[:4])]).documents).mostly_ungrouped
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.lists(st.sampled_from(["rent", "Rent", "the", "nurse", "rain", "a", "b"]), min_size=1, max_size=12),
+                min_size=1, max_size=4),
+       st.integers(0, 3), st.integers(0, 11), st.integers(1, 6))
+def test_a_quote_is_found_in_the_first_document_holding_it(words, which, start, length) -> None:  # type: ignore[no-untyped-def]
+    from nlp_coder.learn.data import locate_exemplars
+    from nlp_coder.records import Document
+
+    corpus = [Document(f"d{i}", "  ".join(ws), "<t>", "text", ()) for i, ws in enumerate(words)]
+    source = words[which % len(words)]
+    quote = " ".join(source[start % len(source):][:length])
+    found = locate_exemplars([quote, "never in any document"], corpus)
+    assert set(found) == {quote}
+    holders = [d.id for d in corpus if " ".join(quote.split()).casefold() in " ".join(d.text.split()).casefold()]
+    assert found[quote] == holders[0]
+
+
+def test_a_learned_method_must_win_by_the_minimum_gain_when_asked() -> None:
+    from nlp_coder.learn.choose import MethodScore, best_method
+
+    def scores(frozen: float | None, chars: float | None, tuned: float | None) -> list[MethodScore]:
+        return [MethodScore(m, k, None, (), 0.0) for m, k in zip(METHODS, (frozen, chars, tuned))]
+
+    assert best_method(scores(0.37, 0.40, 0.39)) == "frozen-lr-chars"
+    assert best_method(scores(0.37, 0.40, 0.39), MIN_GAIN) == "frozen-centroid"
+    assert best_method(scores(0.37, 0.40, 0.42), MIN_GAIN) == "fine-tuned"
+    assert best_method(scores(0.30, 0.50, 0.42), MIN_GAIN) == "frozen-lr-chars"
+    assert best_method(scores(0.37, 0.42, 0.42), MIN_GAIN) == "frozen-lr-chars"  # a tie: the simpler
+    assert best_method(scores(-0.2, -0.1, -0.02), MIN_GAIN) == "frozen-centroid"  # none above chance
+    assert best_method(scores(None, 0.1, None), MIN_GAIN) == "frozen-lr-chars"  # no default to beat
+
+
 def test_finetuning_pulls_passages_of_a_code_together(tiny) -> None:  # type: ignore[no-untyped-def]
     texts = [t for ts in TOPICS.values() for t in ts]
     labels = np.repeat(np.arange(len(TOPICS)), 6)
@@ -136,8 +195,15 @@ def test_method_chosen_by_grouped_cross_validation(tmp_path: Path, tiny) -> None
     held = [g for fold in report.folds for g in fold]
     assert sorted(held) == sorted(set(held)) and len(report.folds) == report.groups == 5
     assert all(m.kappa is not None and -1 <= m.kappa <= 1 for m in report.methods)
+    # The exemplars are in no document of this corpus: a learned method must win by MIN_GAIN.
+    assert report.exemplars_located == (0, 18) and report.min_gain == MIN_GAIN
+    assert any(f"by {MIN_GAIN:g}" in w for w in report.warnings)
+    frozen = report.method("frozen-centroid").kappa  # type: ignore[union-attr]
     best = max(m.kappa for m in report.methods)  # type: ignore[type-var]
-    assert report.method(report.choice).kappa == best  # type: ignore[union-attr]
+    if best >= frozen + MIN_GAIN:  # type: ignore[operator]
+        assert report.method(report.choice).kappa == best  # type: ignore[union-attr]
+    else:
+        assert report.choice == "frozen-centroid"
     chosen = report.method(report.choice)
     assert [c.code for c in chosen.codes] == list(TOPICS)  # type: ignore[union-attr]
     assert sum(c.passages for c in chosen.codes) == report.passages == 18  # type: ignore[union-attr]
@@ -169,8 +235,12 @@ def test_folds_never_split_a_document(tmp_path: Path, tiny) -> None:  # type: ig
     pilot = [p for p in labelled.passages if p.source != "codebook"]
     assert len(pilot) == 12 and {p.group for p in pilot} == {f"doc{d}.txt" for d in range(4)}
     report = learn(corpus, book, codings=codings, trainable=tiny, settings=FAST, methods=("frozen-lr-chars",))
-    assert report.pilot_passages == 12 and report.groups == 7  # 4 documents, 3 codebook groups
-    assert len(report.folds) == 5 and sorted(g for f in report.folds for g in f) == sorted(labelled.groups)
+    # The codebook's 9 exemplars are quoted from doc0-doc2: each is held out with its document.
+    assert {p.text: p.group for p in labelled.passages if p.source == "codebook"} == {
+        texts[d]: f"doc{d}.txt" for texts in TOPICS.values() for d in range(3)}
+    assert report.pilot_passages == 12 and report.groups == 4 and report.exemplars_located == (9, 9)
+    assert report.min_gain == 0 and not any("no known document" in w for w in report.warnings)
+    assert len(report.folds) == 4 and sorted(g for f in report.folds for g in f) == sorted(labelled.groups)
     assert make_folds(labelled.groups, 0) == report.folds and make_folds(labelled.groups, 1) != report.folds
 
 
@@ -375,8 +445,8 @@ def test_a_code_not_calibrated_keeps_the_codebook_threshold_and_says_so(tmp_path
               MethodScore("fine-tuned", 0.4, 0.5, (), 0.0))
     assert best_method(scores) == "frozen-centroid"  # a tie is no gain: the frozen default stays
     kept = replace(model, method="frozen-centroid", report=replace(model.report, methods=scores))
-    assert "learned: frozen-centroid, the frozen default kept: no learned method beat it (fine-tuned 0.40)" \
-        in kept.line()
+    assert ("learned: frozen-centroid, the frozen default kept: no learned method beat its cross-validated kappa "
+            "(fine-tuned 0.40)") in kept.line()
     assert "(the frozen default kept" in report_text(replace(kept.report, choice="frozen-centroid"))
     beaten = replace(kept, method="frozen-lr-chars")
     assert "frozen default kept" not in beaten.line()
@@ -389,6 +459,14 @@ def test_a_code_not_calibrated_keeps_the_codebook_threshold_and_says_so(tmp_path
                                                                   choice="frozen-centroid"))
     assert "no learned method agreed better than chance (fine-tuned 0.00)" in below.line()
     assert "no learned method agreed better than chance" in report_text(below.report)
+    # Above the frozen default and above chance, but by less than the gain asked of it.
+    short = replace(below, report=replace(below.report, min_gain=0.05, methods=(
+        MethodScore("frozen-centroid", 0.0, 0.2, (), 0.0), MethodScore("frozen-lr-chars", 0.02, 0.2, (), 0.0),
+        MethodScore("fine-tuned", -0.17, 0.2, (), 0.0))))
+    assert best_method(short.report.methods, 0.05) == "frozen-centroid"
+    assert "no learned method beat its cross-validated kappa by 0.05" in short.line()
+    assert "beat its cross-validated kappa by 0.05, as asked when most passages come from no known document " \
+        "(frozen-lr-chars 0.02)" in report_text(short.report)
 
 
 def test_calibration_margin_flags_the_close_calls_that_are_often_wrong() -> None:

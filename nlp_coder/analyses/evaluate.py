@@ -61,7 +61,7 @@ from nlp_coder.match.decide import ranked_codes
 from nlp_coder.match.matcher import codebook_texts, definition_text
 from nlp_coder.match.settings import resolve_settings, with_method
 from nlp_coder.readers.gold import GoldFragment, gold_sha256, parse_gold, read_gold
-from nlp_coder.records import Codebook, MatchSettings
+from nlp_coder.records import Codebook, Document, MatchSettings
 
 __all__ = ["GoldFragment", "parse_gold", "read_gold"]  # re-exported: the gold reader lives in readers
 
@@ -433,12 +433,24 @@ def _check_options(options: EvaluateOptions, gold: Sequence[GoldFragment]) -> No
                              f"Add a {options.group_by} column to the gold file", code="E121")
 
 
+def gold_documents(gold: Sequence[GoldFragment], group_by: str = "document") -> tuple[Document, ...]:
+    """One document per ``group_by`` group of ``gold`` (in order of first appearance), its
+    fragments' text one per line."""
+    texts: dict[str, list[str]] = {}
+    for g in gold:
+        texts.setdefault(_group(g, group_by), []).append(g.text)
+    return tuple(Document(name, "\n".join(lines), "<gold>", "gold", ()) for name, lines in texts.items())
+
+
 def build_inputs(codebook: Codebook, codes: Sequence[str], drawn: dict[str, Sequence[GoldFragment]],
                  test_gold: Sequence[GoldFragment], lookup: Encode, settings: MatchSettings,
                  seed: int = 0, trainable: Callable[[], Any] | None = None,
-                 finetune: Any = None) -> tuple[TrainingSet, Test]:
+                 finetune: Any = None, train_gold: Sequence[GoldFragment] = (),
+                 group_by: str = "document") -> tuple[TrainingSet, Test]:
     """The inputs of a method: the codebook with ``drawn`` exemplars added to each code's own,
-    and the test fragments. ``lookup`` gives the vectors (zero rows for empty texts)."""
+    and the test fragments. ``lookup`` gives the vectors (zero rows for empty texts).
+    ``train_gold``, the fragments of the training documents, become the training set's
+    documents (one per ``group_by`` group, its fragments' text in order)."""
     book = replace(codebook, codes=tuple(
         replace(c, examples=tuple(dict.fromkeys([*c.examples, *(g.text for g in drawn.get(c.id, ()))])))
         for c in codebook.codes))
@@ -459,6 +471,7 @@ def build_inputs(codebook: Codebook, codes: Sequence[str], drawn: dict[str, Sequ
         vectors=lookup(ex_texts), contexts=lookup(ex_ctx),
         definitions=lookup([definition_text(codebook.code(c)) for c in codes]),
         settings=settings, encode=lookup, seed=seed, trainable=trainable, finetune=finetune,
+        documents=gold_documents(train_gold, group_by),
     )
     test = Test(tuple(g.text for g in test_gold), lookup([g.text for g in test_gold]),
                 lookup([g.context for g in test_gold]))
@@ -526,12 +539,13 @@ def evaluate_gold(gold: Sequence[GoldFragment], codebook: Codebook, encode: Enco
             test_gold = [g for g in gold if _group(g, options.group_by) in held_out]
         else:
             drawn, test_gold = {}, list(gold)
+        train_gold = [g for g in gold if _group(g, options.group_by) in set(split.train_documents)] if drawn else []
         if options.max_test and len(test_gold) > options.max_test:
             keep = np.sort(np.random.default_rng(seed).choice(len(test_gold), options.max_test, replace=False))
             notes.append(f"seed {seed}: scored a random {options.max_test} of the {len(test_gold)} test fragments")
             test_gold = [test_gold[i] for i in keep]
         training, test = build_inputs(codebook, codes, drawn, test_gold, lookup, settings, seed, trainable,
-                                      options.finetune)
+                                      options.finetune, train_gold, options.group_by)
         truth = [g.codes for g in test_gold]
         for method in methods:
             start = time.perf_counter()

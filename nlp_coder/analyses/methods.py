@@ -65,6 +65,9 @@ class TrainingSet:
     """Gives the sentence-transformers model to fine-tune (the learner's methods); None: none."""
     finetune: Any = None
     """The fine-tuning's :class:`~nlp_coder.learn.finetune.FinetuneSettings` (None: the defaults)."""
+    documents: tuple[Any, ...] = ()
+    """The training documents (:class:`~nlp_coder.records.Document`): ``learned`` finds the
+    exemplars in them, as ``suggest --learn`` finds them in its corpus."""
     cache: dict[str, Any] = field(default_factory=dict, compare=False, repr=False)
     """Shared by the methods of one run: the fine-tuned model, so that ``fine-tuned`` and
     ``learned`` tune once; and what ``learned`` chose."""
@@ -509,11 +512,11 @@ def learned(train: TrainingSet, test: Test) -> Prediction:
     then the chosen method fitted on every training exemplar. With too few labels it keeps the
     frozen default (``suggest``'s own scoring and decisions); without a model to fine-tune it chooses between
     the frozen methods."""
-    from nlp_coder.learn.choose import FROZEN, best_method, check_enough, cross_validate
+    from nlp_coder.learn.choose import FROZEN, best_method, check_enough, cross_validate, min_gain_for
     from nlp_coder.learn.choose import METHODS as CHOICES
     from nlp_coder.learn.data import labelled_set
 
-    labelled = labelled_set(train.codebook)
+    labelled = labelled_set(train.codebook, corpus=train.documents)
     why = check_enough(labelled)
     evidence = ""
     if why is not None:
@@ -523,8 +526,12 @@ def learned(train: TrainingSet, test: Test) -> Prediction:
         scores, folds, _ = cross_validate(labelled, train.codebook, train.settings, train.encode, methods=CHOICES,
                                           trainable=train.trainable, finetune_settings=_settings(train),
                                           seed=train.seed)
-        choice = best_method(scores)
-        evidence = (f"cross-validated kappa over {len(folds)} folds: "
+        min_gain = min_gain_for(labelled)
+        choice = best_method(scores, min_gain)
+        located, exemplars = labelled.exemplars_located
+        evidence = (f"{located} of {exemplars} exemplars found in the training documents"
+                    + (f", a learned method must win by {min_gain:g}" if min_gain else "")
+                    + f"; cross-validated kappa over {len(folds)} folds: "
                     + ", ".join(f"{s.method} {'-' if s.kappa is None else f'{s.kappa:.2f}'}" for s in scores)
                     )
     train.cache["choice"] = choice

@@ -108,7 +108,8 @@ def learn(corpus: str | os.PathLike[str] | Sequence[str] | CorpusReading, codebo
         warnings.append(f"too few labels to compare methods: {why}; keeping the frozen default ({FROZEN}). "
                         f"Add exemplars, or pilot coding of more documents (--from)")
         return LearnReport(FROZEN, (), labelled.codes, len(labelled.passages), pilot_count, len(labelled.groups), (),
-                           True, tuple(warnings), model_name, seed, settings)
+                           True, tuple(warnings), model_name, seed, settings,
+                           exemplars_located=labelled.exemplars_located)
 
     frozen_model = None
     if embedder is None and trainable is None:

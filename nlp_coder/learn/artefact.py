@@ -56,14 +56,17 @@ from nlp_coder.learn.choose import (
     best_method,
     check_enough,
     cross_validate,
+    kept_reason,
+    min_gain_for,
 )
 from nlp_coder.learn.data import LabelledSet
 from nlp_coder.learn.finetune import DEFAULT_SETTINGS, FinetuneRun, FinetuneSettings
 from nlp_coder.match.matcher import CentroidMatcher, CodebookMatcher, Scores
 from nlp_coder.records import Codebook, MatchSettings
 
-ARTEFACT_VERSION = 2
-"""Bumped when the folder's layout or the fitting changes: older folders are then not reused."""
+ARTEFACT_VERSION = 3
+"""Bumped when the folder's layout, the fitting or the method choice changes: older folders are then
+not reused."""
 FOLDER = "learned"
 """The folder, next to the store's database, that holds the learned models."""
 ONNX_TOLERANCE = 1e-4
@@ -154,15 +157,8 @@ class LearnedModel:
 
     def _kept(self) -> str:
         """Why the frozen default was kept, when other methods were compared."""
-        others = [m for m in self.report.methods if m.method != FROZEN and m.kappa is not None]
-        if self.method != FROZEN or not others:
-            return ""
-        best = max(others, key=lambda m: m.kappa)  # type: ignore[arg-type, return-value]
-        frozen = self.report.method(FROZEN)
-        if frozen is not None and frozen.kappa is not None and best.kappa > frozen.kappa:  # type: ignore[operator]
-            return (f", the frozen default kept: no learned method agreed better than chance "
-                    f"({best.method} {best.kappa:.2f})")
-        return f", the frozen default kept: no learned method beat it ({best.method} {best.kappa:.2f})"
+        why = kept_reason(replace(self.report, choice=self.method))
+        return "" if why is None else f", the frozen default kept: {why}"
 
     def lines(self) -> tuple[str, ...]:
         """:meth:`line`, then one line per code not calibrated or never coded, with its numbers,
@@ -372,10 +368,21 @@ def learn_model(labelled: LabelledSet, codebook: Codebook, match_settings: Match
     scores, folds, warnings = cross_validate(labelled, codebook, match_settings, encode, methods=methods,
                                              trainable=trainable, finetune_settings=settings, seed=seed,
                                              time_budget=time_budget, progress=progress, oof=oof)
-    choice = best_method(scores)
+    min_gain = min_gain_for(labelled)
+    if min_gain:
+        located, exemplars = labelled.exemplars_located
+        warnings = (*warnings, f"most labelled passages come from no known document ({exemplars - located} of "
+                    f"{exemplars} exemplars found in no document of the corpus), so their documents cannot be held "
+                    f"out: a learned method must beat the frozen default's cross-validated kappa by {min_gain:g}")
+    choice = best_method(scores, min_gain)
+    if choice not in oof:  # the frozen default, kept though it was not among the methods compared
+        more, _, _ = cross_validate(labelled, codebook, match_settings, encode, methods=(FROZEN,), seed=seed,
+                                    oof=oof)
+        scores = (*scores, *more)
     pilot = sum(p.source != "codebook" for p in labelled.passages)
     report = LearnReport(choice, scores, labelled.codes, len(labelled.passages), pilot, len(labelled.groups), folds,
-                         False, tuple(warnings), base_model, seed, settings)
+                         False, tuple(warnings), base_model, seed, settings,
+                         exemplars_located=labelled.exemplars_located, min_gain=min_gain)
     index = {c: j for j, c in enumerate(labelled.codes)}
     truth = [index[p.code] for p in labelled.passages] + [-1] * len(labelled.unlabelled)
     fold_of = {g: i for i, fold in enumerate(folds) for g in fold}
@@ -447,7 +454,8 @@ def _report_from(data: dict[str, Any]) -> LearnReport:
                     for m in data["methods"])
     return LearnReport(data["choice"], methods, tuple(data["codes"]), data["passages"], data["pilot_passages"],
                        data["groups"], tuple(tuple(f) for f in data["folds"]), data["too_few"],
-                       tuple(data["warnings"]), data["model"], data["seed"], FinetuneSettings(**data["settings"]))
+                       tuple(data["warnings"]), data["model"], data["seed"], FinetuneSettings(**data["settings"]),
+                       exemplars_located=tuple(data["exemplars_located"]), min_gain=data["min_gain"])  # type: ignore[arg-type]
 
 
 def _write_private(path: Path, data: bytes) -> None:

@@ -1,10 +1,16 @@
 """The labelled passages a codebook (and, optionally, pilot coding) gives to learn from.
 
-* Each codable main code's exemplars are passages labelled with the code. They come from no
-  document, so they are dealt into ``codebook-1`` ... ``codebook-F`` groups round-robin, code by
-  code in the codebook's order (``F`` is the smallest number of exemplars of a code, at most
-  :data:`CODEBOOK_GROUPS`): every group holds at least one exemplar of every code, and grouped
-  cross-validation holds out about ``1/F`` of each code's exemplars at a time.
+* Each codable main code's exemplars are passages labelled with the code. An exemplar quoted
+  from the corpus (found word for word, ignoring case and spacing, in a document of the corpus:
+  :func:`locate_exemplars`) is in the group of the first document that holds it, as a pilot
+  passage of that document is, so cross-validation holds out its document with it. The rest come
+  from no known document: they are dealt into ``codebook-1`` ... ``codebook-F`` groups
+  round-robin, code by code in the codebook's order (``F`` is the smallest number of such
+  exemplars of a code, at most :data:`CODEBOOK_GROUPS`): every group holds at least one of them
+  for every code, and grouped cross-validation holds out about ``1/F`` of each code's exemplars
+  at a time. Held-out exemplars from the same few documents as the training ones flatter the
+  methods that learn those documents' wording, so :mod:`nlp_coder.learn.choose` asks more of a
+  learned method when most passages are in these groups (:attr:`LabelledSet.mostly_ungrouped`).
 * Counterexamples are kept apart as negatives: fine-tuning pushes them away from every code's
   passages; the classifiers do not use them (they are no code of their own).
 * Pilot coding (a ``.qdpx`` project or a codings CSV, read by :mod:`nlp_coder.match.train`):
@@ -73,6 +79,19 @@ class LabelledSet:
         return hashlib.sha256(json.dumps(data, ensure_ascii=False, sort_keys=True).encode()).hexdigest()
 
     @property
+    def exemplars_located(self) -> tuple[int, int]:
+        """How many of the codebook's exemplars were found in a document of the corpus (and are
+        grouped by it), and how many there are."""
+        own = [p for p in self.passages if p.source == "codebook"]
+        return sum(not p.group.startswith(CODEBOOK_GROUP) for p in own), len(own)
+
+    @property
+    def mostly_ungrouped(self) -> bool:
+        """Whether most passages come from no known document (exemplars found in no document of
+        the corpus): the cross-validation then cannot hold out their documents."""
+        return 2 * sum(p.group.startswith(CODEBOOK_GROUP) for p in self.passages) > len(self.passages)
+
+    @property
     def groups(self) -> tuple[str, ...]:
         """The distinct groups, sorted."""
         return tuple(sorted({p.group for p in self.passages}))
@@ -94,17 +113,44 @@ def _clean(text: str) -> str:
     return " ".join(text.split())
 
 
-def codebook_passages(codebook: Codebook) -> tuple[tuple[Passage, ...], tuple[tuple[str, str], ...]]:
-    """The exemplars of the codable main codes as passages (groups as in the module doc), and
-    their counterexamples."""
+def _fold(text: str) -> str:
+    return " ".join(text.split()).casefold()
+
+
+def locate_exemplars(texts: Sequence[str], corpus: Sequence[Document]) -> dict[str, str]:
+    """The document each text is quoted from: the first document of ``corpus`` (in its order)
+    whose text holds it word for word, ignoring case and spacing; texts found nowhere are left out."""
+    wanted = {t: _fold(t) for t in dict.fromkeys(texts) if _fold(t)}
+    found: dict[str, str] = {}
+    for document in corpus:
+        if len(found) == len(wanted):
+            break
+        haystack = _fold(document.text)
+        for text, needle in wanted.items():
+            if text not in found and needle in haystack:
+                found[text] = document.id
+    return found
+
+
+def codebook_passages(codebook: Codebook, corpus: Sequence[Document] = (),
+                      ) -> tuple[tuple[Passage, ...], tuple[tuple[str, str], ...]]:
+    """The exemplars of the codable main codes as passages (groups as in the module doc: by the
+    document of ``corpus`` they are quoted from, else round-robin), and their counterexamples."""
     codes = [codebook.code(c) for c in learnable_codes(codebook)]
     examples = {c.id: list(dict.fromkeys(t for t in map(_clean, c.examples) if t)) for c in codes}
-    present = [len(v) for v in examples.values() if v]
+    located = locate_exemplars([t for v in examples.values() for t in v], corpus) if corpus else {}
+    present = [n for n in (sum(t not in located for t in v) for v in examples.values()) if n]
     folds = max(1, min(CODEBOOK_GROUPS, min(present, default=1)))
     passages = []
     for code in codes:
-        for i, text in enumerate(examples[code.id]):
-            passages.append(Passage(text, code.id, f"{CODEBOOK_GROUP}{i % folds + 1}", "codebook"))
+        dealt = 0
+        for text in examples[code.id]:
+            if text in located:
+                group = located[text]
+            else:
+                group = f"{CODEBOOK_GROUP}{dealt % folds + 1}"
+                dealt += 1
+            passages.append(Passage(text, code.id, group, "codebook"))
     negatives = tuple((t, c.id) for c in codes for t in dict.fromkeys(map(_clean, c.counterexamples)) if t)
     return tuple(passages), negatives
 
@@ -192,7 +238,7 @@ def labelled_set(codebook: Codebook, *, codings: str | Path | None = None, corpu
                  reviewer: str | None = None) -> LabelledSet:
     """The codebook's passages, plus those of the pilot coding in ``codings`` and of the review
     decisions ``review`` (``reviewer``'s, from the store) when given."""
-    passages, negatives = codebook_passages(codebook)
+    passages, negatives = codebook_passages(codebook, corpus)
     warnings: tuple[str, ...] = ()
     untouched: tuple[Passage, ...] = ()
     if codings is not None:
