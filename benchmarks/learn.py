@@ -7,6 +7,7 @@ exemplars per code drawn from training transcripts and tested on the other trans
     .venv/bin/python -m benchmarks.learn --curve             # the learning curve (all three data sets)
     .venv/bin/python -m benchmarks.learn --curve-table       # its Markdown table, from out/learning-curve.jsonl
     .venv/bin/python -m benchmarks.learn --tune base: --tune lr:learning_rate=0.0001   # one change at a time
+    .venv/bin/python -m benchmarks.learn --choice --curve-data manifesto   # the learner's choice, per seed
 
 The split is the evaluation's few-shot protocol (:func:`nlp_coder.analyses.evaluate.draw_split`
 on :func:`benchmarks.evaluate.annomi_dataset`): the drawn exemplars are the codebook's, so the
@@ -192,6 +193,49 @@ def curve(store: Path, path: Path = CURVE_FILE, seeds: int = 3, max_test: int = 
     finetune_module.finetune = real  # type: ignore[assignment]
 
 
+CHOICE_FILE = Path(__file__).resolve().parent.parent / "out" / "learned-choice.jsonl"
+
+
+def choice_check(store: Path, k: int = 16, seeds: int = 3, max_test: int = 1000,
+                 data: Sequence[str] = ("therapist", "client", "manifesto"), path: Path = CHOICE_FILE) -> None:
+    """The learner's choice (``learned``, what ``suggest --learn`` does) against the frozen default
+    (``centroid-def``) with K exemplars per code, per seed: the choice, its evidence and the
+    held-out kappa of both. The exemplars are found in the training documents, as ``suggest``
+    finds them in its corpus. One JSON line per data set is appended to ``path``."""
+    from benchmarks.evaluate import manifesto_dataset
+    from nlp_coder.analyses.evaluate import EvaluateOptions, evaluate_gold
+    from nlp_coder.learn.finetune import load_trainable
+
+    encode, model_id = cached_encoder(store)
+    loaded: list[object] = []
+
+    def trainable() -> object:
+        if not loaded:
+            loaded.append(load_trainable("default"))
+        return loaded[0]
+
+    sets = {"therapist": lambda: annomi_dataset("therapist"), "client": lambda: annomi_dataset("client"),
+            "manifesto": manifesto_dataset}
+    with tempfile.TemporaryDirectory() as tmp:
+        for name in data:
+            dataset = sets[name]()
+            book = load_book(dataset, Path(tmp))
+            options = EvaluateOptions(methods=("centroid-def", "learned"), seed=0, repeat=seeds, max_test=max_test,
+                                      exemplars_from_gold=k)
+            start = time.perf_counter()
+            report = evaluate_gold(dataset.gold, book, encode, options, model_id=model_id, source=dataset.name,
+                                   trainable=trainable)
+            kappas = {m.method: [r.get("kappa") for r in m.runs] for m in report.methods}
+            choices = [n for n in report.notes if "the learner chose" in n]
+            row = {"data": dataset.name, "k": k, "seeds": seeds, "max_test": max_test, "kappa": kappas,
+                   "choices": choices, "wall": round(time.perf_counter() - start, 1)}
+            with path.open("a", encoding="utf-8") as handle:
+                handle.write(json.dumps(row) + "\n")
+            for seed, note in enumerate(choices):
+                print(f"{dataset.name} K={k} {note}: held out, frozen default "
+                      f"{kappas['centroid-def'][seed]:.3f}, learned {kappas['learned'][seed]:.3f}", flush=True)
+
+
 def curve_table(path: Path = CURVE_FILE) -> str:
     """The learning curve as Markdown: median kappa over the seeds per method, the gain of the
     fine-tuned model over the better frozen method, and median seconds."""
@@ -345,11 +389,17 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument("--curve-data", action="append", choices=("therapist", "client", "manifesto"))
     parser.add_argument("--max-test", type=int, default=1000, help="Test fragments scored per seed (curve).")
     parser.add_argument("--threads", type=int, help="torch threads (default: the fine-tuning's default).")
+    parser.add_argument("--choice", action="store_true",
+                        help="The learner's choice against the frozen default, per seed, on --curve-data sets.")
     parser.add_argument("--tune", action="append", metavar="NAME:key=value,...",
                         help="Try fine-tuning settings one at a time (repeatable; see tune()).")
     args = parser.parse_args(argv)
     args.store.parent.mkdir(parents=True, exist_ok=True)
     settings = replace(FinetuneSettings(), steps=args.steps, threads=args.threads)
+    if args.choice:
+        choice_check(args.store, args.k, args.seeds, args.max_test,
+                     data=tuple(args.curve_data or ("therapist", "client", "manifesto")))
+        return
     if args.curve:
         curve(args.store, args.curve_file, args.seeds, args.max_test,
               data=tuple(args.curve_data or ("therapist", "client", "manifesto")), settings=settings)

@@ -21,7 +21,8 @@ thresholds calibrated for ``--target-precision``):
 * AnnoMI therapist behaviour with K = 16 exemplars per code drawn from training transcripts
   (:func:`nlp_coder.analyses.evaluate.draw_split`, seed 0), tested on every single-coded
   utterance of the other transcripts (at most ``--max-test``, a seeded sample); the exemplars
-  grouped as the codebook's (``codebook-*`` groups) and by the transcript they came from;
+  found in no document (``codebook-*`` groups) and found in the training transcripts (grouped by
+  the transcript they came from, as ``suggest --learn`` finds them in its corpus);
 * with ``--manifesto``, Manifesto UK the same way (sentences coded NA/000 are in the test and
   count against the precision when coded).
 
@@ -169,8 +170,8 @@ def _gold_rows(name: str, data, encode, tmp: Path, folder: Path, fine_tune: bool
     documents (seed 0), tested on the other documents' single-coded fragments (and, where the
     data set has them, fragments coded with no code, which count against the precision)."""
     from benchmarks.evaluate import load_book
-    from nlp_coder.analyses.evaluate import draw_split
-    from nlp_coder.learn.data import LabelledSet, Passage, labelled_set, learnable_codes
+    from nlp_coder.analyses.evaluate import draw_split, gold_documents
+    from nlp_coder.learn.data import labelled_set, learnable_codes
     from nlp_coder.match import build_matcher
     from nlp_coder.match.settings import resolve_settings
     from nlp_coder.records import Fragment
@@ -193,15 +194,13 @@ def _gold_rows(name: str, data, encode, tmp: Path, folder: Path, fine_tune: bool
     before = build_matcher(settings).fit(book, encode).decide(vectors, fragments)
     rows.append({"data": name, "fragments": len(test), "when": "before", **_shares(before, truth, codes)})
     for grouping in ("codebook groups", "grouped by document"):
-        # The exemplars as the codebook's (dealt into codebook-* groups), or as pilot coding of
-        # their documents (each document a group: no document both trained and tested on).
+        # The exemplars found in no document (dealt into codebook-* groups), or found in the
+        # training documents as suggest finds them in its corpus (each document a group: no
+        # document both trained and tested on).
         labelled = None
         if grouping == "grouped by document":
-            plain = labelled_set(book)
-            document = {by_id[i].text: by_id[i].document for c in codes for i in drawn.get(c, ())}
-            labelled = replace(plain, passages=tuple(Passage(p.text, p.code, document[p.text], "pilot")
-                                                     for p in plain.passages))
-            assert isinstance(labelled, LabelledSet)
+            labelled = labelled_set(book, corpus=gold_documents(
+                [g for g in data.gold if g.document in set(split.train_documents)]))
         learned, matcher, tuned = _learned(book, encode, folder, fine_tune, target, weights, labelled)
         after = matcher.decide(tuned([g.text for g in test]) if learned.encoder else vectors, fragments)
         cal = learned.calibration

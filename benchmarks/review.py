@@ -41,10 +41,10 @@ from pathlib import Path
 import numpy as np
 
 from benchmarks.evaluate import DEFAULT_STORE, Dataset, annomi_dataset, cached_encoder, load_book, manifesto_dataset
-from nlp_coder.analyses.evaluate import GoldFragment, draw_split
+from nlp_coder.analyses.evaluate import GoldFragment, draw_split, gold_documents
 from nlp_coder.match.matcher import build_matcher
 from nlp_coder.match.settings import resolve_settings
-from nlp_coder.records import Codebook, Fragment
+from nlp_coder.records import Codebook, Document, Fragment
 from nlp_coder.review import ReviewOptions, ReviewSession
 from nlp_coder.review.queue import uncertainty
 from nlp_coder.store import Store
@@ -78,10 +78,12 @@ def top1(session: ReviewSession, vectors: np.ndarray, fragments: Sequence[Fragme
     return best, chosen
 
 
-def learned_start(book: Codebook, encode, seed: int, folder: Path | None):  # type: ignore[no-untyped-def]
+def learned_start(book: Codebook, encode, seed: int, folder: Path | None,  # type: ignore[no-untyped-def]
+                  documents: Sequence[Document] = ()):
     """What ``review --learn`` starts from: the codebook learned from its exemplars
-    (:func:`nlp_coder.learn.artefact.learn_model`, kept in ``folder``), its matcher and the
-    encoder its vectors come from (the fine-tuned one when it chose ``fine-tuned``)."""
+    (:func:`nlp_coder.learn.artefact.learn_model`, kept in ``folder``; the exemplars found in
+    ``documents``, as the review finds them in its corpus), its matcher and the encoder its vectors
+    come from (the fine-tuned one when it chose ``fine-tuned``)."""
     from nlp_coder.embed.models import load_embedder
     from nlp_coder.learn.artefact import learn_model
     from nlp_coder.learn.data import labelled_set
@@ -96,7 +98,7 @@ def learned_start(book: Codebook, encode, seed: int, folder: Path | None):  # ty
             loaded.append(load_trainable("default"))
         return loaded[0]
 
-    learned, notes = learn_model(labelled_set(book), book, settings, encode, base_model=base.model_id,
+    learned, notes = learn_model(labelled_set(book, corpus=documents), book, settings, encode, base_model=base.model_id,
                                  base_weights_sha256=base.weights_sha256, trainable=trainable, folder=folder,
                                  seed=seed)
     if learned is None:
@@ -165,7 +167,8 @@ def _simulate(data: Dataset, k: int, checkpoints: Sequence[int], share: float, e
         settings = resolve_settings(book)
         method = "frozen default"
         if learn:
-            learned, matcher, encode = learned_start(book, encode, seed, folder)
+            documents = gold_documents([g for g in data.gold if g.document in set(split.train_documents)])
+            learned, matcher, encode = learned_start(book, encode, seed, folder, documents)
             method = f"learned: {learned.method}"
         else:
             matcher = build_matcher(settings).fit(book, encode)
