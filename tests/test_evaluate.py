@@ -555,3 +555,39 @@ def test_cli_learn_with_a_frozen_model_compares_the_frozen_methods(tmp_path: Pat
                                        str(tmp_path / "s.db"), "--pilot-documents", "2", "--format", "json"])
     assert result.exit_code == 0, result.output
     assert json.loads(result.stdout)["protocol"]["pilot_documents"] == 2
+
+
+def test_learned_decides_as_suggest_learn_does(tmp_path: Path) -> None:
+    """``learned`` is what ``suggest --learn`` does: on the same documents (a fragment table of the
+    training and test documents) and the codebook with the same exemplars, suggest's choice,
+    calibrated thresholds and margin give the same decision for every test fragment."""
+    import csv
+
+    from nlp_coder.analyses.evaluate import build_inputs, draw_split, evaluated_codes, headline, settings_for
+    from nlp_coder.analyses.methods import learned
+    from nlp_coder.run import SuggestOptions, suggest
+
+    gold, book = _few_shot_gold(), parse_codebook(FEW_SHOT_BOOK)
+    codes = evaluated_codes(book, gold)
+    split, _ = draw_split(gold, codes, 3, 0)
+    by_id = {g.id: g for g in gold}
+    drawn = {c: tuple(by_id[i] for i in ids) for c, ids in split.exemplars}
+    train_gold = [g for g in gold if g.document in split.train_documents]
+    test_gold = [g for g in gold if g.document in split.test_documents]
+    _, settings = headline(book, EvaluateOptions(model="hash-test", learn=True))
+    training, test = build_inputs(book, codes, drawn, test_gold, _encode,
+                                  settings_for("learned", settings, book, "hash-test"), 0, None, None, train_gold)
+    prediction = learned(training, test)
+    assert "the learner chose" in prediction.notes[0] and "exemplars found in the training documents" in \
+        prediction.notes[0] and "codes calibrated" in prediction.notes[0]
+    table = tmp_path / "fragments.csv"
+    with table.open("w", newline="", encoding="utf-8") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(["id", "document", "text"])
+        writer.writerows([g.id, g.document, g.text] for g in (*train_gold, *test_gold))
+    result = suggest(table, training.codebook, tmp_path / "s.db", embedder=HashingEmbedder(),
+                     options=SuggestOptions(model="hash-test", learn=True))
+    records = {r["fragment_id"]: r for r in result.records()}
+    assert [records[g.id]["status"] for g in test_gold] == list(prediction.status)
+    assert [tuple(records[g.id]["codes"]) for g in test_gold] == list(prediction.assigned)
+    assert len(set(prediction.status)) > 1  # not a forced top-1: the calibrated rule decides

@@ -506,42 +506,53 @@ def fine_tuned(train: TrainingSet, test: Test) -> Prediction:
 
 
 def learned(train: TrainingSet, test: Test) -> Prediction:
-    """What ``suggest`` does when it learns the codebook: the learner's method choice
-    (:func:`nlp_coder.learn.choose.cross_validate` and :func:`~nlp_coder.learn.choose.best_method`
-    on the passages :func:`nlp_coder.learn.data.labelled_set` takes from the training codebook),
-    then the chosen method fitted on every training exemplar. With too few labels it keeps the
-    frozen default (``suggest``'s own scoring and decisions); without a model to fine-tune it chooses between
-    the frozen methods."""
-    from nlp_coder.learn.choose import FROZEN, best_method, check_enough, cross_validate, min_gain_for
-    from nlp_coder.learn.choose import METHODS as CHOICES
+    """What ``suggest --learn`` does: the learned model of
+    :func:`nlp_coder.learn.artefact.learn_model` on the passages
+    :func:`nlp_coder.learn.data.labelled_set` takes from the training codebook (its exemplars
+    found in the training documents, as ``suggest`` finds them in its corpus): the method chosen
+    by grouped cross-validation, fitted on every training exemplar, and its matcher, which scores
+    the learned codes with the chosen method and decides with the calibrated per-code thresholds
+    and margin. With too few labels it keeps the frozen default (``suggest``'s own scoring and
+    decisions); without a model to fine-tune it chooses between the frozen methods."""
+    from nlp_coder.learn.artefact import learn_model
+    from nlp_coder.learn.choose import FROZEN
     from nlp_coder.learn.data import labelled_set
 
     labelled = labelled_set(train.codebook, corpus=train.documents)
-    why = check_enough(labelled)
-    evidence = ""
-    if why is not None:
-        choice = FROZEN
-        evidence = f"too few labels to compare methods: {why}"
-    else:
-        scores, folds, _ = cross_validate(labelled, train.codebook, train.settings, train.encode, methods=CHOICES,
-                                          trainable=train.trainable, finetune_settings=_settings(train),
-                                          seed=train.seed)
-        min_gain = min_gain_for(labelled)
-        choice = best_method(scores, min_gain)
-        located, exemplars = labelled.exemplars_located
-        evidence = (f"{located} of {exemplars} exemplars found in the training documents"
-                    + (f", a learned method must win by {min_gain:g}" if min_gain else "")
-                    + f"; cross-validated kappa over {len(folds)} folds: "
-                    + ", ".join(f"{s.method} {'-' if s.kappa is None else f'{s.kappa:.2f}'}" for s in scores)
-                    )
-    train.cache["choice"] = choice
-    if choice == "fine-tuned":
-        chosen = fine_tuned(train, test)
-    elif choice == "frozen-lr-chars":
-        chosen = frozen_lr_chars(train, test)
-    else:
-        chosen = METHODS[SUGGEST_METHODS[train.settings.method]](train, test)  # with suggest's decisions
-    return replace(chosen, notes=(f"seed {train.seed}: the learner chose {choice} ({evidence})",))
+    model, said = learn_model(labelled, train.codebook, train.settings, train.encode, base_model="evaluate",
+                              base_weights_sha256="", trainable=train.trainable, folder=None,
+                              settings=_settings(train), seed=train.seed)
+    if model is None:
+        train.cache["choice"] = FROZEN
+        chosen = METHODS[SUGGEST_METHODS[train.settings.method]](train, test)  # suggest's own decisions
+        return replace(chosen, notes=(f"seed {train.seed}: the learner chose {FROZEN} ({'; '.join(said)})",))
+    train.cache["choice"] = model.method
+    encode = train.encode
+    vectors = test.vectors
+    if model.encoder is not None:
+        encoder = model.encoder
+
+        def encode(texts: Sequence[str]) -> np.ndarray:
+            return encoder.encode(list(texts))
+
+        vectors = encode(test.texts)
+    matcher = model.matcher(train.codebook, train.settings).fit(model.codebook(train.codebook), encode)
+    fragments = [Fragment(id=str(i), document="", speaker=None, turn=i, start=0, end=len(t), text=t)
+                 for i, t in enumerate(test.texts)]
+    scored = matcher.score(vectors, list(test.texts))
+    results = matcher.predict(vectors, fragments, scored)
+    columns = [matcher.codes_.index(c) for c in train.codes]
+    report = model.report
+    located, exemplars = report.exemplars_located
+    evidence = (f"{located} of {exemplars} exemplars found in the training documents"
+                + (f", a learned method must win by {report.min_gain:g}" if report.min_gain else "")
+                + f"; cross-validated kappa over {len(report.folds)} folds: "
+                + ", ".join(f"{m.method} {'-' if m.kappa is None else f'{m.kappa:.2f}'}" for m in report.methods)
+                + f"; {sum(c.status == 'calibrated' for c in model.calibration.codes)} of "
+                f"{len(model.calibration.codes)} codes calibrated")
+    return Prediction(scored.score[:, columns].astype(np.float32), tuple(r.decision.codes for r in results),
+                      tuple(r.decision.status for r in results),
+                      notes=(f"seed {train.seed}: the learner chose {model.method} ({evidence})",))
 
 
 METHODS: dict[str, Method] = {
