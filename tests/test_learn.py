@@ -433,6 +433,8 @@ def test_a_code_not_calibrated_keeps_the_codebook_threshold_and_says_so(tmp_path
     assert lines[-1].startswith("learned: no code could be calibrated for precision 0.8: a threshold needs 10")
     entry = model.manifest_entry()
     assert entry["not_calibrated"] == list(thin) and entry["never_coded"] == list(missed)
+    assert entry["exemplars_located"] == list(model.report.exemplars_located)
+    assert entry["min_gain"] == model.report.min_gain
     assert {c["status"] for c in entry["calibration"]} <= {"thin", "missed"}
     text = report_text(replace(model.report, calibration=model.calibration))
     assert " codebook " in text.splitlines()[[i for i, x in enumerate(text.splitlines()) if "money" in x][0]]

@@ -127,6 +127,8 @@ class LearnedModel:
             "passages": self.report.passages,
             "pilot_passages": self.report.pilot_passages,
             "folds": len(self.report.folds),
+            "exemplars_located": list(self.report.exemplars_located),
+            "min_gain": self.report.min_gain,
             "kappa": {m.method: m.kappa for m in self.report.methods},
             "per_code": [asdict(c) for c in chosen.codes] if chosen is not None else [],
             "target_precision": self.calibration.target_precision,
