@@ -244,6 +244,30 @@ def test_folds_never_split_a_document(tmp_path: Path, tiny) -> None:  # type: ig
     assert make_folds(labelled.groups, 0) == report.folds and make_folds(labelled.groups, 1) != report.folds
 
 
+def test_pilot_fragments_left_out_are_counted(tmp_path: Path) -> None:
+    from nlp_coder.learn.data import pilot_split
+
+    lines = [TOPICS["money"][0], TOPICS["health"][0], TOPICS["weather"][0], TOPICS["money"][1]]
+    text = "".join(f"Respondent: {line}\n" for line in lines)
+    (tmp_path / "corpus").mkdir()
+    (tmp_path / "corpus" / "doc.txt").write_text(text, encoding="utf-8")
+    starts = [text.index(line) for line in lines]
+    codings = tmp_path / "codings.csv"
+    codings.write_text("document,start,end,code,coder\n"
+                       f"doc.txt,{starts[0]},{starts[0] + len(lines[0])},money,ann\n"  # whole: a passage
+                       f"doc.txt,{starts[1]},{starts[1] + 6},health,ann\n"  # a sixth of it: left out
+                       f"doc.txt,{starts[3]},{starts[3] + len(lines[3])},money,ann\n"
+                       f"doc.txt,{starts[3]},{starts[3] + len(lines[3])},health,ann\n",  # two codes: left out
+                       encoding="utf-8")
+    book = nlp_coder.load_codebook(write_codebook(tmp_path))
+    passages, untouched, warnings = pilot_split(codings, book, nlp_coder.read_corpus(tmp_path / "corpus").documents)
+    assert [(p.text, p.code) for p in passages] == [(lines[0], "money")]
+    assert [p.text for p in untouched] == [lines[2]]  # the line no coding touches: text no code fits
+    assert len(warnings) == 2
+    assert "1 fragments with more than one code left out" in warnings[0]
+    assert "1 fragments that codings touch without one main code covering half of them" in warnings[1]
+
+
 def test_too_few_labels_keep_the_frozen_default(tmp_path: Path) -> None:
     report = learn(["A line."], write_codebook(tmp_path, per_code=2), embedder=nlp_coder.HashingEmbedder(64))
     assert report.too_few and report.choice == "frozen-centroid" and report.methods == ()

@@ -16,8 +16,11 @@
 * Pilot coding (a ``.qdpx`` project or a codings CSV, read by :mod:`nlp_coder.match.train`):
   the pilot documents are cut into fragments as the corpus is; a fragment covered (half or more)
   by exactly one main code is a passage of that code, in the group of its document, so no
-  document is ever both trained on and tested on. Fragments with several codes or none are left
-  out (the method choice scores the top-1 code).
+  document is ever both trained on and tested on. A fragment no coding touches is text no code
+  fits (see :attr:`LabelledSet.unlabelled`). Fragments with several main codes, and fragments a
+  coding touches without one main code covering half of them (facet codes only, or too little
+  of the fragment), are left out and counted in a warning (the method choice scores the top-1
+  code).
 * Review decisions (``nlp-coder review``, read from the project store by reviewer): a fragment
   the reviewer accepted or recoded with exactly one main code is a passage of that code, in the
   group of its document; a fragment they rejected (no code fits) is text no code fits, as an
@@ -181,16 +184,22 @@ def pilot_split(path: str | Path, codebook: Codebook, corpus: Sequence[Document]
     if not fragments:
         raise InputError("no fragments in the pilot documents", str(path), "Check the speaker options", code="E106")
     main = set(learnable_codes(codebook))
-    passages, untouched, several = [], [], 0
+    passages, untouched, several, partial = [], [], 0, 0
     for fragment, labels, touched in zip(fragments, label_fragments(fragments, coded), _touched(fragments, coded)):
         own = sorted(labels & main)
         if len(own) == 1:
             passages.append(Passage(_clean(fragment.text), own[0], fragment.document, str(path)))
         elif len(own) > 1:
             several += 1
-        elif not touched and _clean(fragment.text):
-            untouched.append(Passage(_clean(fragment.text), "", fragment.document, str(path)))
+        elif not touched:
+            if _clean(fragment.text):
+                untouched.append(Passage(_clean(fragment.text), "", fragment.document, str(path)))
+        else:
+            partial += 1
     warnings = [f"{path}: {several} fragments with more than one code left out"] if several else []
+    if partial:
+        warnings.append(f"{path}: {partial} fragments that codings touch without one main code covering half of "
+                        "them (facet codes only, or too little of the fragment) left out")
     if not passages:
         raise InputError("no pilot coding covers half a fragment with one main code", str(path),
                          "Check that the codings and the transcripts are the same text", code="E120")
