@@ -113,16 +113,17 @@ def test_exemplars_quoted_from_the_corpus_are_grouped_by_their_document(tmp_path
     money, health = TOPICS["money"], TOPICS["health"]
     folder = tmp_path / "corpus"
     folder.mkdir()
-    (folder / "a.txt").write_text(f"Respondent: {money[0].upper()}  And then\n   {health[1]}\n", encoding="utf-8")
-    # money[0] again: the first document (in the corpus's order) keeps it. Case and spacing do not matter.
-    (folder / "b.txt").write_text(f"Respondent: {money[0]} {money[1]} Said twice.\n", encoding="utf-8")
+    # Case and spacing do not matter; money[2] is in both documents, so its own is not known.
+    (folder / "a.txt").write_text(f"Respondent: {money[0].upper()}  And then\n   {health[1]} {money[2]}\n",
+                                  encoding="utf-8")
+    (folder / "b.txt").write_text(f"Respondent: {money[2]} {money[1]} Said twice.\n", encoding="utf-8")
     corpus = nlp_coder.read_corpus(folder).documents
     assert [d.id for d in corpus] == ["a.txt", "b.txt"]
     passages, _ = codebook_passages(book, corpus)
     groups = {p.text: p.group for p in passages}
     assert groups[money[0]] == groups[health[1]] == corpus[0].id and groups[money[1]] == corpus[1].id
     rest = [p for p in passages if p.text not in {money[0], money[1], health[1]}]
-    assert len(rest) == 9 and all(p.group.startswith("codebook-") for p in rest)
+    assert len(rest) == 9 and all(p.group.startswith("codebook-") for p in rest) and money[2] in {p.text for p in rest}
     # Round-robin over the smallest number left to deal (2 of money's): every group has every code.
     assert {p.group for p in rest} == {"codebook-1", "codebook-2"}
     for group in ("codebook-1", "codebook-2"):
@@ -137,17 +138,17 @@ def test_exemplars_quoted_from_the_corpus_are_grouped_by_their_document(tmp_path
 @given(st.lists(st.lists(st.sampled_from(["rent", "Rent", "the", "nurse", "rain", "a", "b"]), min_size=1, max_size=12),
                 min_size=1, max_size=4),
        st.integers(0, 3), st.integers(0, 11), st.integers(1, 6))
-def test_a_quote_is_found_in_the_first_document_holding_it(words, which, start, length) -> None:  # type: ignore[no-untyped-def]
+def test_a_quote_is_placed_only_in_the_one_document_holding_it(words, which, start, length) -> None:  # type: ignore[no-untyped-def]
     from nlp_coder.learn.data import locate_exemplars
     from nlp_coder.records import Document
 
     corpus = [Document(f"d{i}", "  ".join(ws), "<t>", "text", ()) for i, ws in enumerate(words)]
     source = words[which % len(words)]
-    quote = " ".join(source[start % len(source):][:length])
+    quote = " ".join(source[start % len(source):][:length]).upper()
     found = locate_exemplars([quote, "never in any document"], corpus)
-    assert set(found) == {quote}
     holders = [d.id for d in corpus if " ".join(quote.split()).casefold() in " ".join(d.text.split()).casefold()]
-    assert found[quote] == holders[0]
+    assert holders  # a quote from a document is always found in it, whatever its case and spacing
+    assert found == ({quote: holders[0]} if len(holders) == 1 else {})
 
 
 def test_a_learned_method_must_win_by_the_minimum_gain_when_asked() -> None:

@@ -374,8 +374,9 @@ def learn_model(labelled: LabelledSet, codebook: Codebook, match_settings: Match
     if min_gain:
         located, exemplars = labelled.exemplars_located
         warnings = (*warnings, f"most labelled passages come from no known document ({exemplars - located} of "
-                    f"{exemplars} exemplars found in no document of the corpus), so their documents cannot be held "
-                    f"out: a learned method must beat the frozen default's cross-validated kappa by {min_gain:g}")
+                    f"{exemplars} exemplars found in no document of the corpus, or in several), so their documents "
+                    "cannot be held out: a learned method must beat the frozen default's cross-validated kappa by "
+                    f"{min_gain:g}")
     choice = best_method(scores, min_gain)
     if choice not in oof:  # the frozen default, kept though it was not among the methods compared
         more, _, _ = cross_validate(labelled, codebook, match_settings, encode, methods=(FROZEN,), seed=seed,

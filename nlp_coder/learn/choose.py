@@ -9,7 +9,7 @@ The methods compared (:data:`METHODS`):
 * ``fine-tuned``: the embedding model tuned on the training passages
   (:mod:`nlp_coder.learn.finetune`), then the same logistic regression on its vectors.
 
-The groups (documents, exemplars found in the corpus with the document they are quoted from, the
+The groups (documents, exemplars found in one document of the corpus with that document, the
 other exemplars in groups of their own, see :mod:`nlp_coder.learn.data`) are shuffled with the
 seed and dealt into at most :data:`MAX_FOLDS` folds; each fold is held out in turn and every
 method is trained on the rest, so no passage is scored by a model that saw its document. The
@@ -385,8 +385,9 @@ def report_text(report: LearnReport) -> str:
         return "\n".join(lines)
     located, exemplars = report.exemplars_located
     if exemplars:
-        lines.append(f"exemplars: {located} of {exemplars} found in a document of the corpus and held out with it"
-                     + ("" if located == exemplars else "; the rest dealt into codebook groups"))
+        lines.append(f"exemplars: {located} of {exemplars} found in one document of the corpus and held out with it"
+                     + ("" if located == exemplars else "; the rest (in no document or in several) dealt into "
+                        "codebook groups"))
     lines.append(f"cross-validated by group, {len(report.folds)} folds (model {report.model}, seed {report.seed}):")
     lines.append(f"  {'method':<16} {'kappa':>6} {'accuracy':>8} {'fit':>8}")
     for m in report.methods:

@@ -1,10 +1,10 @@
 """The labelled passages a codebook (and, optionally, pilot coding) gives to learn from.
 
 * Each codable main code's exemplars are passages labelled with the code. An exemplar quoted
-  from the corpus (found word for word, ignoring case and spacing, in a document of the corpus:
-  :func:`locate_exemplars`) is in the group of the first document that holds it, as a pilot
-  passage of that document is, so cross-validation holds out its document with it. The rest come
-  from no known document: they are dealt into ``codebook-1`` ... ``codebook-F`` groups
+  from the corpus (found word for word, ignoring case and spacing, in exactly one document of
+  the corpus: :func:`locate_exemplars`) is in the group of that document, as a pilot passage of
+  it is, so cross-validation holds out its document with it. The rest (found in no document, or
+  in several) come from no known document: they are dealt into ``codebook-1`` ... ``codebook-F`` groups
   round-robin, code by code in the codebook's order (``F`` is the smallest number of such
   exemplars of a code, at most :data:`CODEBOOK_GROUPS`): every group holds at least one of them
   for every code, and grouped cross-validation holds out about ``1/F`` of each code's exemplars
@@ -83,7 +83,7 @@ class LabelledSet:
 
     @property
     def exemplars_located(self) -> tuple[int, int]:
-        """How many of the codebook's exemplars were found in a document of the corpus (and are
+        """How many of the codebook's exemplars were found in one document of the corpus (and are
         grouped by it), and how many there are."""
         own = [p for p in self.passages if p.source == "codebook"]
         return sum(not p.group.startswith(CODEBOOK_GROUP) for p in own), len(own)
@@ -91,7 +91,7 @@ class LabelledSet:
     @property
     def mostly_ungrouped(self) -> bool:
         """Whether most passages come from no known document (exemplars found in no document of
-        the corpus): the cross-validation then cannot hold out their documents."""
+        the corpus, or in several): the cross-validation then cannot hold out their documents."""
         return 2 * sum(p.group.startswith(CODEBOOK_GROUP) for p in self.passages) > len(self.passages)
 
     @property
@@ -121,17 +121,21 @@ def _fold(text: str) -> str:
 
 
 def locate_exemplars(texts: Sequence[str], corpus: Sequence[Document]) -> dict[str, str]:
-    """The document each text is quoted from: the first document of ``corpus`` (in its order)
-    whose text holds it word for word, ignoring case and spacing; texts found nowhere are left out."""
+    """The document each text is quoted from: the one document of ``corpus`` whose text holds it
+    word for word, ignoring case and spacing. Texts found in no document, or in several (a short
+    "Yeah." is in most transcripts: its own document is not known), are left out."""
     wanted = {t: _fold(t) for t in dict.fromkeys(texts) if _fold(t)}
     found: dict[str, str] = {}
+    several: set[str] = set()
     for document in corpus:
-        if len(found) == len(wanted):
-            break
         haystack = _fold(document.text)
         for text, needle in wanted.items():
-            if text not in found and needle in haystack:
-                found[text] = document.id
+            if text not in several and needle in haystack:
+                if text in found:
+                    several.add(text)
+                    del found[text]
+                else:
+                    found[text] = document.id
     return found
 
 
