@@ -8,6 +8,7 @@ exemplars per code drawn from training transcripts and tested on the other trans
     .venv/bin/python -m benchmarks.learn --curve-table       # its Markdown table, from out/learning-curve.jsonl
     .venv/bin/python -m benchmarks.learn --tune base: --tune lr:learning_rate=0.0001   # one change at a time
     .venv/bin/python -m benchmarks.learn --choice --curve-data manifesto   # the learner's choice, per seed
+    .venv/bin/python -m benchmarks.learn --grouping          # cross-validation with and without documents
 
 The split is the evaluation's few-shot protocol (:func:`nlp_coder.analyses.evaluate.draw_split`
 on :func:`benchmarks.evaluate.annomi_dataset`): the drawn exemplars are the codebook's, so the
@@ -194,6 +195,67 @@ def curve(store: Path, path: Path = CURVE_FILE, seeds: int = 3, max_test: int = 
 
 
 CHOICE_FILE = Path(__file__).resolve().parent.parent / "out" / "learned-choice.jsonl"
+
+
+def grouping_check(store: Path, k: int = 16, seeds: int = 3, max_test: int = 3000,
+                   data: Sequence[str] = ("therapist", "client", "manifesto")) -> list[dict[str, object]]:
+    """How the exemplars' groups change the learner's choice between the two frozen methods:
+    cross-validated kappa with the exemplars found in no document (dealt into ``codebook-*``
+    groups) and found in the seed's training documents (held out with them), against the kappa
+    of each method fitted on every exemplar and scored on the test documents (at most
+    ``max_test`` single-coded fragments, a seeded sample). Prints a Markdown table."""
+    from benchmarks.evaluate import manifesto_dataset
+    from nlp_coder.analyses.evaluate import gold_documents
+    from nlp_coder.learn.choose import cross_validate
+    from nlp_coder.learn.data import labelled_set
+
+    frozen = ("frozen-centroid", "frozen-lr-chars")
+    encode, _ = cached_encoder(store)
+    sets = {"therapist": lambda: annomi_dataset("therapist"), "client": lambda: annomi_dataset("client"),
+            "manifesto": manifesto_dataset}
+    rows: list[dict[str, object]] = []
+    print("| Data set | seed | exemplars found | cross-validated, no document | cross-validated, with their "
+          "documents | held-out documents |\n|---|---|---|---|---|---|", flush=True)
+    with tempfile.TemporaryDirectory() as tmp:
+        for name in data:
+            dataset = sets[name]()
+            base = load_book(dataset, Path(tmp))
+            codes = learnable_codes(base)
+            by_id = {g.id: g for g in dataset.gold}
+            for seed in range(seeds):
+                split, _ = draw_split(dataset.gold, codes, k, seed)
+                drawn = dict(split.exemplars)
+                book = replace(base, codes=tuple(
+                    replace(c, examples=tuple(by_id[i].text for i in drawn.get(c.id, ()))) for c in base.codes))
+                settings = resolve_settings(book)
+                documents = gold_documents([g for g in dataset.gold if g.document in set(split.train_documents)])
+                row: dict[str, object] = {"data": dataset.name, "seed": seed}
+                for tag, labelled in (("none", labelled_set(book)),
+                                      ("documents", labelled_set(book, corpus=documents))):
+                    scores, _, _ = cross_validate(labelled, book, settings, encode, methods=frozen, seed=seed)
+                    row[tag] = {s.method: s.kappa for s in scores}
+                    row["found"] = labelled.exemplars_located
+                texts = [by_id[i].text for c in codes for i in drawn[c]]
+                labels = np.array([j for j, c in enumerate(codes) for _ in drawn[c]], dtype=np.int64)
+                test = [g for g in dataset.gold if g.document in set(split.test_documents) and len(g.codes) == 1]
+                if len(test) > max_test:
+                    test = [test[i] for i in sorted(np.random.default_rng(seed).permutation(len(test))[:max_test])]
+                test_texts = [g.text for g in test]
+                truth = np.array([codes.index(g.codes[0]) for g in test], dtype=np.int64)
+                vectors = encode(test_texts)
+                centroid = centroid_fold(book, settings, codes, texts, labels, vectors, encode)
+                chars = lr_chars_fold(texts, encode(texts), labels, test_texts, vectors, len(codes))
+                row["held out"] = {"frozen-centroid": kappa(truth, centroid), "frozen-lr-chars": kappa(truth, chars)}
+                rows.append(row)
+
+                def pair(values: dict[str, float]) -> str:
+                    a, b = (values[m] for m in frozen)
+                    return " / ".join(f"**{v:.2f}**" if v == max(a, b) else f"{v:.2f}" for v in (a, b))
+
+                found = row["found"]
+                print(f"| {dataset.name} | {seed} | {found[0]} of {found[1]} | {pair(row['none'])} | "  # type: ignore[index]
+                      f"{pair(row['documents'])} | {pair(row['held out'])} |", flush=True)  # type: ignore[arg-type]
+    return rows
 
 
 def choice_check(store: Path, k: int = 16, seeds: int = 3, max_test: int = 1000,
@@ -391,11 +453,18 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument("--threads", type=int, help="torch threads (default: the fine-tuning's default).")
     parser.add_argument("--choice", action="store_true",
                         help="The learner's choice against the frozen default, per seed, on --curve-data sets.")
+    parser.add_argument("--grouping", action="store_true",
+                        help="The frozen methods' cross-validated kappa with the exemplars in no document and "
+                             "in their documents, against the held-out kappa (--curve-data sets).")
     parser.add_argument("--tune", action="append", metavar="NAME:key=value,...",
                         help="Try fine-tuning settings one at a time (repeatable; see tune()).")
     args = parser.parse_args(argv)
     args.store.parent.mkdir(parents=True, exist_ok=True)
     settings = replace(FinetuneSettings(), steps=args.steps, threads=args.threads)
+    if args.grouping:
+        grouping_check(args.store, args.k, args.seeds, data=tuple(args.curve_data or ("therapist", "client",
+                                                                                       "manifesto")))
+        return
     if args.choice:
         choice_check(args.store, args.k, args.seeds, args.max_test,
                      data=tuple(args.curve_data or ("therapist", "client", "manifesto")))

@@ -578,7 +578,7 @@ def test_learned_decides_as_suggest_learn_does(tmp_path: Path) -> None:
     training, test = build_inputs(book, codes, drawn, test_gold, _encode,
                                   settings_for("learned", settings, book, "hash-test"), 0, None, None, train_gold)
     prediction = learned(training, test)
-    assert "the learner chose" in prediction.notes[0] and "exemplars found in the training documents" in \
+    assert "the learner chose" in prediction.notes[0] and "exemplars found in one training document" in \
         prediction.notes[0] and "codes calibrated" in prediction.notes[0]
     table = tmp_path / "fragments.csv"
     with table.open("w", newline="", encoding="utf-8") as handle:

@@ -544,8 +544,9 @@ def learned(train: TrainingSet, test: Test) -> Prediction:
     columns = [matcher.codes_.index(c) for c in train.codes]
     report = model.report
     located, exemplars = report.exemplars_located
-    evidence = (f"{located} of {exemplars} exemplars found in the training documents"
-                + (f", a learned method must win by {report.min_gain:g}" if report.min_gain else "")
+    where = (f"{located} of {exemplars} exemplars found in one training document" if train.documents
+             else "the exemplars come from no known document")
+    evidence = (where + (f", a learned method must win by {report.min_gain:g}" if report.min_gain else "")
                 + f"; cross-validated kappa over {len(report.folds)} folds: "
                 + ", ".join(f"{m.method} {'-' if m.kappa is None else f'{m.kappa:.2f}'}" for m in report.methods)
                 + f"; {sum(c.status == 'calibrated' for c in model.calibration.codes)} of "
