@@ -18,8 +18,8 @@ all of them, precision and recall per code. The method with the highest kappa is
 goes to the simpler: the order of :data:`METHODS`), so a learned method replaces the frozen
 default only when its kappa is higher; when it is not, the report and ``suggest`` say that the
 frozen default was kept. When most passages come from no known document (exemplars found in no
-document of the corpus), held-out exemplars share their documents' wording with the training
-ones, which flatters the learned methods (measured: character n-grams won this
+document of the corpus, or in several), held-out exemplars share their documents' wording with
+the training ones, which flatters the learned methods (measured: character n-grams won this
 cross-validation on every seed of the Manifesto set and lost on its held-out manifestos); a
 learned method must then beat the frozen default by :data:`MIN_GAIN` to be chosen, and the
 report says so. With too few labels (fewer than :data:`MIN_GROUPS` groups, fewer than two
@@ -103,7 +103,7 @@ class LearnReport:
     artefact: str | None = None
     """Where the learned model is kept, relative to the store's folder (``learned/<key>``)."""
     exemplars_located: tuple[int, int] = (0, 0)
-    """The codebook's exemplars found in a document of the corpus (grouped by it), of all of them."""
+    """The codebook's exemplars found in one document of the corpus (grouped by it), of all of them."""
     min_gain: float = 0.0
     """How much a learned method's kappa had to beat the frozen default's (:data:`MIN_GAIN`
     when most passages come from no known document, else 0)."""
@@ -368,9 +368,9 @@ def kept_reason(report: LearnReport) -> str | None:
     best = max(others, key=lambda m: m.kappa)  # type: ignore[arg-type, return-value]
     said = f"{best.method} {best.kappa:.2f}"
     frozen = report.method(FROZEN)
-    if frozen is None or frozen.kappa is None or best.kappa <= frozen.kappa:  # type: ignore[operator]
+    if frozen is not None and frozen.kappa is not None and best.kappa <= frozen.kappa:  # type: ignore[operator]
         return f"no learned method beat its cross-validated kappa ({said})"
-    if best.kappa <= 0:  # type: ignore[operator]
+    if best.kappa <= 0 or not report.min_gain:  # type: ignore[operator]
         return f"no learned method agreed better than chance ({said})"
     return (f"no learned method beat its cross-validated kappa by {report.min_gain:g}, as asked when most passages "
             f"come from no known document ({said})")
