@@ -130,6 +130,10 @@ def test_exemplars_quoted_from_the_corpus_are_grouped_by_their_document(tmp_path
         assert {p.code for p in rest if p.group == group} == set(TOPICS)
     labelled = labelled_set(book, corpus=corpus)
     assert labelled.exemplars_located == (3, 12) and labelled.mostly_ungrouped
+    from nlp_coder.learn.choose import exemplars_line
+    assert exemplars_line(labelled.exemplars_located) == (
+        "exemplars: 3 of 12 found in one document of the corpus and held out with it; the other 9 (in no document, "
+        "or in several) dealt into codebook groups, as from no known document",)
     assert not labelled_set(book, corpus=nlp_coder.read_corpus(
         [" ".join(t for ts in TOPICS.values() for t in ts[:4])]).documents).mostly_ungrouped
 
@@ -212,6 +216,8 @@ def test_method_chosen_by_grouped_cross_validation(tmp_path: Path, tiny) -> None
     assert tuned is not None and len(tuned.tuning) == 5 and all(r.steps == FAST.steps for r in tuned.tuning)
     text = report_text(report)
     assert f"choice: {report.choice}" in text and "what to expect" in text
+    assert text.splitlines()[1].startswith("exemplars: none of the 18 found in one document of the corpus: dealt "
+                                           "into codebook groups")
 
 
 def test_folds_never_split_a_document(tmp_path: Path, tiny) -> None:  # type: ignore[no-untyped-def]
@@ -241,6 +247,7 @@ def test_folds_never_split_a_document(tmp_path: Path, tiny) -> None:  # type: ig
         texts[d]: f"doc{d}.txt" for texts in TOPICS.values() for d in range(3)}
     assert report.pilot_passages == 12 and report.groups == 4 and report.exemplars_located == (9, 9)
     assert report.min_gain == 0 and not any("no known document" in w for w in report.warnings)
+    assert "exemplars: all 9 found in one document of the corpus each, and held out with it" in report_text(report)
     assert len(report.folds) == 4 and sorted(g for f in report.folds for g in f) == sorted(labelled.groups)
     assert make_folds(labelled.groups, 0) == report.folds and make_folds(labelled.groups, 1) != report.folds
 

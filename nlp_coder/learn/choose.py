@@ -376,6 +376,21 @@ def kept_reason(report: LearnReport) -> str | None:
             f"come from no known document ({said})")
 
 
+def exemplars_line(located: tuple[int, int]) -> tuple[str, ...]:
+    """The report's line on where the codebook's exemplars were found (none without exemplars)."""
+    found, exemplars = located
+    if not exemplars:
+        return ()
+    if found == exemplars:
+        return (f"exemplars: all {exemplars} found in one document of the corpus each, and held out with it",)
+    rest = "dealt into codebook groups, as from no known document"
+    if not found:
+        return (f"exemplars: none of the {exemplars} found in one document of the corpus: {rest} (an exemplar quoted "
+                "word for word from a single document is held out with it)",)
+    return (f"exemplars: {found} of {exemplars} found in one document of the corpus and held out with it; the other "
+            f"{exemplars - found} (in no document, or in several) {rest}",)
+
+
 def report_text(report: LearnReport) -> str:
     """The report as ``nlp-coder learn`` prints it."""
     pilot = f" ({report.pilot_passages} from pilot coding or review)" if report.pilot_passages else ""
@@ -383,11 +398,7 @@ def report_text(report: LearnReport) -> str:
     if report.too_few:
         lines.append(f"choice: {report.choice} (the default; too few labels to compare methods)")
         return "\n".join(lines)
-    located, exemplars = report.exemplars_located
-    if exemplars:
-        lines.append(f"exemplars: {located} of {exemplars} found in one document of the corpus and held out with it"
-                     + ("" if located == exemplars else "; the rest (in no document or in several) dealt into "
-                        "codebook groups"))
+    lines.extend(exemplars_line(report.exemplars_located))
     lines.append(f"cross-validated by group, {len(report.folds)} folds (model {report.model}, seed {report.seed}):")
     lines.append(f"  {'method':<16} {'kappa':>6} {'accuracy':>8} {'fit':>8}")
     for m in report.methods:
