@@ -169,6 +169,36 @@ def test_a_learned_method_must_win_by_the_minimum_gain_when_asked() -> None:
     assert best_method(scores(-0.2, -0.1, -0.02), MIN_GAIN) == "frozen-centroid"  # none above chance
     assert best_method(scores(None, 0.1, None), MIN_GAIN) == "frozen-lr-chars"  # no default to beat
 
+    # A gain within the noise of the labelled passages (its standard error) is no evidence.
+    def noisy(frozen: float, tuned: float, se: float) -> list[MethodScore]:
+        return [MethodScore("frozen-centroid", frozen, None, (), 0.0),
+                MethodScore("fine-tuned", tuned, None, (), 0.0, gain_se=se)]
+
+    assert best_method(noisy(0.30, 0.37, 0.08)) == "frozen-centroid"
+    assert best_method(noisy(0.30, 0.39, 0.08)) == "fine-tuned"
+    assert best_method(noisy(0.30, 0.39, 0.08), MIN_GAIN) == "frozen-centroid"  # 0.09 < 0.08 + 0.05
+    assert best_method(noisy(0.30, 0.44, 0.08), MIN_GAIN) == "fine-tuned"
+
+
+def test_gain_standard_error_shrinks_with_more_passages() -> None:
+    from nlp_coder.learn.choose import gain_standard_error
+
+    rng = np.random.default_rng(0)
+
+    def spread(n: int) -> float:
+        truth = rng.integers(0, 3, n)
+        frozen = np.where(rng.random(n) < 0.5, truth, rng.integers(0, 3, n))
+        better = np.where(rng.random(n) < 0.6, truth, rng.integers(0, 3, n))
+        se = gain_standard_error(truth, better, frozen, 3, seed=1)
+        assert se is not None and se == gain_standard_error(truth, better, frozen, 3, seed=1)  # seeded
+        return se
+
+    small, large = spread(50), spread(800)
+    assert 0.04 < small < 0.2 and large < small / 2  # about 1 / sqrt(n)
+    same = rng.integers(0, 3, 60)
+    assert gain_standard_error(same, same, same, 3) == 0.0  # a method against itself: no spread
+    assert gain_standard_error(same[:1], same[:1], same[:1], 3) is None
+
 
 def test_finetuning_pulls_passages_of_a_code_together(tiny) -> None:  # type: ignore[no-untyped-def]
     texts = [t for ts in TOPICS.values() for t in ts]
@@ -203,10 +233,13 @@ def test_method_chosen_by_grouped_cross_validation(tmp_path: Path, tiny) -> None
     # The exemplars are in no document of this corpus: a learned method must win by MIN_GAIN.
     assert report.exemplars_located == (0, 18) and report.min_gain == MIN_GAIN
     assert any(f"by {MIN_GAIN:g}" in w for w in report.warnings)
-    frozen = report.method("frozen-centroid").kappa  # type: ignore[union-attr]
-    best = max(m.kappa for m in report.methods)  # type: ignore[type-var]
-    if best >= frozen + MIN_GAIN:  # type: ignore[operator]
-        assert report.method(report.choice).kappa == best  # type: ignore[union-attr]
+    frozen = report.method("frozen-centroid")
+    assert frozen is not None and frozen.gain_se is None
+    clear = [m for m in report.methods if m.method != "frozen-centroid"
+             and m.kappa - frozen.kappa > MIN_GAIN + m.gain_se and m.kappa > 0]  # type: ignore[operator]
+    assert all(m.gain_se is not None and 0 < m.gain_se < 1 for m in report.methods if m is not frozen)
+    if clear:
+        assert report.choice == max(clear, key=lambda m: m.kappa).method  # type: ignore[arg-type, return-value]
     else:
         assert report.choice == "frozen-centroid"
     chosen = report.method(report.choice)
@@ -495,12 +528,15 @@ def test_a_code_not_calibrated_keeps_the_codebook_threshold_and_says_so(tmp_path
     assert "no learned method agreed better than chance" in report_text(below.report)
     # Above the frozen default and above chance, but by less than the gain asked of it.
     short = replace(below, report=replace(below.report, min_gain=0.05, methods=(
-        MethodScore("frozen-centroid", 0.0, 0.2, (), 0.0), MethodScore("frozen-lr-chars", 0.02, 0.2, (), 0.0),
-        MethodScore("fine-tuned", -0.17, 0.2, (), 0.0))))
+        MethodScore("frozen-centroid", 0.0, 0.2, (), 0.0), MethodScore("frozen-lr-chars", 0.02, 0.2, (), 0.0,
+                                                                       gain_se=0.03),
+        MethodScore("fine-tuned", -0.17, 0.2, (), 0.0, gain_se=0.1))))
     assert best_method(short.report.methods, 0.05) == "frozen-centroid"
-    assert "no learned method beat its cross-validated kappa by 0.05" in short.line()
-    assert "beat its cross-validated kappa by 0.05, as asked when most passages come from no known document " \
-        "(frozen-lr-chars 0.02)" in report_text(short.report)
+    said = (f"no learned method beat its cross-validated kappa by more than the noise of {below.report.passages} "
+            "passages plus 0.05, as asked when most passages come from no known document (frozen-lr-chars 0.02: "
+            "+0.02, standard error 0.03;")
+    assert said in short.line() and said in report_text(short.report)
+    assert "  frozen-lr-chars    0.02  +0.02 ± 0.03" in report_text(short.report)
 
 
 def test_calibration_margin_flags_the_close_calls_that_are_often_wrong() -> None:

@@ -453,7 +453,8 @@ def _fit(model: LearnedModel, labelled: LabelledSet, encode: Encode, trainable: 
 def _report_from(data: dict[str, Any]) -> LearnReport:
     methods = tuple(MethodScore(m["method"], m["kappa"], m["accuracy"], tuple(CodeScore(**c) for c in m["codes"]),
                                 m.get("fit_seconds", 0.0), m["note"],
-                                tuple(FinetuneRun(**{**r, "seconds": r.get("seconds", 0.0)}) for r in m["tuning"]))
+                                tuple(FinetuneRun(**{**r, "seconds": r.get("seconds", 0.0)}) for r in m["tuning"]),
+                                m["gain_se"])
                     for m in data["methods"])
     return LearnReport(data["choice"], methods, tuple(data["codes"]), data["passages"], data["pilot_passages"],
                        data["groups"], tuple(tuple(f) for f in data["folds"]), data["too_few"],
