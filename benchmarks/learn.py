@@ -259,7 +259,8 @@ def grouping_check(store: Path, k: int = 16, seeds: int = 3, max_test: int = 300
 
 
 def choice_check(store: Path, k: int = 16, seeds: int = 3, max_test: int = 1000,
-                 data: Sequence[str] = ("therapist", "client", "manifesto"), path: Path = CHOICE_FILE) -> None:
+                 data: Sequence[str] = ("therapist", "client", "manifesto"), path: Path = CHOICE_FILE,
+                 pilot: int = 0) -> None:
     """The learner's choice (``learned``, what ``suggest --learn`` does) against the frozen default
     (``centroid-def``) with K exemplars per code, per seed: the choice, its evidence and the
     held-out kappa of both. The exemplars are found in the training documents, as ``suggest``
@@ -283,18 +284,19 @@ def choice_check(store: Path, k: int = 16, seeds: int = 3, max_test: int = 1000,
             dataset = sets[name]()
             book = load_book(dataset, Path(tmp))
             options = EvaluateOptions(methods=("centroid-def", "learned"), seed=0, repeat=seeds, max_test=max_test,
-                                      exemplars_from_gold=k)
+                                      **({"pilot_documents": pilot} if pilot else {"exemplars_from_gold": k}))
             start = time.perf_counter()
             report = evaluate_gold(dataset.gold, book, encode, options, model_id=model_id, source=dataset.name,
                                    trainable=trainable)
             kappas = {m.method: [r.get("kappa") for r in m.runs] for m in report.methods}
             choices = [n for n in report.notes if "the learner chose" in n]
-            row = {"data": dataset.name, "k": k, "seeds": seeds, "max_test": max_test, "kappa": kappas,
+            row = {"data": dataset.name, "k": 0 if pilot else k, "pilot": pilot, "seeds": seeds, "max_test": max_test,
+                   "kappa": kappas,
                    "choices": choices, "wall": round(time.perf_counter() - start, 1)}
             with path.open("a", encoding="utf-8") as handle:
                 handle.write(json.dumps(row) + "\n")
             for seed, note in enumerate(choices):
-                print(f"{dataset.name} K={k} {note}: held out, frozen default "
+                print(f"{dataset.name} {f'pilot {pilot}' if pilot else f'K={k}'} {note}: held out, frozen default "
                       f"{kappas['centroid-def'][seed]:.3f}, learned {kappas['learned'][seed]:.3f}", flush=True)
 
 
@@ -456,6 +458,8 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument("--grouping", action="store_true",
                         help="The frozen methods' cross-validated kappa with the exemplars in no document and "
                              "in their documents, against the held-out kappa (--curve-data sets).")
+    parser.add_argument("--pilot", type=int, default=0, help="--choice with pilot coding of N whole documents "
+                                                                  "instead of K exemplars per code.")
     parser.add_argument("--tune", action="append", metavar="NAME:key=value,...",
                         help="Try fine-tuning settings one at a time (repeatable; see tune()).")
     args = parser.parse_args(argv)
@@ -467,7 +471,7 @@ def main(argv: Sequence[str] | None = None) -> None:
         return
     if args.choice:
         choice_check(args.store, args.k, args.seeds, args.max_test,
-                     data=tuple(args.curve_data or ("therapist", "client", "manifesto")))
+                     data=tuple(args.curve_data or ("therapist", "client", "manifesto")), pilot=args.pilot)
         return
     if args.curve:
         curve(args.store, args.curve_file, args.seeds, args.max_test,
