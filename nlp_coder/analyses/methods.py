@@ -505,6 +505,17 @@ def fine_tuned(train: TrainingSet, test: Test) -> Prediction:
     return _forced(train, _learner_head(vectors[:n], train.labels, vectors[n:], len(train.codes)))
 
 
+def _kappa_said(method: Any, frozen: Any) -> str:
+    """A method's cross-validated kappa, with its gain over the frozen default and the gain's
+    standard error when it has them (``fine-tuned 0.37 (+0.07 ± 0.08)``)."""
+    if method.kappa is None:
+        return f"{method.method} -"
+    said = f"{method.method} {method.kappa:.2f}"
+    if method.gain_se is not None and frozen is not None and frozen.kappa is not None:
+        said += f" ({method.kappa - frozen.kappa:+.2f} ± {method.gain_se:.2f})"
+    return said
+
+
 def learned(train: TrainingSet, test: Test) -> Prediction:
     """What ``suggest --learn`` does: the learned model of
     :func:`nlp_coder.learn.artefact.learn_model` on the passages
@@ -548,7 +559,7 @@ def learned(train: TrainingSet, test: Test) -> Prediction:
              else "the exemplars come from no known document")
     evidence = (where + (f", a learned method must win by {report.min_gain:g}" if report.min_gain else "")
                 + f"; cross-validated kappa over {len(report.folds)} folds: "
-                + ", ".join(f"{m.method} {'-' if m.kappa is None else f'{m.kappa:.2f}'}" for m in report.methods)
+                + ", ".join(_kappa_said(m, report.method(FROZEN)) for m in report.methods)
                 + f"; {sum(c.status == 'calibrated' for c in model.calibration.codes)} of "
                 f"{len(model.calibration.codes)} codes calibrated")
     return Prediction(scored.score[:, columns].astype(np.float32), tuple(r.decision.codes for r in results),
