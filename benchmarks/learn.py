@@ -228,7 +228,8 @@ def grouping_check(store: Path, k: int = 16, seeds: int = 3, max_test: int = 300
                 book = replace(base, codes=tuple(
                     replace(c, examples=tuple(by_id[i].text for i in drawn.get(c.id, ()))) for c in base.codes))
                 settings = resolve_settings(book)
-                documents = gold_documents([g for g in dataset.gold if g.document in set(split.train_documents)])
+                trained_on = set(split.train_documents)
+                documents = gold_documents([g for g in dataset.gold if g.document in trained_on])
                 row: dict[str, object] = {"data": dataset.name, "seed": seed}
                 for tag, labelled in (("none", labelled_set(book)),
                                       ("documents", labelled_set(book, corpus=documents))):

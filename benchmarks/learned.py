@@ -199,8 +199,8 @@ def _gold_rows(name: str, data, encode, tmp: Path, folder: Path, fine_tune: bool
         # document both trained and tested on).
         labelled = None
         if grouping == "grouped by document":
-            labelled = labelled_set(book, corpus=gold_documents(
-                [g for g in data.gold if g.document in set(split.train_documents)]))
+            trained_on = set(split.train_documents)
+            labelled = labelled_set(book, corpus=gold_documents([g for g in data.gold if g.document in trained_on]))
         learned, matcher, tuned = _learned(book, encode, folder, fine_tune, target, weights, labelled)
         after = matcher.decide(tuned([g.text for g in test]) if learned.encoder else vectors, fragments)
         cal = learned.calibration

@@ -167,7 +167,8 @@ def _simulate(data: Dataset, k: int, checkpoints: Sequence[int], share: float, e
         settings = resolve_settings(book)
         method = "frozen default"
         if learn:
-            documents = gold_documents([g for g in data.gold if g.document in set(split.train_documents)])
+            trained_on = set(split.train_documents)
+            documents = gold_documents([g for g in data.gold if g.document in trained_on])
             learned, matcher, encode = learned_start(book, encode, seed, folder, documents)
             method = f"learned: {learned.method}"
         else:

@@ -535,11 +535,11 @@ def evaluate_gold(gold: Sequence[GoldFragment], codebook: Codebook, encode: Enco
             warnings.extend(short)
             splits.append(split)
             drawn = {code: tuple(by_id[i] for i in ids) for code, ids in split.exemplars}
-            held_out = set(split.test_documents)
+            held_out, trained_on = set(split.test_documents), set(split.train_documents)
             test_gold = [g for g in gold if _group(g, options.group_by) in held_out]
+            train_gold = [g for g in gold if _group(g, options.group_by) in trained_on]
         else:
-            drawn, test_gold = {}, list(gold)
-        train_gold = [g for g in gold if _group(g, options.group_by) in set(split.train_documents)] if drawn else []
+            drawn, test_gold, train_gold = {}, list(gold), []
         if options.max_test and len(test_gold) > options.max_test:
             keep = np.sort(np.random.default_rng(seed).choice(len(test_gold), options.max_test, replace=False))
             notes.append(f"seed {seed}: scored a random {options.max_test} of the {len(test_gold)} test fragments")

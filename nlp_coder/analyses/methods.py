@@ -508,12 +508,12 @@ def fine_tuned(train: TrainingSet, test: Test) -> Prediction:
 def _kappa_said(method: Any, frozen: Any) -> str:
     """A method's cross-validated kappa, with its gain over the frozen default and the gain's
     standard error when it has them (``fine-tuned 0.37 (+0.07 ± 0.08)``)."""
+    from nlp_coder.learn.choose import gain_text
+
     if method.kappa is None:
         return f"{method.method} -"
-    said = f"{method.method} {method.kappa:.2f}"
-    if method.gain_se is not None and frozen is not None and frozen.kappa is not None:
-        said += f" ({method.kappa - frozen.kappa:+.2f} ± {method.gain_se:.2f})"
-    return said
+    gain = gain_text(method, frozen)
+    return f"{method.method} {method.kappa:.2f}" + (f" ({gain})" if gain else "")
 
 
 def learned(train: TrainingSet, test: Test) -> Prediction:

@@ -404,6 +404,14 @@ def best_method(scores: Sequence[MethodScore], min_gain: float = 0.0) -> str:
     return min(ranked, key=lambda s: (-s.kappa, order.get(s.method, len(order)))).method  # type: ignore[operator]
 
 
+def gain_text(method: MethodScore, frozen: MethodScore | None) -> str | None:
+    """A learned method's kappa gain over the frozen default with its standard error
+    (``+0.07 ± 0.08``); None when either is unknown."""
+    if method.gain_se is None or method.kappa is None or frozen is None or frozen.kappa is None:
+        return None
+    return f"{method.kappa - frozen.kappa:+.2f} ± {method.gain_se:.2f}"
+
+
 def kept_reason(report: LearnReport) -> str | None:
     """Why the frozen default was kept (None: a learned method was chosen, or none was compared),
     with the best learned method's kappa."""
@@ -457,9 +465,7 @@ def report_text(report: LearnReport) -> str:
             lines.append(f"  {m.method:<16} {'-':>6} {'-':>13} {'-':>8} {'-':>8}  ({m.note})")
             continue
         kappa = f"{m.kappa:.2f}" if m.kappa is not None else "-"
-        versus = "-"
-        if m.gain_se is not None and m.kappa is not None and frozen is not None and frozen.kappa is not None:
-            versus = f"{m.kappa - frozen.kappa:+.2f} ± {m.gain_se:.2f}"
+        versus = gain_text(m, frozen) or "-"
         note = f"  ({m.note})" if m.note else ""
         lines.append(f"  {m.method:<16} {kappa:>6} {versus:>13} {m.accuracy:>8.2f} {m.fit_seconds:>7.1f}s{note}")
     why = kept_reason(report)

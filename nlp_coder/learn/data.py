@@ -117,14 +117,14 @@ def _clean(text: str) -> str:
 
 
 def _fold(text: str) -> str:
-    return " ".join(text.split()).casefold()
+    return _clean(text).casefold()
 
 
 def locate_exemplars(texts: Sequence[str], corpus: Sequence[Document]) -> dict[str, str]:
     """The document each text is quoted from: the one document of ``corpus`` whose text holds it
     word for word, ignoring case and spacing. Texts found in no document, or in several (a short
     "Yeah." is in most transcripts: its own document is not known), are left out."""
-    wanted = {t: _fold(t) for t in dict.fromkeys(texts) if _fold(t)}
+    wanted = {t: folded for t in dict.fromkeys(texts) if (folded := _fold(t))}
     found: dict[str, str] = {}
     several: set[str] = set()
     for document in corpus:
