@@ -268,9 +268,13 @@ def choice_check(store: Path, k: int = 16, seeds: int = 3, max_test: int = 1000,
     finds them in its corpus. One JSON line per data set is appended to ``path``."""
     from benchmarks.evaluate import manifesto_dataset
     from nlp_coder.analyses.evaluate import EvaluateOptions, evaluate_gold
+    from nlp_coder.learn.artefact import find_ensemble
     from nlp_coder.learn.finetune import load_trainable
 
     encode, model_id = cached_encoder(store)
+    ensemble, why_not = find_ensemble("default", lambda ens: cached_encoder(store, ens.model_id)[0])
+    if why_not:
+        print(why_not, flush=True)
     loaded: list[object] = []
 
     def trainable() -> object:
@@ -288,7 +292,7 @@ def choice_check(store: Path, k: int = 16, seeds: int = 3, max_test: int = 1000,
                                       **({"pilot_documents": pilot} if pilot else {"exemplars_from_gold": k}))
             start = time.perf_counter()
             report = evaluate_gold(dataset.gold, book, encode, options, model_id=model_id, source=dataset.name,
-                                   trainable=trainable)
+                                   trainable=trainable, ensemble=ensemble)
             kappas = {m.method: [r.get("kappa") for r in m.runs] for m in report.methods}
             choices = [n for n in report.notes if "the learner chose" in n]
             row = {"data": dataset.name, "k": 0 if pilot else k, "pilot": pilot, "seeds": seeds, "max_test": max_test,

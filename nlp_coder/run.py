@@ -515,7 +515,7 @@ def _learn(book: Codebook, settings: MatchSettings, options: SuggestOptions, emb
            progress: bool) -> tuple[object, tuple[str, ...]]:
     """The learned model of ``suggest --learn`` (:func:`nlp_coder.learn.artefact.learn_model`) and
     the lines that say what it is, or None and why not."""
-    from nlp_coder.learn.artefact import learn_model, learned_folder, weights_sha256
+    from nlp_coder.learn.artefact import find_ensemble, learn_model, learned_folder, weights_sha256
     from nlp_coder.learn.data import labelled_set
 
     decisions = ()
@@ -537,12 +537,16 @@ def _learn(book: Codebook, settings: MatchSettings, options: SuggestOptions, emb
             from nlp_coder.learn.finetune import load_trainable
 
             return load_trainable(options.model)
+    ensemble, why_not = None, None
+    if not given_embedder:  # the ensemble that holds the model, for the ensemble-* methods
+        ensemble, why_not = find_ensemble(options.model, lambda ens: (
+            lambda texts: embed_cached(store, ens, list(texts))[0]))
     model, warnings = learn_model(
         labelled, book, settings, lambda texts: embed_cached(store, embedder, list(texts))[0],
         base_model=embedder.model_id, base_weights_sha256=base_weights, trainable=factory,
         folder=learned_folder(store.path), target_precision=options.target_precision, progress=progress,
-        **({"settings": options.finetune} if options.finetune is not None else {}))
-    lines = [*labelled.warnings, *warnings]
+        ensemble=ensemble, **({"settings": options.finetune} if options.finetune is not None else {}))
+    lines = [*labelled.warnings, *((why_not,) if why_not else ()), *warnings]
     if model is not None:
         lines[:0] = model.lines()
     return model, tuple(lines)

@@ -21,7 +21,7 @@ from subprocess_run import same_in_two_processes
 import nlp_coder
 from nlp_coder.cli import main
 from nlp_coder.learn import METHODS, FinetuneSettings, learn, report_text
-from nlp_coder.learn.choose import MIN_GAIN, make_folds
+from nlp_coder.learn.choose import ENSEMBLE_METHODS, MIN_GAIN, make_folds
 from nlp_coder.learn.data import codebook_passages, labelled_set
 from nlp_coder.learn.finetune import encode, finetune
 
@@ -159,7 +159,8 @@ def test_a_learned_method_must_win_by_the_minimum_gain_when_asked() -> None:
     from nlp_coder.learn.choose import MethodScore, best_method
 
     def scores(frozen: float | None, chars: float | None, tuned: float | None) -> list[MethodScore]:
-        return [MethodScore(m, k, None, (), 0.0) for m, k in zip(METHODS, (frozen, chars, tuned))]
+        return [MethodScore(m, k, None, (), 0.0)
+                for m, k in zip(("frozen-centroid", "frozen-lr-chars", "fine-tuned"), (frozen, chars, tuned))]
 
     assert best_method(scores(0.37, 0.40, 0.39)) == "frozen-lr-chars"
     assert best_method(scores(0.37, 0.40, 0.39), MIN_GAIN) == "frozen-centroid"
@@ -229,15 +230,18 @@ def test_method_chosen_by_grouped_cross_validation(tmp_path: Path, tiny) -> None
     # Every group is held out exactly once, by one fold.
     held = [g for fold in report.folds for g in fold]
     assert sorted(held) == sorted(set(held)) and len(report.folds) == report.groups == 5
-    assert all(m.kappa is not None and -1 <= m.kappa <= 1 for m in report.methods)
+    # A given model has no ensemble: those methods say so; the others ran.
+    assert all(m.note == "no ensemble model" for m in report.methods if m.method in ENSEMBLE_METHODS)
+    assert all(m.kappa is not None and -1 <= m.kappa <= 1 for m in report.methods if m.method not in ENSEMBLE_METHODS)
     # The exemplars are in no document of this corpus: a learned method must win by MIN_GAIN.
     assert report.exemplars_located == (0, 18) and report.min_gain == MIN_GAIN
     assert any(f"by {MIN_GAIN:g}" in w for w in report.warnings)
     frozen = report.method("frozen-centroid")
     assert frozen is not None and frozen.gain_se is None
-    clear = [m for m in report.methods if m.method != "frozen-centroid"
+    ran = [m for m in report.methods if m.method not in ENSEMBLE_METHODS]
+    clear = [m for m in ran if m.method != "frozen-centroid"
              and m.kappa - frozen.kappa > MIN_GAIN + m.gain_se and m.kappa > 0]  # type: ignore[operator]
-    assert all(m.gain_se is not None and 0 < m.gain_se < 1 for m in report.methods if m is not frozen)
+    assert all(m.gain_se is not None and 0 < m.gain_se < 1 for m in ran if m is not frozen)
     if clear:
         assert report.choice == max(clear, key=lambda m: m.kappa).method  # type: ignore[arg-type, return-value]
     else:
@@ -432,8 +436,8 @@ def test_a_threshold_rests_on_two_folds() -> None:
     assert never.codes[1].status == "thin" and never.threshold("b") is None
 
 
-def _decided(matcher, vectors: np.ndarray) -> list[tuple[str, list[str]]]:  # type: ignore[no-untyped-def]
-    decided = matcher.decide(vectors)
+def _decided(matcher, vectors: np.ndarray, texts: list[str] | None = None) -> list[tuple[str, list[str]]]:  # type: ignore[no-untyped-def]
+    decided = matcher.decide(vectors, scored=matcher.score(vectors, texts) if texts is not None else None)
     return [(status, [decided.codes[j].id for j in chosen]) for status, chosen, _ in
             (picks[0] for picks in decided.picks)]
 
@@ -536,7 +540,7 @@ def test_a_code_not_calibrated_keeps_the_codebook_threshold_and_says_so(tmp_path
             "passages plus 0.05, as asked when most passages come from no known document (frozen-lr-chars 0.02: "
             "+0.02, standard error 0.03;")
     assert said in short.line() and said in report_text(short.report)
-    assert "  frozen-lr-chars    0.02  +0.02 ± 0.03" in report_text(short.report)
+    assert "  frozen-lr-chars      0.02  +0.02 ± 0.03" in report_text(short.report)
 
 
 def test_calibration_margin_flags_the_close_calls_that_are_often_wrong() -> None:
@@ -593,6 +597,72 @@ def test_the_learned_model_is_kept_owner_only_and_reused(tmp_path: Path, umask_0
     if first.coef is not None:
         assert np.array_equal(again.coef, first.coef)
     assert again.manifest_entry()["reused"] is True and first.manifest_entry()["reused"] is False
+
+
+@pytest.mark.parametrize("method", ["ensemble-lr-chars", "ensemble-centroid"])
+def test_an_ensemble_method_is_kept_with_the_model_it_encodes_with(tmp_path: Path, method: str) -> None:
+    from dataclasses import replace
+
+    from nlp_coder.learn.artefact import learn_model
+    from nlp_coder.learn.choose import Ensemble
+    from nlp_coder.match.settings import resolve_settings
+
+    book = nlp_coder.load_codebook(write_codebook(tmp_path))
+    # Each exemplar names its code, so that bags of words (the hashing model) can tell the codes apart.
+    book = replace(book, codes=tuple(replace(c, examples=tuple(f"{t} That is {c.id} {c.id}." for t in c.examples))
+                                     for c in book.codes))
+    settings = resolve_settings(book, "hash-test")
+    base = nlp_coder.HashingEmbedder(64)  # the run's model; the registered hash-test stands in for the ensemble
+    other = nlp_coder.load_embedder("hash-test")
+    ensemble = Ensemble("hash-test", other, other.encode)
+
+    def learned(methods: tuple[str, ...], with_ensemble: Ensemble | None = ensemble):  # type: ignore[no-untyped-def]
+        model, _ = learn_model(labelled_set(book), book, settings, base.encode, base_model=base.model_id,
+                               base_weights_sha256=base.weights_sha256, trainable=None,
+                               folder=tmp_path / "learned", methods=methods, ensemble=with_ensemble)
+        assert model is not None
+        return model
+
+    first = learned((method,))
+    assert first.method == method and first.encoder is other and first.encoder_model == "hash-test"
+    entry = first.manifest_entry()
+    assert entry["encoder_model"] == "hash-test" and entry["encoder_sha256"] == other.weights_sha256
+    assert json.loads((first.folder / "learned.json").read_text())["encoder_model"] == "hash-test"
+    assert not (first.folder / "encoder").exists()  # nothing exported: the registered model is loaded again
+    again = learned((method,))
+    assert again.reused and again.encoder.model_id == "hash-test" and again.encoder_model == "hash-test"
+    # The matcher codes the ensemble's vectors, the same way after reloading.
+    texts = [t for c in book.codes for t in c.examples]
+    decided = []
+    for model in (first, again):
+        matcher = model.matcher(book, settings).fit(model.codebook(book), model.encoder.encode)
+        decided.append(_decided(matcher, model.encoder.encode(texts), texts))
+    assert decided[0] == decided[1] and sum(status != "uncoded" for status, _ in decided[0]) > 0
+    # Without an ensemble its methods are not run (and say so), and the key is another.
+    alone = learned(("frozen-centroid", method), None)
+    assert alone.key != first.key and alone.encoder is None and alone.encoder_model is None
+    assert [(m.method, m.note) for m in alone.report.methods][1] == (method, "no ensemble model")
+
+
+def test_the_ensemble_is_the_registered_one_that_holds_the_model(monkeypatch: pytest.MonkeyPatch) -> None:
+    from nlp_coder.embed import models
+    from nlp_coder.errors import ModelNotInstalledError
+    from nlp_coder.learn.artefact import find_ensemble
+
+    def encode_with(embedder):  # type: ignore[no-untyped-def]
+        return embedder.encode
+
+    found, why = find_ensemble("default", encode_with)
+    assert found is not None and found.name == "minilm-use" and why is None
+    assert find_ensemble("use", encode_with) == (None, None)  # the ensemble covers fewer languages than USE
+    assert find_ensemble("hash-test", encode_with) == (None, None)  # in no ensemble
+
+    def missing(name: str, **_: object) -> None:
+        raise ModelNotInstalledError(f"model '{name}' is not installed", "--model", "pip install it")
+
+    monkeypatch.setattr(models, "load_embedder", missing)
+    found, why = find_ensemble("default", encode_with)
+    assert found is None and why is not None and "minilm-use cannot be loaded" in why and "not installed" in why
 
 
 def test_the_key_changes_with_the_training_data(tmp_path: Path) -> None:

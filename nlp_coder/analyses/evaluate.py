@@ -446,7 +446,7 @@ def build_inputs(codebook: Codebook, codes: Sequence[str], drawn: dict[str, Sequ
                  test_gold: Sequence[GoldFragment], lookup: Encode, settings: MatchSettings,
                  seed: int = 0, trainable: Callable[[], Any] | None = None,
                  finetune: Any = None, train_gold: Sequence[GoldFragment] = (),
-                 group_by: str = "document") -> tuple[TrainingSet, Test]:
+                 group_by: str = "document", ensemble: Any = None) -> tuple[TrainingSet, Test]:
     """The inputs of a method: the codebook with ``drawn`` exemplars added to each code's own,
     and the test fragments. ``lookup`` gives the vectors (zero rows for empty texts).
     ``train_gold``, the fragments of the training documents, become the training set's
@@ -471,7 +471,7 @@ def build_inputs(codebook: Codebook, codes: Sequence[str], drawn: dict[str, Sequ
         vectors=lookup(ex_texts), contexts=lookup(ex_ctx),
         definitions=lookup([definition_text(codebook.code(c)) for c in codes]),
         settings=settings, encode=lookup, seed=seed, trainable=trainable, finetune=finetune,
-        documents=gold_documents(train_gold, group_by),
+        documents=gold_documents(train_gold, group_by), ensemble=ensemble,
     )
     test = Test(tuple(g.text for g in test_gold), lookup([g.text for g in test_gold]),
                 lookup([g.context for g in test_gold]))
@@ -480,7 +480,7 @@ def build_inputs(codebook: Codebook, codes: Sequence[str], drawn: dict[str, Sequ
 
 def evaluate_gold(gold: Sequence[GoldFragment], codebook: Codebook, encode: Encode,
                   options: EvaluateOptions | None = None, *, model_id: str = "", source: str = "<gold>",
-                  trainable: Callable[[], Any] | None = None) -> EvaluationReport:
+                  trainable: Callable[[], Any] | None = None, ensemble: Any = None) -> EvaluationReport:
     """Evaluate every method of ``options`` on gold fragments (the library entry point).
 
     Args:
@@ -492,6 +492,8 @@ def evaluate_gold(gold: Sequence[GoldFragment], codebook: Codebook, encode: Enco
         trainable: gives the sentence-transformers model the learner's methods fine-tune (called
             when they need it); None: ``fine-tuned`` cannot run and ``learned`` compares the
             frozen methods only.
+        ensemble: the ensemble model (:class:`~nlp_coder.learn.choose.Ensemble`) ``learned``
+            compares the ``ensemble-*`` methods on; None: they are not compared.
     """
     options = options or EvaluateOptions()
     _check_options(options, gold)
@@ -545,7 +547,7 @@ def evaluate_gold(gold: Sequence[GoldFragment], codebook: Codebook, encode: Enco
             notes.append(f"seed {seed}: scored a random {options.max_test} of the {len(test_gold)} test fragments")
             test_gold = [test_gold[i] for i in keep]
         training, test = build_inputs(codebook, codes, drawn, test_gold, lookup, settings, seed, trainable,
-                                      options.finetune, train_gold, options.group_by)
+                                      options.finetune, train_gold, options.group_by, ensemble)
         truth = [g.codes for g in test_gold]
         for method in methods:
             start = time.perf_counter()
@@ -574,6 +576,7 @@ def evaluate(gold_path: str | Path, codebook_path: str | Path, store_path: str |
     evaluated_codes(codebook, gold)  # fail on unknown codes before loading a model
     _check_options(options, gold)
     methods, _ = headline(codebook, options)  # fail on an unknown method before loading a model
+    registered = embedder is None
     embedder = embedder or load_embedder(options.model)
     trainable = _trainable(options.model) if any(m in LEARNER_METHODS for m in methods) else None
     if trainable is None and options.learn and not options.methods:  # the default columns, for a frozen model
@@ -582,8 +585,15 @@ def evaluate(gold_path: str | Path, codebook_path: str | Path, store_path: str |
         def encode(texts: Sequence[str]) -> np.ndarray:
             return embed_cached(store, embedder, list(texts))[0]
 
-        return evaluate_gold(gold, codebook, encode, options, model_id=embedder.model_id, source=str(gold_path),
-                             trainable=trainable)
+        ensemble, why_not = None, None
+        if registered and "learned" in methods:  # the model's ensemble, for the learner's ensemble-* methods
+            from nlp_coder.learn.artefact import find_ensemble
+
+            ensemble, why_not = find_ensemble(options.model, lambda ens: (
+                lambda texts: embed_cached(store, ens, list(texts))[0]))
+        report = evaluate_gold(gold, codebook, encode, options, model_id=embedder.model_id, source=str(gold_path),
+                               trainable=trainable, ensemble=ensemble)
+    return replace(report, warnings=(*report.warnings, why_not)) if why_not else report
 
 
 def _trainable(model: str) -> Callable[[], Any] | None:

@@ -68,6 +68,9 @@ class TrainingSet:
     documents: tuple[Any, ...] = ()
     """The training documents (:class:`~nlp_coder.records.Document`): ``learned`` finds the
     exemplars in them, as ``suggest --learn`` finds them in its corpus."""
+    ensemble: Any = None
+    """The ensemble model ``learned`` compares the ``ensemble-*`` methods on
+    (:class:`~nlp_coder.learn.choose.Ensemble`); None: they are not compared."""
     cache: dict[str, Any] = field(default_factory=dict, compare=False, repr=False)
     """Shared by the methods of one run: the fine-tuned model, so that ``fine-tuned`` and
     ``learned`` tune once; and what ``learned`` chose."""
@@ -532,7 +535,7 @@ def learned(train: TrainingSet, test: Test) -> Prediction:
     labelled = labelled_set(train.codebook, corpus=train.documents)
     model, said = learn_model(labelled, train.codebook, train.settings, train.encode, base_model="evaluate",
                               base_weights_sha256="", trainable=train.trainable, folder=None,
-                              settings=_settings(train), seed=train.seed)
+                              settings=_settings(train), seed=train.seed, ensemble=train.ensemble)
     if model is None:
         train.cache["choice"] = FROZEN
         chosen = METHODS[SUGGEST_METHODS[train.settings.method]](train, test)  # suggest's own decisions

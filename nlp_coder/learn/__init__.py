@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any
 
 from nlp_coder.errors import InputError
 from nlp_coder.learn.calibrate import TARGET_PRECISION
-from nlp_coder.learn.choose import FROZEN, METHODS, CodeScore, LearnReport, MethodScore, report_text
+from nlp_coder.learn.choose import ENSEMBLE_METHODS, FROZEN, METHODS, CodeScore, LearnReport, MethodScore, report_text
 from nlp_coder.learn.data import LabelledSet, Passage, labelled_set
 from nlp_coder.learn.finetune import FinetuneRun, FinetuneSettings
 
@@ -73,7 +73,7 @@ def learn(corpus: str | os.PathLike[str] | Sequence[str] | CorpusReading, codebo
         NlpCoderError: bad input, each with its catalogue code (``E101``, ``E110``, ``E120``, ``E130``, ...).
     """
     from nlp_coder.api import _path, _store, load_codebook, read_corpus
-    from nlp_coder.learn.artefact import learn_model, learned_folder, weights_sha256
+    from nlp_coder.learn.artefact import find_ensemble, learn_model, learned_folder, weights_sha256
     from nlp_coder.learn.calibrate import check_target
     from nlp_coder.learn.choose import check_enough
     from nlp_coder.match.settings import resolve_settings
@@ -112,7 +112,8 @@ def learn(corpus: str | os.PathLike[str] | Sequence[str] | CorpusReading, codebo
                            exemplars_located=labelled.exemplars_located)
 
     frozen_model = None
-    if embedder is None and trainable is None:
+    registered = embedder is None and trainable is None
+    if registered:
         from nlp_coder.api import load_embedder
 
         embedder = load_embedder(model)
@@ -141,6 +142,12 @@ def learn(corpus: str | os.PathLike[str] | Sequence[str] | CorpusReading, codebo
                 return tuned_encode(frozen_model, list(texts), seed=seed, threads=settings.threads)
             return embed_cached(opened, embedder, list(texts))[0]  # type: ignore[arg-type]
 
+        ensemble = None
+        if registered and any(m in ENSEMBLE_METHODS for m in methods):  # the registered model's ensemble, if any
+            ensemble, why_not = find_ensemble(model, lambda ens: _cached(opened, ens))
+            if why_not:
+                warnings.append(why_not)
+
         if embedder is not None:
             base_weights = embedder.weights_sha256 if trainable is None else weights_sha256(trainable)
         else:
@@ -149,7 +156,7 @@ def learn(corpus: str | os.PathLike[str] | Sequence[str] | CorpusReading, codebo
                                     base_weights_sha256=base_weights, trainable=tunable if can_tune else None,
                                     folder=learned_folder(opened.path), settings=settings, methods=methods,
                                     target_precision=target_precision, seed=seed, time_budget=time_budget,
-                                    progress=progress)
+                                    progress=progress, ensemble=ensemble)
     assert learned is not None
     warnings.extend(more)
     if learned.reused:
@@ -157,6 +164,16 @@ def learn(corpus: str | os.PathLike[str] | Sequence[str] | CorpusReading, codebo
                         "settings and seed (the fit times are not shown again)")
     artefact = f"learned/{learned.folder.name}" if learned.folder is not None else None
     return replace(learned.report, warnings=tuple(warnings), calibration=learned.calibration, artefact=artefact)
+
+
+def _cached(store: Store, embedder: Embedder) -> Any:
+    """Texts to ``embedder``'s vectors through ``store``'s cache."""
+    from nlp_coder.store import embed_cached
+
+    def encode(texts: Sequence[str]) -> Any:
+        return embed_cached(store, embedder, list(texts))[0]
+
+    return encode
 
 
 def _tunable_kind(model: str) -> bool:

@@ -17,6 +17,9 @@ calibration) and, by method:
   ``learned.json``);
 * ``frozen-lr-chars``: ``coef.npy``, ``intercept.npy`` (the logistic-regression head),
   ``idf.npy`` and the character n-gram vocabulary in ``learned.json``;
+* ``ensemble-centroid``: nothing more; ``ensemble-lr-chars``: what ``frozen-lr-chars`` keeps.
+  Both name the ensemble model in ``learned.json`` (``encoder_model``), which ``suggest`` then
+  encodes with;
 * ``fine-tuned``: the same head, and ``encoder/``: the tuned transformer exported to ONNX
   (``model.onnx``, ``tokenizer.json``, ``config.json``) for ONNX Runtime on the CPU; when the
   export cannot be made (``onnx`` missing, an architecture the exporter refuses, or vectors that
@@ -48,9 +51,11 @@ import numpy as np
 
 from nlp_coder.learn.calibrate import MIN_EVIDENCE, TARGET_PRECISION, Calibration, CodeThreshold, calibrate
 from nlp_coder.learn.choose import (
+    ENSEMBLE_METHODS,
     FROZEN,
     METHODS,
     CodeScore,
+    Ensemble,
     LearnReport,
     MethodScore,
     best_method,
@@ -64,7 +69,7 @@ from nlp_coder.learn.finetune import DEFAULT_SETTINGS, FinetuneRun, FinetuneSett
 from nlp_coder.match.matcher import CentroidMatcher, CodebookMatcher, Scores
 from nlp_coder.records import Codebook, MatchSettings
 
-ARTEFACT_VERSION = 3
+ARTEFACT_VERSION = 4
 """Bumped when the folder's layout, the fitting or the method choice changes: older folders are then
 not reused."""
 FOLDER = "learned"
@@ -92,7 +97,8 @@ class LearnedModel:
     """Where it is kept (None: the store is in memory, so it is not kept)."""
     reused: bool
     encoder_sha256: str | None = None
-    """The SHA-256 of the tuned encoder (``fine-tuned`` only): of ``model.onnx``, or of the torch weights."""
+    """The SHA-256 of the tuned encoder (``fine-tuned``): of ``model.onnx``, or of the torch
+    weights; of the ensemble model's weights (``ensemble-*``)."""
     runtime: str | None = None
     """What runs the tuned encoder: ``onnxruntime`` or ``torch`` (``fine-tuned`` only)."""
     notes: tuple[str, ...] = ()
@@ -103,7 +109,9 @@ class LearnedModel:
     vocabulary: tuple[str, ...] = field(default=(), compare=False, repr=False)
     idf: np.ndarray | None = field(default=None, compare=False, repr=False)
     encoder: Any = field(default=None, compare=False, repr=False)
-    """The tuned encoder as an embedder (``fine-tuned`` only)."""
+    """The tuned encoder as an embedder (``fine-tuned``), or the ensemble model's (``ensemble-*``)."""
+    encoder_model: str | None = None
+    """The registered model the method's vectors come from, when not the base model (``ensemble-*``)."""
 
     @property
     def kappa(self) -> float | None:
@@ -123,6 +131,7 @@ class LearnedModel:
             "data_sha256": self.data_sha256,
             "seed": self.seed,
             "encoder_sha256": self.encoder_sha256,
+            "encoder_model": self.encoder_model,
             "runtime": self.runtime,
             "passages": self.report.passages,
             "pilot_passages": self.report.pilot_passages,
@@ -153,9 +162,10 @@ class LearnedModel:
         if thin:
             short += (f"; {len(thin)} of {len(cal.codes)} codes not calibrated (too few held-out passages): they "
                       f"keep the codebook's threshold ({_names(thin)})")
-        return (f"learned: {self.method}{self._kept()} (cross-validated kappa {kappa} on {self.report.passages} "
-                f"passages, {len(self.report.folds)} folds), thresholds for precision {cal.target_precision:g}, "
-                f"margin {cal.margin:.3g}; {where} ({FOLDER}/{self.key[:16]}){short}")
+        vectors = f" on the vectors of {self.encoder_model}" if self.encoder_model else ""
+        return (f"learned: {self.method}{vectors}{self._kept()} (cross-validated kappa {kappa} on "
+                f"{self.report.passages} passages, {len(self.report.folds)} folds), thresholds for precision "
+                f"{cal.target_precision:g}, margin {cal.margin:.3g}; {where} ({FOLDER}/{self.key[:16]}){short}")
 
     def _kept(self) -> str:
         """Why the frozen default was kept, when other methods were compared."""
@@ -183,6 +193,10 @@ class LearnedModel:
     def matcher(self, codebook: Codebook, settings: MatchSettings) -> LearnedMatcher:
         """An unfitted matcher that codes with this model (fit it with the codebook, as any matcher)."""
         kind = LearnedCentroidMatcher if settings.method == LearnedCentroidMatcher.method else LearnedMatcher
+        if self.encoder_model is not None:  # the ensemble's scores: its own default threshold for codes not calibrated
+            from nlp_coder.match.settings import with_method
+
+            settings = with_method(settings, codebook, self.encoder_model, settings.method)
         matcher = kind.from_settings(settings)
         matcher.learned_ = self
         return matcher  # type: ignore[return-value]
@@ -283,7 +297,7 @@ def head_probabilities(model: LearnedModel, vectors: np.ndarray, texts: Sequence
         if texts is None:
             from nlp_coder.errors import InputError
 
-            raise InputError("the learned model (frozen-lr-chars) needs the fragments' texts", "texts",
+            raise InputError(f"the learned model ({model.method}) needs the fragments' texts", "texts",
                              "Pass the fragments with their vectors", code="E130")
         logits = logits + np.asarray(_chars(model).transform(list(texts)) @ model.coef[:, vectors.shape[1]:].T)
     logits = logits + model.intercept
@@ -305,13 +319,16 @@ def _chars(model: LearnedModel) -> Any:
 
 
 def artefact_key(*, base_weights_sha256: str, data_sha256: str, settings: FinetuneSettings,
-                 match_settings: MatchSettings, methods: Sequence[str], target_precision: float, seed: int) -> str:
+                 match_settings: MatchSettings, methods: Sequence[str], target_precision: float, seed: int,
+                 ensemble_weights_sha256: str | None = None) -> str:
     """The key of a learned model: the SHA-256 of what it depends on."""
     match = asdict(match_settings)
     match.pop("origin", None)
     data = {"version": ARTEFACT_VERSION, "base_weights_sha256": base_weights_sha256, "data_sha256": data_sha256,
             "finetune": asdict(replace(settings, threads=None)), "match": match, "methods": list(methods),
             "target_precision": float(target_precision), "seed": int(seed)}
+    if ensemble_weights_sha256 is not None:
+        data["ensemble_weights_sha256"] = ensemble_weights_sha256
     return hashlib.sha256(json.dumps(data, sort_keys=True).encode()).hexdigest()
 
 
@@ -323,6 +340,29 @@ def weights_sha256(model: Any) -> str:
         digest.update(f"{name}:{array.dtype}:{array.shape};".encode())
         digest.update(array.tobytes())
     return digest.hexdigest()
+
+
+def find_ensemble(model: str, encode_with: Callable[[Any], Encode]) -> tuple[Ensemble | None, str | None]:
+    """The registered ensemble that holds ``model`` as a member and covers its languages
+    (``minilm-use`` for MiniLM), loaded for the ``ensemble-*`` methods, its vectors given by
+    ``encode_with(embedder)``; or None, with why when one is registered but cannot be loaded
+    (None and None: no ensemble holds ``model``)."""
+    from nlp_coder.embed.models import load_embedder
+    from nlp_coder.embed.registry import load_registry
+    from nlp_coder.errors import NlpCoderError
+
+    registry = load_registry()
+    spec = registry.model(model)
+    found = next((e for e in registry.models if e.kind == "ensemble" and spec.name in dict(e.members)
+                  and set(spec.languages) <= set(e.languages)), None)
+    if found is None:
+        return None, None
+    try:
+        embedder = load_embedder(found.name)
+    except NlpCoderError as error:
+        return None, (f"the ensemble methods were not compared: the ensemble model {found.name} cannot be loaded "
+                      f"({error})")
+    return Ensemble(found.name, embedder, encode_with(embedder)), None
 
 
 def learned_folder(store_path: Path | None) -> Path | None:
@@ -338,7 +378,7 @@ def learn_model(labelled: LabelledSet, codebook: Codebook, match_settings: Match
                 base_model: str, base_weights_sha256: str, trainable: Callable[[], Any] | None,
                 folder: Path | None, settings: FinetuneSettings = DEFAULT_SETTINGS,
                 methods: Sequence[str] = METHODS, target_precision: float = TARGET_PRECISION, seed: int = 0,
-                time_budget: float | None = None, progress: bool = False,
+                time_budget: float | None = None, progress: bool = False, ensemble: Ensemble | None = None,
                 ) -> tuple[LearnedModel | None, tuple[str, ...]]:
     """The learned model for ``labelled``: loaded from ``folder`` when its key is there, else
     cross-validated, calibrated, fitted on every passage and saved there.
@@ -348,6 +388,8 @@ def learn_model(labelled: LabelledSet, codebook: Codebook, match_settings: Match
         base_weights_sha256: the hash of the weights of ``trainable`` (and of the frozen model).
         trainable: gives the sentence-transformers model to fine-tune; None: not compared.
         folder: the store's ``learned`` folder (None: nothing is kept).
+        ensemble: the ensemble model of the ``ensemble-*`` methods (:func:`find_ensemble`); None:
+            they are not compared.
 
     Returns:
         The model, or None with a warning saying why (too few labels); and warnings.
@@ -358,9 +400,12 @@ def learn_model(labelled: LabelledSet, codebook: Codebook, match_settings: Match
     why = check_enough(labelled)
     if why is not None:
         return None, (f"too few labels to learn the codebook: {why}; keeping the frozen default ({FROZEN})",)
-    run = tuple(methods) if trainable is not None else tuple(m for m in methods if m != "fine-tuned")
+    run = tuple(m for m in methods if (m != "fine-tuned" or trainable is not None)
+                and (m not in ENSEMBLE_METHODS or ensemble is not None))
+    uses_ensemble = ensemble if any(m in ENSEMBLE_METHODS for m in run) else None
     key = artefact_key(base_weights_sha256=base_weights_sha256, data_sha256=labelled.sha256(), settings=settings,
-                       match_settings=match_settings, methods=run, target_precision=target_precision, seed=seed)
+                       match_settings=match_settings, methods=run, target_precision=target_precision, seed=seed,
+                       ensemble_weights_sha256=uses_ensemble.weights_sha256 if uses_ensemble is not None else None)
     target = folder / key[:16] if folder is not None else None
     if target is not None:
         loaded = load_model(target, key)
@@ -369,7 +414,8 @@ def learn_model(labelled: LabelledSet, codebook: Codebook, match_settings: Match
     oof: dict[str, np.ndarray] = {}
     scores, folds, warnings = cross_validate(labelled, codebook, match_settings, encode, methods=methods,
                                              trainable=trainable, finetune_settings=settings, seed=seed,
-                                             time_budget=time_budget, progress=progress, oof=oof)
+                                             time_budget=time_budget, progress=progress, oof=oof,
+                                             ensemble=uses_ensemble)
     min_gain = min_gain_for(labelled)
     if min_gain:
         located, exemplars = labelled.exemplars_located
@@ -397,10 +443,10 @@ def learn_model(labelled: LabelledSet, codebook: Codebook, match_settings: Match
     model = LearnedModel(key, choice, labelled.codes, report, calibration, base_model, base_weights_sha256,
                          labelled.sha256(), seed, target, False,
                          examples=tuple((c, tuple(dict.fromkeys(t))) for c, t in examples.items()))
-    model = _fit(model, labelled, encode, trainable, settings, seed, time_budget, progress)
+    model = _fit(model, labelled, encode, trainable, settings, seed, time_budget, progress, uses_ensemble)
     if target is not None:
         model = save_model(model, target)
-    elif model.encoder is not None:  # nothing kept: the tuned model runs on torch, in memory
+    elif model.encoder is not None and model.encoder_model is None:  # nothing kept: the tuned model runs on torch
         model = replace(model, encoder=LearnedEmbedder.in_memory(model.encoder, _encoder_id(base_model, key),
                                                                  weights_sha256(model.encoder)),
                         runtime="torch", encoder_sha256=weights_sha256(model.encoder))
@@ -412,19 +458,27 @@ def _encoder_id(base_model: str, key: str) -> str:
 
 
 def _fit(model: LearnedModel, labelled: LabelledSet, encode: Encode, trainable: Callable[[], Any] | None,
-         settings: FinetuneSettings, seed: int, time_budget: float | None, progress: bool) -> LearnedModel:
+         settings: FinetuneSettings, seed: int, time_budget: float | None, progress: bool,
+         ensemble: Ensemble | None = None) -> LearnedModel:
     """The chosen method fitted on every labelled passage."""
     from nlp_coder.learn.choose import HEAD_C
 
     if model.method == FROZEN:
         return model
+    if model.method in ENSEMBLE_METHODS:
+        assert ensemble is not None
+        model = replace(model, encoder=ensemble.embedder, encoder_model=ensemble.name,
+                        encoder_sha256=ensemble.weights_sha256)
+        if model.method == "ensemble-centroid":
+            return model
+        encode = ensemble.encode
     from sklearn.linear_model import LogisticRegression
 
     texts = [p.text for p in labelled.passages]
     index = {c: j for j, c in enumerate(labelled.codes)}
     y = np.array([index[p.code] for p in labelled.passages], dtype=np.int64)
     head = LogisticRegression(C=HEAD_C, class_weight="balanced", max_iter=2000)
-    if model.method == "frozen-lr-chars":
+    if model.method in ("frozen-lr-chars", "ensemble-lr-chars"):
         from nlp_coder.learn.choose import char_features
 
         x, _, chars = char_features(texts, encode(texts), texts[:1], encode(texts[:1]))
@@ -493,7 +547,9 @@ def save_model(model: LearnedModel, target: Path) -> LearnedModel:
             _write_private(scratch / "intercept.npy", _npy(model.intercept))
         if model.idf is not None:
             _write_private(scratch / "idf.npy", _npy(model.idf))
-        if model.encoder is not None and not isinstance(model.encoder, LearnedEmbedder):
+        if model.encoder_model is not None:
+            encoder_sha = model.encoder_sha256
+        elif model.encoder is not None and not isinstance(model.encoder, LearnedEmbedder):
             os.mkdir(scratch / "encoder", 0o700)
             encoder_sha, runtime, why = export_encoder(model.encoder, scratch / "encoder", model.seed)
             if why:
@@ -501,7 +557,8 @@ def save_model(model: LearnedModel, target: Path) -> LearnedModel:
         data = {"version": ARTEFACT_VERSION, "key": model.key, "method": model.method, "codes": list(model.codes),
                 "base_model": model.base_model, "base_weights_sha256": model.base_weights_sha256,
                 "data_sha256": model.data_sha256, "seed": model.seed, "encoder_sha256": encoder_sha,
-                "runtime": runtime, "notes": list(notes), "examples": [[c, list(t)] for c, t in model.examples],
+                "encoder_model": model.encoder_model, "runtime": runtime, "notes": list(notes),
+                "examples": [[c, list(t)] for c, t in model.examples],
                 "vocabulary": list(model.vocabulary), "report": model.report.as_dict(timings=False),
                 "calibration": asdict(model.calibration)}
         _write_private(scratch / "learned.json",
@@ -519,6 +576,8 @@ def save_model(model: LearnedModel, target: Path) -> LearnedModel:
         raise
     loaded = load_model(target, model.key)
     assert loaded is not None
+    if model.encoder_model is not None:  # the registered model already loaded, not a second copy
+        loaded = replace(loaded, encoder=model.encoder)
     return replace(loaded, reused=False, report=model.report)
 
 
@@ -540,14 +599,32 @@ def load_model(target: Path, key: str) -> LearnedModel | None:
                               calibration["margin"], calibration["passages"], calibration["uncoded_share"],
                               calibration["overlap_share"])
     encoder = None
-    if data["encoder_sha256"] is not None:
+    encoder_model = data.get("encoder_model")
+    if encoder_model is not None:
+        encoder = _registered(encoder_model, data["encoder_sha256"])
+        if encoder is None:
+            return None
+    elif data["encoder_sha256"] is not None:
         encoder = LearnedEmbedder(target / "encoder", data["runtime"], data["encoder_sha256"],
                                   _encoder_id(data["base_model"], key))
     return LearnedModel(key, data["method"], tuple(data["codes"]), _report_from(data["report"]), calibration,
                         data["base_model"], data["base_weights_sha256"], data["data_sha256"], data["seed"], target,
                         True, data["encoder_sha256"], data["runtime"], tuple(data["notes"]),
                         tuple((c, tuple(t)) for c, t in data["examples"]), array("coef.npy"),
-                        array("intercept.npy"), tuple(data["vocabulary"]), array("idf.npy"), encoder)
+                        array("intercept.npy"), tuple(data["vocabulary"]), array("idf.npy"), encoder, encoder_model)
+
+
+def _registered(name: str, sha256: str | None) -> Any:
+    """The registered model ``name`` when it loads with the weights ``sha256`` (else None: the
+    model is learned again)."""
+    from nlp_coder.embed.models import load_embedder
+    from nlp_coder.errors import NlpCoderError
+
+    try:
+        embedder = load_embedder(name)
+    except NlpCoderError:
+        return None
+    return embedder if embedder.weights_sha256 == sha256 else None
 
 
 # -- the tuned encoder --------------------------------------------------------------------------
