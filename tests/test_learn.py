@@ -627,6 +627,7 @@ def test_an_ensemble_method_is_kept_with_the_model_it_encodes_with(tmp_path: Pat
     assert first.method == method and first.encoder is other and first.encoder_model == "hash-test"
     entry = first.manifest_entry()
     assert entry["encoder_model"] == "hash-test" and entry["encoder_sha256"] == other.weights_sha256
+    assert first.line().startswith(f"learned: {method} on the vectors of hash-test (cross-validated kappa")
     assert json.loads((first.folder / "learned.json").read_text())["encoder_model"] == "hash-test"
     assert not (first.folder / "encoder").exists()  # nothing exported: the registered model is loaded again
     again = learned((method,))
