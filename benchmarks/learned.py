@@ -1,7 +1,7 @@
 """The learned model of ``suggest --learn``: its encoding speed against the base model's, and the
 share of fragments left uncoded before and after the per-code calibration.
 
-    .venv/bin/python -m benchmarks.learned speed              # fragments/s: learned ONNX encoder vs base
+    .venv/bin/python -m benchmarks.learned speed              # fragments/s: learned encoders vs base
     .venv/bin/python -m benchmarks.learned uncoded            # bundled example and AnnoMI, before/after
     .venv/bin/python -m benchmarks.learned uncoded --fine-tune  # the fine-tuned method compared too (slow)
 
@@ -10,7 +10,8 @@ settings, ``--steps`` of them), exports it as ``suggest --learn`` does
 (:func:`nlp_coder.learn.artefact.export_encoder`, ONNX Runtime on the CPU) and encodes the
 bundled example's fragments with it and with the base model (the default model's own ONNX
 export) in turn, ``--runs`` times each; it prints each one's median fragments/s and their
-ratio, and the tuned model on torch for comparison.
+ratio, the tuned model on torch for comparison, and the ``minilm-use`` ensemble that the
+``ensemble-*`` methods encode with.
 
 ``uncoded`` codes, with the default settings and with the learned model
 (:func:`nlp_coder.learn.artefact.learn_model`: the method chosen by grouped cross-validation,
@@ -70,21 +71,25 @@ def speed(steps: int = 20, runs: int = 3) -> dict[str, float]:
         sha, runtime, why = export_encoder(tuned, Path(tmp))
         print(f"exported: {runtime}{f' ({why})' if why else ''}", flush=True)
         learned = LearnedEmbedder(Path(tmp), runtime, sha, "learned")
+        ensemble = load_embedder("minilm-use", device="cpu")  # what an ensemble-* method encodes with
         base.encode(texts[:8])
         learned.encode(texts[:8])
-        timings: dict[str, list[float]] = {"base": [], "learned": [], "learned-torch": []}
+        ensemble.encode(texts[:8])
+        timings: dict[str, list[float]] = {"base": [], "learned": [], "learned-torch": [], "ensemble": []}
         for _ in range(runs):
             for name, encode in (("base", base.encode), ("learned", learned.encode),
-                                 ("learned-torch", lambda t: torch_encode(tuned, t))):
+                                 ("learned-torch", lambda t: torch_encode(tuned, t)), ("ensemble", ensemble.encode)):
                 start = time.perf_counter()
                 encode(texts)
                 timings[name].append(len(texts) / (time.perf_counter() - start))
     out = {name: statistics.median(values) for name, values in timings.items()}
     out["ratio"] = out["learned"] / out["base"]
     out["ratio-torch"] = out["learned-torch"] / out["base"]
+    out["ratio-ensemble"] = out["ensemble"] / out["base"]
     print(f"{len(texts)} fragments, median of {runs} runs: base {out['base']:.0f}/s ({base.runtime}), "
           f"learned {out['learned']:.0f}/s ({runtime}, max {tuned.max_seq_length} word pieces): "
-          f"{out['ratio']:.2f}x; learned on torch {out['learned-torch']:.0f}/s ({out['ratio-torch']:.2f}x)")
+          f"{out['ratio']:.2f}x; learned on torch {out['learned-torch']:.0f}/s ({out['ratio-torch']:.2f}x); "
+          f"the minilm-use ensemble (ensemble-* methods) {out['ensemble']:.0f}/s ({out['ratio-ensemble']:.2f}x)")
     return out
 
 
