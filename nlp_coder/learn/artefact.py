@@ -210,7 +210,8 @@ class LearnedModel:
 
 class LearnedMatcher(CodebookMatcher):
     """A matcher of a :class:`LearnedModel`: the main codes it learned are scored by its head
-    (probabilities; the frozen matcher's scores when it chose ``frozen-centroid``) and decided
+    (probabilities; the frozen matcher's scores when it chose ``frozen-centroid`` or
+    ``ensemble-centroid``) and decided
     with its calibrated thresholds and margin. Facets and codes it did not learn are scored and
     decided as usual. :class:`LearnedCentroidMatcher` is the same on the ``centroid`` method."""
 

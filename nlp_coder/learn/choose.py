@@ -8,8 +8,9 @@ The methods compared (:data:`METHODS`):
   joined with character 2-5-grams (TF-IDF, ``char_wb``): the form the embedding blurs;
 * ``ensemble-centroid`` and ``ensemble-lr-chars``: the same two on the vectors of the
   registered ensemble that holds the model (``minilm-use``: MiniLM and the Universal Sentence
-  Encoder side by side), where it is installed (:class:`Ensemble`); its vectors cost about 1.5
-  times the model's time, which a method chosen from them costs ``suggest`` too;
+  Encoder side by side), where it is installed (:class:`Ensemble`); it encodes at about 0.85
+  times MiniLM's speed on ONNX Runtime (``benchmarks/learned.py``), which a method chosen from
+  it costs ``suggest`` too;
 * ``fine-tuned``: the embedding model tuned on the training passages
   (:mod:`nlp_coder.learn.finetune`), then the same logistic regression on its vectors.
 
