@@ -21,7 +21,7 @@ from subprocess_run import same_in_two_processes
 import nlp_coder
 from nlp_coder.cli import main
 from nlp_coder.learn import METHODS, FinetuneSettings, learn, report_text
-from nlp_coder.learn.choose import ENSEMBLE_METHODS, MIN_GAIN, make_folds
+from nlp_coder.learn.choose import ENSEMBLE_METHODS, MIN_GAIN, NOISE_Z, make_folds
 from nlp_coder.learn.data import codebook_passages, labelled_set
 from nlp_coder.learn.finetune import encode, finetune
 
@@ -175,10 +175,13 @@ def test_a_learned_method_must_win_by_the_minimum_gain_when_asked() -> None:
         return [MethodScore("frozen-centroid", frozen, None, (), 0.0),
                 MethodScore("fine-tuned", tuned, None, (), 0.0, gain_se=se)]
 
-    assert best_method(noisy(0.30, 0.37, 0.08)) == "frozen-centroid"
-    assert best_method(noisy(0.30, 0.39, 0.08)) == "fine-tuned"
-    assert best_method(noisy(0.30, 0.39, 0.08), MIN_GAIN) == "frozen-centroid"  # 0.09 < 0.08 + 0.05
-    assert best_method(noisy(0.30, 0.44, 0.08), MIN_GAIN) == "fine-tuned"
+    # It must win by NOISE_Z standard errors (a one-sided test at 5 %): 1.645 x 0.08 = 0.13.
+    assert NOISE_Z == 1.645
+    assert best_method(noisy(0.30, 0.39, 0.08)) == "frozen-centroid"  # one standard error is not enough
+    assert best_method(noisy(0.30, 0.42, 0.08)) == "frozen-centroid"
+    assert best_method(noisy(0.30, 0.44, 0.08)) == "fine-tuned"
+    assert best_method(noisy(0.30, 0.44, 0.08), MIN_GAIN) == "frozen-centroid"  # 0.14 < 0.13 + 0.05
+    assert best_method(noisy(0.30, 0.49, 0.08), MIN_GAIN) == "fine-tuned"
 
 
 def test_gain_standard_error_shrinks_with_more_passages() -> None:
@@ -240,7 +243,7 @@ def test_method_chosen_by_grouped_cross_validation(tmp_path: Path, tiny) -> None
     assert frozen is not None and frozen.gain_se is None
     ran = [m for m in report.methods if m.method not in ENSEMBLE_METHODS]
     clear = [m for m in ran if m.method != "frozen-centroid"
-             and m.kappa - frozen.kappa > MIN_GAIN + m.gain_se and m.kappa > 0]  # type: ignore[operator]
+             and m.kappa - frozen.kappa > MIN_GAIN + NOISE_Z * m.gain_se and m.kappa > 0]  # type: ignore[operator]
     assert all(m.gain_se is not None and 0 < m.gain_se < 1 for m in ran if m is not frozen)
     if clear:
         assert report.choice == max(clear, key=lambda m: m.kappa).method  # type: ignore[arg-type, return-value]
@@ -537,8 +540,8 @@ def test_a_code_not_calibrated_keeps_the_codebook_threshold_and_says_so(tmp_path
         MethodScore("fine-tuned", -0.17, 0.2, (), 0.0, gain_se=0.1))))
     assert best_method(short.report.methods, 0.05) == "frozen-centroid"
     said = (f"no learned method beat its cross-validated kappa by more than the noise of {below.report.passages} "
-            "passages plus 0.05, as asked when most passages come from no known document (frozen-lr-chars 0.02: "
-            "+0.02, standard error 0.03;")
+            "passages (1.645 standard errors) plus 0.05, as asked when most passages come from no known document "
+            "(frozen-lr-chars 0.02: +0.02, standard error 0.03;")
     assert said in short.line() and said in report_text(short.report)
     assert "  frozen-lr-chars      0.02  +0.02 ± 0.03" in report_text(short.report)
 
