@@ -118,11 +118,16 @@ def _learned(book, encode, store_folder: Path, fine_tune: bool, target: float, b
 
         def trainable():  # type: ignore[no-untyped-def]
             return model
+    from benchmarks.evaluate import cached_encoder
+    from nlp_coder.learn.artefact import find_ensemble
+
+    ensemble, _ = find_ensemble("default", lambda ens: cached_encoder(CACHE, ens.model_id)[0])
     settings = resolve_settings(book)
     start = time.perf_counter()
     learned, warnings = learn_model(labelled or labelled_set(book), book, settings, encode,
                                     base_model="all-MiniLM-L6-v2", base_weights_sha256=base_weights,
-                                    trainable=trainable, folder=store_folder, target_precision=target)
+                                    trainable=trainable, folder=store_folder, target_precision=target,
+                                    ensemble=ensemble)
     assert learned is not None, warnings
     print(learned.line(), f"({time.perf_counter() - start:.0f}s)", flush=True)
     matcher = learned.matcher(book, settings)

@@ -53,8 +53,8 @@ def _positive(ctx: click.Context, param: click.Parameter, value: float | None) -
 def learn(corpus: Path, codebook: Path, codings: Path | None, reviewer: str | None, seed: int,
           time_budget: float | None, target_precision: float, out: Path | None, fmt: str, model: str,
           db: Path | None, quiet: bool, metadata: Path | None, **segmenting: Any) -> None:
-    """Choose how to code with a codebook: frozen centroid, classifier, or fine-tuned model,
-    by cross-validation on its exemplars (and pilot coding), calibrate each code's threshold,
+    """Choose how to code with a codebook: frozen centroid, classifier (each on the model or its
+    ensemble), or fine-tuned model, by cross-validation on its exemplars (and pilot coding), calibrate each code's threshold,
     keep the model in the store for suggest --learn, and print what to expect."""
     import json
 
