@@ -54,8 +54,9 @@ def learn(corpus: Path, codebook: Path, codings: Path | None, reviewer: str | No
           time_budget: float | None, target_precision: float, out: Path | None, fmt: str, model: str,
           db: Path | None, quiet: bool, metadata: Path | None, **segmenting: Any) -> None:
     """Choose how to code with a codebook: frozen centroid, classifier (each on the model or its
-    ensemble), or fine-tuned model, by cross-validation on its exemplars (and pilot coding), calibrate each code's threshold,
-    keep the model in the store for suggest --learn, and print what to expect."""
+    ensemble), or fine-tuned model, by cross-validation on its exemplars (and pilot coding),
+    calibrate each code's threshold, keep the model in the store for suggest --learn, and print
+    what to expect."""
     import json
 
     from nlp_coder.learn import learn as run_learn
