@@ -11,7 +11,8 @@ against 1 for pilot coding): measured with a simulated reviewer on AnnoMI (``ben
 κ of the remaining suggestions after 200 decisions went from 0.560 to 0.578.
 
 When the review starts from a learned model (``review --learn``, the default), the vectors are
-the learned encoder's, so the refit builds on the fine-tuned model.
+the learned model's (the fine-tuned encoder's, or the ensemble's when an ``ensemble-*`` method
+was chosen), so the refit builds on them.
 """
 
 from __future__ import annotations
